@@ -1,0 +1,75 @@
+import Foundation
+
+/// One cluster the hub manages, from `clusters/<name>.yaml`.
+public struct ClusterConfiguration: Sendable {
+    public enum Tier: String, Sendable, CaseIterable, Codable {
+        case production, staging, development
+    }
+
+    /// Which namespaces the hub looks after at all.
+    public struct NamespaceSelector: Sendable {
+        public var include: [NamePattern] = [NamePattern("*")]
+        public var exclude: [NamePattern] = ["kube-system", "kube-public", "kube-node-lease"].map(NamePattern.init)
+
+        public init() {}
+
+        public func selects(_ namespace: String) -> Bool {
+            include.matchesAny(namespace) && !exclude.matchesAny(namespace)
+        }
+    }
+
+    /// A schedule the hub applies to namespaces that have no SleepInfo of their own. Same fields
+    /// as kube-green's SleepInfo, plus separate sleep and wake days and dates without transitions.
+    public struct HubSchedule: Sendable {
+        public var name: String
+        public var namespaces: [NamePattern]
+        /// Cron day-of-week field for both transitions unless `sleepDays`/`wakeDays` say otherwise.
+        public var weekdays: String
+        public var sleepDays: String?
+        public var wakeDays: String?
+        public var sleepAt: String
+        public var wakeUpAt: String?
+        public var timeZone: String
+        /// Calendar dates (`YYYY-MM-DD`, in `timeZone`) on which no transition happens.
+        public var exceptions: [String]
+        public var suspendCronJobs: Bool
+        public var suspendDeployments: Bool
+        public var suspendStatefulSets: Bool
+    }
+
+    /// A team: who owns which namespaces, and where to tell them.
+    public struct Team: Sendable {
+        public var name: String
+        public var namespaces: [NamePattern]
+        public var slackChannel: String?
+    }
+
+    /// How hard the hub may push this cluster's API server.
+    public struct ClientSettings: Sendable {
+        public var qps: Double = 50
+        public var burst: Int = 100
+        /// Objects patched in parallel during one sleep or wake.
+        public var concurrency: Int = 16
+        public var timeout: Duration = .seconds(30)
+
+        public init() {}
+    }
+
+    public var name: String
+    /// The file this cluster was read from.
+    public var source: String
+    public var tier: Tier
+    /// Absolute kubeconfig path; nil means in-cluster configuration.
+    public var kubeconfig: String?
+    public var context: String?
+    public var namespaces: NamespaceSelector
+    public var schedules: [HubSchedule]
+    public var teams: [Team]
+    public var slackChannel: String?
+    public var client: ClientSettings
+
+    /// The team owning `namespace`: the first team with a matching pattern.
+    public func team(owning namespace: String) -> Team? {
+        teams.first { $0.namespaces.matchesAny(namespace) }
+    }
+}

@@ -1,0 +1,457 @@
+import Foundation
+import Scheduling
+import Yams
+
+/// Reads `sandman.yaml` and the cluster files it points at into a checked `HubConfiguration`,
+/// reporting every problem at once with its file, line and field.
+public enum ConfigLoader {
+    /// Environment variables that override file values (secrets belong here, not in files).
+    public enum Environment {
+        public static let listen = "SANDMAN_LISTEN"
+        public static let database = "SANDMAN_DATABASE"
+        public static let clusterDirectory = "SANDMAN_CLUSTERS_DIR"
+        public static let pluginDirectory = "SANDMAN_PLUGINS_DIR"
+        /// Comma-separated, for rotation.
+        public static let slackSigningSecrets = "SANDMAN_SLACK_SIGNING_SECRETS"
+        public static let slackBotToken = "SANDMAN_SLACK_BOT_TOKEN"
+        public static let slackWebhookURL = "SANDMAN_SLACK_WEBHOOK_URL"
+        public static let gitlabToken = "SANDMAN_GITLAB_TOKEN"
+        public static let argocdToken = "SANDMAN_ARGOCD_TOKEN"
+    }
+
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> HubConfiguration {
+        let diagnostics = ConfigDiagnostics()
+        let file = URL(fileURLWithPath: path).standardizedFileURL
+        guard let root = readDocument(file.path, diagnostics: diagnostics) else {
+            throw ConfigError(issues: diagnostics.issues)
+        }
+        var configuration = readHub(root, directory: file.deletingLastPathComponent(), environment: environment)
+        configuration.clusters = readClusters(in: configuration.clusterDirectory, diagnostics: diagnostics)
+        check(configuration, root: root)
+        guard diagnostics.issues.isEmpty else { throw ConfigError(issues: diagnostics.issues) }
+        return configuration
+    }
+
+    /// The root of a YAML file, or nil after reporting why it cannot be read.
+    static func readDocument(_ path: String, diagnostics: ConfigDiagnostics) -> ConfigNode? {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            let exists = FileManager.default.fileExists(atPath: path)
+            diagnostics.report(ConfigIssue(file: path, field: "", message: exists ? "cannot read file: \(error.localizedDescription)" : "file not found"))
+            return nil
+        }
+        do {
+            let node = ConfigNode(file: path, path: "", node: try Yams.compose(yaml: text), diagnostics: diagnostics)
+            guard node.isPresent else {
+                diagnostics.report(ConfigIssue(file: path, field: "", message: "file is empty"))
+                return nil
+            }
+            guard node.expectMapping() else { return nil }
+            return node
+        } catch let error as YamlError {
+            diagnostics.report(yamlIssue(error, file: path))
+            return nil
+        } catch {
+            diagnostics.report(ConfigIssue(file: path, field: "", message: "invalid YAML: \(error)"))
+            return nil
+        }
+    }
+
+    private static func yamlIssue(_ error: YamlError, file: String) -> ConfigIssue {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            ConfigIssue(file: file, line: mark.line, field: "", message: "invalid YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, _):
+            ConfigIssue(file: file, field: "", message: "duplicate keys: \(duplicates.joined(separator: ", "))")
+        default:
+            ConfigIssue(file: file, field: "", message: "invalid YAML: \(error)")
+        }
+    }
+
+    private static func absolute(_ path: String, relativeTo directory: URL) -> String {
+        let expanded = (path as NSString).expandingTildeInPath
+        if expanded.hasPrefix("/") { return URL(fileURLWithPath: expanded).standardizedFileURL.path }
+        return directory.appendingPathComponent(expanded).standardizedFileURL.path
+    }
+
+    // MARK: sandman.yaml
+
+    private static func readHub(_ root: ConfigNode, directory: URL, environment: [String: String]) -> HubConfiguration {
+        let path = { (node: ConfigNode, fallback: String, variable: String) -> String in
+            absolute(environment[variable] ?? node.nonEmptyString() ?? fallback, relativeTo: directory)
+        }
+        var configuration = HubConfiguration(
+            source: root.file,
+            database: path(root["database"], "sandman.sqlite", Environment.database),
+            plugins: .init(directory: ""),
+            clusterDirectory: path(root["clusters"], "clusters", Environment.clusterDirectory)
+        )
+        let listenNode = root["listen"]
+        if let text = environment[Environment.listen] ?? listenNode.string() {
+            if let listen = parseListen(text) { configuration.listen = listen } else {
+                listenNode.report("expected host:port with a port from 0 to 65535, got \"\(text)\"")
+            }
+        }
+        configuration.logLevel = root["logLevel"].oneOf(LogLevelName.self)?.rawValue ?? configuration.logLevel
+        configuration.resyncInterval = root["resyncInterval"].duration(default: configuration.resyncInterval, atLeast: .seconds(10))
+
+        let plugins = root["plugins"]
+        plugins.expectMapping()
+        configuration.plugins = HubConfiguration.Plugins(directory: path(plugins["directory"], "plugins", Environment.pluginDirectory))
+        configuration.plugins.callTimeout = plugins["callTimeout"].duration(default: configuration.plugins.callTimeout, atLeast: .milliseconds(1))
+        configuration.plugins.memoryLimitBytes = plugins["memoryLimitMiB"].int(default: 32, in: 1...4096) << 20
+        configuration.plugins.reloadInterval = plugins["reloadInterval"].duration(default: configuration.plugins.reloadInterval, atLeast: .milliseconds(100))
+        plugins.rejectUnknownFields()
+
+        configuration.slack = readSlack(root["slack"], environment: environment)
+        configuration.gitops = readGitOps(root["gitops"], environment: environment)
+        configuration.prices = readPrices(root["prices"])
+        configuration.leaderElection = readLeaderElection(root["leaderElection"])
+        root.rejectUnknownFields()
+        return configuration
+    }
+
+    private enum LogLevelName: String, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+    }
+
+    static func parseListen(_ text: String) -> HubConfiguration.Listen? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return HubConfiguration.Listen(host: host.isEmpty ? "0.0.0.0" : host, port: port)
+    }
+
+    private static func readSlack(_ node: ConfigNode, environment: [String: String]) -> HubConfiguration.Slack {
+        var slack = HubConfiguration.Slack()
+        if node.expectMapping() {
+            slack.signingSecrets = node["signingSecrets"].stringList()
+            slack.botToken = node["botToken"].nonEmptyString()
+            slack.webhookURL = node["webhookURL"].nonEmptyString()
+            if let url = node["apiURL"].nonEmptyString() { slack.apiURL = url }
+            slack.defaultChannel = node["defaultChannel"].nonEmptyString()
+            slack.preSleepWarning = node["preSleepWarning"].duration(default: slack.preSleepWarning)
+            slack.maxDeliveryAge = node["maxDeliveryAge"].duration(default: slack.maxDeliveryAge, atLeast: .minutes(1))
+            slack.productionAllowList = node["productionAllowList"].stringList()
+            slack.principals = node["principals"].items().compactMap(readPrincipal)
+            node.rejectUnknownFields()
+            for (field, url) in [("webhookURL", slack.webhookURL), ("apiURL", slack.apiURL)] {
+                if let url, !isHTTPURL(url) { node[field].report("expected an http or https URL, got \"\(url)\"") }
+            }
+        }
+        if let secrets = environment[Environment.slackSigningSecrets] {
+            slack.signingSecrets = secrets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        slack.botToken = environment[Environment.slackBotToken] ?? slack.botToken
+        slack.webhookURL = environment[Environment.slackWebhookURL] ?? slack.webhookURL
+        return slack
+    }
+
+    private static func readPrincipal(_ node: ConfigNode) -> HubConfiguration.SlackPrincipal? {
+        guard node.expectMapping() else {
+            if !node.isPresent { node.report("expected a mapping with users, userGroups or channels and a role") }
+            return nil
+        }
+        var principal = HubConfiguration.SlackPrincipal()
+        principal.users = node["users"].stringList()
+        principal.userGroups = node["userGroups"].stringList()
+        principal.channels = node["channels"].stringList()
+        let role = node["role"]
+        if role.isPresent { principal.role = role.oneOf(Role.self) ?? .viewer } else { role.report("required: one of viewer, operator, admin") }
+        principal.teams = node["teams"].stringList()
+        principal.clusters = node["clusters"].stringList()
+        node.rejectUnknownFields()
+        if principal.users.isEmpty && principal.userGroups.isEmpty && principal.channels.isEmpty {
+            node.report("names nobody: give at least one of users, userGroups, channels")
+            return nil
+        }
+        return principal
+    }
+
+    private static func readGitOps(_ node: ConfigNode, environment: [String: String]) -> HubConfiguration.GitOps {
+        var gitops = HubConfiguration.GitOps()
+        if node.expectMapping() {
+            gitops.enabled = node["enabled"].bool(default: false)
+            let gitlab = node["gitlab"]
+            if gitlab.expectMapping() {
+                gitops.gitlab.url = gitlab["url"].string(default: gitops.gitlab.url)
+                gitops.gitlab.project = gitlab["project"].string(default: "")
+                gitops.gitlab.token = gitlab["token"].nonEmptyString()
+                gitops.gitlab.targetBranch = gitlab["targetBranch"].string(default: gitops.gitlab.targetBranch)
+                gitops.gitlab.pathTemplate = gitlab["pathTemplate"].string(default: gitops.gitlab.pathTemplate)
+                gitlab.rejectUnknownFields()
+            }
+            let argocd = node["argocd"]
+            if argocd.expectMapping() {
+                gitops.argocd.url = argocd["url"].string(default: "")
+                gitops.argocd.token = argocd["token"].nonEmptyString()
+                gitops.argocd.applicationTemplate = argocd["applicationTemplate"].string(default: gitops.argocd.applicationTemplate)
+                argocd.rejectUnknownFields()
+            }
+            node.rejectUnknownFields()
+            if gitops.enabled {
+                if gitops.gitlab.project.isEmpty { gitlab["project"].report("required when gitops.enabled is true") }
+                if !isHTTPURL(gitops.gitlab.url) { gitlab["url"].report("expected an http or https URL, got \"\(gitops.gitlab.url)\"") }
+                if !isHTTPURL(gitops.argocd.url) { argocd["url"].report("required when gitops.enabled is true: an http or https URL") }
+                if !gitops.gitlab.pathTemplate.contains("{namespace}") {
+                    gitlab["pathTemplate"].report("must contain {namespace}, got \"\(gitops.gitlab.pathTemplate)\"")
+                }
+            }
+        }
+        gitops.gitlab.token = environment[Environment.gitlabToken] ?? gitops.gitlab.token
+        gitops.argocd.token = environment[Environment.argocdToken] ?? gitops.argocd.token
+        return gitops
+    }
+
+    private static func readPrices(_ node: ConfigNode) -> HubConfiguration.Prices {
+        var prices = HubConfiguration.Prices()
+        guard node.expectMapping() else { return prices }
+        prices.cpuHour = node["cpuHour"].double(default: prices.cpuHour, atLeast: 0)
+        prices.memoryGiBHour = node["memoryGiBHour"].double(default: prices.memoryGiBHour, atLeast: 0)
+        prices.currency = node["currency"].string(default: prices.currency)
+        node.rejectUnknownFields()
+        return prices
+    }
+
+    private static func readLeaderElection(_ node: ConfigNode) -> HubConfiguration.LeaderElection {
+        var election = HubConfiguration.LeaderElection()
+        guard node.expectMapping() else { return election }
+        election.enabled = node["enabled"].bool(default: false)
+        election.homeCluster = node["homeCluster"].nonEmptyString()
+        election.namespace = node["namespace"].string(default: election.namespace)
+        election.identity = node["identity"].string(default: election.identity)
+        election.leaseDuration = node["leaseDuration"].duration(default: election.leaseDuration, atLeast: .seconds(1))
+        election.renewDeadline = node["renewDeadline"].duration(default: election.renewDeadline, atLeast: .seconds(1))
+        election.retryPeriod = node["retryPeriod"].duration(default: election.retryPeriod, atLeast: .milliseconds(100))
+        node.rejectUnknownFields()
+        if election.renewDeadline >= election.leaseDuration {
+            node["renewDeadline"].report("must be shorter than leaseDuration (\(DurationText.format(election.leaseDuration)))")
+        }
+        return election
+    }
+
+    // MARK: clusters/<name>.yaml
+
+    private static func readClusters(in directory: String, diagnostics: ConfigDiagnostics) -> [ClusterConfiguration] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            diagnostics.report(ConfigIssue(file: directory, field: "", message: "clusters directory not found or unreadable"))
+            return []
+        }
+        let files = names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        if files.isEmpty {
+            diagnostics.report(ConfigIssue(file: directory, field: "", message: "no cluster files (<name>.yaml) in the clusters directory"))
+        }
+        return files.compactMap { name in
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let root = readDocument(path, diagnostics: diagnostics) else { return nil }
+            return readCluster(root, defaultName: (name as NSString).deletingPathExtension)
+        }
+    }
+
+    static func readCluster(_ root: ConfigNode, defaultName: String) -> ClusterConfiguration {
+        let directory = URL(fileURLWithPath: root.file).deletingLastPathComponent()
+        let nameNode = root["name"]
+        let name = nameNode.nonEmptyString() ?? defaultName
+        if !isDNSLabel(name) {
+            (nameNode.isPresent ? nameNode : root).report("cluster name \"\(name)\" must be a DNS label: lowercase letters, digits and '-', at most 63")
+        }
+        let tierNode = root["tier"]
+        if !tierNode.isPresent { tierNode.report("required: one of production, staging, development") }
+        var cluster = ClusterConfiguration(
+            name: name,
+            source: root.file,
+            tier: tierNode.oneOf(ClusterConfiguration.Tier.self) ?? .production,
+            kubeconfig: nil,
+            context: root["context"].nonEmptyString(),
+            namespaces: .init(),
+            schedules: [],
+            teams: [],
+            slackChannel: root["slackChannel"].nonEmptyString(),
+            client: .init()
+        )
+        let kubeconfig = root["kubeconfig"]
+        if let path = kubeconfig.nonEmptyString() {
+            let resolved = absolute(path, relativeTo: directory)
+            if !FileManager.default.fileExists(atPath: resolved) { kubeconfig.report("file not found: \(resolved)") }
+            cluster.kubeconfig = resolved
+        }
+
+        let namespaces = root["namespaces"]
+        if namespaces.expectMapping() {
+            if namespaces["include"].isPresent { cluster.namespaces.include = namespaces["include"].stringList().map(NamePattern.init) }
+            if namespaces["exclude"].isPresent { cluster.namespaces.exclude = namespaces["exclude"].stringList().map(NamePattern.init) }
+            namespaces.rejectUnknownFields()
+        }
+
+        cluster.schedules = root["schedules"].items().compactMap(readSchedule)
+        let scheduleNames = cluster.schedules.map(\.name)
+        for duplicate in Set(scheduleNames) where scheduleNames.filter({ $0 == duplicate }).count > 1 {
+            root["schedules"].report("schedule name \"\(duplicate)\" is used more than once")
+        }
+        cluster.teams = root["teams"].items().compactMap(readTeam)
+        let teamNames = cluster.teams.map(\.name)
+        for duplicate in Set(teamNames) where teamNames.filter({ $0 == duplicate }).count > 1 {
+            root["teams"].report("team name \"\(duplicate)\" is used more than once")
+        }
+
+        let client = root["client"]
+        if client.expectMapping() {
+            cluster.client.qps = client["qps"].double(default: cluster.client.qps, atLeast: 0.1)
+            cluster.client.burst = client["burst"].int(default: cluster.client.burst, in: 1...10_000)
+            cluster.client.concurrency = client["concurrency"].int(default: cluster.client.concurrency, in: 1...1_000)
+            cluster.client.timeout = client["timeout"].duration(default: cluster.client.timeout, atLeast: .seconds(1))
+            client.rejectUnknownFields()
+        }
+        root.rejectUnknownFields()
+        return cluster
+    }
+
+    private static func readTeam(_ node: ConfigNode) -> ClusterConfiguration.Team? {
+        guard node.expectMapping() else { return nil }
+        let nameNode = node["name"]
+        let name = nameNode.nonEmptyString()
+        if !nameNode.isPresent { nameNode.report("required") }
+        let namespacesNode = node["namespaces"]
+        let namespaces = namespacesNode.stringList().map(NamePattern.init)
+        if namespaces.isEmpty { namespacesNode.report("required: at least one namespace name or pattern") }
+        let channel = node["slackChannel"].nonEmptyString()
+        node.rejectUnknownFields()
+        guard let name else { return nil }
+        return ClusterConfiguration.Team(name: name, namespaces: namespaces, slackChannel: channel)
+    }
+
+    private static func readSchedule(_ node: ConfigNode) -> ClusterConfiguration.HubSchedule? {
+        guard node.expectMapping() else { return nil }
+        let required = { (key: String) -> String? in
+            let field = node[key]
+            if !field.isPresent { field.report("required") }
+            return field.nonEmptyString()
+        }
+        let name = required("name")
+        let namespacesNode = node["namespaces"]
+        let namespaces = namespacesNode.stringList().map(NamePattern.init)
+        if namespaces.isEmpty { namespacesNode.report("required: at least one namespace name or pattern") }
+        let weekdays = required("weekdays")
+        let sleepAt = required("sleepAt")
+        let schedule = ClusterConfiguration.HubSchedule(
+            name: name ?? "",
+            namespaces: namespaces,
+            weekdays: weekdays ?? "*",
+            sleepDays: node["sleepDays"].nonEmptyString(),
+            wakeDays: node["wakeDays"].nonEmptyString(),
+            sleepAt: sleepAt ?? "",
+            wakeUpAt: node["wakeUpAt"].nonEmptyString(),
+            timeZone: node["timeZone"].string(default: "UTC"),
+            exceptions: node["exceptions"].stringList(),
+            suspendCronJobs: node["suspendCronJobs"].bool(default: false),
+            suspendDeployments: node["suspendDeployments"].bool(default: true),
+            suspendStatefulSets: node["suspendStatefulSets"].bool(default: true)
+        )
+        for (key, text) in [("weekdays", schedule.weekdays), ("sleepDays", schedule.sleepDays), ("wakeDays", schedule.wakeDays)] {
+            guard let text else { continue }
+            do { _ = try CronField(parsing: text, range: 0...6) } catch {
+                node[key].report("invalid day-of-week field \(error) (0 is Sunday; e.g. \"1-5\", \"0,6\", \"*\")")
+            }
+        }
+        for (key, text) in [("sleepAt", sleepAt), ("wakeUpAt", schedule.wakeUpAt)] {
+            guard let text else { continue }
+            if let problem = clockFieldProblem(text) { node[key].report(problem) }
+        }
+        if let wake = schedule.wakeUpAt, wake == schedule.sleepAt {
+            node["wakeUpAt"].report("must differ from sleepAt (\(wake))")
+        }
+        if TimeZone(identifier: schedule.timeZone) == nil {
+            node["timeZone"].report("unknown time zone \"\(schedule.timeZone)\" (an IANA name such as Europe/Rome or UTC)")
+        }
+        for (index, date) in schedule.exceptions.enumerated() where !isCalendarDate(date) {
+            node["exceptions"].items()[safe: index]?.report("expected a date YYYY-MM-DD, got \"\(date)\"")
+        }
+        node.rejectUnknownFields()
+        guard name != nil, weekdays != nil, sleepAt != nil else { return nil }
+        return schedule
+    }
+
+    /// Why an `H:M` cron time is invalid, or nil when it is fine.
+    static func clockFieldProblem(_ text: String) -> String? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return "expected HOUR:MINUTE such as \"20:00\" or \"*:05\", got \"\(text)\"" }
+        do {
+            _ = try CronField(parsing: String(parts[0]), range: 0...23)
+        } catch {
+            return "invalid hour \(error)"
+        }
+        do {
+            _ = try CronField(parsing: String(parts[1]), range: 0...59)
+        } catch {
+            return "invalid minute \(error)"
+        }
+        return nil
+    }
+
+    // MARK: Cross-file checks
+
+    private static func check(_ configuration: HubConfiguration, root: ConfigNode) {
+        var seen: [String: String] = [:]
+        for cluster in configuration.clusters {
+            if let other = seen[cluster.name] {
+                root.diagnostics.report(ConfigIssue(file: cluster.source, field: "name", message: "cluster \"\(cluster.name)\" is already defined in \(other)"))
+            }
+            seen[cluster.name] = cluster.source
+        }
+        let clusterNames = Set(configuration.clusters.map(\.name))
+        let teamNames = Set(configuration.clusters.flatMap { $0.teams.map(\.name) })
+        for (index, principal) in configuration.slack.principals.enumerated() {
+            let node = root["slack"]["principals"].items()[safe: index]
+            for team in principal.teams where !teamNames.contains(team) {
+                node?["teams"].report("unknown team \"\(team)\"; teams: \(teamNames.sorted().joined(separator: ", "))")
+            }
+            for cluster in principal.clusters where !clusterNames.contains(cluster) {
+                node?["clusters"].report("unknown cluster \"\(cluster)\"; clusters: \(clusterNames.sorted().joined(separator: ", "))")
+            }
+        }
+        let election = configuration.leaderElection
+        if election.enabled {
+            let node = root["leaderElection"]["homeCluster"]
+            if let home = election.homeCluster {
+                if !clusterNames.contains(home) { node.report("unknown cluster \"\(home)\"; clusters: \(clusterNames.sorted().joined(separator: ", "))") }
+            } else {
+                node.report("required when leaderElection.enabled is true: the cluster holding the Leases")
+            }
+        }
+    }
+
+    private static func isDNSLabel(_ name: String) -> Bool {
+        guard (1...63).contains(name.count), let first = name.first, let last = name.last else { return false }
+        let allowed = name.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" }
+        return allowed && first != "-" && last != "-"
+    }
+
+    private static func isHTTPURL(_ text: String) -> Bool {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased() else { return false }
+        return (scheme == "http" || scheme == "https") && url.host != nil
+    }
+
+    private static func isCalendarDate(_ text: String) -> Bool {
+        let parts = text.split(separator: "-")
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+              (1...12).contains(month), day >= 1
+        else { return false }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        return day <= days[month - 1]
+    }
+}
+
+extension Array {
+    subscript(safe index: Int) -> Element? {
+        indices.contains(index) ? self[index] : nil
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+
+/// The hub's settings, from `sandman.yaml`, with the clusters of its clusters directory.
+public struct HubConfiguration: Sendable {
+    public struct Listen: Sendable, Equatable {
+        public var host: String = "127.0.0.1"
+        public var port: Int = 8080
+
+        public init(host: String = "127.0.0.1", port: Int = 8080) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    public struct Plugins: Sendable {
+        /// Directory of Lua plugins, absolute.
+        public var directory: String
+        /// Wall-clock budget of one decision or Slack command call.
+        public var callTimeout: Duration = .milliseconds(50)
+        public var memoryLimitBytes: Int = 32 << 20
+        public var reloadInterval: Duration = .seconds(2)
+    }
+
+    /// Who may do what from Slack: users, user groups or channels mapped to a role in some teams
+    /// and clusters.
+    public struct SlackPrincipal: Sendable {
+        public var users: [String] = []
+        public var userGroups: [String] = []
+        public var channels: [String] = []
+        public var role: Role = .viewer
+        /// Empty means every team.
+        public var teams: [String] = []
+        /// Empty means every cluster.
+        public var clusters: [String] = []
+    }
+
+    public struct Slack: Sendable {
+        /// Several secrets are accepted at once while one is rotated out.
+        public var signingSecrets: [String] = []
+        public var botToken: String?
+        public var webhookURL: String?
+        public var apiURL: String = "https://slack.com/api"
+        public var defaultChannel: String?
+        public var preSleepWarning: Duration = .minutes(10)
+        public var principals: [SlackPrincipal] = []
+        /// Slack user IDs that may act on production clusters without the admin role.
+        public var productionAllowList: [String] = []
+        /// Outbox entries older than this are given up and recorded as such.
+        public var maxDeliveryAge: Duration = .hours(1)
+
+        public init() {}
+
+        public var commandsEnabled: Bool { !signingSecrets.isEmpty }
+        public var notificationsEnabled: Bool { botToken != nil || webhookURL != nil }
+    }
+
+    public struct GitOps: Sendable {
+        public struct GitLab: Sendable {
+            public var url: String = "https://gitlab.com"
+            /// Numeric id or `group/project` path.
+            public var project: String = ""
+            public var token: String?
+            public var targetBranch: String = "main"
+            /// Where a namespace's SleepInfo manifest lives; `{cluster}` and `{namespace}` are substituted.
+            public var pathTemplate: String = "clusters/{cluster}/{namespace}/sleepinfo.yaml"
+        }
+
+        public struct ArgoCD: Sendable {
+            public var url: String = ""
+            public var token: String?
+            /// Application to sync after a merge; `{cluster}` and `{namespace}` are substituted.
+            public var applicationTemplate: String = "{cluster}-{namespace}"
+        }
+
+        public var enabled: Bool = false
+        public var gitlab = GitLab()
+        public var argocd = ArgoCD()
+
+        public init() {}
+    }
+
+    /// Prices used for the savings estimate.
+    public struct Prices: Sendable, Equatable {
+        public var cpuHour: Double = 0.0316
+        public var memoryGiBHour: Double = 0.0042
+        public var currency: String = "USD"
+
+        public init() {}
+    }
+
+    public struct LeaderElection: Sendable {
+        public var enabled: Bool = false
+        /// The cluster (by name) whose Leases coordinate the replicas.
+        public var homeCluster: String?
+        public var namespace: String = "sandman-system"
+        public var identity: String = ProcessInfo.processInfo.hostName
+        public var leaseDuration: Duration = .seconds(15)
+        public var renewDeadline: Duration = .seconds(10)
+        public var retryPeriod: Duration = .seconds(2)
+
+        public init() {}
+    }
+
+    /// The file this configuration was read from.
+    public var source: String
+    public var listen = Listen()
+    /// SQLite database path, absolute.
+    public var database: String
+    public var plugins: Plugins
+    /// Directory of `<cluster>.yaml` files, absolute.
+    public var clusterDirectory: String
+    public var logLevel: String = "info"
+    /// Time between full resyncs of an agent's view of its cluster.
+    public var resyncInterval: Duration = .minutes(5)
+    public var slack = Slack()
+    public var gitops = GitOps()
+    public var prices = Prices()
+    public var leaderElection = LeaderElection()
+    public var clusters: [ClusterConfiguration] = []
+
+    public func cluster(named name: String) -> ClusterConfiguration? {
+        clusters.first { $0.name == name }
+    }
+}

@@ -1,0 +1,94 @@
+import GRDB
+
+/// The database schema as a list of migrations. Append new ones; never edit a shipped one.
+enum Schema {
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: journal, overrides, operations, audit, tokens, outbox") { db in
+            try db.create(table: "operation") { t in
+                t.primaryKey("id", .text)
+                t.column("cluster", .text).notNull()
+                t.column("namespaces", .jsonText).notNull()
+                t.column("action", .text).notNull()
+                t.column("source", .text).notNull()
+                t.column("actor", .text).notNull()
+                t.column("reason", .text)
+                t.column("state", .text).notNull()
+                t.column("summary", .jsonText)
+                t.column("createdAt", .datetime).notNull()
+                t.column("finishedAt", .datetime)
+            }
+            try db.create(index: "operation_on_cluster_createdAt", on: "operation", columns: ["cluster", "createdAt"])
+
+            try db.create(table: "journalEntry") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("operationId", .text).notNull().references("operation", onDelete: .cascade)
+                t.column("cluster", .text).notNull()
+                t.column("namespace", .text).notNull()
+                t.column("sleepInfo", .text).notNull()
+                t.column("groupKind", .text).notNull()
+                t.column("name", .text).notNull()
+                t.column("restorePatch", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("updatedAt", .datetime).notNull()
+                t.uniqueKey(["operationId", "groupKind", "name"])
+            }
+            try db.create(index: "journalEntry_on_namespace", on: "journalEntry", columns: ["cluster", "namespace", "sleepInfo"])
+
+            try db.create(table: "override") { t in
+                t.primaryKey("id", .text)
+                t.column("cluster", .text).notNull()
+                t.column("namespace", .text)
+                t.column("kind", .text).notNull()
+                t.column("until", .datetime)
+                t.column("reason", .text)
+                t.column("actor", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.column("clearedAt", .datetime)
+            }
+            try db.create(index: "override_on_cluster", on: "override", columns: ["cluster", "namespace"])
+
+            try db.create(table: "auditEntry") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("at", .datetime).notNull()
+                t.column("actor", .text).notNull()
+                t.column("source", .text).notNull()
+                t.column("action", .text).notNull()
+                t.column("cluster", .text)
+                t.column("namespace", .text)
+                t.column("target", .text)
+                t.column("result", .text).notNull()
+                t.column("detail", .text)
+            }
+            try db.create(index: "auditEntry_on_at", on: "auditEntry", columns: ["at"])
+
+            try db.create(table: "apiToken") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull()
+                t.column("hash", .text).notNull().unique()
+                t.column("role", .text).notNull()
+                t.column("teams", .jsonText).notNull()
+                t.column("clusters", .jsonText).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.column("lastUsedAt", .datetime)
+                t.column("revokedAt", .datetime)
+            }
+
+            try db.create(table: "outboxMessage") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("dedupKey", .text).notNull().unique()
+                t.column("destination", .text).notNull()
+                t.column("channel", .text)
+                t.column("payload", .jsonText).notNull()
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("nextAttemptAt", .datetime).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.column("deliveredAt", .datetime)
+                t.column("abandonedAt", .datetime)
+                t.column("lastError", .text)
+            }
+            try db.create(index: "outboxMessage_pending", on: "outboxMessage", columns: ["deliveredAt", "abandonedAt", "nextAttemptAt"])
+        }
+        return migrator
+    }()
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+@main
+struct Sandman: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sandman",
+        abstract: "Puts Kubernetes workloads to sleep when nobody uses them, across many clusters, from one hub.",
+        subcommands: [
+            Serve.self, Demo.self, Status.self, Sim.self, ConfigCommand.self, Plugins.self, Schedule.self,
+        ]
+    )
+}

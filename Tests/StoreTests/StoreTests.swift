@@ -1,0 +1,164 @@
+import Foundation
+import GRDB
+import TestSupport
+import Testing
+@testable import Store
+
+@Suite("Store on real SQLite files")
+struct StoreTests {
+    let directory = try! TemporaryDirectory("store-test")
+    var path: String { directory.path + "/hub/sandman.sqlite" }
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test func migratesFromEmptyAndReopens() async throws {
+        defer { directory.remove() }
+        do {
+            let store = try Store(path: path)
+            #expect(try await store.appliedMigrations() == ["v1: journal, overrides, operations, audit, tokens, outbox"])
+            let mode = try await store.writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+            #expect(mode == "wal")
+            try await store.record(AuditEntry(at: t0, actor: "alice", source: "cli", action: "wake", cluster: "staging", result: "ok"))
+        }
+        let reopened = try Store(path: path)
+        #expect(try await reopened.appliedMigrations().count == 1)
+        let entries = try await reopened.auditEntries()
+        #expect(entries.map(\.actor) == ["alice"])
+        #expect(entries.first?.at == t0)
+    }
+
+    @Test func corruptFileGivesAClearError() throws {
+        defer { directory.remove() }
+        try directory.write("hub/sandman.sqlite", String(repeating: "this is not sqlite\n", count: 400))
+        let error = #expect(throws: StoreError.self) { try Store(path: path) }
+        #expect(error?.reason == .notADatabase)
+        #expect(error?.description.contains(path) == true)
+    }
+
+    @Test func unwritablePathGivesAClearError() throws {
+        defer { directory.remove() }
+        // A regular file where the database directory should be.
+        try directory.write("blocker", "x")
+        let error = #expect(throws: StoreError.self) { try Store(path: directory.path + "/blocker/sandman.sqlite") }
+        #expect(error?.reason == .cannotOpen)
+        #expect(error?.description.contains("blocker/sandman.sqlite") == true)
+    }
+
+    @Test func newerSchemaIsRefused() async throws {
+        defer { directory.remove() }
+        do {
+            let store = try Store(path: path)
+            try await store.writer.write { db in
+                try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')")
+            }
+        }
+        let error = #expect(throws: StoreError.self) { try Store(path: path) }
+        #expect(error?.reason == .newerSchema)
+    }
+
+    @Test func concurrentReadersWithOneWriter() async throws {
+        defer { directory.remove() }
+        let store = try Store(path: path)
+        let writes = 300
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            group.addTask {
+                for index in 0..<writes {
+                    try await store.record(AuditEntry(at: t0.addingTimeInterval(Double(index)), actor: "writer", source: "test", action: "a\(index)", result: "ok"))
+                }
+                return writes
+            }
+            for _ in 0..<4 {
+                group.addTask {
+                    var last = 0
+                    while last < writes {
+                        let count = try await store.auditEntries(.init(limit: 10_000)).count
+                        // Readers see a growing, consistent prefix and never block on the writer.
+                        #expect(count >= last)
+                        last = count
+                    }
+                    return last
+                }
+            }
+            for try await seen in group { #expect(seen == writes) }
+        }
+        let newest = try await store.auditEntries(.init(limit: 1))
+        #expect(newest.first?.action == "a\(writes - 1)")
+    }
+
+    @Test func auditQueriesFilterByTimeActorAndCluster() async throws {
+        defer { directory.remove() }
+        let store = try Store(path: path)
+        for (offset, actor, cluster) in [(0.0, "alice", "staging"), (60, "bob", "dev"), (120, "alice", "dev")] {
+            try await store.record(AuditEntry(at: t0.addingTimeInterval(offset), actor: actor, source: "api", action: "wake", cluster: cluster, result: "ok"))
+        }
+        #expect(try await store.auditEntries(.init(actor: "alice")).count == 2)
+        #expect(try await store.auditEntries(.init(cluster: "dev")).map(\.actor) == ["alice", "bob"])
+        #expect(try await store.auditEntries(.init(since: t0.addingTimeInterval(30))).count == 2)
+        #expect(try await store.auditEntries(.init(until: t0.addingTimeInterval(30))).map(\.actor) == ["alice"])
+    }
+
+    @Test func overridesExpireAndClear() async throws {
+        defer { directory.remove() }
+        let store = try Store(path: path)
+        let expiring = OverrideRecord(cluster: "staging", namespace: nil, kind: .wake, until: t0.addingTimeInterval(3600), reason: "demo", actor: "alice", createdAt: t0)
+        let forever = OverrideRecord(cluster: "staging", namespace: "web", kind: .sleep, until: nil, reason: nil, actor: "bob", createdAt: t0)
+        try await store.save(expiring)
+        try await store.save(forever)
+        #expect(try await store.activeOverrides(at: t0.addingTimeInterval(10)).count == 2)
+        #expect(try await store.activeOverrides(at: t0.addingTimeInterval(7200)).map(\.id) == [forever.id])
+        #expect(try await store.clearOverride(id: forever.id, at: t0))
+        #expect(try await !store.clearOverride(id: forever.id, at: t0))
+        #expect(try await store.activeOverrides(at: t0.addingTimeInterval(10), cluster: "staging").map(\.id) == [expiring.id])
+    }
+
+    @Test func outboxDeduplicatesAndReturnsDueMessages() async throws {
+        defer { directory.remove() }
+        let store = try Store(path: path)
+        let message = OutboxMessage(dedupKey: "sleep:staging:web:1", destination: "chat.postMessage", channel: "#web", payload: "{}", createdAt: t0)
+        #expect(try await store.enqueue(message))
+        #expect(try await !store.enqueue(message))
+        var due = try await store.dueMessages(at: t0)
+        #expect(due.count == 1)
+        due[0].attempts = 1
+        due[0].nextAttemptAt = t0.addingTimeInterval(30)
+        try await store.update(due[0])
+        #expect(try await store.dueMessages(at: t0.addingTimeInterval(10)).isEmpty)
+        #expect(try await store.dueMessages(at: t0.addingTimeInterval(30)).first?.attempts == 1)
+    }
+
+    @Test func journalKeepsRestoreDataPerOperation() async throws {
+        defer { directory.remove() }
+        let store = try Store(path: path)
+        let operation = OperationRecord(cluster: "staging", namespaces: ["web"], action: "sleep", source: "schedule", actor: "schedule", createdAt: t0)
+        try await store.save(operation)
+        try await store.journal([
+            JournalEntry(operationId: operation.id, cluster: "staging", namespace: "web", sleepInfo: "nights", groupKind: "Deployment.apps", name: "api", restorePatch: #"{"spec":{"replicas":3}}"#, updatedAt: t0),
+            JournalEntry(operationId: operation.id, cluster: "staging", namespace: "web", sleepInfo: "nights", groupKind: "CronJob.batch", name: "nightly", restorePatch: #"{"spec":{"suspend":false}}"#, updatedAt: t0),
+        ])
+        var entries = try await store.journalEntries(operationId: operation.id)
+        #expect(entries.map(\.name) == ["api", "nightly"])
+        try await store.markJournalEntry(id: try #require(entries[0].id), as: .slept, at: t0)
+        entries = try await store.journalEntries(operationId: operation.id)
+        #expect(entries.map(\.state) == [.slept, .planned])
+        #expect(try await store.operation(id: operation.id)?.namespaces == ["web"])
+    }
+
+    @Test func tokensAreFoundByHashUntilRevoked() async throws {
+        defer { directory.remove() }
+        let store = try Store(path: path)
+        let token = APITokenRecord(id: "t1", name: "ci", hash: "abc123", role: "operator", teams: ["web"], clusters: [], createdAt: t0)
+        try await store.save(token)
+        #expect(try await store.token(hash: "abc123")?.teams == ["web"])
+        #expect(try await store.revokeToken(id: "t1", at: t0))
+        #expect(try await store.token(hash: "abc123") == nil)
+        #expect(try await store.tokens().first?.revokedAt == t0)
+    }
+
+    @Test func backupCopiesALiveDatabase() async throws {
+        defer { directory.remove() }
+        let store = try Store(path: path)
+        try await store.record(AuditEntry(at: t0, actor: "alice", source: "cli", action: "sleep", result: "ok"))
+        let copy = directory.path + "/backup.sqlite"
+        try await store.backup(to: copy)
+        #expect(try await Store(path: copy).auditEntries().count == 1)
+    }
+}
