@@ -1,0 +1,90 @@
+import JSON
+
+/// A failure answered as a Kubernetes `Status` object, with the code and reason kube-apiserver uses.
+struct APIError: Error, Sendable {
+    var code: Int
+    var reason: String
+    var message: String
+    var details: JSONValue?
+    /// Seconds, sent as `Retry-After` (429).
+    var retryAfter: Int?
+
+    var status: JSONValue {
+        var status: JSONValue = [
+            "kind": "Status", "apiVersion": "v1", "metadata": .emptyObject, "status": "Failure",
+            "message": .string(message), "reason": .string(reason), "code": .int(Int64(code)),
+        ]
+        if let details { status["details"] = details }
+        return status
+    }
+
+    private static func details(_ type: ResourceType, _ name: String) -> JSONValue {
+        var details: JSONValue = ["name": .string(name), "kind": .string(type.plural)]
+        if !type.group.isEmpty { details["group"] = .string(type.group) }
+        return details
+    }
+
+    static func notFound(_ type: ResourceType, _ name: String) -> APIError {
+        APIError(code: 404, reason: "NotFound", message: "\(type.qualifiedName) \"\(name)\" not found", details: details(type, name))
+    }
+
+    static func pathNotFound(_ path: String) -> APIError {
+        APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource", details: ["causes": [["reason": "UnexpectedServerResponse", "message": .string("404 page not found: \(path)")]]])
+    }
+
+    static func alreadyExists(_ type: ResourceType, _ name: String) -> APIError {
+        APIError(code: 409, reason: "AlreadyExists", message: "\(type.qualifiedName) \"\(name)\" already exists", details: details(type, name))
+    }
+
+    static func conflict(_ type: ResourceType, _ name: String) -> APIError {
+        APIError(code: 409, reason: "Conflict", message: "Operation cannot be fulfilled on \(type.qualifiedName) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again", details: details(type, name))
+    }
+
+    static func applyConflict(_ type: ResourceType, _ name: String, conflicts: [(manager: String, field: String)], apiVersion: String) -> APIError {
+        let lines = conflicts.map { "conflict with \"\($0.manager)\" using \(apiVersion): \($0.field)" }
+        var details = details(type, name)
+        details["causes"] = .array(conflicts.map { ["reason": "FieldManagerConflict", "message": .string("conflict with \"\($0.manager)\" using \(apiVersion)"), "field": .string($0.field)] })
+        let message = conflicts.count == 1 ? "Apply failed with 1 conflict: \(lines[0])" : "Apply failed with \(conflicts.count) conflicts: \(lines.joined(separator: "\n"))"
+        return APIError(code: 409, reason: "Conflict", message: message, details: details)
+    }
+
+    static func invalid(_ type: ResourceType, _ name: String, field: String, message: String) -> APIError {
+        var details = details(type, name)
+        details["causes"] = [["reason": "FieldValueInvalid", "message": .string(message), "field": .string(field)]]
+        let kind = type.group.isEmpty ? type.kind : "\(type.kind).\(type.group)"
+        return APIError(code: 422, reason: "Invalid", message: "\(kind) \"\(name)\" is invalid: \(field): \(message)", details: details)
+    }
+
+    static func badRequest(_ message: String) -> APIError {
+        APIError(code: 400, reason: "BadRequest", message: message)
+    }
+
+    static func gone(_ message: String) -> APIError {
+        APIError(code: 410, reason: "Expired", message: message)
+    }
+
+    static func methodNotAllowed(_ message: String) -> APIError {
+        APIError(code: 405, reason: "MethodNotAllowed", message: message)
+    }
+
+    static func unsupportedMediaType(_ contentType: String, accepted: [String]) -> APIError {
+        APIError(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: \(accepted.joined(separator: ", ")) (got \(contentType))")
+    }
+
+    static let unauthorized = APIError(code: 401, reason: "Unauthorized", message: "Unauthorized")
+
+    static func forbidden(user: String, verb: String, type: ResourceType, name: String?, namespace: String?) -> APIError {
+        var message = name.map { "\(type.qualifiedName) \"\($0)\" is forbidden: " } ?? "\(type.qualifiedName) is forbidden: "
+        message += "User \"\(user)\" cannot \(verb) resource \"\(type.plural)\" in API group \"\(type.group)\""
+        message += namespace.map { " in the namespace \"\($0)\"" } ?? " at the cluster scope"
+        return APIError(code: 403, reason: "Forbidden", message: message, details: details(type, name ?? ""))
+    }
+
+    static func tooManyRequests(retryAfter: Int) -> APIError {
+        APIError(code: 429, reason: "TooManyRequests", message: "Too many requests, please try again later.", details: ["retryAfterSeconds": .int(Int64(retryAfter))], retryAfter: retryAfter)
+    }
+
+    static func internalError(_ message: String) -> APIError {
+        APIError(code: 500, reason: "InternalError", message: "Internal error occurred: \(message)")
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import JSON
+
+/// What kube-apiserver and the controllers do around writes, as far as Sandman depends on it:
+/// defaults, workload status following spec.replicas, CRDs becoming served kinds, namespace
+/// termination and garbage collection of dependents.
+extension ObjectStore {
+    private static let workloadKinds: Set<String> = ["Deployment", "StatefulSet", "ReplicaSet"]
+
+    func type(forStorageKey key: String) -> ResourceType? {
+        types.first { $0.storageKey == key }
+    }
+
+    func applyDefaults(_ type: ResourceType, to object: inout JSONValue) {
+        switch (type.group, type.kind) {
+        case ("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "ReplicaSet"):
+            if object[path: ["spec", "replicas"]] == nil { object[path: ["spec", "replicas"]] = 1 }
+        case ("batch", "CronJob"):
+            if object[path: ["spec", "suspend"]] == nil { object[path: ["spec", "suspend"]] = false }
+            if object[path: ["spec", "concurrencyPolicy"]] == nil { object[path: ["spec", "concurrencyPolicy"]] = "Allow" }
+        case ("", "Secret"):
+            if object["type"] == nil { object["type"] = "Opaque" }
+            if let stringData = object["stringData"]?.object {
+                for (key, value) in stringData {
+                    object[path: ["data", key]] = .string(Data((value.string ?? "").utf8).base64EncodedString())
+                }
+                object["stringData"] = nil
+            }
+        case ("", "Namespace"):
+            let name = object[path: ["metadata", "name"]]?.string ?? ""
+            object[path: ["metadata", "labels", "kubernetes.io/metadata.name"]] = .string(name)
+            if object[path: ["spec", "finalizers"]] == nil { object[path: ["spec", "finalizers"]] = ["kubernetes"] }
+            if object[path: ["metadata", "deletionTimestamp"]] == nil { object[path: ["status", "phase"]] = "Active" }
+        case ("", "Pod"):
+            if object[path: ["status", "phase"]] == nil { object[path: ["status", "phase"]] = "Running" }
+        case ("apiextensions.k8s.io", "CustomResourceDefinition"):
+            if object[path: ["status", "conditions"]] == nil {
+                object["status"] = [
+                    "acceptedNames": object[path: ["spec", "names"]] ?? .emptyObject,
+                    "conditions": [
+                        ["type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found"],
+                        ["type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"],
+                    ],
+                    "storedVersions": .array((object[path: ["spec", "versions"]]?.array ?? []).filter { $0["storage"]?.bool == true }.compactMap { $0["name"] }),
+                ]
+            }
+        default:
+            break
+        }
+    }
+
+    func didWrite(_ type: ResourceType, namespace: String?, name: String, previous: JSONValue?, current: JSONValue, context: WriteContext) {
+        if type.group == "apps", Self.workloadKinds.contains(type.kind),
+           previous?[path: ["spec", "replicas"]] != current[path: ["spec", "replicas"]] || previous == nil {
+            let delay = settings.workloadReadyDelay
+            if delay == .zero {
+                settleWorkload(type, namespace: namespace, name: name)
+            } else {
+                schedule(after: delay) { store in store.settleWorkload(type, namespace: namespace, name: name) }
+            }
+        }
+        if type.kind == "CustomResourceDefinition", type.group == "apiextensions.k8s.io" {
+            registerCustomResource(current)
+        }
+    }
+
+    /// Makes a workload's status match its spec, as its controller would once the pods are up.
+    func settleWorkload(_ type: ResourceType, namespace: String?, name: String) {
+        guard let current = objects[type.storageKey]?[Self.key(namespace: namespace, name: name)] else { return }
+        let replicas = current[path: ["spec", "replicas"]]?.int ?? 1
+        var status = current["status"]?.object ?? [:]
+        status["replicas"] = .int(replicas)
+        status["observedGeneration"] = current[path: ["metadata", "generation"]]
+        let counted = type.kind == "StatefulSet"
+            ? ["readyReplicas", "availableReplicas", "currentReplicas", "updatedReplicas"]
+            : (type.kind == "Deployment" ? ["readyReplicas", "availableReplicas", "updatedReplicas"] : ["readyReplicas", "availableReplicas", "fullyLabeledReplicas"])
+        for field in counted { status[field] = replicas > 0 ? .int(replicas) : nil }
+        var updated = current
+        updated["status"] = .object(status)
+        guard updated != current else { return }
+        commit(type, namespace: namespace, name: name, object: updated, kind: .modified, previous: current)
+    }
+
+    private func registerCustomResource(_ definition: JSONValue) {
+        guard let group = definition[path: ["spec", "group"]]?.string,
+              let kind = definition[path: ["spec", "names", "kind"]]?.string,
+              let plural = definition[path: ["spec", "names", "plural"]]?.string
+        else { return }
+        let names = definition[path: ["spec", "names"]] ?? .emptyObject
+        let namespaced = definition[path: ["spec", "scope"]]?.string != "Cluster"
+        let versions = (definition[path: ["spec", "versions"]]?.array ?? []).filter { $0["served"]?.bool != false }
+        let newTypes = versions.compactMap { version -> ResourceType? in
+            guard let name = version["name"]?.string else { return nil }
+            return ResourceType(
+                group: group, version: name, kind: kind, plural: plural,
+                singular: names["singular"]?.string ?? kind.lowercased(), namespaced: namespaced,
+                shortNames: (names["shortNames"]?.array ?? []).compactMap(\.string),
+                hasStatus: version[path: ["subresources", "status"]] != nil,
+                hasScale: version[path: ["subresources", "scale"]] != nil,
+                builtIn: false,
+                categories: (names["categories"]?.array ?? []).compactMap(\.string),
+                printerColumns: (version["additionalPrinterColumns"]?.array ?? []).compactMap { column in
+                    guard let name = column["name"]?.string, let jsonPath = column["jsonPath"]?.string else { return nil }
+                    return .init(name: name, type: column["type"]?.string ?? "string", path: jsonPath.split(separator: ".").map(String.init))
+                }
+            )
+        }
+        register(newTypes, replacingGroup: group, plural: plural)
+    }
+
+    func didRemove(_ type: ResourceType, namespace: String?, object: JSONValue, propagation: Propagation, context: WriteContext) {
+        if let uid = object[path: ["metadata", "uid"]]?.string {
+            collectDependents(of: uid, propagation: propagation, context: context)
+        }
+        if type.kind == "CustomResourceDefinition", type.group == "apiextensions.k8s.io",
+           let group = object[path: ["spec", "group"]]?.string, let plural = object[path: ["spec", "names", "plural"]]?.string {
+            let storageKey = "\(group)/\(plural)"
+            if let resourceType = self.type(forStorageKey: storageKey) {
+                for (key, stored) in objects[storageKey] ?? [:] {
+                    let parts = key.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+                    commit(resourceType, namespace: parts[0].isEmpty ? nil : String(parts[0]), name: String(parts[1]), object: stored, kind: .deleted, previous: stored)
+                }
+            }
+            register([], replacingGroup: group, plural: plural)
+        }
+        if let namespace {
+            finishNamespaceIfEmpty(namespace, context: context)
+        }
+    }
+
+    /// Deletes (or, orphaning, releases) every object owned by `uid`.
+    private func collectDependents(of uid: String, propagation: Propagation, context: WriteContext) {
+        var dependents: [(ResourceType, String?, String, JSONValue)] = []
+        for (storageKey, bucket) in objects {
+            guard let type = type(forStorageKey: storageKey) else { continue }
+            for object in bucket.values {
+                let owners = object[path: ["metadata", "ownerReferences"]]?.array ?? []
+                guard owners.contains(where: { $0["uid"]?.string == uid }) else { continue }
+                dependents.append((type, object[path: ["metadata", "namespace"]]?.string, object[path: ["metadata", "name"]]?.string ?? "", object))
+            }
+        }
+        for (type, namespace, name, object) in dependents {
+            if propagation == .orphan {
+                var released = object
+                released[path: ["metadata", "ownerReferences"]] = .array((object[path: ["metadata", "ownerReferences"]]?.array ?? []).filter { $0["uid"]?.string != uid })
+                commit(type, namespace: namespace, name: name, object: released, kind: .modified, previous: object)
+            } else {
+                _ = try? delete(type, namespace: namespace, name: name, propagation: propagation, context: context)
+            }
+        }
+    }
+
+    /// Deletes everything in a terminating namespace; the namespace goes once it is empty.
+    func terminateNamespace(_ name: String, object: JSONValue, context: WriteContext) -> JSONValue {
+        let prefix = "\(name)/"
+        for (storageKey, bucket) in objects where storageKey != "/namespaces" {
+            guard let type = type(forStorageKey: storageKey), type.namespaced else { continue }
+            for key in bucket.keys where key.hasPrefix(prefix) {
+                let objectName = String(key.dropFirst(prefix.count))
+                _ = try? delete(type, namespace: name, name: objectName, context: context)
+            }
+        }
+        finishNamespaceIfEmpty(name, context: context)
+        return objects["/namespaces"]?[Self.key(namespace: nil, name: name)] ?? object
+    }
+
+    private func finishNamespaceIfEmpty(_ name: String, context: WriteContext) {
+        guard let namespaceType = type(forStorageKey: "/namespaces"),
+              let namespace = objects["/namespaces"]?[Self.key(namespace: nil, name: name)],
+              namespace[path: ["metadata", "deletionTimestamp"]] != nil
+        else { return }
+        let prefix = "\(name)/"
+        let empty = objects.allSatisfy { storageKey, bucket in
+            storageKey == "/namespaces" || !bucket.keys.contains { $0.hasPrefix(prefix) }
+        }
+        if empty {
+            commit(namespaceType, namespace: nil, name: name, object: namespace, kind: .deleted, previous: namespace)
+        }
+    }
+}

@@ -1,0 +1,247 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import JSON
+import NIOCore
+
+/// One request on a resource: reads its parameters and body, runs the verb on the store, and
+/// shapes the answer (object, list, Table, or a stream of watch events).
+struct ResourceHandler {
+    let state: SimulatorState
+    let request: Request
+    let target: ResourceTarget
+    let context: SimContext
+
+    private var store: ObjectStore { state.store }
+    private var type: ResourceType { target.type }
+
+    private func query(_ name: String) -> String? {
+        request.uri.queryParameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    private var writeContext: WriteContext {
+        let agent = request.headers[.userAgent].flatMap { $0.split(separator: "/").first.map(String.init) }
+        return WriteContext(fieldManager: query("fieldManager") ?? agent ?? "unknown", dryRun: query("dryRun") == "All", now: Date())
+    }
+
+    private var wantsTable: Bool {
+        (request.headers[.accept] ?? "").split(separator: ",").first.map { $0.contains("as=Table") } ?? false
+    }
+
+    func handle(verb: String) async throws(APIError) -> Response {
+        switch verb {
+        case "get": return try await get()
+        case "list": return try await list()
+        case "watch": return try await watch()
+        case "create": return try await create()
+        case "update": return try await update()
+        case "patch": return try await patch()
+        case "delete": return try await delete()
+        case "deletecollection": return try await deleteCollection()
+        default: throw .methodNotAllowed("the server does not allow this method on the requested resource")
+        }
+    }
+
+    private var subresource: ObjectStore.Subresource? {
+        target.subresource.flatMap(ObjectStore.Subresource.init(rawValue:))
+    }
+
+    private func requireName() throws(APIError) -> String {
+        guard let name = target.name else { throw .methodNotAllowed("a resource name is required") }
+        return name
+    }
+
+    private func body() async throws(APIError) -> Data {
+        do {
+            var buffer = try await request.body.collect(upTo: APIServer.maxBodySize)
+            return Data(buffer.readBytes(length: buffer.readableBytes) ?? [])
+        } catch {
+            throw APIError(code: 413, reason: "RequestEntityTooLarge", message: "the request body is too large or could not be read")
+        }
+    }
+
+    private func jsonBody() async throws(APIError) -> JSONValue {
+        let data = try await body()
+        do {
+            return try JSONValue(parsing: data)
+        } catch {
+            // kubectl and people also send YAML.
+            guard let yaml = try? JSONValue(yaml: String(decoding: data, as: UTF8.self)), case .object = yaml else {
+                throw .badRequest("the object provided is unrecognized: \(error)")
+            }
+            return yaml
+        }
+    }
+
+    private func respond(_ object: JSONValue, status: Int = 200) -> Response {
+        if wantsTable, object["kind"]?.string == type.kind {
+            return APIServer.json(TablePrinter.table(for: type, objects: [object], resourceVersion: object[path: ["metadata", "resourceVersion"]]?.string, includeObject: query("includeObject") ?? "Metadata", now: Date()), status: status)
+        }
+        return APIServer.json(object, status: status)
+    }
+
+    // MARK: Reads
+
+    private func get() async throws(APIError) -> Response {
+        let name = try requireName()
+        if subresource == .scale {
+            return APIServer.json(try await store.scaleObject(type, namespace: target.namespace, name: name))
+        }
+        return respond(try await store.object(type, namespace: target.namespace, name: name))
+    }
+
+    private func selectors() throws(APIError) -> (LabelSelector, FieldSelector) {
+        let labels = try query("labelSelector").map { text throws(APIError) in try LabelSelector(parsing: text) } ?? .everything
+        let fields = try query("fieldSelector").map { text throws(APIError) in try FieldSelector(parsing: text, kind: type.kind) } ?? .everything
+        return (labels, fields)
+    }
+
+    private func list() async throws(APIError) -> Response {
+        let (labels, fields) = try selectors()
+        var limit: Int?
+        if let text = query("limit") {
+            guard let value = Int(text), value >= 0 else { throw .badRequest("limit must be a non-negative integer, got \(text)") }
+            limit = value == 0 ? nil : value
+        }
+        let result = try await store.list(type, namespace: target.namespace, labels: labels, fields: fields, limit: limit, continueToken: query("continue"), now: Date())
+        var metadata: JSONValue = ["resourceVersion": .string(String(result.resourceVersion))]
+        if let token = result.continueToken { metadata["continue"] = .string(token) }
+        if let remaining = result.remainingItemCount { metadata["remainingItemCount"] = .int(Int64(remaining)) }
+        if wantsTable {
+            var table = TablePrinter.table(for: type, objects: result.items, resourceVersion: String(result.resourceVersion), includeObject: query("includeObject") ?? "Metadata", now: Date())
+            table["metadata"] = metadata
+            return APIServer.json(table)
+        }
+        // kube-apiserver leaves kind and apiVersion out of the items of built-in lists.
+        let items = type.builtIn ? result.items.map { item -> JSONValue in
+            var item = item
+            item["kind"] = nil
+            item["apiVersion"] = nil
+            return item
+        } : result.items
+        return APIServer.json(["kind": .string(type.listKind), "apiVersion": .string(type.groupVersion), "metadata": metadata, "items": .array(items)])
+    }
+
+    private func watch() async throws(APIError) -> Response {
+        let (labels, fields) = try selectors()
+        var filter = WatchFilter(storageKey: type.storageKey, namespace: target.namespace, labels: labels, fields: fields)
+        if let name = target.name {
+            filter.fields.requirements.append(.init(path: ["metadata", "name"], value: name, negated: false))
+        }
+        var from: Int64?
+        if let text = query("resourceVersion") {
+            guard let version = Int64(text) else { throw .badRequest("invalid resource version \"\(text)\"") }
+            from = version
+        }
+        let timeout = query("timeoutSeconds").flatMap(Int.init).map { Duration.seconds($0) }
+        let bookmarks = ["1", "true"].contains(query("allowWatchBookmarks") ?? "")
+        let events = await store.watch(filter, from: from, bookmarks: bookmarks, kind: type.kind, apiVersion: type.groupVersion)
+        let table = wantsTable
+        let includeObject = query("includeObject") ?? "Metadata"
+        let channel = context.channel
+        let type = self.type
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: ResponseBody { writer in
+                let (merged, sink) = AsyncStream.makeStream(of: WatchSignal.self)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await signal in events { sink.yield(signal) }
+                        sink.finish()
+                    }
+                    if let timeout {
+                        group.addTask {
+                            try await Task.sleep(for: timeout)
+                            sink.finish()
+                        }
+                    }
+                    for await signal in merged {
+                        switch signal {
+                        case .dropConnection:
+                            group.cancelAll()
+                            try? await channel.close()
+                            return
+                        case .event(var event):
+                            if table, event.kind != .error, event.kind != .bookmark {
+                                event.object = TablePrinter.table(for: type, objects: [event.object], resourceVersion: event.object[path: ["metadata", "resourceVersion"]]?.string, includeObject: includeObject, now: Date())
+                            }
+                            var line = event.line.serializedData()
+                            line.append(0x0A)
+                            try await writer.write(ByteBuffer(bytes: line))
+                        }
+                    }
+                    group.cancelAll()
+                }
+                try await writer.finish(nil)
+            }
+        )
+    }
+
+    // MARK: Writes
+
+    private func create() async throws(APIError) -> Response {
+        guard target.name == nil || type.kind == "Namespace" && target.subresource == nil else {
+            throw .methodNotAllowed("POST is not supported on a named \(type.qualifiedName)")
+        }
+        let object = try await store.create(type, namespace: target.namespace, body: try await jsonBody(), context: writeContext)
+        return respond(object, status: 201)
+    }
+
+    private func update() async throws(APIError) -> Response {
+        let name = try requireName()
+        let body = try await jsonBody()
+        if subresource == .scale {
+            return APIServer.json(try await store.updateScale(type, namespace: target.namespace, name: name, scale: body, context: writeContext))
+        }
+        return respond(try await store.update(type, namespace: target.namespace, name: name, body: body, subresource: subresource, context: writeContext))
+    }
+
+    private func patch() async throws(APIError) -> Response {
+        let name = try requireName()
+        let contentType = (request.headers[.contentType] ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        guard let format = PatchFormat(rawValue: contentType) else {
+            throw .unsupportedMediaType(contentType, accepted: PatchFormat.allCases.map(\.rawValue))
+        }
+        if format == .apply, query("fieldManager") == nil {
+            throw .badRequest("PATCH /apply: fieldManager is required")
+        }
+        let force = ["1", "true"].contains(query("force") ?? "")
+        if force, format != .apply {
+            throw .badRequest("force is only supported for apply patches")
+        }
+        let result = try await store.patch(type, namespace: target.namespace, name: name, format: format, body: try await body(), subresource: subresource, force: force, context: writeContext)
+        return subresource == .scale ? APIServer.json(result) : respond(result)
+    }
+
+    private func deleteOptions() async throws(APIError) -> (ObjectStore.Propagation, (uid: String?, resourceVersion: String?)) {
+        let data = try await body()
+        let options = data.isEmpty ? JSONValue.emptyObject : ((try? JSONValue(parsing: data)) ?? .emptyObject)
+        let policyText = query("propagationPolicy") ?? options["propagationPolicy"]?.string ?? "Background"
+        guard let policy = ObjectStore.Propagation(rawValue: policyText) else {
+            throw .badRequest("invalid propagationPolicy \"\(policyText)\": Background, Foreground or Orphan")
+        }
+        return (policy, (options[path: ["preconditions", "uid"]]?.string, options[path: ["preconditions", "resourceVersion"]]?.string))
+    }
+
+    private func delete() async throws(APIError) -> Response {
+        let name = try requireName()
+        let (policy, precondition) = try await deleteOptions()
+        return respond(try await store.delete(type, namespace: target.namespace, name: name, propagation: policy, precondition: precondition, context: writeContext))
+    }
+
+    private func deleteCollection() async throws(APIError) -> Response {
+        let (labels, fields) = try selectors()
+        let (policy, _) = try await deleteOptions()
+        let context = writeContext
+        let items = try await store.list(type, namespace: target.namespace, labels: labels, fields: fields, limit: nil, continueToken: nil, now: Date()).items
+        var deleted: [JSONValue] = []
+        for item in items {
+            guard let name = item[path: ["metadata", "name"]]?.string else { continue }
+            if let object = try? await store.delete(type, namespace: item[path: ["metadata", "namespace"]]?.string, name: name, propagation: policy, context: context) {
+                deleted.append(object)
+            }
+        }
+        return APIServer.json(["kind": .string(type.listKind), "apiVersion": .string(type.groupVersion), "metadata": .emptyObject, "items": .array(deleted)])
+    }
+}
