@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         // C libraries, each behind a thin shim; only their one wrapper module imports them.
@@ -53,13 +55,24 @@ let package = Package(
         .target(
             name: "KubeSim",
             dependencies: [
-                "JSON", "LocalPKI",
+                "JSON", "LocalPKI", "Scheduling",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Kube",
+            dependencies: [
+                "Transport", "JSON", "Scheduling",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -85,7 +98,7 @@ let package = Package(
         .target(
             name: "Hub",
             dependencies: [
-                "Config", "Scheduling", "Store", "Transport",
+                "Config", "Kube", "Scheduling", "Store", "Transport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -105,7 +118,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "LocalPKI",
+                "LocalPKI", "Kube",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -116,6 +129,7 @@ let package = Package(
         ),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "TestSupport", "LocalPKI"], swiftSettings: swiftSettings),
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "KubeTests", dependencies: ["Kube", "KubeSim", "JSON", "LocalPKI", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "SchedulingTests", dependencies: ["Scheduling"], swiftSettings: swiftSettings),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: swiftSettings),

@@ -68,7 +68,8 @@ struct APIServer: HTTPResponder {
     private func authenticate(_ request: Request, context: SimContext) async -> String? {
         if let authorization = request.headers[.authorization] {
             if authorization.hasPrefix("Bearer ") {
-                return state.configuration.tokens[String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)]
+                let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+                return state.tokens.withLock { $0[token] }
             }
             if authorization.hasPrefix("Basic "), let data = Data(base64Encoded: String(authorization.dropFirst(6))),
                let pair = String(data: data, encoding: .utf8), let colon = pair.firstIndex(of: ":") {

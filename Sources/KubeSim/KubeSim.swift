@@ -7,6 +7,7 @@ import LocalPKI
 import Logging
 import NIOCore
 import NIOSSL
+import Scheduling
 import Synchronization
 
 /// A simulated Kubernetes API server, in-process, for tests, the demo and benchmarks: faithful
@@ -193,6 +194,11 @@ public final class KubeSim: Sendable {
 
     public var requests: [RequestRecord] { state.requests.withLock { $0 } }
 
+    /// Replaces the accepted bearer tokens (to revoke or rotate credentials mid-test).
+    public func setTokens(_ tokens: [String: String]) {
+        state.tokens.withLock { $0 = tokens }
+    }
+
     /// Requests counted by `"<verb> <resource>"`, e.g. `"list deployments.apps"`.
     public var requestCounts: [String: Int] {
         state.requests.withLock { records in
@@ -304,10 +310,13 @@ final class SimulatorState: Sendable {
     let faults: Mutex<KubeSim.Faults>
     let rateLimiter: Mutex<TokenBucket>
     let requests = Mutex<[KubeSim.RequestRecord]>([])
+    /// Bearer tokens in force: the configured ones, changeable at run time.
+    let tokens: Mutex<[String: String]>
 
     init(configuration: KubeSim.Configuration, store: ObjectStore) {
         self.configuration = configuration
         self.store = store
+        self.tokens = Mutex(configuration.tokens)
         self.faults = Mutex(configuration.faults)
         self.rateLimiter = Mutex(TokenBucket(limit: configuration.faults.rateLimit))
     }
@@ -330,7 +339,7 @@ struct TokenBucket: Sendable {
         let now = ContinuousClock.now
         let elapsed = now - updated
         updated = now
-        tokens = min(Double(limit.burst), tokens + elapsed.timeInterval * limit.qps)
+        tokens = min(Double(limit.burst), tokens + elapsed.inSeconds * limit.qps)
         guard tokens >= 1 else { return limit.retryAfterSeconds }
         tokens -= 1
         return nil

@@ -1,5 +1,6 @@
 import Foundation
 import JSON
+import Scheduling
 
 /// The simulated cluster's state: objects by resource, a global resourceVersion, the change
 /// history watches resume from, and the watchers themselves. Every write goes through `commit`,
@@ -86,7 +87,7 @@ actor ObjectStore {
         var issuedAt = now
         if let continueToken {
             let token = try ContinueToken(decoding: continueToken)
-            let expired = now.timeIntervalSince(token.issuedAt) > settings.continueTokenLifetime.timeInterval || token.resourceVersion < historyFloor
+            let expired = now.timeIntervalSince(token.issuedAt) > settings.continueTokenLifetime.inSeconds || token.resourceVersion < historyFloor
             if expired {
                 throw .gone("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
             }

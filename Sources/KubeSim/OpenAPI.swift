@@ -52,7 +52,8 @@ enum OpenAPI {
 
     private static func hash(_ types: [ResourceType]) -> String {
         var value: UInt64 = 1469598103934665603
-        for byte in types.map { "\($0.kind)/\($0.plural)/\($0.hasStatus)/\($0.hasScale)" }.sorted().joined().utf8 {
+        let text = types.map { "\($0.kind)/\($0.plural)/\($0.hasStatus)/\($0.hasScale)" }.sorted().joined()
+        for byte in text.utf8 {
             value = (value ^ UInt64(byte)) &* 1099511628211
         }
         return String(value, radix: 16)

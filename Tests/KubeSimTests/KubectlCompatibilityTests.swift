@@ -132,7 +132,7 @@ struct KubectlCompatibilityTests {
         expectSuccess(try await kubectl.run(["create", "namespace", "shop"]), "create namespace")
         expectSuccess(try await kubectl.run(["apply", "-f", "-"], stdin: Self.deployment), "apply")
 
-        async let watched = kubectl.run(["get", "deployments", "-n", "shop", "--watch", "--output-watch-events"], timeout: .seconds(4))
+        async let watched = kubectl.run(["get", "deployments", "-n", "shop", "--watch", "--output-watch-events", "--request-timeout=4s"])
         try await Task.sleep(for: .milliseconds(1500))
         expectSuccess(try await kubectl.run(["scale", "deployment/web", "-n", "shop", "--replicas=7"]), "scale")
         let output = try await watched

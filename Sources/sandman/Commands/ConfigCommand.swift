@@ -17,15 +17,23 @@ struct ConfigCommand: AsyncParsableCommand {
 
         @OptionGroup var config: ConfigOption
 
+        @Flag(help: "Also connect to every cluster: server, user, version, readiness, latency, or why it fails.")
+        var probe = false
+
         func run() async throws {
+            let loaded: HubConfiguration
             do {
-                let loaded = try ConfigLoader.load(path: config.config)
-                for line in ConfigurationSummary(loaded).lines { print(line) }
+                loaded = try ConfigLoader.load(path: config.config)
             } catch {
                 for issue in error.issues { printError(issue.description) }
                 printError("\(error.issues.count) problem(s) found")
                 throw ExitCode(1)
             }
+            for line in ConfigurationSummary(loaded).lines { print(line) }
+            guard probe else { return }
+            let results = await ClusterClients.probe(loaded.clusters)
+            for line in ConfigurationSummary.probeLines(results) { print(line) }
+            if results.contains(where: { $0.failure != nil }) { throw ExitCode(1) }
         }
     }
 }

@@ -1,0 +1,121 @@
+import Foundation
+import JSON
+
+/// Leader election on a `coordination.k8s.io/v1` Lease, as client-go does it: acquire when the
+/// lease is free or expired, renew every `retryPeriod`, give up leadership when renewals fail
+/// for `renewDeadline`, and release the lease on shutdown so another replica takes over at once.
+public actor LeaderElector {
+    public struct Configuration: Sendable {
+        public var leaseName: String
+        public var namespace: String
+        public var identity: String
+        public var leaseDuration: Duration = .seconds(15)
+        public var renewDeadline: Duration = .seconds(10)
+        public var retryPeriod: Duration = .seconds(2)
+
+        public init(leaseName: String, namespace: String, identity: String) {
+            self.leaseName = leaseName
+            self.namespace = namespace
+            self.identity = identity
+        }
+    }
+
+    public let configuration: Configuration
+    private let client: KubeClient
+    private let now: @Sendable () -> Date
+    public private(set) var isLeader = false
+    /// The holder last seen on the lease (this replica or another).
+    public private(set) var observedHolder: String?
+
+    public init(client: KubeClient, configuration: Configuration, now: @escaping @Sendable () -> Date = Date.init) {
+        self.client = client
+        self.configuration = configuration
+        self.now = now
+    }
+
+    /// Runs `whileLeading` each time leadership is won; it is cancelled when leadership is lost.
+    /// Returns when the calling task is cancelled, after releasing the lease if held.
+    public func run(whileLeading: @escaping @Sendable () async -> Void) async {
+        while !Task.isCancelled {
+            while !Task.isCancelled, !(await tryAcquireOrRenew()) {
+                try? await Task.sleep(for: configuration.retryPeriod * Double.random(in: 1.0...1.2))
+            }
+            guard !Task.isCancelled else { break }
+            isLeader = true
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await whileLeading() }
+                group.addTask { await self.keepRenewing() }
+                await group.next()
+                group.cancelAll()
+            }
+            isLeader = false
+        }
+        // Release in a task of its own: this one is cancelled and would cancel the request.
+        await Task { await self.release() }.value
+    }
+
+    /// Renews until a renewal has failed for longer than the renew deadline or the task is cancelled.
+    private func keepRenewing() async {
+        var lastRenewal = ContinuousClock.now
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.retryPeriod)
+            if Task.isCancelled { return }
+            if await tryAcquireOrRenew() {
+                lastRenewal = .now
+            } else if ContinuousClock.now - lastRenewal > configuration.renewDeadline {
+                return
+            }
+        }
+    }
+
+    /// One attempt to take or keep the lease; true when this replica holds it afterwards.
+    public func tryAcquireOrRenew() async -> Bool {
+        let time = now()
+        let seconds = Int(configuration.leaseDuration.components.seconds)
+        do {
+            var lease: Lease
+            do {
+                lease = try await client.get(Lease.self, namespace: configuration.namespace, name: configuration.leaseName)
+            } catch let error as KubeError where error.isNotFound {
+                var fresh = Lease(name: configuration.leaseName, namespace: configuration.namespace)
+                fresh.holderIdentity = configuration.identity
+                fresh.leaseDurationSeconds = seconds
+                fresh.acquireTime = time
+                fresh.renewTime = time
+                fresh.leaseTransitions = 0
+                _ = try await client.create(fresh)
+                observedHolder = configuration.identity
+                return true
+            }
+            observedHolder = lease.holderIdentity
+            let holder = lease.holderIdentity
+            if let holder, holder != configuration.identity, let renewed = lease.renewTime,
+               renewed.addingTimeInterval(TimeInterval(lease.leaseDurationSeconds ?? seconds)) > time {
+                return false
+            }
+            if holder != configuration.identity {
+                lease.leaseTransitions += holder == nil ? 0 : 1
+                lease.acquireTime = time
+            }
+            lease.holderIdentity = configuration.identity
+            lease.leaseDurationSeconds = seconds
+            lease.renewTime = time
+            _ = try await client.update(lease)
+            observedHolder = configuration.identity
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// Gives the lease up if this replica holds it.
+    public func release() async {
+        guard var lease = try? await client.get(Lease.self, namespace: configuration.namespace, name: configuration.leaseName),
+              lease.holderIdentity == configuration.identity
+        else { return }
+        lease.holderIdentity = nil
+        lease.leaseDurationSeconds = 1
+        lease.renewTime = now()
+        if (try? await client.update(lease)) != nil { observedHolder = nil }
+    }
+}

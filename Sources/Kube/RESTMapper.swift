@@ -1,0 +1,55 @@
+import JSON
+
+/// Maps kinds to the resources that serve them, from the server's discovery documents.
+/// A group version is read once and cached; a kind it does not list makes it read again, so
+/// kinds whose CRD was created later are found.
+actor RESTMapper {
+    private var resources: [String: [String: APIResource]] = [:]
+    private let fetch: @Sendable (String) async throws -> JSONValue
+
+    /// `fetch` reads a discovery path such as `/apis/apps/v1`.
+    init(fetch: @escaping @Sendable (String) async throws -> JSONValue) {
+        self.fetch = fetch
+    }
+
+    func resource(for kind: ResourceKind) async throws -> APIResource {
+        if let known = resources[kind.apiVersion]?[kind.kind] { return known }
+        try await refresh(kind.apiVersion)
+        guard let found = resources[kind.apiVersion]?[kind.kind] else {
+            throw KubeError(reason: .notFound, message: "the server does not serve \(kind.kind) in \(kind.apiVersion)")
+        }
+        return found
+    }
+
+    func invalidate() {
+        resources.removeAll()
+    }
+
+    private func refresh(_ apiVersion: String) async throws {
+        let path = apiVersion.contains("/") ? "/apis/\(apiVersion)" : "/api/\(apiVersion)"
+        let document: JSONValue
+        do {
+            document = try await fetch(path)
+        } catch let error as KubeError where error.isNotFound {
+            resources[apiVersion] = [:]
+            return
+        }
+        var byKind: [String: APIResource] = [:]
+        var subresources: [String: Set<String>] = [:]
+        let entries = document["resources"]?.array ?? []
+        for entry in entries {
+            guard let name = entry["name"]?.string else { continue }
+            let parts = name.split(separator: "/", maxSplits: 1).map(String.init)
+            if parts.count == 2 { subresources[parts[0], default: []].insert(parts[1]) }
+        }
+        let kindParts = ResourceKind(apiVersion: apiVersion, kind: "")
+        for entry in entries {
+            guard let name = entry["name"]?.string, !name.contains("/"), let kind = entry["kind"]?.string else { continue }
+            byKind[kind] = APIResource(
+                kind: ResourceKind(group: kindParts.group, version: kindParts.version, kind: kind),
+                plural: name, namespaced: entry["namespaced"]?.bool ?? true, subresources: subresources[name] ?? []
+            )
+        }
+        resources[apiVersion] = byKind
+    }
+}

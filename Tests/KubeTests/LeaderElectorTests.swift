@@ -1,0 +1,99 @@
+import Foundation
+import Kube
+import KubeSim
+import Testing
+
+@Suite("Lease leader election")
+struct LeaderElectorTests {
+    private func elector(_ client: KubeClient, identity: String) -> LeaderElector {
+        var configuration = LeaderElector.Configuration(leaseName: "sandman-staging", namespace: "default", identity: identity)
+        configuration.leaseDuration = .seconds(2)
+        configuration.renewDeadline = .seconds(1)
+        configuration.retryPeriod = .milliseconds(200)
+        return LeaderElector(client: client, configuration: configuration)
+    }
+
+    @Test func oneLeaderAtATimeAndHandOverOnRelease() async throws {
+        let cluster = try await ClusterFixture.start()
+        defer { Task { await cluster.stop() } }
+        let client = try cluster.adminClient()
+        let first = elector(client, identity: "hub-a")
+        let second = elector(client, identity: "hub-b")
+        let leading = Recorder<String>()
+
+        let runFirst = Task { await first.run { leading.append("hub-a"); try? await Task.sleep(for: .seconds(60)) } }
+        try await Task.sleep(for: .milliseconds(400))
+        let runSecond = Task { await second.run { leading.append("hub-b"); try? await Task.sleep(for: .seconds(60)) } }
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(leading.values == ["hub-a"])
+        #expect(await first.isLeader)
+        #expect(await !second.isLeader)
+        #expect(await second.observedHolder == "hub-a")
+
+        let lease = try await client.get(Lease.self, namespace: "default", name: "sandman-staging")
+        #expect(lease.holderIdentity == "hub-a")
+        #expect(lease.leaseDurationSeconds == 2)
+        #expect(lease.renewTime != nil)
+
+        // Shutting down releases the lease: the other replica takes over without waiting for expiry.
+        let handOver = ContinuousClock.now
+        runFirst.cancel()
+        await runFirst.value
+        for _ in 0..<40 where leading.values.count < 2 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(leading.values == ["hub-a", "hub-b"])
+        #expect(ContinuousClock.now - handOver < .milliseconds(1500))
+        let taken = try await client.get(Lease.self, namespace: "default", name: "sandman-staging")
+        #expect(taken.holderIdentity == "hub-b")
+        #expect(taken.leaseTransitions == 0)
+        runSecond.cancel()
+        await runSecond.value
+    }
+
+    @Test func anExpiredLeaseIsTakenOverAndCounted() async throws {
+        let cluster = try await ClusterFixture.start()
+        defer { Task { await cluster.stop() } }
+        let client = try cluster.adminClient()
+        var stale = Lease(name: "sandman-staging", namespace: "default")
+        stale.holderIdentity = "crashed-hub"
+        stale.leaseDurationSeconds = 2
+        stale.renewTime = Date().addingTimeInterval(-10)
+        stale.acquireTime = Date().addingTimeInterval(-100)
+        stale.leaseTransitions = 3
+        _ = try await client.create(stale)
+        let elector = elector(client, identity: "hub-b")
+        #expect(await elector.tryAcquireOrRenew())
+        let lease = try await client.get(Lease.self, namespace: "default", name: "sandman-staging")
+        #expect(lease.holderIdentity == "hub-b")
+        #expect(lease.leaseTransitions == 4)
+
+        let fresh = self.elector(client, identity: "hub-c")
+        #expect(await !fresh.tryAcquireOrRenew())
+        #expect(await fresh.observedHolder == "hub-b")
+    }
+
+    @Test func leadershipIsLostWhenRenewalsFail() async throws {
+        let cluster = try await ClusterFixture.start()
+        defer { Task { await cluster.stop() } }
+        let client = try cluster.adminClient { $0.retry = .none }
+        let elector = elector(client, identity: "hub-a")
+        let ended = Recorder<String>()
+        let run = Task {
+            await elector.run {
+                try? await Task.sleep(for: .seconds(60))
+                ended.append(Task.isCancelled ? "cancelled" : "finished")
+            }
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await elector.isLeader)
+        cluster.sim.setFaults(.init(errorRate: 1))
+        for _ in 0..<60 where ended.values.isEmpty {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        // The work was cancelled once renewals had failed for the renew deadline.
+        #expect(ended.values == ["cancelled"])
+        run.cancel()
+        await run.value
+    }
+}
