@@ -77,6 +77,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Sleep",
+            dependencies: [
+                "Kube", "JSON", "Store",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Scheduling",
             swiftSettings: swiftSettings
         ),
@@ -98,7 +106,7 @@ let package = Package(
         .target(
             name: "Hub",
             dependencies: [
-                "Config", "Kube", "Scheduling", "Store", "Transport",
+                "Config", "Kube", "Scheduling", "Sleep", "Store", "Transport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -354,45 +354,22 @@ public enum ConfigLoader {
             suspendDeployments: node["suspendDeployments"].bool(default: true),
             suspendStatefulSets: node["suspendStatefulSets"].bool(default: true)
         )
-        for (key, text) in [("weekdays", schedule.weekdays), ("sleepDays", schedule.sleepDays), ("wakeDays", schedule.wakeDays)] {
-            guard let text else { continue }
-            do { _ = try CronField(parsing: text, range: 0...6) } catch {
-                node[key].report("invalid day-of-week field \(error) (0 is Sunday; e.g. \"1-5\", \"0,6\", \"*\")")
+        if weekdays != nil, sleepAt != nil {
+            do {
+                _ = try SleepSchedule(
+                    weekdays: schedule.weekdays, sleepAt: schedule.sleepAt, wakeUpAt: schedule.wakeUpAt, timeZone: schedule.timeZone,
+                    sleepDays: schedule.sleepDays, wakeDays: schedule.wakeDays, exceptions: schedule.exceptions
+                )
+            } catch {
+                // Point at the offending list item for dates, at the field otherwise.
+                let field = node[error.field]
+                let target = error.field == "exceptions" ? field.items().first { $0.string() == error.value } ?? field : field
+                target.report(error.field == "exceptions" ? "expected a date YYYY-MM-DD, got \"\(error.value)\"" : "\"\(error.value)\": \(error.reason)")
             }
-        }
-        for (key, text) in [("sleepAt", sleepAt), ("wakeUpAt", schedule.wakeUpAt)] {
-            guard let text else { continue }
-            if let problem = clockFieldProblem(text) { node[key].report(problem) }
-        }
-        if let wake = schedule.wakeUpAt, wake == schedule.sleepAt {
-            node["wakeUpAt"].report("must differ from sleepAt (\(wake))")
-        }
-        if TimeZone(identifier: schedule.timeZone) == nil {
-            node["timeZone"].report("unknown time zone \"\(schedule.timeZone)\" (an IANA name such as Europe/Rome or UTC)")
-        }
-        for (index, date) in schedule.exceptions.enumerated() where !isCalendarDate(date) {
-            node["exceptions"].items()[safe: index]?.report("expected a date YYYY-MM-DD, got \"\(date)\"")
         }
         node.rejectUnknownFields()
         guard name != nil, weekdays != nil, sleepAt != nil else { return nil }
         return schedule
-    }
-
-    /// Why an `H:M` cron time is invalid, or nil when it is fine.
-    static func clockFieldProblem(_ text: String) -> String? {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2 else { return "expected HOUR:MINUTE such as \"20:00\" or \"*:05\", got \"\(text)\"" }
-        do {
-            _ = try CronField(parsing: String(parts[0]), range: 0...23)
-        } catch {
-            return "invalid hour \(error)"
-        }
-        do {
-            _ = try CronField(parsing: String(parts[1]), range: 0...59)
-        } catch {
-            return "invalid minute \(error)"
-        }
-        return nil
     }
 
     // MARK: Cross-file checks
@@ -436,17 +413,6 @@ public enum ConfigLoader {
     private static func isHTTPURL(_ text: String) -> Bool {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased() else { return false }
         return (scheme == "http" || scheme == "https") && url.host != nil
-    }
-
-    private static func isCalendarDate(_ text: String) -> Bool {
-        let parts = text.split(separator: "-")
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
-              (1...12).contains(month), day >= 1
-        else { return false }
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        return day <= days[month - 1]
     }
 }
 

@@ -62,6 +62,20 @@ public struct JSONPatch: Sendable, Hashable {
         self.operations = operations
     }
 
+    /// The patch as a JSON document (an array of operations), to send.
+    public var document: JSONValue {
+        .array(operations.map { operation in
+            switch operation {
+            case .add(let path, let value): ["op": "add", "path": .string(path.description), "value": value]
+            case .remove(let path): ["op": "remove", "path": .string(path.description)]
+            case .replace(let path, let value): ["op": "replace", "path": .string(path.description), "value": value]
+            case .move(let from, let to): ["op": "move", "from": .string(from.description), "path": .string(to.description)]
+            case .copy(let from, let to): ["op": "copy", "from": .string(from.description), "path": .string(to.description)]
+            case .test(let path, let value): ["op": "test", "path": .string(path.description), "value": value]
+            }
+        })
+    }
+
     public func applied(to document: JSONValue) throws(JSONPatchError) -> JSONValue {
         var result = document
         for operation in operations {

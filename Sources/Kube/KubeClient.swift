@@ -87,6 +87,16 @@ public final class KubeClient: Sendable {
         }
     }
 
+    /// Where `kind` of `group` is served, at the group's preferred version.
+    public func resource(group: String, kind: String) async throws -> APIResource {
+        do {
+            return try await mapper.resource(group: group, kind: kind)
+        } catch var error as KubeError {
+            error.cluster = name
+            throw error
+        }
+    }
+
     /// Where `kind` is served (from discovery, cached).
     public func resource(for kind: ResourceKind) async throws -> APIResource {
         do {

@@ -5,6 +5,7 @@ import JSON
 /// kinds whose CRD was created later are found.
 actor RESTMapper {
     private var resources: [String: [String: APIResource]] = [:]
+    private var preferredVersions: [String: String] = [:]
     private let fetch: @Sendable (String) async throws -> JSONValue
 
     /// `fetch` reads a discovery path such as `/apis/apps/v1`.
@@ -21,8 +22,24 @@ actor RESTMapper {
         return found
     }
 
+    /// The resource of `kind` in `group` at the group's preferred version (SleepInfo patches
+    /// name kinds by group only).
+    func resource(group: String, kind: String) async throws -> APIResource {
+        if group.isEmpty { return try await resource(for: ResourceKind(group: "", version: "v1", kind: kind)) }
+        if preferredVersions[group] == nil {
+            let document = try await fetch("/apis/\(group)")
+            preferredVersions[group] = document[path: ["preferredVersion", "version"]]?.string
+                ?? document["versions"]?.array?.first?["version"]?.string
+        }
+        guard let version = preferredVersions[group] else {
+            throw KubeError(reason: .notFound, message: "the server does not serve the API group \(group)")
+        }
+        return try await resource(for: ResourceKind(group: group, version: version, kind: kind))
+    }
+
     func invalidate() {
         resources.removeAll()
+        preferredVersions.removeAll()
     }
 
     private func refresh(_ apiVersion: String) async throws {

@@ -13,7 +13,7 @@ public struct CronField: Sendable, Hashable, CustomStringConvertible {
     /// True for a bare `*`: every value of the range.
     public let isWildcard: Bool
 
-    public init(parsing text: String, range: ClosedRange<Int>) throws {
+    public init(parsing text: String, range: ClosedRange<Int>) throws(ParseError) {
         let trimmed = text.filter { $0 != " " }
         guard !trimmed.isEmpty else { throw ParseError(text: text, reason: "empty") }
         var matched = Set<Int>()
@@ -31,7 +31,7 @@ public struct CronField: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { text }
 
-    private static func expand(_ part: Substring, in range: ClosedRange<Int>, original: String) throws -> Set<Int> {
+    private static func expand(_ part: Substring, in range: ClosedRange<Int>, original: String) throws(ParseError) -> Set<Int> {
         guard !part.isEmpty else { throw ParseError(text: original, reason: "empty item in list") }
         let pieces = part.split(separator: "/", omittingEmptySubsequences: false)
         guard pieces.count <= 2 else { throw ParseError(text: original, reason: "more than one \"/\" in \"\(part)\"") }
@@ -59,7 +59,7 @@ public struct CronField: Sendable, Hashable, CustomStringConvertible {
         return Set(stride(from: bounds.lowerBound, through: bounds.upperBound, by: step))
     }
 
-    private static func number(_ text: Substring, in range: ClosedRange<Int>, original: String) throws -> Int {
+    private static func number(_ text: Substring, in range: ClosedRange<Int>, original: String) throws(ParseError) -> Int {
         guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(text) else {
             throw ParseError(text: original, reason: "\"\(text)\" is not a number")
         }

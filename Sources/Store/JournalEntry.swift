@@ -47,10 +47,43 @@ public struct JournalEntry: Codable, Sendable, Equatable, FetchableRecord, Mutab
 }
 
 extension Store {
-    /// Saves the restore data of a whole plan in one transaction.
-    public func journal(_ entries: [JournalEntry]) async throws {
+    /// Saves the entries of a whole plan in one transaction; returns them with their ids.
+    @discardableResult
+    public func journal(_ entries: [JournalEntry]) async throws -> [JournalEntry] {
         try await writer.write { db in
-            for var entry in entries { try entry.insert(db) }
+            try entries.map { entry in
+                var entry = entry
+                try entry.insert(db)
+                return entry
+            }
+        }
+    }
+
+    /// The entries of the newest sleep of a namespace under a SleepInfo: the mirror of the
+    /// restore data, for when the Secret is gone.
+    public func latestSleepEntries(cluster: String, namespace: String, sleepInfo: String) async throws -> [JournalEntry] {
+        try await writer.read { db in
+            try JournalEntry.fetchAll(db, sql: """
+                SELECT journalEntry.* FROM journalEntry
+                WHERE operationId = (
+                    SELECT operation.id FROM operation JOIN journalEntry j ON j.operationId = operation.id
+                    WHERE operation.action = 'sleep' AND j.cluster = ? AND j.namespace = ? AND j.sleepInfo = ?
+                    ORDER BY operation.createdAt DESC LIMIT 1)
+                ORDER BY id
+                """, arguments: [cluster, namespace, sleepInfo])
+        }
+    }
+
+    /// Entries already restored by wake operations of a namespace that never finished (the hub
+    /// stopped midway): restoring them again would undo what people did since.
+    public func restoredByUnfinishedWakes(cluster: String, namespace: String, sleepInfo: String) async throws -> [JournalEntry] {
+        try await writer.read { db in
+            try JournalEntry.fetchAll(db, sql: """
+                SELECT journalEntry.* FROM journalEntry JOIN operation ON operation.id = journalEntry.operationId
+                WHERE operation.action = 'wake' AND operation.state IN ('pending', 'running')
+                  AND journalEntry.cluster = ? AND journalEntry.namespace = ? AND journalEntry.sleepInfo = ?
+                  AND journalEntry.state = 'restored'
+                """, arguments: [cluster, namespace, sleepInfo])
         }
     }
 

@@ -47,6 +47,17 @@ extension Store {
         try await writer.read { db in try OperationRecord.fetchOne(db, key: id) }
     }
 
+    /// Operations that started and never finished (the hub stopped midway), oldest first.
+    public func unfinishedOperations(cluster: String) async throws -> [OperationRecord] {
+        try await writer.read { db in
+            try OperationRecord
+                .filter(Column("cluster") == cluster)
+                .filter([OperationRecord.State.pending.rawValue, OperationRecord.State.running.rawValue].contains(Column("state")))
+                .order(Column("createdAt"))
+                .fetchAll(db)
+        }
+    }
+
     /// The newest operations, optionally of one cluster.
     public func operations(cluster: String? = nil, limit: Int = 100) async throws -> [OperationRecord] {
         try await writer.read { db in

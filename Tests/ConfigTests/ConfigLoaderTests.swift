@@ -120,7 +120,7 @@ struct ConfigLoaderTests {
         BrokenCase(name: "hour 25", cluster: validCluster.replacingOccurrences(of: "\"20:00\"", with: "\"25:00\""), file: "staging.yaml", line: 7, field: "schedules[0].sleepAt", message: "invalid hour \"25\": 25 is outside 0-23"),
         BrokenCase(name: "time without colon", cluster: validCluster.replacingOccurrences(of: "\"08:00\"", with: "\"0800\""), file: "staging.yaml", field: "schedules[0].wakeUpAt", message: "expected HOUR:MINUTE"),
         BrokenCase(name: "sleep equals wake", cluster: validCluster.replacingOccurrences(of: "\"08:00\"", with: "\"20:00\""), file: "staging.yaml", field: "schedules[0].wakeUpAt", message: "must differ from sleepAt"),
-        BrokenCase(name: "unknown time zone", cluster: validCluster.replacingOccurrences(of: "Europe/Rome", with: "Europe/Atlantis"), file: "staging.yaml", line: 9, field: "schedules[0].timeZone", message: "unknown time zone \"Europe/Atlantis\""),
+        BrokenCase(name: "unknown time zone", cluster: validCluster.replacingOccurrences(of: "Europe/Rome", with: "Europe/Atlantis"), file: "staging.yaml", line: 9, field: "schedules[0].timeZone", message: "\"Europe/Atlantis\": unknown time zone"),
         BrokenCase(name: "schedule without sleepAt", cluster: "tier: staging\nschedules:\n  - name: x\n    namespaces: [a]\n    weekdays: \"*\"\n", file: "staging.yaml", field: "schedules[0].sleepAt", message: "required"),
         BrokenCase(name: "zero QPS", cluster: "tier: staging\nclient:\n  qps: 0\n", file: "staging.yaml", field: "client.qps", message: "must be at least 0.1"),
         BrokenCase(name: "team without namespaces", cluster: "tier: staging\nteams:\n  - name: web\n", file: "staging.yaml", field: "teams[0].namespaces", message: "required: at least one namespace"),

@@ -1,6 +1,7 @@
 import Foundation
 import JSON
 import KubeSim
+import TestSupport
 import Testing
 import Transport
 
@@ -362,7 +363,7 @@ struct KubeSimAPITests {
         defer { Task { await harness.stop() } }
         let created = try await harness.request(.post, "/apis/apps/v1/namespaces/default/statefulsets", body: ["metadata": ["name": "db"], "spec": ["replicas": 3, "selector": ["matchLabels": ["app": "db"]]]])
         #expect(created.body[path: ["status", "readyReplicas"]] == nil)
-        try await Task.sleep(for: .milliseconds(600))
+        #expect(try await eventually { try await harness.request(.get, "/apis/apps/v1/namespaces/default/statefulsets/db").body[path: ["status", "readyReplicas"]] == 3 })
         let settled = try await harness.request(.get, "/apis/apps/v1/namespaces/default/statefulsets/db")
         #expect(settled.body[path: ["status", "readyReplicas"]] == 3)
         #expect(settled.body[path: ["status", "observedGeneration"]] == 1)

@@ -132,8 +132,8 @@ struct KubectlCompatibilityTests {
         expectSuccess(try await kubectl.run(["create", "namespace", "shop"]), "create namespace")
         expectSuccess(try await kubectl.run(["apply", "-f", "-"], stdin: Self.deployment), "apply")
 
-        async let watched = kubectl.run(["get", "deployments", "-n", "shop", "--watch", "--output-watch-events", "--request-timeout=4s"])
-        try await Task.sleep(for: .milliseconds(1500))
+        async let watched = kubectl.run(["get", "deployments", "-n", "shop", "--watch", "--output-watch-events", "--request-timeout=8s"])
+        #expect(await eventually { await harness.sim.openWatchCount > 0 })
         expectSuccess(try await kubectl.run(["scale", "deployment/web", "-n", "shop", "--replicas=7"]), "scale")
         let output = try await watched
         let rows = output.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }

@@ -97,14 +97,14 @@ struct KubeClientTests {
         defer { Task { await cluster.stop() } }
         let counter = cluster.directory.path + "/calls"
         let later = KubeTime.format(Date().addingTimeInterval(3600))
-        // Call 1: token-a expiring two seconds after it is issued; call 2: token-b, which the
+        // Call 1: token-a expiring four seconds after it is issued; call 2: token-b, which the
         // server refuses; call 3: token-c.
         let script = try cluster.directory.write("credential.sh", """
             #!/bin/sh
             test "$KUBERNETES_EXEC_INFO" != "" || { echo "no exec info" >&2; exit 1; }
             n=$(cat "\(counter)" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "\(counter)"
             case $n in
-              1) token=token-a; expiry=$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ) ;;
+              1) token=token-a; expiry=$(date -u -d '+4 seconds' +%Y-%m-%dT%H:%M:%SZ) ;;
               2) token=token-b; expiry=\(later) ;;
               *) token=token-c; expiry=\(later) ;;
             esac
@@ -117,7 +117,7 @@ struct KubeClientTests {
         _ = try await client.list(.namespace)
         _ = try await client.list(.namespace)
         #expect(try String(contentsOfFile: counter, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "1")
-        try await Task.sleep(for: .milliseconds(2300))
+        try await Task.sleep(for: .milliseconds(4300))
         _ = try await client.list(.namespace)
         #expect(try String(contentsOfFile: counter, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "3")
         #expect(cluster.users(since: start).filter { !$0.isEmpty } == ["exec-a", "exec-a", "exec-c"])
@@ -289,7 +289,7 @@ struct KubeClientTests {
         // Two at once (the burst), then ten more at 10 per second: about a second in all.
         let span = times.last!.timeIntervalSince(times.first!)
         #expect(span >= 0.9)
-        #expect(span < 2.5)
+        #expect(span < 6)
         let firstSecond = times.filter { $0.timeIntervalSince(times.first!) < 0.5 }.count
         #expect(firstSecond <= 8)
     }
@@ -315,9 +315,7 @@ struct KubeClientTests {
             }
         }
         func waitFor(_ count: Int) async throws {
-            for _ in 0..<100 where seen.values.count < count {
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            _ = await eventually(timeout: .seconds(15)) { seen.values.count >= count }
         }
         try await waitFor(3)
         _ = try await client.create(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "during-1", "namespace": "default"]])

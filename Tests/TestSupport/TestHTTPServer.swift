@@ -30,6 +30,8 @@ public final class TestHTTPServer: Sendable {
         case full(status: Int, headers: [(String, String)] = [], body: [UInt8] = [])
         /// A chunked response: each chunk is written after its delay.
         case chunked(status: Int, headers: [(String, String)] = [], chunks: [(delay: Duration, bytes: [UInt8])])
+        /// A chunked response whose body `produce` writes, chunk by chunk, when it decides.
+        case streaming(status: Int, headers: [(String, String)] = [], produce: @Sendable (_ write: @Sendable ([UInt8]) async throws -> Void) async throws -> Void)
         /// Closes the connection without answering.
         case drop
 
@@ -169,6 +171,12 @@ public final class TestHTTPServer: Sendable {
                 try await Task.sleep(for: chunk.delay)
                 try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: chunk.bytes))))
             }
+            try await outbound.write(.end(nil))
+        case .streaming(let status, let headers, let produce):
+            var fields = HTTPHeaders(headers)
+            fields.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: fields)))
+            try await produce { bytes in try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes)))) }
             try await outbound.write(.end(nil))
         case .drop:
             return

@@ -1,0 +1,279 @@
+import Foundation
+import JSON
+import Kube
+import Logging
+import Store
+
+/// Puts one namespace to sleep and wakes it, crash-safely: the restore data goes to the
+/// journal and the kube-green state Secret before any object is patched, each object is
+/// marked in the journal once patched, and waking restores only objects still asleep.
+public final class SleepExecutor: Sendable {
+    /// What is slept: a namespace, under a SleepInfo (or a hub schedule of that name), with its spec.
+    public struct Target: Sendable {
+        public var namespace: String
+        /// The SleepInfo's name, or `hub-<schedule>` for hub schedules.
+        public var name: String
+        public var spec: SleepSpec
+        /// The SleepInfo object, when there is one: owner of the Secret, carrier of status and events.
+        public var sleepInfo: JSONValue?
+
+        public init(namespace: String, name: String, spec: SleepSpec, sleepInfo: JSONValue? = nil) {
+            self.namespace = namespace
+            self.name = name
+            self.spec = spec
+            self.sleepInfo = sleepInfo
+        }
+
+        public var secretName: String { RestoreSecret.name(forSleepInfo: name) }
+    }
+
+    /// What happened to each object.
+    public struct Outcome: Sendable {
+        public var done: [ObjectRef] = []
+        public var skipped: [(ref: ObjectRef, reason: SkipReason)] = []
+        public var failed: [(ref: ObjectRef, error: String)] = []
+
+        public var state: OperationRecord.State {
+            failed.isEmpty ? .succeeded : (done.isEmpty ? .failed : .partial)
+        }
+
+        /// The operation summary stored with the operation record.
+        public var summary: JSONValue {
+            [
+                "done": .array(done.map { .string($0.description) }),
+                "skipped": .array(skipped.map { ["object": .string($0.ref.description), "reason": .string($0.reason.description)] }),
+                "failed": .array(failed.map { ["object": .string($0.ref.description), "error": .string($0.error)] }),
+            ]
+        }
+    }
+
+    public let cluster: String
+    private let client: KubeClient
+    private let store: Store
+    private let concurrency: Int
+    private let now: @Sendable () -> Date
+    private let logger: Logger
+
+    public init(cluster: String, client: KubeClient, store: Store, concurrency: Int = 16, now: @escaping @Sendable () -> Date = Date.init, logger: Logger) {
+        self.cluster = cluster
+        self.client = client
+        self.store = store
+        self.concurrency = max(1, concurrency)
+        self.now = now
+        self.logger = logger
+    }
+
+    // MARK: State
+
+    /// The state Secret of a target, nil when there is none.
+    public func state(of target: Target) async throws -> RestoreSecret.Contents? {
+        do {
+            return try RestoreSecret.read(try await client.get(Secret.self, namespace: target.namespace, name: target.secretName))
+        } catch let error as KubeError where error.isNotFound {
+            return nil
+        }
+    }
+
+    // MARK: Sleep
+
+    /// Puts the target's objects to sleep. `operation` must be saved already (the journal refers to it).
+    public func sleep(_ target: Target, operation: OperationRecord, scheduledAt: Date) async throws -> Outcome {
+        let existing = try await state(of: target)
+        let previous = existing?.operation == .sleep ? existing?.restore ?? RestoreData() : RestoreData()
+        var objects: [(kind: ResourceKind, items: [JSONValue])] = []
+        var outcome = Outcome()
+        for spec in target.spec.targets {
+            do {
+                let resource = try await client.resource(group: spec.group, kind: spec.kind)
+                objects.append((resource.kind, try await client.list(resource.kind, namespace: target.namespace).items))
+            } catch let error as KubeError where error.isNotFound {
+                // A patch for a kind the cluster does not serve (its CRD is not installed): nothing to do.
+                logger.debug("kind not served", metadata: ["cluster": "\(cluster)", "kind": "\(spec.groupKind)"])
+            }
+        }
+        let plan = SleepPlanner.plan(spec: target.spec, objects: objects, existing: previous)
+        outcome.skipped = plan.skipped
+
+        // Journal and Secret first: from here on, a crash loses nothing.
+        let time = now()
+        var entries = plan.changes.map { change in
+            JournalEntry(operationId: operation.id, cluster: cluster, namespace: target.namespace, sleepInfo: target.name, groupKind: change.ref.groupKind, name: change.ref.name, restorePatch: change.restorePatch, updatedAt: time)
+        }
+        entries = try await store.journal(entries)
+        try await writeSecret(target, operation: .sleep, scheduledAt: scheduledAt, restore: plan.restore)
+
+        let results: [(ObjectRef, ObjectResult)] = await forEach(Array(zip(plan.changes, entries))) { change, entry in
+            do {
+                _ = try await self.client.patch(change.kind, namespace: target.namespace, name: change.ref.name, .json(change.patch.document))
+                try await self.store.markJournalEntry(id: entry.id!, as: .slept, at: self.now())
+                return (change.ref, .done)
+            } catch let error as KubeError where error.isNotFound {
+                try? await self.store.markJournalEntry(id: entry.id!, as: .skipped, at: self.now())
+                return (change.ref, .skipped(.gone))
+            } catch let error as KubeError where error.reason == .invalid {
+                // The guard failed: the object changed since it was read. Its restore entry stays,
+                // and waking will see that it is not asleep and leave it alone.
+                try? await self.store.markJournalEntry(id: entry.id!, as: .skipped, at: self.now())
+                return (change.ref, .skipped(.modifiedDuringSleep))
+            } catch {
+                return (change.ref, .failed("\(error)"))
+            }
+        }
+        for (ref, result) in results {
+            switch result {
+            case .done: outcome.done.append(ref)
+            case .skipped(let reason): outcome.skipped.append((ref, reason))
+            case .failed(let message): outcome.failed.append((ref, message))
+            }
+        }
+        await report(target, operation: .sleep, scheduledAt: scheduledAt, outcome: outcome)
+        return outcome
+    }
+
+    // MARK: Wake
+
+    /// Restores every object still in its sleep state; objects changed meanwhile are left alone
+    /// and reported. Entries that fail stay in the Secret for the next attempt.
+    public func wake(_ target: Target, operation: OperationRecord, scheduledAt: Date) async throws -> Outcome {
+        var outcome = Outcome()
+        let contents = try await state(of: target)
+        var restore = contents?.restore ?? RestoreData()
+        if restore.isEmpty {
+            // The Secret is gone or empty: fall back to the journal's mirror of the last sleep.
+            for entry in try await store.latestSleepEntries(cluster: cluster, namespace: target.namespace, sleepInfo: target.name) where entry.state != .skipped {
+                restore.set(entry.restorePatch, groupKind: entry.groupKind, name: entry.name)
+            }
+        }
+        let restoreData = restore
+        let alreadyRestored = Set(try await store.restoredByUnfinishedWakes(cluster: cluster, namespace: target.namespace, sleepInfo: target.name).map { ObjectRef(groupKind: $0.groupKind, name: $0.name) })
+        let refs = restore.patches.flatMap { groupKind, entries in entries.keys.map { ObjectRef(groupKind: groupKind, name: $0) } }.sorted()
+        let time = now()
+        let entries = try await store.journal(refs.map { ref in
+            JournalEntry(operationId: operation.id, cluster: cluster, namespace: target.namespace, sleepInfo: target.name, groupKind: ref.groupKind, name: ref.name, restorePatch: restore.patch(groupKind: ref.groupKind, name: ref.name) ?? "{}", updatedAt: time)
+        })
+
+        let results: [(ObjectRef, ObjectResult)] = await forEach(Array(zip(refs, entries))) { ref, entry in
+            if alreadyRestored.contains(ref) {
+                try? await self.store.markJournalEntry(id: entry.id!, as: .restored, at: self.now())
+                return (ref, .done)
+            }
+            do {
+                let (group, kind) = ref.groupAndKind
+                let resource = try await self.client.resource(group: group, kind: kind)
+                let current = try await self.client.get(resource.kind, namespace: target.namespace, name: ref.name)
+                if let sleepTarget = target.spec.target(forGroupKind: ref.groupKind), !SleepPlanner.isAsleep(current, under: sleepTarget) {
+                    try await self.store.markJournalEntry(id: entry.id!, as: .skipped, at: self.now())
+                    return (ref, .skipped(.modifiedDuringSleep))
+                }
+                guard let patchText = restoreData.patch(groupKind: ref.groupKind, name: ref.name), let patch = try? JSONValue(parsing: patchText) else {
+                    return (ref, .failed("restore patch is not JSON"))
+                }
+                var guarded = patch
+                guarded[path: ["metadata", "resourceVersion"]] = current[path: ["metadata", "resourceVersion"]]
+                _ = try await self.client.patch(resource.kind, namespace: target.namespace, name: ref.name, .merge(guarded))
+                try await self.store.markJournalEntry(id: entry.id!, as: .restored, at: self.now())
+                return (ref, .done)
+            } catch let error as KubeError where error.isNotFound {
+                try? await self.store.markJournalEntry(id: entry.id!, as: .skipped, at: self.now())
+                return (ref, .skipped(.gone))
+            } catch {
+                return (ref, .failed("\(error)"))
+            }
+        }
+        var remaining = RestoreData()
+        for (ref, result) in results {
+            switch result {
+            case .done:
+                outcome.done.append(ref)
+            case .skipped(let reason):
+                outcome.skipped.append((ref, reason))
+            case .failed(let message):
+                outcome.failed.append((ref, message))
+                remaining.set(restore.patch(groupKind: ref.groupKind, name: ref.name), groupKind: ref.groupKind, name: ref.name)
+            }
+        }
+        if remaining.isEmpty {
+            try await writeSecret(target, operation: .wakeUp, scheduledAt: scheduledAt, restore: nil)
+        } else {
+            try await writeSecret(target, operation: .sleep, scheduledAt: contents?.scheduledAt ?? scheduledAt, restore: remaining)
+        }
+        await report(target, operation: .wakeUp, scheduledAt: scheduledAt, outcome: outcome)
+        return outcome
+    }
+
+    // MARK: Helpers
+
+    private enum ObjectResult: Sendable {
+        case done
+        case skipped(SkipReason)
+        case failed(String)
+    }
+
+    /// Runs `work` on each item, at most `concurrency` at a time, keeping the input order.
+    private func forEach<Item: Sendable, Output: Sendable>(_ items: [Item], _ work: @escaping @Sendable (Item) async -> Output) async -> [Output] {
+        await withTaskGroup(of: (Int, Output).self) { group in
+            var results: [(Int, Output)] = []
+            var next = 0
+            while next < items.count || !group.isEmpty {
+                while next < items.count, next - results.count < concurrency {
+                    let index = next
+                    group.addTask { (index, await work(items[index])) }
+                    next += 1
+                }
+                if let result = await group.next() { results.append(result) }
+            }
+            return results.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+    }
+
+    private func writeSecret(_ target: Target, operation: RestoreSecret.Operation, scheduledAt: Date, restore: RestoreData?) async throws {
+        let secret = RestoreSecret.make(name: target.secretName, namespace: target.namespace, owner: target.sleepInfo, scheduledAt: scheduledAt, operation: operation, restore: restore)
+        try await KubeClient.retryOnConflict {
+            do {
+                var existing = try await client.get(Secret.self, namespace: target.namespace, name: target.secretName)
+                existing.object["data"] = secret.object["data"]
+                existing.object["type"] = secret.object["type"]
+                var metadata = existing.metadata
+                metadata.labels.merge(secret.metadata.labels) { $1 }
+                if !secret.metadata.ownerReferences.isEmpty { metadata.ownerReferences = secret.metadata.ownerReferences }
+                existing.metadata = metadata
+                _ = try await client.update(existing)
+            } catch let error as KubeError where error.isNotFound {
+                _ = try await client.create(secret)
+            }
+        }
+    }
+
+    /// SleepInfo status as kube-green keeps it, and an Event on the SleepInfo (or the namespace).
+    private func report(_ target: Target, operation: RestoreSecret.Operation, scheduledAt: Date, outcome: Outcome) async {
+        if let sleepInfo = target.sleepInfo, let name = sleepInfo[path: ["metadata", "name"]]?.string {
+            do {
+                try await KubeClient.retryOnConflict {
+                    var current = try await client.get(SleepInfo.self, namespace: target.namespace, name: name)
+                    current.lastScheduleTime = scheduledAt
+                    current.operation = operation.rawValue
+                    _ = try await client.updateStatus(current)
+                }
+            } catch {
+                logger.warning("could not update SleepInfo status", metadata: ["cluster": "\(cluster)", "namespace": "\(target.namespace)", "error": "\(error)"])
+            }
+        }
+        let involved = target.sleepInfo ?? ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(target.namespace), "namespace": .string(target.namespace)]]
+        var events: [(type: String, reason: String, message: String)] = []
+        let verb = operation == .sleep ? "Sleep" : "WakeUp"
+        let summary = "\(outcome.done.count) done, \(outcome.skipped.count) skipped, \(outcome.failed.count) failed"
+        events.append(outcome.failed.isEmpty ? ("Normal", "\(verb)Completed", summary) : ("Warning", "\(verb)Failed", summary + ": " + outcome.failed.map { "\($0.ref): \($0.error)" }.joined(separator: "; ")))
+        let modified = outcome.skipped.filter { $0.reason == .modifiedDuringSleep }.map(\.ref.description)
+        if !modified.isEmpty {
+            events.append(("Warning", "ModifiedDuringSleep", "left as they are, changed while asleep: \(modified.joined(separator: ", "))"))
+        }
+        for event in events {
+            let object = Event(about: involved, type: event.type, reason: event.reason, message: event.message, component: "sandman", at: now())
+            do {
+                _ = try await client.create(object.object, namespace: target.namespace)
+            } catch {
+                logger.debug("could not record event", metadata: ["cluster": "\(cluster)", "error": "\(error)"])
+            }
+        }
+    }
+}

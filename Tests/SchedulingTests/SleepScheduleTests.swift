@@ -1,0 +1,246 @@
+import Foundation
+import Testing
+@testable import Scheduling
+
+func instant(_ text: String) -> Date {
+    try! Date(text, strategy: .iso8601)
+}
+
+/// Transitions written compactly: "sleep 2026-03-29T01:00:00Z".
+func describe(_ transitions: [Transition]) -> [String] {
+    transitions.map { "\($0.kind.rawValue) \($0.at.formatted(.iso8601))" }
+}
+
+struct ScheduleCase: Sendable, CustomTestStringConvertible {
+    var name: String
+    var weekdays = "*"
+    var sleepAt: String
+    var wakeUpAt: String?
+    var timeZone = "UTC"
+    var sleepDays: String?
+    var wakeDays: String?
+    var exceptions: [String] = []
+    var from: String
+    var expected: [String]
+    var testDescription: String { name }
+
+    func schedule() throws -> SleepSchedule {
+        try SleepSchedule(weekdays: weekdays, sleepAt: sleepAt, wakeUpAt: wakeUpAt, timeZone: timeZone, sleepDays: sleepDays, wakeDays: wakeDays, exceptions: exceptions)
+    }
+}
+
+@Suite("Sleep schedules")
+struct SleepScheduleTests {
+    // Expected instants were computed independently with Python's zoneinfo.
+    static let transitionCases: [ScheduleCase] = [
+        ScheduleCase(name: "office hours on a Monday", weekdays: "1-5", sleepAt: "20:00", wakeUpAt: "08:00", from: "2026-11-30T12:00:00Z",
+                     expected: ["sleep 2026-11-30T20:00:00Z", "wake 2026-12-01T08:00:00Z", "sleep 2026-12-01T20:00:00Z"]),
+        ScheduleCase(name: "office hours over a weekend", weekdays: "1-5", sleepAt: "20:00", wakeUpAt: "08:00", from: "2026-12-04T19:00:00Z",
+                     expected: ["sleep 2026-12-04T20:00:00Z", "wake 2026-12-07T08:00:00Z", "sleep 2026-12-07T20:00:00Z"]),
+        ScheduleCase(name: "exactly at a transition starts after it", weekdays: "1-5", sleepAt: "20:00", wakeUpAt: "08:00", from: "2026-11-30T20:00:00Z",
+                     expected: ["wake 2026-12-01T08:00:00Z"]),
+        ScheduleCase(name: "Rome: a sleep in the skipped hour happens at the change", sleepAt: "02:30", wakeUpAt: "07:00", timeZone: "Europe/Rome", from: "2026-03-28T12:00:00Z",
+                     expected: ["sleep 2026-03-29T01:00:00Z", "wake 2026-03-29T05:00:00Z", "sleep 2026-03-30T00:30:00Z"]),
+        ScheduleCase(name: "Rome: a sleep in the repeated hour happens once, the first time", sleepAt: "02:30", wakeUpAt: "07:00", timeZone: "Europe/Rome", from: "2026-10-24T12:00:00Z",
+                     expected: ["sleep 2026-10-25T00:30:00Z", "wake 2026-10-25T06:00:00Z", "sleep 2026-10-26T01:30:00Z"]),
+        ScheduleCase(name: "Rome: office hours across the spring change", weekdays: "1-5", sleepAt: "20:00", wakeUpAt: "08:00", timeZone: "Europe/Rome", from: "2026-03-27T12:00:00Z",
+                     expected: ["sleep 2026-03-27T19:00:00Z", "wake 2026-03-30T06:00:00Z", "sleep 2026-03-30T18:00:00Z"]),
+        ScheduleCase(name: "Rome: office hours across the autumn change", weekdays: "1-5", sleepAt: "20:00", wakeUpAt: "08:00", timeZone: "Europe/Rome", from: "2026-10-23T12:00:00Z",
+                     expected: ["sleep 2026-10-23T18:00:00Z", "wake 2026-10-26T07:00:00Z", "sleep 2026-10-26T19:00:00Z"]),
+        ScheduleCase(name: "New York: skipped 02:15 happens at 03:00 EDT", sleepAt: "02:15", wakeUpAt: "06:00", timeZone: "America/New_York", from: "2026-03-07T12:00:00Z",
+                     expected: ["sleep 2026-03-08T07:00:00Z", "wake 2026-03-08T10:00:00Z", "sleep 2026-03-09T06:15:00Z"]),
+        ScheduleCase(name: "New York: repeated 01:30 happens in EDT", sleepAt: "01:30", wakeUpAt: "08:00", timeZone: "America/New_York", from: "2026-10-31T12:00:00Z",
+                     expected: ["sleep 2026-11-01T05:30:00Z", "wake 2026-11-01T13:00:00Z", "sleep 2026-11-02T06:30:00Z"]),
+        ScheduleCase(name: "Lord Howe: 30-minute spring gap", sleepAt: "02:15", wakeUpAt: "08:00", timeZone: "Australia/Lord_Howe", from: "2026-10-03T00:00:00Z",
+                     expected: ["sleep 2026-10-03T15:30:00Z", "wake 2026-10-03T21:00:00Z", "sleep 2026-10-04T15:15:00Z"]),
+        ScheduleCase(name: "Lord Howe: 30-minute autumn repeat", sleepAt: "01:45", timeZone: "Australia/Lord_Howe", from: "2026-04-04T00:00:00Z",
+                     expected: ["sleep 2026-04-04T14:45:00Z", "sleep 2026-04-05T15:15:00Z"]),
+        ScheduleCase(name: "window across midnight", sleepAt: "23:30", wakeUpAt: "00:30", from: "2026-12-01T12:00:00Z",
+                     expected: ["sleep 2026-12-01T23:30:00Z", "wake 2026-12-02T00:30:00Z", "sleep 2026-12-02T23:30:00Z"]),
+        ScheduleCase(name: "kube-green semantics: Friday's late sleep wakes on Monday", weekdays: "1-5", sleepAt: "23:30", wakeUpAt: "00:30", from: "2026-12-04T12:00:00Z",
+                     expected: ["sleep 2026-12-04T23:30:00Z", "wake 2026-12-07T00:30:00Z", "sleep 2026-12-07T23:30:00Z"]),
+        ScheduleCase(name: "separate days fix the midnight window", sleepAt: "23:30", wakeUpAt: "00:30", sleepDays: "1-5", wakeDays: "2-6", from: "2026-12-04T12:00:00Z",
+                     expected: ["sleep 2026-12-04T23:30:00Z", "wake 2026-12-05T00:30:00Z", "sleep 2026-12-07T23:30:00Z"]),
+        ScheduleCase(name: "weekend-long sleep", sleepAt: "18:00", wakeUpAt: "08:00", sleepDays: "5", wakeDays: "1", from: "2026-12-02T00:00:00Z",
+                     expected: ["sleep 2026-12-04T18:00:00Z", "wake 2026-12-07T08:00:00Z", "sleep 2026-12-11T18:00:00Z"]),
+        ScheduleCase(name: "sleep only", sleepAt: "22:00", from: "2026-12-01T23:00:00Z",
+                     expected: ["sleep 2026-12-02T22:00:00Z", "sleep 2026-12-03T22:00:00Z"]),
+        ScheduleCase(name: "every hour at five past", sleepAt: "*:05", from: "2026-12-01T10:10:00Z",
+                     expected: ["sleep 2026-12-01T11:05:00Z", "sleep 2026-12-01T12:05:00Z", "sleep 2026-12-01T13:05:00Z"]),
+        ScheduleCase(name: "every quarter hour", sleepAt: "*:*/15", from: "2026-12-01T10:07:00Z",
+                     expected: ["sleep 2026-12-01T10:15:00Z", "sleep 2026-12-01T10:30:00Z", "sleep 2026-12-01T10:45:00Z", "sleep 2026-12-01T11:00:00Z"]),
+        ScheduleCase(name: "hour steps", sleepAt: "8-18/5:00", from: "2026-12-01T00:00:00Z",
+                     expected: ["sleep 2026-12-01T08:00:00Z", "sleep 2026-12-01T13:00:00Z", "sleep 2026-12-01T18:00:00Z", "sleep 2026-12-02T08:00:00Z"]),
+        ScheduleCase(name: "minute start and step", sleepAt: "9:5/20", from: "2026-12-01T00:00:00Z",
+                     expected: ["sleep 2026-12-01T09:05:00Z", "sleep 2026-12-01T09:25:00Z", "sleep 2026-12-01T09:45:00Z"]),
+        ScheduleCase(name: "leap day", sleepAt: "20:00", wakeUpAt: "08:00", from: "2028-02-28T21:00:00Z",
+                     expected: ["wake 2028-02-29T08:00:00Z", "sleep 2028-02-29T20:00:00Z", "wake 2028-03-01T08:00:00Z"]),
+        ScheduleCase(name: "leap day as an exception", sleepAt: "20:00", wakeUpAt: "08:00", exceptions: ["2028-02-29"], from: "2028-02-28T21:00:00Z",
+                     expected: ["wake 2028-03-01T08:00:00Z", "sleep 2028-03-01T20:00:00Z"]),
+        ScheduleCase(name: "Christmas is an exception", weekdays: "1-5", sleepAt: "20:00", wakeUpAt: "08:00", exceptions: ["2026-12-25"], from: "2026-12-24T12:00:00Z",
+                     expected: ["sleep 2026-12-24T20:00:00Z", "wake 2026-12-28T08:00:00Z"]),
+        ScheduleCase(name: "weekends only", weekdays: "0,6", sleepAt: "18:00", wakeUpAt: "10:00", from: "2026-12-02T00:00:00Z",
+                     expected: ["wake 2026-12-05T10:00:00Z", "sleep 2026-12-05T18:00:00Z", "wake 2026-12-06T10:00:00Z", "sleep 2026-12-06T18:00:00Z"]),
+        ScheduleCase(name: "every other weekday", weekdays: "*/2", sleepAt: "20:00", from: "2026-11-29T00:00:00Z",
+                     expected: ["sleep 2026-11-29T20:00:00Z", "sleep 2026-12-01T20:00:00Z", "sleep 2026-12-03T20:00:00Z", "sleep 2026-12-05T20:00:00Z"]),
+        ScheduleCase(name: "India has no daylight saving", sleepAt: "20:00", timeZone: "Asia/Kolkata", from: "2026-12-01T00:00:00Z",
+                     expected: ["sleep 2026-12-01T14:30:00Z"]),
+        ScheduleCase(name: "year boundary", weekdays: "1-5", sleepAt: "20:00", wakeUpAt: "08:00", from: "2026-12-31T21:00:00Z",
+                     expected: ["wake 2027-01-01T08:00:00Z", "sleep 2027-01-01T20:00:00Z", "wake 2027-01-04T08:00:00Z"]),
+    ]
+
+    @Test(arguments: transitionCases)
+    func nextTransitions(_ testCase: ScheduleCase) throws {
+        let schedule = try testCase.schedule()
+        let found = schedule.transitions(after: instant(testCase.from), count: testCase.expected.count)
+        #expect(describe(found) == testCase.expected)
+    }
+
+    struct StateCase: Sendable, CustomTestStringConvertible {
+        var name: String
+        var weekdays = "*"
+        var sleepAt: String
+        var wakeUpAt: String?
+        var timeZone = "UTC"
+        var at: String
+        var latest: String?
+        var asleep: Bool
+        var testDescription: String { name }
+    }
+
+    static let stateCases: [StateCase] = [
+        StateCase(name: "Saturday noon after a Friday sleep", weekdays: "1-5", sleepAt: "20:00", wakeUpAt: "08:00", at: "2026-12-05T12:00:00Z", latest: "sleep 2026-12-04T20:00:00Z", asleep: true),
+        StateCase(name: "Monday morning after the wake", weekdays: "1-5", sleepAt: "20:00", wakeUpAt: "08:00", at: "2026-12-07T09:00:00Z", latest: "wake 2026-12-07T08:00:00Z", asleep: false),
+        StateCase(name: "exactly at the sleep", weekdays: "1-5", sleepAt: "20:00", wakeUpAt: "08:00", at: "2026-12-07T20:00:00Z", latest: "sleep 2026-12-07T20:00:00Z", asleep: true),
+        StateCase(name: "one second before the sleep", weekdays: "1-5", sleepAt: "20:00", wakeUpAt: "08:00", at: "2026-12-07T19:59:59Z", latest: "wake 2026-12-07T08:00:00Z", asleep: false),
+        StateCase(name: "inside the midnight window", sleepAt: "23:30", wakeUpAt: "00:30", at: "2026-12-02T00:10:00Z", latest: "sleep 2026-12-01T23:30:00Z", asleep: true),
+        StateCase(name: "Rome, during the repeated hour", sleepAt: "02:30", wakeUpAt: "07:00", timeZone: "Europe/Rome", at: "2026-10-25T01:15:00Z", latest: "sleep 2026-10-25T00:30:00Z", asleep: true),
+        StateCase(name: "Rome, just after the skipped hour", sleepAt: "02:30", wakeUpAt: "07:00", timeZone: "Europe/Rome", at: "2026-03-29T01:00:00Z", latest: "sleep 2026-03-29T01:00:00Z", asleep: true),
+        StateCase(name: "sleep-only schedule is asleep after any sleep", sleepAt: "22:00", at: "2026-12-02T09:00:00Z", latest: "sleep 2026-12-01T22:00:00Z", asleep: true),
+        StateCase(name: "long weekday gap is found", weekdays: "3", sleepAt: "20:00", wakeUpAt: "08:00", at: "2026-12-07T12:00:00Z", latest: "sleep 2026-12-02T20:00:00Z", asleep: true),
+    ]
+
+    @Test(arguments: stateCases)
+    func stateAtAnInstant(_ testCase: StateCase) throws {
+        let schedule = try SleepSchedule(weekdays: testCase.weekdays, sleepAt: testCase.sleepAt, wakeUpAt: testCase.wakeUpAt, timeZone: testCase.timeZone)
+        let latest = schedule.latestTransition(atOrBefore: instant(testCase.at))
+        #expect(latest.map { describe([$0]) } ?? [] == testCase.latest.map { [$0] } ?? [])
+        #expect(schedule.isAsleep(at: instant(testCase.at)) == testCase.asleep)
+    }
+
+    @Test(arguments: [
+        (["weekdays": "1-7"], "weekdays: \"1-7\": invalid day-of-week field: 7 is outside 0-6 (0 is Sunday; e.g. \"1-5\", \"0,6\", \"*\")"),
+        (["weekdays": "mon-fri"], "weekdays: \"mon-fri\": invalid day-of-week field: \"mon\" is not a number"),
+        (["sleepDays": "9"], "sleepDays: \"9\": invalid day-of-week field: 9 is outside 0-6"),
+        (["sleepAt": "25:00"], "sleepAt: \"25:00\": invalid hour \"25\": 25 is outside 0-23"),
+        (["sleepAt": "20:60"], "sleepAt: \"20:60\": invalid minute \"60\": 60 is outside 0-59"),
+        (["sleepAt": "2000"], "sleepAt: \"2000\": expected HOUR:MINUTE such as \"20:00\" or \"*:05\""),
+        (["wakeUpAt": "20:00"], "wakeUpAt: \"20:00\": must differ from sleepAt"),
+        (["wakeUpAt": "8:x"], "wakeUpAt: \"8:x\": invalid minute \"x\": \"x\" is not a number"),
+        (["timeZone": "Mars/Olympus"], "timeZone: \"Mars/Olympus\": unknown time zone (an IANA name such as Europe/Rome or UTC)"),
+        (["exceptions": "2026-02-30"], "exceptions: \"2026-02-30\": expected a date YYYY-MM-DD"),
+    ] as [([String: String], String)])
+    func invalidFieldsAreNamed(fields: [String: String], message: String) {
+        let error = #expect(throws: ScheduleError.self) {
+            try SleepSchedule(
+                weekdays: fields["weekdays"] ?? "1-5", sleepAt: fields["sleepAt"] ?? "20:00", wakeUpAt: fields["wakeUpAt"] ?? "08:00",
+                timeZone: fields["timeZone"], sleepDays: fields["sleepDays"], exceptions: fields["exceptions"].map { [$0] } ?? []
+            )
+        }
+        #expect(error.map { $0.description.hasPrefix(message) } == true, "\(String(describing: error))")
+    }
+
+    @Test func calendarDatesRoundTripThroughDayNumbers() {
+        for day in stride(from: -800_000, through: 800_000, by: 997) {
+            #expect(CalendarDate(dayNumber: day).dayNumber == day)
+        }
+        #expect(CalendarDate(dayNumber: 0) == CalendarDate(year: 1970, month: 1, day: 1))
+        #expect(CalendarDate(parsing: "2028-02-29")?.dayNumber == CalendarDate(year: 2028, month: 3, day: 1).dayNumber - 1)
+        #expect(CalendarDate(parsing: "2100-02-29") == nil)
+        #expect(CalendarDate(parsing: "2000-02-29") != nil)
+        #expect(WallClock.weekday(ofDay: CalendarDate(year: 2026, month: 11, day: 28).dayNumber) == 6)
+    }
+}
+
+@Suite("Schedule planner")
+struct SchedulePlannerTests {
+    static let office = try! SleepSchedule(weekdays: "1-5", sleepAt: "20:00", wakeUpAt: "08:00")
+
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        var schedule: SleepSchedule? = SchedulePlannerTests.office
+        var lastExecuted: String?
+        var managedSince: String?
+        var overrides: [ScheduleOverride] = []
+        var asleep: Bool
+        var now: String
+        var action: Transition.Kind?
+        var executed: String?
+        var consumed: [String] = []
+        var nextCheck: String?
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "transition due now is acted on", lastExecuted: "2026-12-07T08:00:00Z", asleep: false, now: "2026-12-07T20:00:05Z",
+             action: .sleep, executed: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T08:00:00Z"),
+        Case(name: "a transition is not repeated", lastExecuted: "2026-12-07T20:00:00Z", asleep: false, now: "2026-12-07T23:00:00Z",
+             action: nil, executed: nil, nextCheck: "2026-12-08T08:00:00Z"),
+        Case(name: "hub down over the weekend wakes on Monday once", lastExecuted: "2026-12-04T20:00:00Z", asleep: true, now: "2026-12-07T09:30:00Z",
+             action: .wake, executed: "2026-12-07T08:00:00Z", nextCheck: "2026-12-07T20:00:00Z"),
+        Case(name: "down for days: only the latest transition counts", lastExecuted: "2026-12-01T08:00:00Z", asleep: false, now: "2026-12-04T22:00:00Z",
+             action: .sleep, executed: "2026-12-04T20:00:00Z", nextCheck: "2026-12-07T08:00:00Z"),
+        Case(name: "due but already in that state", lastExecuted: "2026-12-07T08:00:00Z", asleep: true, now: "2026-12-07T20:01:00Z",
+             action: nil, executed: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T08:00:00Z"),
+        Case(name: "new schedule does not act on transitions before it existed", lastExecuted: nil, managedSince: "2026-12-07T21:00:00Z", asleep: false, now: "2026-12-07T21:05:00Z",
+             action: nil, executed: nil, nextCheck: "2026-12-08T08:00:00Z"),
+        Case(name: "first start catches up an old schedule", lastExecuted: nil, managedSince: "2026-01-01T00:00:00Z", asleep: false, now: "2026-12-07T21:05:00Z",
+             action: .sleep, executed: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T08:00:00Z"),
+        Case(name: "keep-awake override at night wakes", lastExecuted: "2026-12-07T20:00:00Z",
+             overrides: [ScheduleOverride(id: "o1", kind: .wake, until: instant("2026-12-07T23:00:00Z"), createdAt: instant("2026-12-07T21:00:00Z"))],
+             asleep: true, now: "2026-12-07T21:00:01Z", action: .wake, executed: nil, nextCheck: "2026-12-07T23:00:00Z"),
+        Case(name: "keep-awake override absorbs the transition it spans", lastExecuted: "2026-12-07T08:00:00Z",
+             overrides: [ScheduleOverride(id: "o1", kind: .wake, until: instant("2026-12-07T23:00:00Z"), createdAt: instant("2026-12-07T19:00:00Z"))],
+             asleep: false, now: "2026-12-07T20:00:01Z", action: nil, executed: "2026-12-07T20:00:00Z", nextCheck: "2026-12-07T23:00:00Z"),
+        Case(name: "override expiry returns to sleep", lastExecuted: "2026-12-07T20:00:00Z",
+             overrides: [ScheduleOverride(id: "o1", kind: .wake, until: instant("2026-12-07T23:00:00Z"), createdAt: instant("2026-12-07T21:00:00Z"))],
+             asleep: false, now: "2026-12-07T23:00:00Z", action: .sleep, executed: "2026-12-07T20:00:00Z", consumed: ["o1"], nextCheck: "2026-12-08T08:00:00Z"),
+        Case(name: "override expiry during the day stays awake", lastExecuted: "2026-12-08T08:00:00Z",
+             overrides: [ScheduleOverride(id: "o2", kind: .sleep, until: instant("2026-12-08T12:00:00Z"), createdAt: instant("2026-12-08T09:00:00Z"))],
+             asleep: true, now: "2026-12-08T12:00:30Z", action: .wake, executed: "2026-12-08T08:00:00Z", consumed: ["o2"], nextCheck: "2026-12-08T20:00:00Z"),
+        Case(name: "keep-asleep override in the day sleeps", lastExecuted: "2026-12-08T08:00:00Z",
+             overrides: [ScheduleOverride(id: "o2", kind: .sleep, until: nil, createdAt: instant("2026-12-08T09:00:00Z"))],
+             asleep: false, now: "2026-12-08T09:00:00Z", action: .sleep, executed: nil, nextCheck: nil),
+        Case(name: "the newest override wins", lastExecuted: "2026-12-08T08:00:00Z",
+             overrides: [
+                ScheduleOverride(id: "old", kind: .sleep, until: instant("2026-12-08T18:00:00Z"), createdAt: instant("2026-12-08T09:00:00Z")),
+                ScheduleOverride(id: "new", kind: .wake, until: instant("2026-12-08T17:00:00Z"), createdAt: instant("2026-12-08T10:00:00Z")),
+             ],
+             asleep: true, now: "2026-12-08T10:30:00Z", action: .wake, executed: nil, nextCheck: "2026-12-08T17:00:00Z"),
+        Case(name: "skip swallows the next sleep", lastExecuted: "2026-12-08T08:00:00Z",
+             overrides: [ScheduleOverride(id: "s", kind: .skip, until: nil, createdAt: instant("2026-12-08T15:00:00Z"))],
+             asleep: false, now: "2026-12-08T20:00:10Z", action: nil, executed: "2026-12-08T20:00:00Z", consumed: ["s"], nextCheck: "2026-12-09T08:00:00Z"),
+        Case(name: "skip made after a transition leaves that one alone", lastExecuted: "2026-12-08T08:00:00Z",
+             overrides: [ScheduleOverride(id: "s", kind: .skip, until: nil, createdAt: instant("2026-12-08T20:05:00Z"))],
+             asleep: false, now: "2026-12-08T20:06:00Z", action: .sleep, executed: "2026-12-08T20:00:00Z", nextCheck: "2026-12-09T08:00:00Z"),
+        Case(name: "no schedule and nothing to do", schedule: nil, asleep: false, now: "2026-12-08T10:00:00Z", action: nil, nextCheck: nil),
+        Case(name: "no schedule: a timed sleep ends awake", schedule: nil,
+             overrides: [ScheduleOverride(id: "t", kind: .sleep, until: instant("2026-12-08T12:00:00Z"), createdAt: instant("2026-12-08T10:00:00Z"))],
+             asleep: true, now: "2026-12-08T12:00:00Z", action: .wake, consumed: ["t"], nextCheck: nil),
+        Case(name: "a future override does not act yet", lastExecuted: "2026-12-08T08:00:00Z",
+             overrides: [ScheduleOverride(id: "f", kind: .sleep, until: nil, createdAt: instant("2026-12-08T15:00:00Z"))],
+             asleep: false, now: "2026-12-08T10:00:00Z", action: nil, nextCheck: "2026-12-08T20:00:00Z"),
+    ]
+
+    @Test(arguments: cases)
+    func plans(_ testCase: Case) {
+        let plan = SchedulePlanner.plan(PlanInput(
+            schedule: testCase.schedule, lastExecuted: testCase.lastExecuted.map(instant), managedSince: testCase.managedSince.map(instant),
+            overrides: testCase.overrides, isAsleep: testCase.asleep, now: instant(testCase.now)
+        ))
+        #expect(plan.action == testCase.action, "\(plan.reason)")
+        #expect(plan.executedTransition == testCase.executed.map(instant))
+        #expect(plan.consumedOverrides == testCase.consumed)
+        #expect(plan.nextCheck == testCase.nextCheck.map(instant))
+    }
+}

@@ -1,0 +1,10 @@
+/// Polls `condition` until it holds or `timeout` passes; true when it held. For tests that wait
+/// on background work without depending on how fast the machine is.
+public func eventually(timeout: Duration = .seconds(10), every interval: Duration = .milliseconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: interval)
+    }
+    return try await condition()
+}
