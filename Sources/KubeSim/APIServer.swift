@@ -122,7 +122,7 @@ struct APIServer: HTTPResponder {
             let channel = context.channel
             return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { _ in try await channel.close() })
         }
-        if faults.errorRate > 0, Double.random(in: 0..<1) < faults.errorRate {
+        if faults.errorRate > 0, faults.errorVerbs.map({ $0.contains(verb) }) ?? true, Double.random(in: 0..<1) < faults.errorRate {
             throw .internalError("injected server error")
         }
         if state.configuration.readOnlyUsers.contains(user), !["get", "list", "watch"].contains(verb) {

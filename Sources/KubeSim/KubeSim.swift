@@ -59,6 +59,8 @@ public final class KubeSim: Sendable {
         public var rateLimit: RateLimit?
         /// Fraction of API requests answered 500.
         public var errorRate: Double = 0
+        /// When set, `errorRate` applies to these verbs only (`patch`, `list`, ...).
+        public var errorVerbs: Set<String>?
         /// Fraction of API requests whose connection is closed without an answer.
         public var dropRate: Double = 0
 
@@ -74,10 +76,11 @@ public final class KubeSim: Sendable {
             }
         }
 
-        public init(latency: Duration = .zero, rateLimit: RateLimit? = nil, errorRate: Double = 0, dropRate: Double = 0) {
+        public init(latency: Duration = .zero, rateLimit: RateLimit? = nil, errorRate: Double = 0, errorVerbs: Set<String>? = nil, dropRate: Double = 0) {
             self.latency = latency
             self.rateLimit = rateLimit
             self.errorRate = errorRate
+            self.errorVerbs = errorVerbs
             self.dropRate = dropRate
         }
     }
