@@ -108,6 +108,58 @@ public struct Kubeconfig: Sendable {
         try self.init(document: document, file: path)
     }
 
+    /// Reads a kubeconfig given as text; relative paths resolve against `directory`.
+    public init(document text: String, directory: String = FileManager.default.currentDirectoryPath) throws(KubeconfigError) {
+        let document: JSONValue
+        do {
+            document = try JSONValue(yaml: text)
+        } catch {
+            throw KubeconfigError(file: nil, field: nil, reason: "invalid YAML: \(error)")
+        }
+        try self.init(document: document, file: directory + "/kubeconfig")
+    }
+
+    /// The kubeconfig as a file kubectl reads (JSON, which is YAML too), credentials embedded
+    /// when they were given as data.
+    public var yaml: String {
+        func certificate(_ source: CertificateSource?, data: String, file: String) -> [String: JSONValue] {
+            switch source {
+            case .data(let bytes): [data: .string(bytes.base64EncodedString())]
+            case .file(let path): [file: .string(path)]
+            case nil: [:]
+            }
+        }
+        let clusterEntries: [JSONValue] = clusters.keys.sorted().map { name in
+            let cluster = clusters[name]!
+            var entry: [String: JSONValue] = ["server": .string(cluster.server)]
+            entry.merge(certificate(cluster.certificateAuthority, data: "certificate-authority-data", file: "certificate-authority")) { $1 }
+            if cluster.insecureSkipTLSVerify { entry["insecure-skip-tls-verify"] = true }
+            if let serverName = cluster.tlsServerName { entry["tls-server-name"] = .string(serverName) }
+            if let proxy = cluster.proxyURL { entry["proxy-url"] = .string(proxy) }
+            return ["name": .string(name), "cluster": .object(entry)]
+        }
+        let userEntries: [JSONValue] = users.keys.sorted().map { name in
+            let user = users[name]!
+            var entry: [String: JSONValue] = [:]
+            entry.merge(certificate(user.clientCertificate, data: "client-certificate-data", file: "client-certificate")) { $1 }
+            entry.merge(certificate(user.clientKey, data: "client-key-data", file: "client-key")) { $1 }
+            if let token = user.token { entry["token"] = .string(token) }
+            if let tokenFile = user.tokenFile { entry["tokenFile"] = .string(tokenFile) }
+            if let username = user.username { entry["username"] = .string(username) }
+            if let password = user.password { entry["password"] = .string(password) }
+            return ["name": .string(name), "user": .object(entry)]
+        }
+        let contextEntries: [JSONValue] = contexts.keys.sorted().map { name in
+            let context = contexts[name]!
+            var entry: JSONValue = ["cluster": .string(context.cluster), "user": .string(context.user)]
+            if let namespace = context.namespace { entry["namespace"] = .string(namespace) }
+            return ["name": .string(name), "context": entry]
+        }
+        var document: JSONValue = ["apiVersion": "v1", "kind": "Config", "clusters": .array(clusterEntries), "users": .array(userEntries), "contexts": .array(contextEntries)]
+        if let currentContext { document["current-context"] = .string(currentContext) }
+        return document.prettySerialized() + "\n"
+    }
+
     /// Reads and merges the files of a `KUBECONFIG` value (colon-separated); missing files are skipped
     /// as kubectl skips them, but at least one must exist.
     public init(kubeconfigList: String) throws(KubeconfigError) {

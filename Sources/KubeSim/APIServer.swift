@@ -105,7 +105,7 @@ struct APIServer: HTTPResponder {
             return Self.json(document)
         }
         if segments == ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"], request.method == .post {
-            return Self.json(["kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1", "metadata": ["creationTimestamp": nil], "status": ["userInfo": ["username": .string(user), "groups": ["system:authenticated"]]]], status: 201)
+            return Self.json(["kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1", "metadata": ["creationTimestamp": .null], "status": ["userInfo": ["username": .string(user), "groups": ["system:authenticated"]]]], status: 201)
         }
         guard let target = await ResourceTarget.parse(segments, store: state.store) else {
             throw .pathNotFound(path)

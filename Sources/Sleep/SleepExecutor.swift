@@ -30,6 +30,9 @@ public final class SleepExecutor: Sendable {
     /// What happened to each object.
     public struct Outcome: Sendable {
         public var done: [ObjectRef] = []
+        /// CPU cores and memory bytes requested by the pods that sleeping stopped.
+        public var releasedCPU: Double = 0
+        public var releasedMemory: Double = 0
         public var skipped: [(ref: ObjectRef, reason: SkipReason)] = []
         public var failed: [(ref: ObjectRef, error: String)] = []
 
@@ -43,6 +46,8 @@ public final class SleepExecutor: Sendable {
                 "done": .array(done.map { .string($0.description) }),
                 "skipped": .array(skipped.map { ["object": .string($0.ref.description), "reason": .string($0.reason.description)] }),
                 "failed": .array(failed.map { ["object": .string($0.ref.description), "error": .string($0.error)] }),
+                "releasedCPU": .double(releasedCPU),
+                "releasedMemoryBytes": .double(releasedMemory),
             ]
         }
     }
@@ -119,9 +124,16 @@ public final class SleepExecutor: Sendable {
                 return (change.ref, .failed("\(error)"))
             }
         }
+        let listed = Dictionary(objects.flatMap { kind, items in items.map { (ObjectRef(groupKind: kind.groupKind, name: $0[path: ["metadata", "name"]]?.string ?? ""), $0) } }) { first, _ in first }
         for (ref, result) in results {
             switch result {
-            case .done: outcome.done.append(ref)
+            case .done:
+                outcome.done.append(ref)
+                if let object = listed[ref], ["Deployment.apps", "StatefulSet.apps"].contains(ref.groupKind) {
+                    let workload = Deployment(object: object)
+                    outcome.releasedCPU += Double(workload.replicas) * workload.containers.compactMap(\.cpuRequest).reduce(0, +)
+                    outcome.releasedMemory += Double(workload.replicas) * workload.containers.compactMap(\.memoryRequest).reduce(0, +)
+                }
             case .skipped(let reason): outcome.skipped.append((ref, reason))
             case .failed(let message): outcome.failed.append((ref, message))
             }

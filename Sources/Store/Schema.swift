@@ -89,6 +89,16 @@ enum Schema {
             }
             try db.create(index: "outboxMessage_pending", on: "outboxMessage", columns: ["deliveredAt", "abandonedAt", "nextAttemptAt"])
         }
+        migrator.registerMigration("v2: schedule state") { db in
+            try db.create(table: "scheduleState") { t in
+                t.column("cluster", .text).notNull()
+                t.column("namespace", .text).notNull()
+                t.column("unit", .text).notNull()
+                t.column("firstSeenAt", .datetime).notNull()
+                t.column("lastExecutedAt", .datetime)
+                t.primaryKey(["cluster", "namespace", "unit"])
+            }
+        }
         return migrator
     }()
 }

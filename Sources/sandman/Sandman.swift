@@ -6,7 +6,8 @@ struct Sandman: AsyncParsableCommand {
         commandName: "sandman",
         abstract: "Puts Kubernetes workloads to sleep when nobody uses them, across many clusters, from one hub.",
         subcommands: [
-            Serve.self, Demo.self, Status.self, Sim.self, ConfigCommand.self, Plugins.self, Schedule.self,
+            Serve.self, Demo.self, Status.self, Get.self, SleepCommand.self, WakeCommand.self, Operations.self, Overrides.self,
+            Audit.self, Token.self, Sim.self, ConfigCommand.self, Plugins.self, Schedule.self,
         ]
     )
 }

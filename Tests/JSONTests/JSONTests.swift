@@ -61,13 +61,13 @@ struct JSONParsingTests {
               value: 0
             """)
         #expect(documents.count == 2)
-        #expect(documents[0]["spec"] == ["replicas": 3, "paused": false, "ratio": 0.25, "note": nil])
+        #expect(documents[0]["spec"] == ["replicas": 3, "paused": false, "ratio": 0.25, "note": .null])
         #expect(documents[0]["metadata"]?["labels"]?["tier"] == "1")
         #expect(documents[1] == [["op": "add", "path": "/spec/replicas", "value": 0]])
     }
 
     @Test func codableBridgesThroughFoundation() throws {
-        let value: JSONValue = ["a": [1, 2.5, "x", nil, true]]
+        let value: JSONValue = ["a": [1, 2.5, "x", .null, true]]
         let data = try JSONEncoder().encode(value)
         #expect(try JSONDecoder().decode(JSONValue.self, from: data) == value)
     }

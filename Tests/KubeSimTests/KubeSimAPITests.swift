@@ -352,7 +352,7 @@ struct KubeSimAPITests {
         #expect(terminating.body[path: ["status", "phase"]] == "Terminating")
         let refused = try await harness.request(.post, "/api/v1/namespaces/team/configmaps", body: ["metadata": ["name": "late"]])
         #expect(refused.status == 403)
-        let release = try await harness.request(.patch, "/api/v1/namespaces/team/configmaps/held", body: ["metadata": ["finalizers": nil]], contentType: "application/merge-patch+json")
+        let release = try await harness.request(.patch, "/api/v1/namespaces/team/configmaps/held", body: ["metadata": ["finalizers": .null]], contentType: "application/merge-patch+json")
         #expect(release.status == 200)
         #expect(try await harness.request(.get, "/api/v1/namespaces/team/configmaps/held").status == 404)
         #expect(try await harness.request(.get, "/api/v1/namespaces/team").status == 404)

@@ -14,13 +14,13 @@ struct StoreTests {
         defer { directory.remove() }
         do {
             let store = try Store(path: path)
-            #expect(try await store.appliedMigrations() == ["v1: journal, overrides, operations, audit, tokens, outbox"])
+            #expect(try await store.appliedMigrations() == ["v1: journal, overrides, operations, audit, tokens, outbox", "v2: schedule state"])
             let mode = try await store.writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
             #expect(mode == "wal")
             try await store.record(AuditEntry(at: t0, actor: "alice", source: "cli", action: "wake", cluster: "staging", result: "ok"))
         }
         let reopened = try Store(path: path)
-        #expect(try await reopened.appliedMigrations().count == 1)
+        #expect(try await reopened.appliedMigrations().count == 2)
         let entries = try await reopened.auditEntries()
         #expect(entries.map(\.actor) == ["alice"])
         #expect(entries.first?.at == t0)

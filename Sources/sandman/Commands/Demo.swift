@@ -1,13 +1,29 @@
 import ArgumentParser
+import Demo
+import Foundation
+import Logging
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "demo",
-        abstract: "Start simulated production, staging and dev clusters and a hub against them."
+        abstract: "Start simulated production, staging and dev clusters and a hub against them.",
+        discussion: "Uses the repository's sandman.yaml, clusters/*.yaml, clusters/demo/ fixtures and plugins/."
     )
 
+    @OptionGroup var config: ConfigOption
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Port of the hub (default: the configuration's).")
+    var port: Int?
+
+    @Option(help: "Run the hub's clock this many times faster, so a day of schedules plays in minutes.")
+    var speed: Double = 1
+
     func run() async throws {
-        printError("sandman demo is not part of this build yet (issue 7).")
-        throw ExitCode(2)
+        global.bootstrapLogging()
+        let logger = Logger(label: "sandman")
+        let demo = try await DemoEnvironment.start(configPath: config.config, port: port, speed: speed, logger: logger)
+        // Written straight away: stdout may be a pipe, where print() would hold it back.
+        FileHandle.standardOutput.write(Data((demo.instructions + "\n").utf8))
+        try await demo.wait()
     }
 }

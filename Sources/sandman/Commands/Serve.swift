@@ -1,13 +1,27 @@
 import ArgumentParser
+import Config
+import Foundation
+import Hub
+import Logging
+import Store
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "serve",
-        abstract: "Run the hub: agents for every cluster, the HTTP API, Slack and metrics."
-    )
+    static let configuration = CommandConfiguration(abstract: "Run the hub: agents for every cluster, the HTTP API, Slack and metrics.")
+
+    @OptionGroup var config: ConfigOption
+    @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        printError("sandman serve is not part of this build yet (issue  agents for every cluster, the HTTP API, Slack and metrics.:7).")
-        throw ExitCode(2)
+        global.bootstrapLogging()
+        let logger = Logger(label: "sandman")
+        let configuration: HubConfiguration
+        do {
+            configuration = try ConfigLoader.load(path: config.config)
+        } catch {
+            for issue in error.issues { printError(issue.description) }
+            throw ExitCode(1)
+        }
+        let server = try await HubRuntime.start(configuration: configuration, clock: SystemClock(), handleSignals: true, logger: logger)
+        try await server.wait()
     }
 }

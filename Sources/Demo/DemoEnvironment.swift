@@ -1,0 +1,96 @@
+import Config
+import Foundation
+import Hub
+import Kube
+import KubeSim
+import Logging
+import Store
+
+/// `sandman demo`: three simulated clusters (production, staging, dev) from `clusters/demo/`,
+/// and a hub against them with the repository's configuration and plugins.
+public final class DemoEnvironment: Sendable {
+    public let simulators: [String: KubeSim]
+    public let server: HubServer
+    public let adminToken: String
+    public let kubeconfigPath: String
+    public let stateDirectory: String
+
+    /// Starts everything; `speed` makes the hub's clock run that many times faster.
+    public static func start(configPath: String, port: Int?, speed: Double, logger: Logger) async throws -> DemoEnvironment {
+        var configuration = try ConfigLoader.load(path: configPath)
+        let root = URL(fileURLWithPath: configPath).deletingLastPathComponent()
+        let state = root.appendingPathComponent(".sandman/demo").path
+        try? FileManager.default.removeItem(atPath: state)
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        configuration.database = state + "/sandman.sqlite"
+        if let port { configuration.listen.port = port }
+
+        let crd = try String(contentsOf: root.appendingPathComponent("deploy/crds/kube-green.com_sleepinfos.yaml"), encoding: .utf8)
+        var simulators: [String: KubeSim] = [:]
+        var kubeconfig = Kubeconfig()
+        for cluster in configuration.clusters {
+            var settings = KubeSim.Configuration()
+            settings.workloadReadyDelay = .seconds(1)
+            settings.gitVersion = "v1.31.2-kubesim"
+            let sim = try await KubeSim.start(settings)
+            try await sim.load(manifests: crd, source: "deploy/crds")
+            let fixtures = root.appendingPathComponent("clusters/demo/\(cluster.name)").path
+            if FileManager.default.fileExists(atPath: fixtures) { try await sim.load(directory: fixtures) }
+            simulators[cluster.name] = sim
+            let context = cluster.context ?? cluster.name
+            let single = try Kubeconfig(document: sim.kubeconfig(user: "sandman-hub", contextName: context))
+            kubeconfig.merge(single)
+        }
+        let kubeconfigPath = state + "/kubeconfig.yaml"
+        try kubeconfig.yaml.write(toFile: kubeconfigPath, atomically: true, encoding: .utf8)
+
+        let store = try Store(path: configuration.database)
+        let (token, _) = try await APITokens.create(name: "demo-admin", role: .admin, teams: [], clusters: [], in: store, now: Date())
+        let clock: any HubClock = speed == 1 ? SystemClock() : WarpedClock(speed: speed)
+        let hub = try Hub(configuration: configuration, store: store, clock: clock, logger: logger) { cluster in
+            try KubeClient(name: cluster.name, access: kubeconfig.access(context: cluster.context ?? cluster.name))
+        }
+        let server = try await HubServer.start(hub: hub, handleSignals: true, logger: logger)
+        return DemoEnvironment(simulators: simulators, server: server, adminToken: token, kubeconfigPath: kubeconfigPath, stateDirectory: state)
+    }
+
+    private init(simulators: [String: KubeSim], server: HubServer, adminToken: String, kubeconfigPath: String, stateDirectory: String) {
+        self.simulators = simulators
+        self.server = server
+        self.adminToken = adminToken
+        self.kubeconfigPath = kubeconfigPath
+        self.stateDirectory = stateDirectory
+    }
+
+    /// What to print for a newcomer.
+    public var instructions: String {
+        let clusters = simulators.keys.sorted().map { "  \($0): \(simulators[$0]!.url)" }.joined(separator: "\n")
+        return """
+            Sandman demo is running.
+
+            Hub:       \(server.url)
+            Clusters:
+            \(clusters)
+            kubeconfig: \(kubeconfigPath)  (contexts: \(simulators.keys.sorted().joined(separator: ", ")))
+
+            In another terminal:
+              export SANDMAN_HUB=\(server.url)
+              export SANDMAN_TOKEN=\(adminToken)
+              .build/debug/sandman status
+              .build/debug/sandman get namespaces
+              .build/debug/sandman sleep dev payments-dev --reason "trying the demo"
+              .build/debug/sandman wake staging --for 2h
+              .build/debug/sandman audit
+              kubectl --kubeconfig \(kubeconfigPath) --context dev get deployments -A
+              curl -H "Authorization: Bearer $SANDMAN_TOKEN" $SANDMAN_HUB/api/v1/clusters
+
+            Ctrl-C stops everything.
+            """
+    }
+
+    /// Runs until Ctrl-C (or SIGTERM), then stops the hub and the simulators.
+    public func wait() async throws {
+        try await server.wait()
+        for sim in simulators.values { await sim.shutdown() }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import JSON
+import Scheduling
+import Store
+
+/// How the hub's objects look in the API (and in `sandman ... -o json`).
+enum Representation {
+    static func time(_ date: Date?) -> JSONValue {
+        date.map { .string($0.formatted(.iso8601)) } ?? .null
+    }
+
+    static func transition(_ transition: Transition?, now: Date) -> JSONValue {
+        guard let transition else { return .null }
+        return ["action": .string(transition.kind.rawValue), "at": time(transition.at), "inSeconds": .int(Int64(transition.at.timeIntervalSince(now)))]
+    }
+
+    static func cluster(_ status: ClusterStatus, savings: Double, now: Date) -> JSONValue {
+        let next = status.nextTransition
+        var nextJSON = transition(next?.transition, now: now)
+        if let next { nextJSON["namespace"] = .string(next.namespace) }
+        return [
+            "name": .string(status.name), "tier": .string(status.tier.rawValue),
+            "reachable": .bool(status.health.reachable), "ready": .bool(status.health.ready),
+            "version": status.health.version.map(JSONValue.string) ?? .null,
+            "lastError": status.health.lastError.map(JSONValue.string) ?? .null,
+            "lastProbe": time(status.health.lastProbe),
+            "namespaces": ["managed": .int(Int64(status.namespaces.count)), "asleep": .int(Int64(status.asleepCount)), "awake": .int(Int64(status.namespaces.filter { $0.asleep == false }.count))],
+            "nextTransition": nextJSON,
+            "savings": ["week": .double((savings * 100).rounded() / 100)],
+        ]
+    }
+
+    static func namespace(_ status: NamespaceStatus, now: Date) -> JSONValue {
+        [
+            "namespace": .string(status.namespace), "unit": .string(status.unit), "team": status.team.map(JSONValue.string) ?? .null,
+            "state": .string(status.problem != nil && status.asleep == nil ? "invalid" : (status.asleep == true ? "asleep" : (status.asleep == false ? "awake" : "unknown"))),
+            "sleptSince": time(status.sleptSince), "schedule": status.schedule,
+            "nextTransition": transition(status.nextTransition, now: now),
+            "override": status.override.map(override) ?? .null,
+            "problem": status.problem.map(JSONValue.string) ?? .null,
+        ]
+    }
+
+    static func operation(_ operation: OperationRecord) -> JSONValue {
+        [
+            "id": .string(operation.id), "cluster": .string(operation.cluster), "namespaces": .array(operation.namespaces.map(JSONValue.string)),
+            "action": .string(operation.action), "source": .string(operation.source), "actor": .string(operation.actor),
+            "reason": operation.reason.map(JSONValue.string) ?? .null, "state": .string(operation.state.rawValue),
+            "summary": operation.summary.flatMap { try? JSONValue(parsing: $0) } ?? .null,
+            "createdAt": time(operation.createdAt), "finishedAt": time(operation.finishedAt),
+        ]
+    }
+
+    static func override(_ record: OverrideRecord) -> JSONValue {
+        [
+            "id": .string(record.id), "cluster": .string(record.cluster), "namespace": record.namespace.map(JSONValue.string) ?? .null,
+            "kind": .string(record.kind.rawValue), "until": time(record.until), "reason": record.reason.map(JSONValue.string) ?? .null,
+            "actor": .string(record.actor), "createdAt": time(record.createdAt),
+        ]
+    }
+
+    static func audit(_ entry: AuditEntry) -> JSONValue {
+        [
+            "at": time(entry.at), "actor": .string(entry.actor), "source": .string(entry.source), "action": .string(entry.action),
+            "cluster": entry.cluster.map(JSONValue.string) ?? .null, "namespace": entry.namespace.map(JSONValue.string) ?? .null,
+            "target": entry.target.map(JSONValue.string) ?? .null, "result": .string(entry.result), "detail": entry.detail.map(JSONValue.string) ?? .null,
+        ]
+    }
+}

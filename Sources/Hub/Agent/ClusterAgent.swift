@@ -1,0 +1,428 @@
+import Config
+import Foundation
+import JSON
+import Kube
+import Logging
+import Scheduling
+import Sleep
+import Store
+
+/// The sleep agent of one cluster, in the hub process: it probes the cluster's health, watches
+/// its namespaces and SleepInfos, and puts each managed namespace to sleep or wakes it when
+/// its schedule, an override or a person says so, catching up what was missed while the hub
+/// was down. One agent never waits on another cluster.
+public actor ClusterAgent {
+    public struct Settings: Sendable {
+        public var probeInterval: TimeInterval = 10
+        /// Failures must last this long before the cluster counts as not ready.
+        public var failureThreshold: TimeInterval = 30
+        public var resyncInterval: TimeInterval = 300
+        /// Objects patched in parallel within one namespace.
+        public var concurrency = 16
+        /// Namespaces evaluated in parallel.
+        public var namespaceConcurrency = 4
+
+        public init() {}
+    }
+
+    public let configuration: ClusterConfiguration
+    public let settings: Settings
+    let client: KubeClient
+    let executor: SleepExecutor
+    let store: Store
+    let clock: any HubClock
+    let policy: any PolicyAdvisor
+    let events: any HubEventSink
+    let prices: HubConfiguration.Prices
+    let logger: Logger
+
+    public private(set) var health = ClusterHealth()
+    private var namespaces: Set<String> = []
+    private var sleepInfos: [String: SleepInfo] = [:]
+    private var synced: (namespaces: Bool, sleepInfos: Bool) = (false, false)
+    private var statuses: [String: NamespaceStatus] = [:]
+    private let trigger: AsyncStream<Void>.Continuation
+    private let triggers: AsyncStream<Void>
+    private var manual: [ManualRequest] = []
+
+    struct ManualRequest: Sendable {
+        var operation: OperationRecord
+        var action: Transition.Kind
+    }
+
+    public init(configuration: ClusterConfiguration, client: KubeClient, store: Store, clock: any HubClock, policy: any PolicyAdvisor, events: any HubEventSink, prices: HubConfiguration.Prices, settings: Settings = .init(), logger: Logger) {
+        self.configuration = configuration
+        self.settings = settings
+        self.client = client
+        self.store = store
+        self.clock = clock
+        self.policy = policy
+        self.events = events
+        self.prices = prices
+        var logger = logger
+        logger[metadataKey: "cluster"] = "\(configuration.name)"
+        self.logger = logger
+        self.executor = SleepExecutor(cluster: configuration.name, client: client, store: store, concurrency: settings.concurrency, now: { clock.now }, logger: logger)
+        (triggers, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    public var name: String { configuration.name }
+
+    /// Runs until cancelled: health probes, watches and the evaluation loop.
+    public func run() async {
+        logger.info("agent starting", metadata: ["server": "\(client.access.cluster.server)"])
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.probeLoop() }
+            group.addTask { await self.watchNamespaces() }
+            group.addTask { await self.watchSleepInfos() }
+            group.addTask { await self.evaluationLoop() }
+            await group.waitForAll()
+        }
+        logger.info("agent stopped")
+    }
+
+    /// Asks for an evaluation now (an override or a manual operation changed something).
+    public func wake() {
+        trigger.yield()
+    }
+
+    /// Queues a sleep or wake requested by a person; it runs at the next evaluation, at once.
+    public func submit(_ operation: OperationRecord, action: Transition.Kind) {
+        manual.append(ManualRequest(operation: operation, action: action))
+        trigger.yield()
+    }
+
+    // MARK: Health
+
+    private func probeLoop() async {
+        while !Task.isCancelled {
+            await probe()
+            try? await Task.sleep(for: .milliseconds(Int64(settings.probeInterval * 1000)))
+        }
+    }
+
+    /// One health check: `/readyz` (or `/healthz`) and `/version`.
+    public func probe() async {
+        let result = await client.probe()
+        let wasReady = health.ready
+        if let failure = result.failure {
+            health.recordFailure(at: Date(), error: failure, threshold: settings.failureThreshold)
+        } else {
+            health.recordSuccess(at: Date(), version: result.version, latency: result.latency)
+        }
+        if wasReady != health.ready {
+            logger.notice(health.ready ? "cluster ready" : "cluster not ready", metadata: ["error": "\(health.lastError ?? "")"])
+            await events.clusterHealthChanged(cluster: name, tier: configuration.tier, health: health)
+            if health.ready { trigger.yield() }
+        }
+    }
+
+    // MARK: Watches
+
+    private func watchNamespaces() async {
+        while !Task.isCancelled {
+            do {
+                for try await event in client.watch(Namespace.self) {
+                    switch event {
+                    case .added(let namespace), .modified(let namespace): namespaces.insert(namespace.name)
+                    case .deleted(let namespace): namespaces.remove(namespace.name)
+                    }
+                    if !synced.namespaces { synced.namespaces = true }
+                    trigger.yield()
+                }
+            } catch {
+                logger.debug("namespace watch ended", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(2))
+        }
+    }
+
+    private func watchSleepInfos() async {
+        while !Task.isCancelled {
+            do {
+                synced.sleepInfos = false
+                // The watch starts with a list; an empty cluster would otherwise never say it is synced.
+                let initial = try await client.list(SleepInfo.self)
+                sleepInfos = Dictionary(initial.map { ("\($0.namespace ?? "")/\($0.name)", $0) }) { $1 }
+                synced.sleepInfos = true
+                trigger.yield()
+                for try await event in client.watch(SleepInfo.self) {
+                    let info = event.object
+                    let key = "\(info.namespace ?? "")/\(info.name)"
+                    switch event {
+                    case .added, .modified: sleepInfos[key] = info
+                    case .deleted: sleepInfos[key] = nil
+                    }
+                    trigger.yield()
+                }
+            } catch let error as KubeError where error.isNotFound {
+                // No SleepInfo CRD in this cluster: hub schedules only.
+                synced.sleepInfos = true
+                trigger.yield()
+                try? await Task.sleep(for: .seconds(60))
+            } catch {
+                logger.debug("SleepInfo watch ended", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(2))
+        }
+    }
+
+    // MARK: Evaluation
+
+    private func evaluationLoop() async {
+        trigger.yield()
+        for await _ in triggers {
+            let next = await evaluate()
+            let resync = clock.now.addingTimeInterval(settings.resyncInterval)
+            scheduleEvaluation(at: min(next ?? resync, resync))
+        }
+        timer?.cancel()
+    }
+
+    private var timer: Task<Void, Never>?
+
+    /// Wakes the evaluation loop at `deadline` (hub time), replacing the previous alarm.
+    private func scheduleEvaluation(at deadline: Date) {
+        timer?.cancel()
+        let clock = self.clock
+        let trigger = self.trigger
+        timer = Task {
+            try? await clock.sleep(until: deadline)
+            if !Task.isCancelled { trigger.yield() }
+        }
+    }
+
+    /// Evaluates every managed namespace once; returns when the next evaluation is due.
+    @discardableResult
+    public func evaluate() async -> Date? {
+        guard health.ready, synced.namespaces, synced.sleepInfos else {
+            return clock.now.addingTimeInterval(settings.probeInterval)
+        }
+        let now = clock.now
+        let units = ManagedUnit.units(namespaces: Array(namespaces), sleepInfos: Array(sleepInfos.values), configuration: configuration)
+        let overrides: [OverrideRecord]
+        do {
+            overrides = try await store.openOverrides(cluster: name)
+        } catch {
+            logger.error("cannot read overrides", metadata: ["error": "\(error)"])
+            return now.addingTimeInterval(settings.probeInterval)
+        }
+        let requests = manual
+        manual.removeAll()
+        var earliest: Date?
+        var seen = Set<String>()
+        for batch in units.chunked(into: settings.namespaceConcurrency) {
+            let results = await withTaskGroup(of: (String, NamespaceStatus, Date?).self) { group in
+                for unit in batch {
+                    let unitOverrides = overrides.filter { $0.namespace == nil || $0.namespace == unit.namespace }
+                    let unitRequests = requests.filter { $0.operation.namespaces.isEmpty || $0.operation.namespaces.contains(unit.namespace) }
+                    group.addTask { await self.evaluate(unit, overrides: unitOverrides, requests: unitRequests, now: now) }
+                }
+                var results: [(String, NamespaceStatus, Date?)] = []
+                for await result in group { results.append(result) }
+                return results
+            }
+            for (key, status, next) in results {
+                statuses[key] = status
+                seen.insert(key)
+                if let next { earliest = min(earliest ?? next, next) }
+            }
+        }
+        for key in statuses.keys where !seen.contains(key) { statuses[key] = nil }
+        for request in requests {
+            await finishManual(request, units: units)
+        }
+        return earliest
+    }
+
+    /// Plans and runs one unit; returns its status and when it next needs a look.
+    private func evaluate(_ unit: ManagedUnit, overrides: [OverrideRecord], requests: [ManualRequest], now: Date) async -> (String, NamespaceStatus, Date?) {
+        var status = NamespaceStatus(unit: unit, now: now)
+        guard let schedule = unit.schedule, let target = unit.target else {
+            status.problem = unit.problem
+            if let sleepInfo = unit.sleepInfo {
+                await reportInvalid(sleepInfo, problem: unit.problem ?? "invalid")
+            }
+            return (unit.key, status, nil)
+        }
+        do {
+            let contents = try await executor.state(of: target)
+            var asleep = contents?.operation == .sleep && !(contents?.restore.isEmpty ?? true)
+            let state = try await store.scheduleState(cluster: name, namespace: unit.namespace, unit: unit.name, now: now)
+
+            if unit.isBeingDeleted {
+                if asleep { _ = try await run(.wake, unit: unit, target: target, source: "schedule", actor: "finalizer", reason: "SleepInfo deleted while asleep", now: now) }
+                try await releaseFinalizer(unit)
+                return (unit.key, status, nil)
+            }
+            if let sleepInfo = unit.sleepInfo { try await ensureFinalizer(sleepInfo) }
+
+            for request in requests where (request.action == .sleep) != asleep {
+                let outcome = try await run(request.action, unit: unit, target: target, source: request.operation.source, actor: request.operation.actor, reason: request.operation.reason ?? "requested", now: now, operation: request.operation)
+                if outcome != nil { asleep = request.action == .sleep }
+            }
+
+            let lastExecuted = [state.lastExecutedAt, unit.sleepInfo?.lastScheduleTime].compactMap { $0 }.max()
+            // A new SleepInfo does not act on transitions from before it existed (as kube-green);
+            // a hub schedule is the hub's own declaration and is caught up from the start.
+            let managedSince = unit.sleepInfo?.metadata.creationTimestamp
+            let plan = SchedulePlanner.plan(PlanInput(
+                schedule: schedule, lastExecuted: lastExecuted, managedSince: managedSince,
+                overrides: overrides.map(\.scheduleOverride), isAsleep: asleep, now: now
+            ))
+            if var action = plan.action {
+                let advice = await policy.advise(policyContext(unit, action: action, reason: plan.reason, asleep: asleep, overrides: overrides, now: now), team: unit.team?.name)
+                switch advice.action {
+                case .keep?: action = asleep ? .sleep : .wake
+                case .sleep?: action = .sleep
+                case .wake?: action = .wake
+                case nil: break
+                }
+                if (action == .sleep) != asleep {
+                    let reason = advice.action == nil ? plan.reason : "\(plan.reason); plugin \(advice.plugin ?? "?"): \(advice.reason ?? advice.action!.rawValue)"
+                    let outcome = try await run(action, unit: unit, target: target, source: "schedule", actor: advice.plugin.map { "plugin:\($0)" } ?? "schedule", reason: reason, now: now)
+                    if outcome != nil { asleep = action == .sleep }
+                } else {
+                    logger.info("plugin kept the namespace as it is", metadata: ["namespace": "\(unit.namespace)", "plugin": "\(advice.plugin ?? "")", "reason": "\(advice.reason ?? "")"])
+                }
+            }
+            if let executed = plan.executedTransition {
+                try await store.recordExecuted(cluster: name, namespace: unit.namespace, unit: unit.name, at: executed)
+            }
+            for id in plan.consumedOverrides {
+                try await store.clearOverride(id: id, at: now)
+            }
+            status.asleep = asleep
+            status.nextTransition = schedule.transitions(after: now, count: 1).first
+            status.override = overrides.first { $0.until.map { $0 > now } ?? true && !plan.consumedOverrides.contains($0.id) }
+            status.sleptSince = asleep ? contents?.scheduledAt : nil
+            return (unit.key, status, plan.nextCheck)
+        } catch {
+            logger.error("evaluation failed", metadata: ["namespace": "\(unit.namespace)", "unit": "\(unit.name)", "error": "\(error)"])
+            status.problem = "\(error)"
+            return (unit.key, status, now.addingTimeInterval(settings.probeInterval))
+        }
+    }
+
+    /// Runs a sleep or wake as an operation: recorded, executed, audited, announced.
+    @discardableResult
+    private func run(_ action: Transition.Kind, unit: ManagedUnit, target: SleepExecutor.Target, source: String, actor: String, reason: String, now: Date, operation given: OperationRecord? = nil) async throws -> SleepExecutor.Outcome? {
+        var operation = given ?? OperationRecord(cluster: name, namespaces: [unit.namespace], action: action.rawValue, source: source, actor: actor, reason: reason, createdAt: now)
+        operation.state = .running
+        try await store.save(operation)
+        await events.operationStarted(operation, cluster: configuration, unit: unit.namespace)
+        let started = ContinuousClock.now
+        let outcome: SleepExecutor.Outcome
+        do {
+            outcome = action == .sleep
+                ? try await executor.sleep(target, operation: operation, scheduledAt: now)
+                : try await executor.wake(target, operation: operation, scheduledAt: now)
+        } catch {
+            operation.state = .failed
+            operation.finishedAt = clock.now
+            operation.summary = JSONValue.object(["error": .string("\(error)")]).serialized()
+            try await store.save(operation)
+            await events.operationFinished(operation, cluster: configuration, namespace: unit.namespace, outcome: nil, duration: ContinuousClock.now - started)
+            throw error
+        }
+        var summary = outcome.summary
+        summary["namespace"] = .string(unit.namespace)
+        summary["unit"] = .string(unit.name)
+        if action == .sleep {
+            summary["hourlySavings"] = .double(outcome.releasedCPU * prices.cpuHour + outcome.releasedMemory / 1_073_741_824 * prices.memoryGiBHour)
+        }
+        operation.summary = summary.serialized()
+        if given == nil || operation.namespaces.count <= 1 {
+            operation.state = outcome.state
+            operation.finishedAt = clock.now
+        }
+        try await store.save(operation)
+        try await store.record(AuditEntry(at: clock.now, actor: actor, source: source, action: action.rawValue, cluster: name, namespace: unit.namespace, target: unit.name, result: outcome.state.rawValue, detail: reason))
+        await events.operationFinished(operation, cluster: configuration, namespace: unit.namespace, outcome: outcome, duration: ContinuousClock.now - started)
+        logger.info(action == .sleep ? "namespace asleep" : "namespace awake", metadata: [
+            "namespace": "\(unit.namespace)", "unit": "\(unit.name)", "done": "\(outcome.done.count)",
+            "skipped": "\(outcome.skipped.count)", "failed": "\(outcome.failed.count)", "reason": "\(reason)",
+        ])
+        return outcome
+    }
+
+    /// Marks a manual operation over several namespaces finished once every unit ran.
+    private func finishManual(_ request: ManualRequest, units: [ManagedUnit]) async {
+        guard var operation = try? await store.operation(id: request.operation.id), operation.finishedAt == nil else { return }
+        let matched = units.contains { request.operation.namespaces.isEmpty || request.operation.namespaces.contains($0.namespace) }
+        operation.state = matched ? (operation.state == .running || operation.state == .pending ? .succeeded : operation.state) : .failed
+        if !matched { operation.summary = JSONValue.object(["error": "no managed namespace matched"]).serialized() }
+        operation.finishedAt = clock.now
+        try? await store.save(operation)
+    }
+
+    private func policyContext(_ unit: ManagedUnit, action: Transition.Kind, reason: String, asleep: Bool, overrides: [OverrideRecord], now: Date) -> JSONValue {
+        [
+            "cluster": .string(name), "tier": .string(configuration.tier.rawValue), "namespace": .string(unit.namespace),
+            "team": unit.team.map { .string($0.name) } ?? .null, "now": .int(Int64(now.timeIntervalSince1970)),
+            "action": .string(action.rawValue), "reason": .string(reason), "asleep": .bool(asleep),
+            "schedule": unit.scheduleDescription,
+            "overrides": .array(overrides.map { ["kind": .string($0.kind.rawValue), "until": $0.until.map { .int(Int64($0.timeIntervalSince1970)) } ?? .null, "actor": .string($0.actor)] }),
+        ]
+    }
+
+    // MARK: SleepInfo housekeeping
+
+    static let finalizer = "sandman.dev/wake-on-delete"
+
+    /// Adds the wake-on-delete finalizer, re-reading the SleepInfo when the cached copy is stale.
+    private func ensureFinalizer(_ cached: SleepInfo) async throws {
+        guard !cached.metadata.finalizers.contains(Self.finalizer) else { return }
+        var sleepInfo = cached
+        for attempt in 1...5 where !sleepInfo.metadata.finalizers.contains(Self.finalizer) {
+            let finalizers = sleepInfo.metadata.finalizers + [Self.finalizer]
+            do {
+                sleepInfo = try await client.patch(SleepInfo.self, namespace: sleepInfo.namespace, name: sleepInfo.name, .merge(["metadata": ["finalizers": .array(finalizers.map(JSONValue.string)), "resourceVersion": .string(sleepInfo.metadata.resourceVersion ?? "")]]))
+            } catch let error as KubeError where error.isConflict && attempt < 5 {
+                sleepInfo = try await client.get(SleepInfo.self, namespace: sleepInfo.namespace, name: sleepInfo.name)
+            }
+        }
+        sleepInfos["\(sleepInfo.namespace ?? "")/\(sleepInfo.name)"] = sleepInfo
+    }
+
+    private func releaseFinalizer(_ unit: ManagedUnit) async throws {
+        guard let sleepInfo = unit.sleepInfo, sleepInfo.metadata.finalizers.contains(Self.finalizer) else { return }
+        let remaining = sleepInfo.metadata.finalizers.filter { $0 != Self.finalizer }
+        _ = try await client.patch(.sleepInfo, namespace: sleepInfo.namespace, name: sleepInfo.name, .merge(["metadata": ["finalizers": remaining.isEmpty ? .null : .array(remaining.map(JSONValue.string))]]))
+        logger.info("SleepInfo released after waking its namespace", metadata: ["namespace": "\(unit.namespace)", "sleepInfo": "\(sleepInfo.name)"])
+    }
+
+    private var reportedInvalid: [String: String] = [:]
+
+    /// A malformed SleepInfo gets one Warning event per version, and is skipped.
+    private func reportInvalid(_ sleepInfo: SleepInfo, problem: String) async {
+        let key = "\(sleepInfo.namespace ?? "")/\(sleepInfo.name)"
+        let version = sleepInfo.metadata.resourceVersion ?? ""
+        guard reportedInvalid[key] != version else { return }
+        reportedInvalid[key] = version
+        logger.warning("invalid SleepInfo skipped", metadata: ["namespace": "\(sleepInfo.namespace ?? "")", "sleepInfo": "\(sleepInfo.name)", "problem": "\(problem)"])
+        let event = Event(about: sleepInfo.object, type: "Warning", reason: "InvalidSleepInfo", message: "skipped by sandman: \(problem)", component: "sandman", at: clock.now)
+        _ = try? await client.create(event.object, namespace: sleepInfo.namespace)
+    }
+
+    // MARK: Status
+
+    public func status() -> ClusterStatus {
+        ClusterStatus(
+            name: name, tier: configuration.tier, health: health,
+            namespaces: statuses.values.sorted { ($0.namespace, $0.unit) < ($1.namespace, $1.unit) }
+        )
+    }
+}
+
+extension OverrideRecord {
+    var scheduleOverride: ScheduleOverride {
+        ScheduleOverride(id: id, kind: ScheduleOverride.Kind(rawValue: kind.rawValue) ?? .skip, until: until, createdAt: createdAt)
+    }
+}
+
+extension Array {
+    func chunked(into size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: Swift.max(1, size)).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
+}

@@ -1,0 +1,48 @@
+import Config
+import Foundation
+import JSON
+import Scheduling
+import Sleep
+import Store
+
+/// What an agent knows of one managed namespace, for the API and the CLI.
+public struct NamespaceStatus: Sendable {
+    public var namespace: String
+    /// SleepInfo name or `hub-<schedule>`.
+    public var unit: String
+    public var team: String?
+    public var schedule: JSONValue
+    public var asleep: Bool?
+    public var sleptSince: Date?
+    public var nextTransition: Transition?
+    public var override: OverrideRecord?
+    /// Why the namespace cannot be managed (a malformed SleepInfo, an API error), nil when fine.
+    public var problem: String?
+
+    init(unit: ManagedUnit, now: Date) {
+        namespace = unit.namespace
+        self.unit = unit.name
+        team = unit.team?.name
+        schedule = unit.scheduleDescription
+    }
+}
+
+/// One cluster's health and namespaces.
+public struct ClusterStatus: Sendable {
+    public var name: String
+    public var tier: ClusterConfiguration.Tier
+    public var health: ClusterHealth
+    public var namespaces: [NamespaceStatus]
+
+    public var asleepCount: Int { namespaces.filter { $0.asleep == true }.count }
+    public var nextTransition: (namespace: String, transition: Transition)? {
+        namespaces.compactMap { status in status.nextTransition.map { (status.namespace, $0) } }.min { $0.1.at < $1.1.at }
+    }
+}
+
+/// Who hears about what the agents do: metrics, notifications, the log.
+public protocol HubEventSink: Sendable {
+    func clusterHealthChanged(cluster: String, tier: ClusterConfiguration.Tier, health: ClusterHealth) async
+    func operationStarted(_ operation: OperationRecord, cluster: ClusterConfiguration, unit namespace: String) async
+    func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, outcome: SleepExecutor.Outcome?, duration: Duration) async
+}

@@ -1,0 +1,37 @@
+import JSON
+
+/// Gives the plugins their say before the hub acts on a namespace. The hub decides and
+/// authorizes; an advisor only proposes, and its failure means "no opinion".
+public protocol PolicyAdvisor: Sendable {
+    /// The advice for `context` (see docs/plugins.md for its fields).
+    func advise(_ context: JSONValue, team: String?) async -> PolicyAdvice
+}
+
+public struct PolicyAdvice: Sendable, Equatable {
+    public enum Action: String, Sendable {
+        case sleep, wake, keep
+    }
+
+    /// Nil: no opinion, the schedule decides.
+    public var action: Action?
+    public var reason: String?
+    /// The plugin that decided, for the audit.
+    public var plugin: String?
+
+    public init(action: Action? = nil, reason: String? = nil, plugin: String? = nil) {
+        self.action = action
+        self.reason = reason
+        self.plugin = plugin
+    }
+
+    public static let noOpinion = PolicyAdvice()
+}
+
+/// An advisor without opinions: the schedules alone decide.
+public struct ScheduleOnlyAdvisor: PolicyAdvisor {
+    public init() {}
+
+    public func advise(_ context: JSONValue, team: String?) async -> PolicyAdvice {
+        .noOpinion
+    }
+}

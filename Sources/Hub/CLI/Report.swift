@@ -1,0 +1,113 @@
+import Foundation
+import JSON
+import Yams
+
+/// Text output of the CLI: tables, relative times, colours, JSON and YAML.
+public enum Report {
+    public enum Format: String, Sendable, CaseIterable {
+        case table, json, yaml
+    }
+
+    /// `3h12m`, `45s`, `2d4h`: how far `seconds` is, roughly, for people.
+    public static func relative(_ seconds: Int) -> String {
+        let value = abs(seconds)
+        let text: String
+        switch value {
+        case ..<60: text = "\(value)s"
+        case ..<3600: text = "\(value / 60)m"
+        case ..<86_400: text = (value % 3600) / 60 == 0 ? "\(value / 3600)h" : "\(value / 3600)h\((value % 3600) / 60)m"
+        default: text = (value % 86_400) / 3600 == 0 ? "\(value / 86_400)d" : "\(value / 86_400)d\((value % 86_400) / 3600)h"
+        }
+        return seconds >= 0 ? "in \(text)" : "\(text) ago"
+    }
+
+    /// `Mon 20:00` in the viewer's time zone.
+    public static func localTime(_ text: String?, zone: TimeZone = .current) -> String {
+        guard let text, let date = try? Date(text, strategy: .iso8601) else { return "-" }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let parts = calendar.dateComponents([.weekday, .hour, .minute], from: date)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        return "\(days[((parts.weekday ?? 1) - 1) % 7]) \(String(format: "%02d:%02d", parts.hour ?? 0, parts.minute ?? 0))"
+    }
+
+    public static func table(_ header: [String], _ rows: [[String]]) -> String {
+        let widths = header.indices.map { column in ([header] + rows).map { $0.indices.contains(column) ? visibleWidth($0[column]) : 0 }.max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - visibleWidth(cell) + 2)
+            }.joined()
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    /// Width without ANSI colour codes.
+    static func visibleWidth(_ text: String) -> Int {
+        var width = 0
+        var inEscape = false
+        for character in text {
+            if character == "\u{1B}" { inEscape = true; continue }
+            if inEscape { if character == "m" { inEscape = false }; continue }
+            width += 1
+        }
+        return width
+    }
+
+    public static func colored(_ text: String, _ color: Int, enabled: Bool) -> String {
+        enabled ? "\u{1B}[\(color)m\(text)\u{1B}[0m" : text
+    }
+
+    public static func render(_ value: JSONValue, as format: Format) -> String {
+        switch format {
+        case .json, .table: return value.prettySerialized()
+        case .yaml: return (try? Yams.dump(object: value.foundationObject, sortKeys: true)) ?? value.prettySerialized()
+        }
+    }
+
+    /// `sandman status`: one line per cluster.
+    public static func statusTable(_ clusters: [JSONValue], colors: Bool) -> String {
+        let rows: [[String]] = clusters.map { cluster in
+            let ready = cluster["ready"]?.bool == true
+            let reachable = cluster["reachable"]?.bool == true
+            let state = ready ? colored("Ready", 32, enabled: colors) : (reachable ? colored("NotReady", 33, enabled: colors) : colored("Unreachable", 31, enabled: colors))
+            let next = cluster["nextTransition"]
+            let nextText = next?["action"]?.string.map { action in
+                "\(action) \(localTime(next?["at"]?.string)) (\(relative(Int(next?["inSeconds"]?.int ?? 0))))"
+            } ?? "-"
+            let savings = cluster[path: ["savings", "week"]]?.double ?? 0
+            return [
+                cluster["name"]?.string ?? "?", cluster["tier"]?.string ?? "?", state, cluster["version"]?.string ?? "-",
+                "\(cluster[path: ["namespaces", "asleep"]]?.int ?? 0)/\(cluster[path: ["namespaces", "managed"]]?.int ?? 0)",
+                nextText, String(format: "$%.2f", savings),
+            ]
+        }
+        return table(["CLUSTER", "TIER", "STATUS", "VERSION", "ASLEEP", "NEXT", "SAVED (7D)"], rows)
+    }
+
+    public static func namespacesTable(_ namespaces: [JSONValue], cluster: String?, colors: Bool) -> String {
+        let rows: [[String]] = namespaces.map { namespace in
+            let state = namespace["state"]?.string ?? "?"
+            let coloredState = state == "asleep" ? colored(state, 34, enabled: colors) : (state == "invalid" ? colored(state, 31, enabled: colors) : state)
+            let next = namespace["nextTransition"]
+            let nextText = next?["action"]?.string.map { "\($0) \(localTime(next?["at"]?.string)) (\(relative(Int(next?["inSeconds"]?.int ?? 0))))" } ?? "-"
+            let override = namespace["override"].flatMap { $0 == .null ? nil : $0 }.map { "\($0["kind"]?.string ?? "") until \(localTime($0["until"]?.string))" } ?? "-"
+            return [namespace["cluster"]?.string ?? cluster ?? "", namespace["namespace"]?.string ?? "?", coloredState, namespace["unit"]?.string ?? "", nextText, override, namespace["problem"]?.string ?? ""]
+        }
+        return table(["CLUSTER", "NAMESPACE", "STATE", "SCHEDULE", "NEXT", "OVERRIDE", "PROBLEM"], rows)
+    }
+}
+
+extension JSONValue {
+    /// The value as Foundation objects, for serializers that take them (YAML).
+    var foundationObject: Any {
+        switch self {
+        case .null: NSNull()
+        case .bool(let value): value
+        case .int(let value): Int(value)
+        case .double(let value): value
+        case .string(let value): value
+        case .array(let values): values.map(\.foundationObject)
+        case .object(let members): members.mapValues(\.foundationObject)
+        }
+    }
+}

@@ -1,0 +1,225 @@
+import Config
+import Foundation
+import JSON
+import Kube
+import Logging
+import Scheduling
+import Sleep
+import Store
+
+/// The hub: one agent per configured cluster, the store, and the operations people ask for
+/// through the API, the CLI and Slack. Authorization is decided here, once, for every surface.
+public final class Hub: Sendable {
+    public let configuration: HubConfiguration
+    public let store: Store
+    public let clock: any HubClock
+    public let metrics: HubMetrics
+    public let agents: [String: ClusterAgent]
+    let logger: Logger
+
+    /// Builds the hub and an agent per cluster; `makeClient` is how each cluster is reached.
+    public init(
+        configuration: HubConfiguration, store: Store, clock: any HubClock = SystemClock(),
+        policy: any PolicyAdvisor = ScheduleOnlyAdvisor(), events: [any HubEventSink] = [],
+        agentSettings: ClusterAgent.Settings = .init(), logger: Logger,
+        makeClient: (ClusterConfiguration) throws -> KubeClient = ClusterClients.client
+    ) throws {
+        self.configuration = configuration
+        self.store = store
+        self.clock = clock
+        self.logger = logger
+        let metrics = HubMetrics()
+        self.metrics = metrics
+        var settings = agentSettings
+        settings.resyncInterval = configuration.resyncInterval.inSeconds
+        var agents: [String: ClusterAgent] = [:]
+        for cluster in configuration.clusters {
+            var clusterSettings = settings
+            clusterSettings.concurrency = cluster.client.concurrency
+            agents[cluster.name] = ClusterAgent(
+                configuration: cluster, client: try makeClient(cluster), store: store, clock: clock, policy: policy,
+                events: HubEventFanOut([metrics] + events), prices: configuration.prices, settings: clusterSettings, logger: logger
+            )
+        }
+        self.agents = agents
+    }
+
+    /// Runs every agent until cancelled; one cluster's trouble never holds up another's agent.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            for agent in agents.values {
+                group.addTask { await agent.run() }
+            }
+            group.addTask { await self.refreshSavings() }
+            await group.waitForAll()
+        }
+    }
+
+    // MARK: Reads
+
+    public func clusterStatuses() async -> [ClusterStatus] {
+        var statuses: [ClusterStatus] = []
+        for cluster in configuration.clusters {
+            if let agent = agents[cluster.name] { statuses.append(await agent.status()) }
+        }
+        return statuses
+    }
+
+    public func cluster(_ name: String) throws(HubError) -> ClusterConfiguration {
+        guard let cluster = configuration.cluster(named: name) else {
+            throw .notFound("cluster \"\(name)\" is not managed by this hub; clusters: \(configuration.clusters.map(\.name).joined(separator: ", "))", field: "cluster")
+        }
+        return cluster
+    }
+
+    // MARK: Operations
+
+    /// Sleeps or wakes namespaces of a cluster now (all its managed namespaces when none are
+    /// named), keeping them so until `duration` has passed (or, without one, until the schedule's
+    /// next transition the other way). Returns the operation, already queued.
+    public func request(_ action: Transition.Kind, cluster name: String, namespaces: [String], duration: Duration?, reason: String?, by principal: Principal, source: String) async throws(HubError) -> OperationRecord {
+        let cluster = try cluster(name)
+        if let denial = principal.mayOperate(on: cluster, namespaces: namespaces) {
+            await audit(principal, source: source, action: action.rawValue, cluster: name, namespaces: namespaces, result: "denied", detail: denial.reason)
+            throw .forbidden(denial.reason)
+        }
+        guard let agent = agents[name] else { throw .notFound("cluster \"\(name)\" has no agent", field: "cluster") }
+        let status = await agent.status()
+        let known = Set(status.namespaces.map(\.namespace))
+        let unknown = namespaces.filter { !known.contains($0) }
+        if !unknown.isEmpty {
+            throw .badRequest("namespaces not managed in \(name): \(unknown.joined(separator: ", ")); managed: \(known.sorted().joined(separator: ", "))", field: "namespaces")
+        }
+        let now = clock.now
+        let until = duration.map { now.addingTimeInterval($0.inSeconds) }
+        do {
+            for namespace in namespaces.isEmpty ? [nil] : namespaces.map(Optional.some) {
+                let expiry = until ?? nextTransition(of: status, namespace: namespace, opposite: action)
+                try await store.save(OverrideRecord(cluster: name, namespace: namespace, kind: action == .sleep ? .sleep : .wake, until: expiry, reason: reason, actor: principal.name, createdAt: now))
+            }
+            let operation = OperationRecord(cluster: name, namespaces: namespaces, action: action.rawValue, source: source, actor: principal.name, reason: reason, createdAt: now)
+            try await store.save(operation)
+            await audit(principal, source: source, action: action.rawValue, cluster: name, namespaces: namespaces, result: "accepted", detail: [reason, duration.map { "for \(DurationText.format($0))" }].compactMap { $0 }.joined(separator: " "))
+            await agent.submit(operation, action: action)
+            return operation
+        } catch {
+            throw .internal("\(error)")
+        }
+    }
+
+    /// When the schedule next moves `namespace` (or any namespace) the other way.
+    private func nextTransition(of status: ClusterStatus, namespace: String?, opposite action: Transition.Kind) -> Date? {
+        status.namespaces
+            .filter { namespace == nil || $0.namespace == namespace }
+            .compactMap(\.nextTransition)
+            .filter { $0.kind != action }
+            .map(\.at)
+            .min()
+    }
+
+    public func createOverride(cluster name: String, namespace: String?, kind: OverrideRecord.Kind, until: Date?, reason: String?, by principal: Principal, source: String) async throws(HubError) -> OverrideRecord {
+        let cluster = try cluster(name)
+        if let denial = principal.mayOperate(on: cluster, namespaces: namespace.map { [$0] } ?? []) {
+            await audit(principal, source: source, action: "override", cluster: name, namespaces: namespace.map { [$0] } ?? [], result: "denied", detail: denial.reason)
+            throw .forbidden(denial.reason)
+        }
+        if let until, until <= clock.now { throw .badRequest("until must be in the future", field: "until") }
+        let record = OverrideRecord(cluster: name, namespace: namespace, kind: kind, until: until, reason: reason, actor: principal.name, createdAt: clock.now)
+        do {
+            try await store.save(record)
+        } catch {
+            throw .internal("\(error)")
+        }
+        await audit(principal, source: source, action: "override-\(kind.rawValue)", cluster: name, namespaces: namespace.map { [$0] } ?? [], result: "ok", detail: reason ?? "")
+        await agents[name]?.wake()
+        return record
+    }
+
+    public func deleteOverride(id: String, by principal: Principal, source: String) async throws(HubError) {
+        let open: [OverrideRecord]
+        do {
+            open = try await store.activeOverrides(at: Date.distantPast)
+        } catch {
+            throw .internal("\(error)")
+        }
+        guard let record = open.first(where: { $0.id == id }) else { throw .notFound("override \(id) not found or already cleared", field: "id") }
+        let cluster = try cluster(record.cluster)
+        if let denial = principal.mayOperate(on: cluster, namespaces: record.namespace.map { [$0] } ?? []) {
+            throw .forbidden(denial.reason)
+        }
+        do {
+            try await store.clearOverride(id: id, at: clock.now)
+        } catch {
+            throw .internal("\(error)")
+        }
+        await audit(principal, source: source, action: "override-delete", cluster: record.cluster, namespaces: record.namespace.map { [$0] } ?? [], result: "ok", detail: id)
+        await agents[record.cluster]?.wake()
+    }
+
+    func audit(_ principal: Principal, source: String, action: String, cluster: String?, namespaces: [String], result: String, detail: String) async {
+        do {
+            try await store.record(AuditEntry(at: clock.now, actor: principal.name, source: source, action: action, cluster: cluster, namespace: namespaces.isEmpty ? nil : namespaces.joined(separator: ","), result: result, detail: detail))
+        } catch {
+            logger.error("audit write failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: Savings
+
+    /// Estimated savings of `cluster` over the last `days` days: for each sleep, the hourly cost
+    /// of what it stopped times how long it slept.
+    public func savings(cluster: String, days: Double = 7) async -> Double {
+        let now = clock.now
+        let since = now.addingTimeInterval(-days * 86_400)
+        guard let operations = try? await store.operations(cluster: cluster, limit: 5000) else { return 0 }
+        let chronological = operations.reversed()
+        var total = 0.0
+        for (index, operation) in chronological.enumerated() where operation.action == "sleep" {
+            guard let summary = operation.summary.flatMap({ try? JSONValue(parsing: $0) }), let rate = summary["hourlySavings"]?.double,
+                  let namespace = summary["namespace"]?.string
+            else { continue }
+            let woke = chronological.dropFirst(index + 1).first { other in
+                other.action == "wake" && (other.namespaces.isEmpty || other.namespaces.contains(namespace)) && (other.summary.flatMap { try? JSONValue(parsing: $0) }?["namespace"]?.string ?? namespace) == namespace
+            }?.createdAt ?? now
+            let start = max(operation.createdAt, since)
+            if woke > start { total += rate * woke.timeIntervalSince(start) / 3600 }
+        }
+        return total
+    }
+
+    private func refreshSavings() async {
+        while !Task.isCancelled {
+            var byEnvironment: [String: Double] = [:]
+            for cluster in configuration.clusters {
+                byEnvironment[cluster.tier.rawValue, default: 0] += await savings(cluster: cluster.name)
+            }
+            for (environment, dollars) in byEnvironment {
+                metrics.recordSavings(environment: environment, period: "week", dollars: dollars)
+            }
+            try? await Task.sleep(for: .seconds(60))
+        }
+    }
+}
+
+/// Why the hub refused a request; the HTTP layer maps `kind` to a status code.
+public struct HubError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case badRequest = "bad_request"
+        case unauthorized
+        case forbidden
+        case notFound = "not_found"
+        case conflict
+        case internalError = "internal"
+    }
+
+    public var kind: Kind
+    public var message: String
+    public var field: String?
+
+    public static func badRequest(_ message: String, field: String? = nil) -> HubError { HubError(kind: .badRequest, message: message, field: field) }
+    public static func forbidden(_ message: String) -> HubError { HubError(kind: .forbidden, message: message) }
+    public static func notFound(_ message: String, field: String? = nil) -> HubError { HubError(kind: .notFound, message: message, field: field) }
+    public static func `internal`(_ message: String) -> HubError { HubError(kind: .internalError, message: message) }
+
+    public var description: String { message }
+}

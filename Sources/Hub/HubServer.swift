@@ -1,0 +1,103 @@
+import Config
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Store
+import Synchronization
+
+/// The running hub: HTTP server and agents as services of one group, stopped gracefully
+/// (in-flight requests finish, agents stop) on SIGTERM/SIGINT or `stop()`.
+public final class HubServer: Sendable {
+    public let hub: Hub
+    /// `http://host:port` of the API.
+    public let url: String
+    private let serving: Task<Void, any Error>
+    private let shutdown: Mutex<GracefulShutdownHandle?>
+
+    struct GracefulShutdownHandle: Sendable {
+        let group: ServiceGroup
+    }
+
+    /// Starts the hub and returns once it listens. With `handleSignals`, SIGTERM and SIGINT stop it.
+    public static func start(hub: Hub, plugins: (any PluginStatusProvider)? = nil, extraServices: [any Service] = [], handleSignals: Bool = false, logger: Logger) async throws -> HubServer {
+        let listen = hub.configuration.listen
+        let (started, startedContinuation) = AsyncStream.makeStream(of: Int.self)
+        let readiness = Readiness()
+        var serverLogger = logger
+        serverLogger.logLevel = max(logger.logLevel, .warning)
+        let router = HubAPI.router(hub: hub, plugins: plugins, ready: { readiness.isReady })
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil),
+            onServerRunning: { channel in
+                startedContinuation.yield(channel.localAddress?.port ?? 0)
+                startedContinuation.finish()
+                readiness.markReady()
+            },
+            logger: serverLogger
+        )
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: app), .init(service: AgentsService(hub: hub))] + extraServices.map { .init(service: $0) },
+            gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+            logger: serverLogger
+        ))
+        let serving = Task { try await group.run() }
+        var port: Int?
+        for await bound in started { port = bound }
+        guard let port, port > 0 else {
+            serving.cancel()
+            _ = await serving.result
+            throw HubServerError(reason: "could not listen on \(listen.host):\(listen.port)")
+        }
+        let host = listen.host == "0.0.0.0" ? "127.0.0.1" : listen.host
+        logger.info("hub listening", metadata: ["url": "http://\(host):\(port)", "clusters": "\(hub.configuration.clusters.map(\.name))"])
+        return HubServer(hub: hub, url: "http://\(host):\(port)", serving: serving, group: group)
+    }
+
+    private init(hub: Hub, url: String, serving: Task<Void, any Error>, group: ServiceGroup) {
+        self.hub = hub
+        self.url = url
+        self.serving = serving
+        self.shutdown = Mutex(GracefulShutdownHandle(group: group))
+    }
+
+    /// Stops gracefully and waits for everything to end.
+    public func stop() async {
+        let handle = shutdown.withLock { handle -> GracefulShutdownHandle? in
+            defer { handle = nil }
+            return handle
+        }
+        await handle?.group.triggerGracefulShutdown()
+        _ = await serving.result
+    }
+
+    /// Waits until the server stops (by signal or `stop()`).
+    public func wait() async throws {
+        try await serving.value
+    }
+}
+
+public struct HubServerError: Error, CustomStringConvertible {
+    public var reason: String
+    public var description: String { reason }
+}
+
+/// Ready once the HTTP server listens (the store is open and plugins loaded before that).
+final class Readiness: Sendable {
+    private let ready = Atomic<Bool>(false)
+    var isReady: Bool { ready.load(ordering: .relaxed) }
+    func markReady() { ready.store(true, ordering: .relaxed) }
+}
+
+/// The agents as a service: they run until graceful shutdown.
+struct AgentsService: Service {
+    let hub: Hub
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await hub.run()
+        }
+    }
+}

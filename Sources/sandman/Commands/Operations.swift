@@ -1,0 +1,82 @@
+import ArgumentParser
+import Hub
+import JSON
+
+struct Operations: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The newest operations, or one operation in detail.")
+
+    @OptionGroup var options: HubOptions
+    @Argument(help: "An operation id.") var id: String?
+    @Option(help: "Only this cluster.") var cluster: String?
+
+    func run() async throws {
+        let client = options.client
+        if let id {
+            let answer = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/operations/\(id)") }
+            print(options.output == .table ? OperationSummary.text(answer["operation"] ?? .null) : Report.render(answer, as: options.output))
+            return
+        }
+        let answer = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/operations" + (cluster.map { "?cluster=\($0)" } ?? "")) }
+        guard options.output == .table else { return print(Report.render(answer, as: options.output)) }
+        let rows = (answer["operations"]?.array ?? []).map { operation -> [String] in
+            [operation["id"]?.string ?? "", Report.localTime(operation["createdAt"]?.string), operation["cluster"]?.string ?? "",
+             operation["action"]?.string ?? "", (operation["namespaces"]?.array ?? []).compactMap(\.string).joined(separator: ","),
+             operation["state"]?.string ?? "", operation["actor"]?.string ?? "", operation["source"]?.string ?? ""]
+        }
+        print(Report.table(["ID", "WHEN", "CLUSTER", "ACTION", "NAMESPACES", "STATE", "ACTOR", "SOURCE"], rows))
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Who did what, newest first.")
+
+    @OptionGroup var options: HubOptions
+    @Option(help: "How far back: a duration such as 24h or an RFC 3339 time.") var since = "24h"
+    @Option(help: "Only this cluster.") var cluster: String?
+    @Option(help: "Only this actor.") var actor: String?
+
+    func run() async throws {
+        let client = options.client
+        var query = "?since=\(since)"
+        if let cluster { query += "&cluster=\(cluster)" }
+        if let actor { query += "&actor=\(actor)" }
+        let answer = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/audit\(query)") }
+        guard options.output == .table else { return print(Report.render(answer, as: options.output)) }
+        let rows = (answer["entries"]?.array ?? []).map { entry -> [String] in
+            [entry["at"]?.string ?? "", entry["actor"]?.string ?? "", entry["source"]?.string ?? "", entry["action"]?.string ?? "",
+             [entry["cluster"]?.string, entry["namespace"]?.string].compactMap { $0 }.joined(separator: "/"), entry["result"]?.string ?? "", entry["detail"]?.string ?? ""]
+        }
+        print(Report.table(["AT", "ACTOR", "SOURCE", "ACTION", "TARGET", "RESULT", "DETAIL"], rows))
+    }
+}
+
+struct Overrides: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Overrides in force.", subcommands: [List.self, Delete.self], defaultSubcommand: List.self)
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var options: HubOptions
+        @Option(help: "Only this cluster.") var cluster: String?
+
+        func run() async throws {
+            let client = options.client
+            let answer = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/overrides" + (cluster.map { "?cluster=\($0)" } ?? "")) }
+            guard options.output == .table else { return print(Report.render(answer, as: options.output)) }
+            let rows = (answer["overrides"]?.array ?? []).map { item -> [String] in
+                [item["id"]?.string ?? "", item["cluster"]?.string ?? "", item["namespace"]?.string ?? "*", item["kind"]?.string ?? "",
+                 Report.localTime(item["until"]?.string), item["actor"]?.string ?? "", item["reason"]?.string ?? ""]
+            }
+            print(Report.table(["ID", "CLUSTER", "NAMESPACE", "KIND", "UNTIL", "ACTOR", "REASON"], rows))
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        @OptionGroup var options: HubOptions
+        @Argument(help: "Override id.") var id: String
+
+        func run() async throws {
+            let client = options.client
+            try await calling { () async throws(HubClientError) in try await client.delete("/api/v1/overrides/\(id)") }
+            print("override \(id) cleared")
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Hub
+import JSON
+
+/// `sandman sleep` and `sandman wake`: ask the hub, then follow the operation to its end.
+struct SleepCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sleep", abstract: "Put a cluster's namespaces (or the named ones) to sleep now.")
+
+    @OptionGroup var options: HubOptions
+    @Argument(help: "Cluster name.") var cluster: String
+    @Argument(help: "Namespaces (default: every managed namespace).") var namespaces: [String] = []
+    @Option(name: .customLong("for"), help: "Keep them asleep this long (e.g. 2h); default: until the next scheduled wake.") var duration: String?
+    @Option(help: "Why, for the audit trail.") var reason: String?
+
+    func run() async throws {
+        try await requestOperation("sleep", cluster: cluster, namespaces: namespaces, duration: duration, reason: reason, options: options)
+    }
+}
+
+struct WakeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "wake", abstract: "Wake a cluster's namespaces (or the named ones) now.")
+
+    @OptionGroup var options: HubOptions
+    @Argument(help: "Cluster name.") var cluster: String
+    @Argument(help: "Namespaces (default: every managed namespace).") var namespaces: [String] = []
+    @Option(name: .customLong("for"), help: "Keep them awake this long (e.g. 2h); default: until the next scheduled sleep.") var duration: String?
+    @Option(help: "Why, for the audit trail.") var reason: String?
+
+    func run() async throws {
+        try await requestOperation("wake", cluster: cluster, namespaces: namespaces, duration: duration, reason: reason, options: options)
+    }
+}
+
+private func requestOperation(_ action: String, cluster: String, namespaces: [String], duration: String?, reason: String?, options: HubOptions) async throws {
+    let client = options.client
+    var body: JSONValue = ["namespaces": .array(namespaces.map(JSONValue.string))]
+    if let duration { body["duration"] = .string(duration) }
+    if let reason { body["reason"] = .string(reason) }
+    let answer = try await calling { () async throws(HubClientError) in try await client.post("/api/v1/clusters/\(cluster)/\(action)", body: body) }
+    guard let id = answer[path: ["operation", "id"]]?.string else {
+        printError("error: the hub did not return an operation")
+        throw ExitCode(1)
+    }
+    let progress = options.output == .table && isatty(STDERR_FILENO) == 1
+    if progress { FileHandle.standardError.write(Data("\(action) \(cluster): operation \(id) ".utf8)) }
+    var operation = answer["operation"] ?? .null
+    let deadline = ContinuousClock.now + .seconds(300)
+    while operation["finishedAt"] == .null || operation["finishedAt"] == nil, ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(300))
+        if progress { FileHandle.standardError.write(Data(".".utf8)) }
+        operation = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/operations/\(id)") }["operation"] ?? .null
+    }
+    if progress { FileHandle.standardError.write(Data("\n".utf8)) }
+    switch options.output {
+    case .table:
+        print(OperationSummary.text(operation))
+    case .json, .yaml:
+        print(Report.render(["operation": operation], as: options.output))
+    }
+    if ["failed", "partial"].contains(operation["state"]?.string ?? "") { throw ExitCode(1) }
+}
+
+enum OperationSummary {
+    static func text(_ operation: JSONValue) -> String {
+        let summary = operation["summary"] ?? .null
+        var lines = ["operation \(operation["id"]?.string ?? "?"): \(operation["action"]?.string ?? "?") \(operation["cluster"]?.string ?? "?") \(operation["state"]?.string ?? "?")"]
+        let done = summary["done"]?.array?.count ?? 0
+        let skipped = summary["skipped"]?.array ?? []
+        let failed = summary["failed"]?.array ?? []
+        lines.append("  \(done) object(s) done, \(skipped.count) skipped, \(failed.count) failed")
+        for item in skipped { lines.append("  skipped \(item["object"]?.string ?? "?"): \(item["reason"]?.string ?? "")") }
+        for item in failed { lines.append("  failed \(item["object"]?.string ?? "?"): \(item["error"]?.string ?? "")") }
+        if let error = summary["error"]?.string { lines.append("  error: \(error)") }
+        return lines.joined(separator: "\n")
+    }
+}
