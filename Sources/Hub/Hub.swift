@@ -47,12 +47,19 @@ public final class Hub: Sendable {
     /// Runs every agent until cancelled; one cluster's trouble never holds up another's agent.
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
-            for agent in agents.values {
-                group.addTask { await agent.run() }
-            }
             group.addTask { await self.refreshSavings() }
-            await group.waitForAll()
+            await withTaskGroup(of: Void.self) { agentsGroup in
+                for agent in agents.values {
+                    agentsGroup.addTask { await agent.run() }
+                }
+            }
+            group.cancelAll()
         }
+    }
+
+    /// Stops every agent once its current work is done.
+    public func drain() async {
+        for agent in agents.values { await agent.finishCurrentWork() }
     }
 
     // MARK: Reads
@@ -84,8 +91,11 @@ public final class Hub: Sendable {
             throw .forbidden(denial.reason)
         }
         guard let agent = agents[name] else { throw .notFound("cluster \"\(name)\" has no agent", field: "cluster") }
+        guard let managed = await agent.managedNamespaces() else {
+            throw HubError(kind: .unavailable, message: "cluster \(name) is not synced yet (reachable: \(await agent.health.reachable)); try again shortly")
+        }
         let status = await agent.status()
-        let known = Set(status.namespaces.map(\.namespace))
+        let known = Set(managed)
         let unknown = namespaces.filter { !known.contains($0) }
         if !unknown.isEmpty {
             throw .badRequest("namespaces not managed in \(name): \(unknown.joined(separator: ", ")); managed: \(known.sorted().joined(separator: ", "))", field: "namespaces")
@@ -209,6 +219,7 @@ public struct HubError: Error, Sendable, Equatable, CustomStringConvertible {
         case forbidden
         case notFound = "not_found"
         case conflict
+        case unavailable
         case internalError = "internal"
     }
 

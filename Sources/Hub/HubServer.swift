@@ -91,13 +91,22 @@ final class Readiness: Sendable {
     func markReady() { ready.store(true, ordering: .relaxed) }
 }
 
-/// The agents as a service: they run until graceful shutdown.
+/// The agents as a service. On graceful shutdown they finish the operations under way (up
+/// to `drainDeadline`), then stop.
 struct AgentsService: Service {
     let hub: Hub
+    var drainDeadline: Duration = .seconds(30)
 
     func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await hub.run()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await hub.run() }
+            group.addTask {
+                guard (try? await gracefulShutdown()) != nil else { return }
+                await hub.drain()
+                try? await Task.sleep(for: drainDeadline)
+            }
+            await group.next()
+            group.cancelAll()
         }
     }
 }

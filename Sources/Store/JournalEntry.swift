@@ -47,11 +47,18 @@ public struct JournalEntry: Codable, Sendable, Equatable, FetchableRecord, Mutab
 }
 
 extension Store {
-    /// Saves the entries of a whole plan in one transaction; returns them with their ids.
+    /// Saves the entries of a whole plan in one transaction; returns them with their ids. An
+    /// entry the operation already has (it is being resumed) is kept as it was: its restore
+    /// patch was taken before anything was touched.
     @discardableResult
     public func journal(_ entries: [JournalEntry]) async throws -> [JournalEntry] {
         try await writer.write { db in
             try entries.map { entry in
+                if let existing = try JournalEntry
+                    .filter(Column("operationId") == entry.operationId && Column("groupKind") == entry.groupKind && Column("name") == entry.name)
+                    .fetchOne(db) {
+                    return existing
+                }
                 var entry = entry
                 try entry.insert(db)
                 return entry

@@ -242,6 +242,7 @@ struct ErrorMiddleware: RouterMiddleware {
             case .forbidden: .forbidden
             case .notFound: .notFound
             case .conflict: .conflict
+            case .unavailable: .serviceUnavailable
             case .internalError: .internalServerError
             }
             var body: JSONValue = ["code": .string(error.kind.rawValue), "message": .string(error.message)]

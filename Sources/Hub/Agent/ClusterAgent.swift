@@ -44,6 +44,7 @@ public actor ClusterAgent {
     private let trigger: AsyncStream<Void>.Continuation
     private let triggers: AsyncStream<Void>
     private var manual: [ManualRequest] = []
+    private var resumed = false
 
     struct ManualRequest: Sendable {
         var operation: OperationRecord
@@ -75,10 +76,15 @@ public actor ClusterAgent {
             group.addTask { await self.probeLoop() }
             group.addTask { await self.watchNamespaces() }
             group.addTask { await self.watchSleepInfos() }
-            group.addTask { await self.evaluationLoop() }
-            await group.waitForAll()
+            await evaluationLoop()
+            group.cancelAll()
         }
         logger.info("agent stopped")
+    }
+
+    /// Lets the evaluation under way finish, then stops (graceful shutdown).
+    public func finishCurrentWork() {
+        trigger.finish()
     }
 
     /// Asks for an evaluation now (an override or a manual operation changed something).
@@ -207,8 +213,18 @@ public actor ClusterAgent {
             logger.error("cannot read overrides", metadata: ["error": "\(error)"])
             return now.addingTimeInterval(settings.probeInterval)
         }
-        let requests = manual
+        var requests = manual
         manual.removeAll()
+        if !resumed {
+            // Operations a previous run left unfinished (the hub stopped midway) run again:
+            // sleeping and waking are idempotent, and the journal knows what was already done.
+            resumed = true
+            let unfinished = (try? await store.unfinishedOperations(cluster: name)) ?? []
+            for operation in unfinished where !requests.contains(where: { $0.operation.id == operation.id }) {
+                logger.notice("resuming an unfinished operation", metadata: ["operation": "\(operation.id)", "action": "\(operation.action)", "namespaces": "\(operation.namespaces)"])
+                requests.append(ManualRequest(operation: operation, action: operation.action == "sleep" ? .sleep : .wake))
+            }
+        }
         var earliest: Date?
         var seen = Set<String>()
         for batch in units.chunked(into: settings.namespaceConcurrency) {
@@ -257,7 +273,9 @@ public actor ClusterAgent {
             }
             if let sleepInfo = unit.sleepInfo { try await ensureFinalizer(sleepInfo) }
 
-            for request in requests where (request.action == .sleep) != asleep {
+            // Requested (or resumed) operations always run: both directions are idempotent, and a
+            // resumed sleep must finish the objects a crash left awake.
+            for request in requests {
                 let outcome = try await run(request.action, unit: unit, target: target, source: request.operation.source, actor: request.operation.actor, reason: request.operation.reason ?? "requested", now: now, operation: request.operation)
                 if outcome != nil { asleep = request.action == .sleep }
             }
@@ -406,6 +424,12 @@ public actor ClusterAgent {
     }
 
     // MARK: Status
+
+    /// The namespaces the agent manages now, from its watches; nil before they have synced.
+    public func managedNamespaces() -> [String]? {
+        guard synced.namespaces, synced.sleepInfos else { return nil }
+        return Array(Set(ManagedUnit.units(namespaces: Array(namespaces), sleepInfos: Array(sleepInfos.values), configuration: configuration).map(\.namespace))).sorted()
+    }
 
     public func status() -> ClusterStatus {
         ClusterStatus(

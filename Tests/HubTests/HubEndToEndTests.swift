@@ -1,0 +1,269 @@
+import Foundation
+import Hub
+import JSON
+import Kube
+import KubeSim
+import TestSupport
+import Testing
+
+/// The hub started like `sandman serve` (same factory), driven only through HTTP and the CLI binary.
+@Suite("Hub end to end", .serialized)
+struct HubEndToEndTests {
+    // Monday 2027-01-04 12:00 UTC: a weekday noon, after every object's creation time.
+    static let monday = instant("2027-01-04T12:00:00Z")
+    static let officeHours = """
+        schedules:
+          - name: office-hours
+            namespaces: ["shop", "payments-*", "search-*"]
+            weekdays: "1-5"
+            sleepAt: "20:00"
+            wakeUpAt: "08:00"
+        teams:
+          - name: payments
+            namespaces: ["payments-*", "shop"]
+          - name: search
+            namespaces: ["search-*"]
+        """
+
+    @Test func statusOfThreeClustersWithOneUnreachable() async throws {
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours), "production": ("production", "")], unreachable: ["edge"], start: Self.monday)
+        defer { Task { [fixture] in await fixture.stop() } }
+        try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 3))
+        try await fixture.startHub()
+
+        #expect(await eventually {
+            let status = try? await fixture.api("GET", "/api/v1/clusters")
+            return (status?.body["clusters"]?.array ?? []).filter { $0["ready"] == true }.count == 2
+        })
+        let json = try await fixture.cli(["status", "-o", "json"])
+        #expect(json.status == 3, "\(json.stderr)")
+        let clusters = try JSONValue(parsing: json.stdout)["clusters"]?.array ?? []
+        #expect(clusters.compactMap { $0["name"]?.string } == ["edge", "production", "staging"])
+        let edge = try #require(clusters.first { $0["name"] == "edge" })
+        #expect(edge["ready"] == false)
+        #expect(edge["reachable"] == false)
+        #expect((edge["lastError"]?.string ?? "").hasPrefix("unreachable"))
+        let staging = try #require(clusters.first { $0["name"] == "staging" })
+        #expect(staging["version"] == "v1.31.2-kubesim")
+        #expect(staging[path: ["namespaces", "managed"]] == 1)
+        #expect(staging[path: ["nextTransition", "action"]] == "sleep")
+        #expect(staging[path: ["nextTransition", "at"]] == "2027-01-04T20:00:00Z")
+
+        let table = try await fixture.cli(["status"])
+        #expect(table.status == 3)
+        let lines = table.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+        #expect(lines.first == ["CLUSTER", "TIER", "STATUS", "VERSION", "ASLEEP", "NEXT", "SAVED", "(7D)"])
+        #expect(lines.contains { $0.first == "edge" && $0.contains("Unreachable") })
+        #expect(lines.contains { $0.first == "staging" && $0.contains("Ready") && $0.contains("0/1") && $0.contains("(in") })
+
+        let yaml = try await fixture.cli(["status", "-o", "yaml"])
+        #expect(yaml.stdout.contains("name: staging"))
+    }
+
+    @Test func wakeForADurationThenBackToSleepAtExpiry() async throws {
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T21:00:00Z"))
+        defer { Task { [fixture] in await fixture.stop() } }
+        try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 4))
+        let original = await fixture.replicas("staging", "shop")
+        try await fixture.startHub()
+
+        // 21:00 on a Monday: the hub schedule says asleep, and the hub catches up at once.
+        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+
+        let woken = try await fixture.cli(["wake", "staging", "shop", "--for", "2h", "--reason", "late release"])
+        #expect(woken.status == 0, "\(woken.stderr)")
+        #expect(woken.stdout.contains("wake staging succeeded"))
+        #expect(woken.stdout.contains("4 object(s) done"))
+        #expect(await fixture.replicas("staging", "shop") == original)
+
+        let overrides = try await fixture.api("GET", "/api/v1/overrides")
+        #expect(overrides.body["overrides"]?.array?.first?["until"] == "2027-01-04T23:00:00Z")
+
+        // Nothing happens before the override ends...
+        fixture.clock.advance(by: 3600)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await fixture.replicas("staging", "shop") == original)
+        // ...and at its end the schedule takes over again.
+        fixture.clock.advance(by: 3601)
+        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+
+        let audit = try await fixture.cli(["audit", "-o", "json", "--since", "2000-01-01T00:00:00Z"])
+        let entries = try JSONValue(parsing: audit.stdout)["entries"]?.array ?? []
+        #expect(entries.contains { $0["actor"] == "admin" && $0["source"] == "cli" && $0["action"] == "wake" && $0["result"] == "accepted" })
+        #expect(entries.contains { $0["actor"] == "admin" && $0["source"] == "cli" && $0["action"] == "wake" && $0["result"] == "succeeded" })
+        #expect(entries.filter { $0["source"] == "schedule" && $0["action"] == "sleep" && $0["result"] == "succeeded" }.count == 2)
+
+        let namespaces = try await fixture.cli(["get", "namespaces", "--cluster", "staging"])
+        #expect(namespaces.stdout.contains("shop"))
+        #expect(namespaces.stdout.contains("asleep"))
+    }
+
+    @Test func tokenRolesAreEnforced() async throws {
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours), "production": ("production", "teams:\n  - {name: payments, namespaces: [shop]}\n")], start: Self.monday)
+        defer { Task { [fixture] in await fixture.stop() } }
+        for name in ["shop", "search-api"] {
+            try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop(name, deployments: 1))
+        }
+        try await fixture.simulators["production"]!.load(manifests: HubFixture.shop("shop", deployments: 1))
+        try await fixture.startHub()
+        #expect(await eventually { (try? await fixture.api("GET", "/api/v1/clusters/staging/namespaces"))?.body["namespaces"]?.array?.count == 2 })
+
+        let viewer = try await fixture.api("POST", "/api/v1/clusters/staging/wake", body: #"{"namespaces":["shop"]}"#, as: "viewer")
+        #expect(viewer.status == 403)
+        #expect(viewer.body[path: ["error", "code"]] == "forbidden")
+        #expect(viewer.body[path: ["error", "message"]] == "the viewer role may only read")
+        #expect(try await fixture.api("GET", "/api/v1/clusters", as: "viewer").status == 200)
+
+        let otherTeam = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["search-api"]}"#, as: "payments-operator")
+        #expect(otherTeam.status == 403)
+        #expect(otherTeam.body[path: ["error", "message"]] == "namespace search-api does not belong to teams payments")
+        let wholeCluster = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: "{}", as: "payments-operator")
+        #expect(wholeCluster.status == 403)
+        let production = try await fixture.api("POST", "/api/v1/clusters/production/sleep", body: #"{"namespaces":["shop"]}"#, as: "payments-operator")
+        #expect(production.status == 403)
+        #expect(production.body[path: ["error", "message"]] == "production needs the admin role")
+
+        let own = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["shop"],"duration":"1h"}"#, as: "payments-operator")
+        #expect(own.status == 202)
+        #expect(own.body[path: ["operation", "actor"]] == "payments-operator")
+        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+
+        let cliDenied = try await fixture.cli(["wake", "staging", "search-api"], as: "viewer")
+        #expect(cliDenied.status == 1)
+        #expect(cliDenied.stderr.contains("403 forbidden"))
+
+        #expect(try await fixture.api("GET", "/api/v1/clusters", as: nil).status == 401)
+        #expect(try await fixture.api("GET", "/api/v1/clusters", as: "not-a-token").status == 401)
+        let denials = try await fixture.api("GET", "/api/v1/audit?since=2000-01-01T00:00:00Z")
+        #expect((denials.body["entries"]?.array ?? []).filter { $0["result"] == "denied" }.count == 5)
+    }
+
+    @Test func malformedRequestsGetPreciseErrors() async throws {
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: Self.monday)
+        defer { Task { [fixture] in await fixture.stop() } }
+        try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 1))
+        try await fixture.startHub()
+        #expect(await eventually { (try? await fixture.api("GET", "/api/v1/clusters/staging/namespaces"))?.body["namespaces"]?.array?.count == 1 })
+
+        let cases: [(String, String, String?, Int, String, String?)] = [
+            ("POST", "/api/v1/clusters/staging/wake", "{\"namespaces\": [", 400, "malformed JSON body", nil),
+            ("POST", "/api/v1/clusters/staging/wake", "[1,2]", 400, "the body must be a JSON object", nil),
+            ("POST", "/api/v1/clusters/staging/wake", #"{"duration":"forever"}"#, 400, "invalid duration \"forever\"", "duration"),
+            ("POST", "/api/v1/clusters/staging/wake", #"{"duration":"-5m"}"#, 400, "invalid duration", "duration"),
+            ("POST", "/api/v1/clusters/staging/wake", #"{"namespaces":"shop"}"#, 400, "namespaces must be a list of strings", "namespaces"),
+            ("POST", "/api/v1/clusters/staging/wake", #"{"namespaces":["nope"]}"#, 400, "namespaces not managed in staging: nope; managed: shop", "namespaces"),
+            ("POST", "/api/v1/clusters/mars/wake", "{}", 404, "cluster \"mars\" is not managed by this hub; clusters: staging", "cluster"),
+            ("GET", "/api/v1/clusters/mars", nil, 404, "cluster \"mars\" is not managed by this hub", "cluster"),
+            ("GET", "/api/v1/operations/nope", nil, 404, "operation nope not found", "id"),
+            ("GET", "/api/v1/operations?limit=0", nil, 400, "limit must be a number from 1 to 1000", "limit"),
+            ("POST", "/api/v1/overrides", #"{"cluster":"staging","kind":"nap"}"#, 400, "kind must be one of wake, sleep, skip", "kind"),
+            ("POST", "/api/v1/overrides", #"{"cluster":"staging","kind":"wake","until":"yesterday"}"#, 400, "until must be an RFC 3339 time", "until"),
+            ("DELETE", "/api/v1/overrides/nope", nil, 404, "override nope not found", "id"),
+            ("GET", "/api/v1/audit?since=last-week", nil, 400, "since must be an RFC 3339 time or a duration", "since"),
+            ("GET", "/api/v1/nothing-here", nil, 404, "", nil),
+        ]
+        for (method, path, body, status, message, field) in cases {
+            let answer = try await fixture.api(method, path, body: body)
+            #expect(answer.status == status, "\(method) \(path): \(answer.body)")
+            #expect((answer.body[path: ["error", "message"]]?.string ?? "").contains(message), "\(method) \(path): \(answer.body)")
+            #expect(answer.body[path: ["error", "field"]]?.string == field, "\(method) \(path): \(answer.body)")
+        }
+        let document = try await URLRequestLike(method: "GET", url: fixture.url + "/api/v1/openapi.yaml").send()
+        #expect(document.status == 200)
+        #expect(String(describing: document.body).contains("openapi: 3.0.3"))
+    }
+
+    @Test func metricsAreExposedInPrometheusFormat() async throws {
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T21:00:00Z"))
+        defer { Task { [fixture] in await fixture.stop() } }
+        try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2))
+        try await fixture.startHub()
+        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+        _ = try await fixture.api("GET", "/api/v1/clusters")
+
+        let response = try await URLRequestLike(method: "GET", url: fixture.url + "/metrics").send()
+        #expect(response.status == 200)
+        let text = response.body.string ?? ""
+        var samples: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let value = Double(parts[1]) { samples[String(parts[0])] = value }
+        }
+        #expect(samples[#"kube_green_sleep_operations_total{environment="staging",operation="sleep",status="success"}"#] == 1)
+        #expect(samples[#"kube_green_resources_scaled_total{environment="staging",resource_type="Deployment.apps",namespace="shop"}"#] == 2)
+        #expect(samples[#"sandman_cluster_ready{cluster="staging",environment="staging"}"#] == 1)
+        #expect(samples.keys.contains { $0.hasPrefix("sandman_operation_duration_seconds_count{") })
+        #expect(samples.keys.contains { $0.hasPrefix("sandman_http_requests_total{") && $0.contains(#"status="200""#) })
+        #expect(text.contains("# TYPE kube_green_sleep_operations_total counter"))
+    }
+
+    @Test func missedTransitionIsCaughtUpAtStartOnce() async throws {
+        let sleepInfo = """
+            apiVersion: kube-green.com/v1alpha1
+            kind: SleepInfo
+            metadata: {name: nights, namespace: shop}
+            spec: {weekdays: "*", sleepAt: "20:00", wakeUpAt: "08:00"}
+            """
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", "")], start: Self.monday)
+        defer { Task { [fixture] in await fixture.stop() } }
+        try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2) + "\n---\n" + sleepInfo)
+        let original = await fixture.replicas("staging", "shop")
+        try await fixture.startHub()
+        #expect(await eventually { (try? await fixture.api("GET", "/api/v1/clusters/staging/namespaces"))?.body["namespaces"]?.array?.first?["state"] == "awake" })
+        await fixture.stopHub()
+
+        // The hub is down at 20:00; it starts again at 22:00 and sleeps the namespace at once.
+        fixture.clock.set(instant("2027-01-04T22:00:00Z"))
+        try await fixture.startHub()
+        #expect(await eventually {
+            let operations = try? await fixture.api("GET", "/api/v1/operations?cluster=staging")
+            return operations?.body["operations"]?.array?.first { $0["action"] == "sleep" }?["state"] == "succeeded"
+        })
+        #expect(await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 })
+        let sleeps = try await fixture.api("GET", "/api/v1/operations?cluster=staging")
+        #expect(sleeps.body["operations"]?.array?.filter { $0["action"] == "sleep" }.count == 1)
+
+        // A person wakes it by hand (not through Sandman); a restart does not sleep it again.
+        await fixture.stopHub()
+        for (name, replicas) in original {
+            try await fixture.simulators["staging"]!.load(manifests: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: \(name), namespace: shop}\nspec: {replicas: \(replicas), selector: {matchLabels: {app: \(name)}}}")
+        }
+        fixture.clock.set(instant("2027-01-04T22:30:00Z"))
+        try await fixture.startHub()
+        try await Task.sleep(for: .seconds(1))
+        #expect(await fixture.replicas("staging", "shop") == original)
+        let after = try await fixture.api("GET", "/api/v1/operations?cluster=staging")
+        #expect(after.body["operations"]?.array?.filter { $0["action"] == "sleep" }.count == 1)
+    }
+
+    @Test func deletingASleepInfoWhileAsleepWakesTheNamespace() async throws {
+        let sleepInfo = """
+            apiVersion: kube-green.com/v1alpha1
+            kind: SleepInfo
+            metadata: {name: nights, namespace: shop}
+            spec: {weekdays: "*", sleepAt: "20:00", wakeUpAt: "08:00"}
+            """
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", "")], start: Self.monday)
+        defer { Task { [fixture] in await fixture.stop() } }
+        let sim = fixture.simulators["staging"]!
+        try await sim.load(manifests: HubFixture.shop("shop", deployments: 3) + "\n---\n" + sleepInfo)
+        let original = await fixture.replicas("staging", "shop")
+        try await fixture.startHub()
+        #expect(await eventually {
+            await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights")?[path: ["metadata", "finalizers"]] == ["sandman.dev/wake-on-delete"]
+        })
+        fixture.clock.set(instant("2027-01-04T20:00:30Z"))
+        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+        #expect(await eventually {
+            await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights")?[path: ["status", "operation"]] == "SLEEP"
+        })
+        let status = await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights")
+        #expect(status?[path: ["status", "lastScheduleTime"]] == "2027-01-04T20:00:30Z")
+
+        // kubectl delete sleepinfo nights: held by the finalizer until the namespace is awake.
+        let client = try KubeClient(name: "staging", access: Kubeconfig(path: fixture.directory.path + "/kube/staging.yaml").access())
+        try await client.delete(.sleepInfo, namespace: "shop", name: "nights")
+        #expect(await eventually { await fixture.replicas("staging", "shop") == original })
+        #expect(await eventually { await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights") == nil })
+    }
+}
