@@ -166,5 +166,11 @@ public struct ScheduleError: Error, Sendable, Equatable, CustomStringConvertible
     public var value: String
     public var reason: String
 
+    public init(field: String, value: String, reason: String) {
+        self.field = field
+        self.value = value
+        self.reason = reason
+    }
+
     public var description: String { "\(field): \"\(value)\": \(reason)" }
 }

@@ -1,0 +1,59 @@
+import Foundation
+import JSON
+import Scheduling
+
+/// `sandman schedule explain`: the next transitions of a schedule and its state at an instant.
+public struct ScheduleExplanation: Sendable {
+    public var schedule: SleepSchedule
+    public var at: Date
+    public var transitions: [Transition]
+
+    public init(schedule: SleepSchedule, at: Date, count: Int) {
+        self.schedule = schedule
+        self.at = at
+        self.transitions = schedule.transitions(after: at, count: count)
+    }
+
+    /// Reads a schedule from a SleepInfo manifest or a hub schedule entry (YAML).
+    public static func schedule(fromYAML text: String, source: String) throws -> SleepSchedule {
+        let document = try JSONValue(yaml: text)
+        let spec = document["kind"]?.string == "SleepInfo" ? (document["spec"] ?? .emptyObject) : document
+        guard let weekdays = spec["weekdays"]?.string, let sleepAt = spec["sleepAt"]?.string else {
+            throw ScheduleError(field: "weekdays/sleepAt", value: source, reason: "a SleepInfo or hub schedule needs weekdays and sleepAt")
+        }
+        return try SleepSchedule(
+            weekdays: weekdays, sleepAt: sleepAt, wakeUpAt: spec["wakeUpAt"]?.string, timeZone: spec["timeZone"]?.string,
+            sleepDays: spec["sleepDays"]?.string, wakeDays: spec["wakeDays"]?.string,
+            exceptions: (spec["exceptions"]?.array ?? []).compactMap(\.string)
+        )
+    }
+
+    public var isAsleep: Bool { schedule.isAsleep(at: at) }
+
+    private func local(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = schedule.timeZone
+        let parts = calendar.dateComponents([.year, .month, .day, .weekday, .hour, .minute], from: date)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let offset = schedule.timeZone.secondsFromGMT(for: date)
+        let sign = offset < 0 ? "-" : "+"
+        return String(format: "%@ %04d-%02d-%02d %02d:%02d %@%02d:%02d", days[(parts.weekday ?? 1) - 1], parts.year ?? 0, parts.month ?? 0, parts.day ?? 0, parts.hour ?? 0, parts.minute ?? 0, sign, abs(offset) / 3600, abs(offset) % 3600 / 60)
+    }
+
+    public var json: JSONValue {
+        let latest = schedule.latestTransition(atOrBefore: at)
+        return [
+            "at": .string(at.formatted(.iso8601)), "timeZone": .string(schedule.timeZone.identifier),
+            "state": .string(isAsleep ? "asleep" : "awake"),
+            "since": latest.map { .string($0.at.formatted(.iso8601)) } ?? .null,
+            "transitions": .array(transitions.map { ["action": .string($0.kind.rawValue), "utc": .string($0.at.formatted(.iso8601)), "local": .string(local($0.at))] }),
+        ]
+    }
+
+    public var text: String {
+        let latest = schedule.latestTransition(atOrBefore: at)
+        var lines = ["at \(at.formatted(.iso8601)) (\(local(at)) \(schedule.timeZone.identifier)): \(isAsleep ? "asleep" : "awake")" + (latest.map { " since \($0.kind.rawValue) at \(local($0.at))" } ?? "")]
+        lines.append(Report.table(["ACTION", "UTC", "LOCAL (\(schedule.timeZone.identifier))"], transitions.map { [$0.kind.rawValue, $0.at.formatted(.iso8601), local($0.at)] }))
+        return lines.joined(separator: "\n")
+    }
+}
