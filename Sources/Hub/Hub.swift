@@ -32,13 +32,25 @@ public final class Hub: Sendable {
         self.metrics = metrics
         var settings = agentSettings
         settings.resyncInterval = configuration.resyncInterval.inSeconds
+        var clients: [String: KubeClient] = [:]
+        for cluster in configuration.clusters { clients[cluster.name] = try makeClient(cluster) }
+        let election = configuration.leaderElection
+        let home = election.enabled ? election.homeCluster.flatMap { clients[$0] } : nil
         var agents: [String: ClusterAgent] = [:]
         for cluster in configuration.clusters {
             var clusterSettings = settings
             clusterSettings.concurrency = cluster.client.concurrency
+            let elector = home.map { home in
+                var electorConfiguration = LeaderElector.Configuration(leaseName: "sandman-\(cluster.name)", namespace: election.namespace, identity: election.identity)
+                electorConfiguration.leaseDuration = election.leaseDuration
+                electorConfiguration.renewDeadline = election.renewDeadline
+                electorConfiguration.retryPeriod = election.retryPeriod
+                return LeaderElector(client: home, configuration: electorConfiguration)
+            }
             agents[cluster.name] = ClusterAgent(
-                configuration: cluster, client: try makeClient(cluster), store: store, clock: clock, policy: policy,
-                events: HubEventFanOut([metrics] + events), prices: configuration.prices, settings: clusterSettings, logger: logger
+                configuration: cluster, client: clients[cluster.name]!, store: store, clock: clock, policy: policy,
+                events: HubEventFanOut([metrics] + events), prices: configuration.prices, settings: clusterSettings,
+                elector: elector, logger: logger
             )
         }
         self.agents = agents
@@ -91,6 +103,10 @@ public final class Hub: Sendable {
             throw .forbidden(denial.reason)
         }
         guard let agent = agents[name] else { throw .notFound("cluster \"\(name)\" has no agent", field: "cluster") }
+        let ownership = await agent.status()
+        if !ownership.ownedHere {
+            throw HubError(kind: .conflict, message: "cluster \(name) is managed by hub replica \(ownership.owner ?? "unknown"); send the request there")
+        }
         guard let managed = await agent.managedNamespaces() else {
             throw HubError(kind: .unavailable, message: "cluster \(name) is not synced yet (reachable: \(await agent.health.reachable)); try again shortly")
         }

@@ -27,6 +27,8 @@ enum Representation {
             "namespaces": ["managed": .int(Int64(status.namespaces.count)), "asleep": .int(Int64(status.asleepCount)), "awake": .int(Int64(status.namespaces.filter { $0.asleep == false }.count))],
             "nextTransition": nextJSON,
             "savings": ["week": .double((savings * 100).rounded() / 100)],
+            "owner": status.owner.map(JSONValue.string) ?? .null,
+            "ownedHere": .bool(status.ownedHere),
         ]
     }
 

@@ -35,6 +35,8 @@ public actor ClusterAgent {
     let events: any HubEventSink
     let prices: HubConfiguration.Prices
     let logger: Logger
+    /// With several hub replicas: this agent acts only while it holds its cluster's Lease.
+    let elector: LeaderElector?
 
     public private(set) var health = ClusterHealth()
     private var namespaces: Set<String> = []
@@ -51,7 +53,8 @@ public actor ClusterAgent {
         var action: Transition.Kind
     }
 
-    public init(configuration: ClusterConfiguration, client: KubeClient, store: Store, clock: any HubClock, policy: any PolicyAdvisor, events: any HubEventSink, prices: HubConfiguration.Prices, settings: Settings = .init(), logger: Logger) {
+    public init(configuration: ClusterConfiguration, client: KubeClient, store: Store, clock: any HubClock, policy: any PolicyAdvisor, events: any HubEventSink, prices: HubConfiguration.Prices, settings: Settings = .init(), elector: LeaderElector? = nil, logger: Logger) {
+        self.elector = elector
         self.configuration = configuration
         self.settings = settings
         self.client = client
@@ -76,6 +79,15 @@ public actor ClusterAgent {
             group.addTask { await self.probeLoop() }
             group.addTask { await self.watchNamespaces() }
             group.addTask { await self.watchSleepInfos() }
+            if let elector {
+                group.addTask {
+                    await elector.run {
+                        // Leading: evaluate at once, then until leadership is lost (this task is cancelled).
+                        await self.wake()
+                        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+                    }
+                }
+            }
             await evaluationLoop()
             group.cancelAll()
         }
@@ -203,6 +215,10 @@ public actor ClusterAgent {
     public func evaluate() async -> Date? {
         guard health.ready, synced.namespaces, synced.sleepInfos else {
             return clock.now.addingTimeInterval(settings.probeInterval)
+        }
+        if let elector, await !elector.isLeader {
+            statuses.removeAll()
+            return nil
         }
         let now = clock.now
         let units = ManagedUnit.units(namespaces: Array(namespaces), sleepInfos: Array(sleepInfos.values), configuration: configuration)
@@ -431,10 +447,17 @@ public actor ClusterAgent {
         return Array(Set(ManagedUnit.units(namespaces: Array(namespaces), sleepInfos: Array(sleepInfos.values), configuration: configuration).map(\.namespace))).sorted()
     }
 
-    public func status() -> ClusterStatus {
-        ClusterStatus(
+    public func status() async -> ClusterStatus {
+        var owner: String?
+        var local = true
+        if let elector {
+            owner = await elector.observedHolder
+            local = await elector.isLeader
+        }
+        return ClusterStatus(
             name: name, tier: configuration.tier, health: health,
-            namespaces: statuses.values.sorted { ($0.namespace, $0.unit) < ($1.namespace, $1.unit) }
+            namespaces: statuses.values.sorted { ($0.namespace, $0.unit) < ($1.namespace, $1.unit) },
+            owner: owner, ownedHere: local
         )
     }
 }

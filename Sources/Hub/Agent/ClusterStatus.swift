@@ -33,6 +33,10 @@ public struct ClusterStatus: Sendable {
     public var tier: ClusterConfiguration.Tier
     public var health: ClusterHealth
     public var namespaces: [NamespaceStatus]
+    /// With leader election: the replica holding this cluster's Lease.
+    public var owner: String?
+    /// Whether this replica acts on the cluster.
+    public var ownedHere: Bool
 
     public var asleepCount: Int { namespaces.filter { $0.asleep == true }.count }
     public var nextTransition: (namespace: String, transition: Transition)? {
