@@ -1,0 +1,15 @@
+import ArgumentParser
+import Foundation
+
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Copy the hub's database consistently, even while the hub runs.")
+
+    @OptionGroup var config: ConfigOption
+    @Argument(help: "Where to write the copy.") var destination: String
+
+    func run() async throws {
+        let store = try openStore(config.config)
+        try await store.backup(to: destination)
+        print("database \(store.path) copied to \(destination)")
+    }
+}
