@@ -79,6 +79,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Scripting",
+            dependencies: [
+                "CLua", "JSON", "Scheduling",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Sleep",
             dependencies: [
                 "Kube", "JSON", "Store",
@@ -108,7 +117,7 @@ let package = Package(
         .target(
             name: "Hub",
             dependencies: [
-                "Config", "Kube", "Scheduling", "Sleep", "Store", "Transport", "JSON",
+                "Config", "Kube", "Scheduling", "Scripting", "Sleep", "Store", "Transport", "JSON",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -131,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "sandman",
             dependencies: [
-                "Hub", "Config", "Demo", "KubeSim",
+                "Hub", "Config", "Demo", "KubeSim", "Scripting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

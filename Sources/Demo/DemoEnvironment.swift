@@ -47,10 +47,9 @@ public final class DemoEnvironment: Sendable {
         let store = try Store(path: configuration.database)
         let (token, _) = try await APITokens.create(name: "demo-admin", role: .admin, teams: [], clusters: [], in: store, now: Date())
         let clock: any HubClock = speed == 1 ? SystemClock() : WarpedClock(speed: speed)
-        let hub = try Hub(configuration: configuration, store: store, clock: clock, logger: logger) { cluster in
+        let server = try await HubRuntime.start(configuration: configuration, clock: clock, handleSignals: true, logger: logger, makeClient: { cluster in
             try KubeClient(name: cluster.name, access: kubeconfig.access(context: cluster.context ?? cluster.name))
-        }
-        let server = try await HubServer.start(hub: hub, handleSignals: true, logger: logger)
+        }, store: store)
         return DemoEnvironment(simulators: simulators, server: server, adminToken: token, kubeconfigPath: kubeconfigPath, stateDirectory: state)
     }
 

@@ -21,13 +21,13 @@ public final class HubServer: Sendable {
     }
 
     /// Starts the hub and returns once it listens. With `handleSignals`, SIGTERM and SIGINT stop it.
-    public static func start(hub: Hub, plugins: (any PluginStatusProvider)? = nil, extraServices: [any Service] = [], handleSignals: Bool = false, logger: Logger) async throws -> HubServer {
+    public static func start(hub: Hub, plugins: (any PluginStatusProvider)? = nil, slack: SlackGateway? = nil, extraServices: [any Service] = [], handleSignals: Bool = false, logger: Logger) async throws -> HubServer {
         let listen = hub.configuration.listen
         let (started, startedContinuation) = AsyncStream.makeStream(of: Int.self)
         let readiness = Readiness()
         var serverLogger = logger
         serverLogger.logLevel = max(logger.logLevel, .warning)
-        let router = HubAPI.router(hub: hub, plugins: plugins, ready: { readiness.isReady })
+        let router = HubAPI.router(hub: hub, plugins: plugins, slack: slack, ready: { readiness.isReady })
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil),

@@ -11,6 +11,8 @@ public struct Principal: Sendable, Equatable {
     public var teams: [String]
     /// Empty: every cluster.
     public var clusters: [String]
+    /// On the production allow-list: may act on production without the admin role.
+    public var mayOperateProduction = false
 
     public init(name: String, role: Role, teams: [String] = [], clusters: [String] = []) {
         self.name = name
@@ -30,7 +32,7 @@ public struct Principal: Sendable, Equatable {
         if !clusters.isEmpty, !clusters.contains(cluster.name) {
             return .init(reason: "\(name) may not act on cluster \(cluster.name)")
         }
-        if cluster.tier == .production {
+        if cluster.tier == .production, !mayOperateProduction {
             return .init(reason: "production needs the admin role")
         }
         guard !teams.isEmpty else { return nil }

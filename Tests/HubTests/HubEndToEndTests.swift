@@ -25,6 +25,13 @@ struct HubEndToEndTests {
             namespaces: ["search-*"]
         """
 
+    static let sleepInfo = """
+        apiVersion: kube-green.com/v1alpha1
+        kind: SleepInfo
+        metadata: {name: nights, namespace: shop}
+        spec: {weekdays: "*", sleepAt: "20:00", wakeUpAt: "08:00"}
+        """
+
     @Test func statusOfThreeClustersWithOneUnreachable() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours), "production": ("production", "")], unreachable: ["edge"], start: Self.monday)
         defer { Task { [fixture] in await fixture.stop() } }
@@ -198,15 +205,9 @@ struct HubEndToEndTests {
     }
 
     @Test func missedTransitionIsCaughtUpAtStartOnce() async throws {
-        let sleepInfo = """
-            apiVersion: kube-green.com/v1alpha1
-            kind: SleepInfo
-            metadata: {name: nights, namespace: shop}
-            spec: {weekdays: "*", sleepAt: "20:00", wakeUpAt: "08:00"}
-            """
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", "")], start: Self.monday)
         defer { Task { [fixture] in await fixture.stop() } }
-        try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2) + "\n---\n" + sleepInfo)
+        try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2) + "\n---\n" + Self.sleepInfo)
         let original = await fixture.replicas("staging", "shop")
         try await fixture.startHub()
         #expect(await eventually { (try? await fixture.api("GET", "/api/v1/clusters/staging/namespaces"))?.body["namespaces"]?.array?.first?["state"] == "awake" })
@@ -237,16 +238,10 @@ struct HubEndToEndTests {
     }
 
     @Test func deletingASleepInfoWhileAsleepWakesTheNamespace() async throws {
-        let sleepInfo = """
-            apiVersion: kube-green.com/v1alpha1
-            kind: SleepInfo
-            metadata: {name: nights, namespace: shop}
-            spec: {weekdays: "*", sleepAt: "20:00", wakeUpAt: "08:00"}
-            """
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", "")], start: Self.monday)
         defer { Task { [fixture] in await fixture.stop() } }
         let sim = fixture.simulators["staging"]!
-        try await sim.load(manifests: HubFixture.shop("shop", deployments: 3) + "\n---\n" + sleepInfo)
+        try await sim.load(manifests: HubFixture.shop("shop", deployments: 3) + "\n---\n" + Self.sleepInfo)
         let original = await fixture.replicas("staging", "shop")
         try await fixture.startHub()
         #expect(await eventually {

@@ -368,17 +368,6 @@ struct KubeClientTests {
     }
 }
 
-/// Values appended from several tasks.
-final class Recorder<Value: Sendable>: Sendable {
-    private let storage = Mutex<[Value]>([])
-
-    func append(_ value: Value) {
-        storage.withLock { $0.append(value) }
-    }
-
-    var values: [Value] { storage.withLock { $0 } }
-}
-
 /// A typed view used to exercise the generic verbs on a kind without a model of its own.
 struct ConfigMapLike: KubeResource {
     static let kind = ResourceKind.configMap

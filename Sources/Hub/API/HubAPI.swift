@@ -25,7 +25,7 @@ public protocol PluginStatusProvider: Sendable {
 
 /// The hub's HTTP surface: `/api/v1` (JSON, bearer tokens), `/metrics`, `/healthz`, `/readyz`.
 public enum HubAPI {
-    public static func router(hub: Hub, plugins: (any PluginStatusProvider)? = nil, ready: @escaping @Sendable () -> Bool = { true }) -> Router<HubRequestContext> {
+    public static func router(hub: Hub, plugins: (any PluginStatusProvider)? = nil, slack: SlackGateway? = nil, ready: @escaping @Sendable () -> Bool = { true }) -> Router<HubRequestContext> {
         let router = Router(context: HubRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: hub.metrics))
         router.add(middleware: ErrorMiddleware())
@@ -39,6 +39,22 @@ public enum HubAPI {
         router.get("api/v1/openapi.yaml") { _, _ -> Response in
             guard let document = OpenAPIDocument.yaml else { throw HubError.internal("the API description was not installed with the binary (sandman_Hub.resources)") }
             return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: document)))
+        }
+
+        if let slack {
+            let endpoints: [(String, @Sendable (Data, String?, String?) async -> SlackGateway.Reply)] = [
+                ("slack/commands", slack.command), ("slack/interactions", slack.interaction), ("slack/events", slack.event),
+            ]
+            for (path, handle) in endpoints {
+                router.post(RouterPath(stringLiteral: path)) { request, _ -> Response in
+                    var request = request
+                    // Read a little past Slack's limit, so that an oversized body is told apart.
+                    let buffer = (try? await request.collectBody(upTo: SlackVerifier.maximumBodySize + 1)) ?? ByteBuffer(repeating: 0, count: SlackVerifier.maximumBodySize + 1)
+                    let reply = await handle(Data(buffer.readableBytesView), request.headers[HTTPField.Name("X-Slack-Request-Timestamp")!], request.headers[HTTPField.Name("X-Slack-Signature")!])
+                    guard let body = reply.body else { return Response(status: .init(code: reply.status)) }
+                    return json(body, status: .init(code: reply.status))
+                }
+            }
         }
 
         let api = router.group("api/v1").add(middleware: TokenAuthMiddleware(store: hub.store))

@@ -5,34 +5,37 @@ import JSON
 
 /// `sandman sleep` and `sandman wake`: ask the hub, then follow the operation to its end.
 struct SleepCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sleep", abstract: "Put a cluster's namespaces (or the named ones) to sleep now.")
+    static let configuration = CommandConfiguration(commandName: "sleep", abstract: "Put a cluster's namespaces (or the named ones) to sleep now; they stay asleep until --for has passed or the next scheduled wake.")
 
     @OptionGroup var options: HubOptions
-    @Argument(help: "Cluster name.") var cluster: String
-    @Argument(help: "Namespaces (default: every managed namespace).") var namespaces: [String] = []
-    @Option(name: .customLong("for"), help: "Keep them asleep this long (e.g. 2h); default: until the next scheduled wake.") var duration: String?
-    @Option(help: "Why, for the audit trail.") var reason: String?
+    @OptionGroup var target: OperationTarget
 
     func run() async throws {
-        try await requestOperation("sleep", cluster: cluster, namespaces: namespaces, duration: duration, reason: reason, options: options)
+        try await requestOperation("sleep", target: target, options: options)
     }
 }
 
 struct WakeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "wake", abstract: "Wake a cluster's namespaces (or the named ones) now.")
+    static let configuration = CommandConfiguration(commandName: "wake", abstract: "Wake a cluster's namespaces (or the named ones) now; they stay awake until --for has passed or the next scheduled sleep.")
 
     @OptionGroup var options: HubOptions
-    @Argument(help: "Cluster name.") var cluster: String
-    @Argument(help: "Namespaces (default: every managed namespace).") var namespaces: [String] = []
-    @Option(name: .customLong("for"), help: "Keep them awake this long (e.g. 2h); default: until the next scheduled sleep.") var duration: String?
-    @Option(help: "Why, for the audit trail.") var reason: String?
+    @OptionGroup var target: OperationTarget
 
     func run() async throws {
-        try await requestOperation("wake", cluster: cluster, namespaces: namespaces, duration: duration, reason: reason, options: options)
+        try await requestOperation("wake", target: target, options: options)
     }
 }
 
-private func requestOperation(_ action: String, cluster: String, namespaces: [String], duration: String?, reason: String?, options: HubOptions) async throws {
+/// What `sleep` and `wake` act on.
+struct OperationTarget: ParsableArguments {
+    @Argument(help: "Cluster name.") var cluster: String
+    @Argument(help: "Namespaces (default: every managed namespace).") var namespaces: [String] = []
+    @Option(name: .customLong("for"), help: "How long to keep them so, e.g. 2h.") var duration: String?
+    @Option(help: "Why, for the audit trail.") var reason: String?
+}
+
+private func requestOperation(_ action: String, target: OperationTarget, options: HubOptions) async throws {
+    let (cluster, namespaces, duration, reason) = (target.cluster, target.namespaces, target.duration, target.reason)
     let client = options.client
     var body: JSONValue = ["namespaces": .array(namespaces.map(JSONValue.string))]
     if let duration { body["duration"] = .string(duration) }

@@ -1,0 +1,144 @@
+import Config
+import Foundation
+import JSON
+import Logging
+import Scheduling
+import Store
+import Transport
+
+/// Delivers the notification outbox: `chat.postMessage` with the bot token, the incoming
+/// webhook, or a command's `response_url`. A message is delivered once: retried with backoff
+/// (or after Slack's `Retry-After`), given up (and audited) after `maxDeliveryAge`.
+public final class SlackDelivery: Sendable {
+    /// Where an outbox message goes.
+    public enum Destination: Sendable, Equatable {
+        case chat
+        case webhook
+        case responseURL(String)
+
+        var stored: String {
+            switch self {
+            case .chat: "chat.postMessage"
+            case .webhook: "webhook"
+            case .responseURL(let url): "response_url:\(url)"
+            }
+        }
+
+        init?(stored: String) {
+            if stored == "chat.postMessage" { self = .chat } else if stored == "webhook" { self = .webhook } else if stored.hasPrefix("response_url:") {
+                self = .responseURL(String(stored.dropFirst("response_url:".count)))
+            } else { return nil }
+        }
+    }
+
+    let settings: HubConfiguration.Slack
+    let store: Store
+    let clock: any HubClock
+    let http: HTTPClient
+    let logger: Logger
+
+    public init(settings: HubConfiguration.Slack, store: Store, clock: any HubClock, logger: Logger) {
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.http = HTTPClient(configuration: .init(timeout: .seconds(10), userAgent: "sandman-slack"))
+        self.logger = logger
+    }
+
+    /// The destination for notifications: the bot (when there is a token), else the webhook.
+    public var notificationDestination: Destination? {
+        settings.botToken != nil ? .chat : (settings.webhookURL != nil ? .webhook : nil)
+    }
+
+    /// Adds a message to the outbox unless `key` was enqueued before; true when added.
+    @discardableResult
+    public func enqueue(_ message: JSONValue, to destination: Destination, channel: String?, key: String) async -> Bool {
+        var payload = message
+        if destination == .chat, payload["channel"] == nil, let channel { payload["channel"] = .string(channel) }
+        do {
+            return try await store.enqueue(OutboxMessage(dedupKey: key, destination: destination.stored, channel: channel, payload: payload.serialized(), createdAt: clock.now))
+        } catch {
+            logger.error("cannot enqueue a Slack message", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Delivers what is due until cancelled, checking every `interval`.
+    public func run(interval: Duration = .seconds(1)) async {
+        while !Task.isCancelled {
+            await deliverDue()
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// One pass over the due messages.
+    public func deliverDue() async {
+        guard let due = try? await store.dueMessages(at: clock.now) else { return }
+        for message in due {
+            await deliver(message)
+        }
+    }
+
+    private func deliver(_ stored: OutboxMessage) async {
+        var message = stored
+        let now = clock.now
+        if now.timeIntervalSince(message.createdAt) > settings.maxDeliveryAge.inSeconds {
+            message.abandonedAt = now
+            message.lastError = (message.lastError ?? "") + " (given up after \(message.attempts) attempts)"
+            try? await store.update(message)
+            try? await store.record(AuditEntry(at: now, actor: "sandman", source: "slack", action: "notify", target: message.channel, result: "abandoned", detail: message.lastError))
+            logger.warning("Slack message given up", metadata: ["key": "\(message.dedupKey)", "error": "\(message.lastError ?? "")"])
+            return
+        }
+        message.attempts += 1
+        switch await send(message) {
+        case .delivered:
+            message.deliveredAt = now
+            message.lastError = nil
+        case .retry(let error, let after):
+            message.lastError = error
+            let backoff = min(300, pow(2, Double(min(message.attempts, 8))))
+            message.nextAttemptAt = now.addingTimeInterval(after ?? backoff)
+        }
+        try? await store.update(message)
+    }
+
+    private enum Result {
+        case delivered
+        case retry(String, after: TimeInterval?)
+    }
+
+    private func send(_ message: OutboxMessage) async -> Result {
+        guard let destination = Destination(stored: message.destination) else { return .retry("unknown destination \(message.destination)", after: 3600) }
+        var headers: HTTPHeaders = ["Content-Type": "application/json; charset=utf-8"]
+        let url: String
+        switch destination {
+        case .chat:
+            guard let token = settings.botToken else { return .retry("no bot token configured", after: 60) }
+            headers["Authorization"] = "Bearer \(token)"
+            url = settings.apiURL + "/chat.postMessage"
+        case .webhook:
+            guard let hook = settings.webhookURL else { return .retry("no webhook URL configured", after: 60) }
+            url = hook
+        case .responseURL(let responseURL):
+            url = responseURL
+        }
+        do {
+            let response = try await http.send(HTTPRequest(method: .post, url: url, headers: headers, body: Data(message.payload.utf8)))
+            if response.status == 429 {
+                let after = response.headers["Retry-After"].flatMap(TimeInterval.init) ?? 30
+                return .retry("rate limited (429), retry after \(Int(after)) s", after: after)
+            }
+            guard (200..<300).contains(response.status) else {
+                return .retry("HTTP \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))", after: nil)
+            }
+            // chat.postMessage answers 200 with {"ok": false, "error": ...} on failure.
+            if destination == .chat, let body = try? JSONValue(parsing: response.body), body["ok"] == false {
+                return .retry("Slack error: \(body["error"]?.string ?? "unknown")", after: nil)
+            }
+            return .delivered
+        } catch {
+            return .retry("\(error)", after: nil)
+        }
+    }
+}

@@ -1,0 +1,249 @@
+import Config
+import Foundation
+import JSON
+import Logging
+import Scheduling
+import Scripting
+import Store
+
+/// Slack's requests to the hub: slash commands, button clicks and the Events API handshake.
+/// Every request is verified before anything reads it; the command plugin proposes actions and
+/// the reply, and the hub authorizes and performs them for the Slack user.
+public final class SlackGateway: Sendable {
+    let hub: Hub
+    let plugins: PluginHost
+    let verifier: SlackVerifier
+    let delivery: SlackDelivery
+    let followUps: SlackFollowUps
+    let settings: HubConfiguration.Slack
+    let logger: Logger
+
+    public init(hub: Hub, plugins: PluginHost, delivery: SlackDelivery, logger: Logger) {
+        self.hub = hub
+        self.plugins = plugins
+        self.settings = hub.configuration.slack
+        self.verifier = SlackVerifier(secrets: hub.configuration.slack.signingSecrets)
+        self.delivery = delivery
+        self.followUps = SlackFollowUps(store: hub.store, delivery: delivery, clock: hub.clock)
+        self.logger = logger
+    }
+
+    /// What to answer Slack: a status and a JSON body (nil for an empty 200).
+    public struct Reply: Sendable {
+        public var status: Int
+        public var body: JSONValue?
+    }
+
+    /// Verifies a request; a rejection is audited and answered without calling any plugin.
+    /// Slack's timestamps are wall-clock time, so they are checked against the machine's clock
+    /// even when the hub's own clock is warped (demo) or driven by a test.
+    func verify(_ body: Data, timestamp: String?, signature: String?, path: String) async -> Reply? {
+        do {
+            try verifier.verify(timestamp: timestamp, signature: signature, body: body, now: Date())
+            return nil
+        } catch {
+            try? await hub.store.record(AuditEntry(at: hub.clock.now, actor: "unknown", source: "slack", action: path, result: "rejected", detail: error.description))
+            logger.warning("Slack request rejected", metadata: ["path": "\(path)", "reason": "\(error)"])
+            return Reply(status: error.status, body: ["error": .string(error.description)])
+        }
+    }
+
+    // MARK: Slash commands
+
+    public func command(_ body: Data, timestamp: String?, signature: String?) async -> Reply {
+        if let rejection = await verify(body, timestamp: timestamp, signature: signature, path: "command") { return rejection }
+        let form = FormBody.decode(body)
+        let principal = SlackAccess.principal(user: form["user_id"] ?? "", userName: form["user_name"] ?? "", channel: form["channel_id"] ?? "", settings: settings)
+        let clusters = hub.configuration.clusters.map(\.name)
+        var command: JSONValue = ["clusters": .array(clusters.map(JSONValue.string))]
+        for key in ["command", "text", "user_id", "user_name", "channel_id", "channel_name", "team_id", "response_url", "trigger_id"] {
+            command[key] = .string(form[key] ?? "")
+        }
+        let outcome = await plugins.handleSlackCommand(command)
+        var lines: [String] = []
+        var operations: [OperationRecord] = []
+        for action in outcome.actions {
+            switch await perform(action, as: principal) {
+            case .success(let result):
+                lines.append(result.line)
+                if let operation = result.operation { operations.append(operation) }
+            case .failure(let error):
+                lines.append(":no_entry: \(error.message)")
+            }
+        }
+        if let url = form["response_url"], !url.isEmpty {
+            for operation in operations { await followUps.watch(operation, responseURL: url, user: form["user_id"] ?? "") }
+        }
+        var reply = outcome.response
+        if reply["response_type"] == nil { reply["response_type"] = "ephemeral" }
+        if !lines.isEmpty {
+            let text = ([reply["text"]?.string].compactMap { $0 } + lines).joined(separator: "\n")
+            reply["text"] = .string(text)
+            if var blocks = reply["blocks"]?.array {
+                blocks.append(["type": "section", "text": ["type": "mrkdwn", "text": .string(lines.joined(separator: "\n"))]])
+                reply["blocks"] = .array(blocks)
+            }
+        }
+        return Reply(status: 200, body: reply)
+    }
+
+    struct ActionResult {
+        var line: String
+        var operation: OperationRecord?
+    }
+
+    /// Authorizes and performs one proposed action for the Slack user.
+    func perform(_ action: SlackAction, as principal: Principal) async -> Result<ActionResult, HubError> {
+        do throws(HubError) {
+            switch action {
+            case .wake(let cluster, let namespaces, let duration):
+                try await check(cluster: cluster, namespaces: namespaces)
+                let operation = try await hub.request(.wake, cluster: cluster, namespaces: namespaces, duration: duration, reason: "Slack", by: principal, source: "slack")
+                let span = duration.map { " for \(DurationText.format($0))" } ?? " until the next scheduled sleep"
+                return .success(ActionResult(line: ":sunny: waking \(target(cluster, namespaces))\(span) (operation \(operation.id.prefix(8)))", operation: operation))
+            case .sleep(let cluster, let namespaces):
+                try await check(cluster: cluster, namespaces: namespaces)
+                let operation = try await hub.request(.sleep, cluster: cluster, namespaces: namespaces, duration: nil, reason: "Slack", by: principal, source: "slack")
+                return .success(ActionResult(line: ":zzz: putting \(target(cluster, namespaces)) to sleep (operation \(operation.id.prefix(8)))", operation: operation))
+            case .override(let proposal):
+                try await check(cluster: proposal.cluster, namespaces: proposal.namespaces)
+                let until = proposal.until ?? proposal.duration.map { hub.clock.now.addingTimeInterval($0.inSeconds) }
+                let kind = OverrideRecord.Kind(rawValue: proposal.kind.rawValue) ?? .skip
+                for namespace in proposal.namespaces.isEmpty ? [nil] : proposal.namespaces.map(Optional.some) {
+                    _ = try await hub.createOverride(cluster: proposal.cluster, namespace: namespace, kind: kind, until: until, reason: proposal.reason, by: principal, source: "slack")
+                }
+                let untilText = until.map { " until \($0.formatted(.iso8601))" } ?? ""
+                return .success(ActionResult(line: ":pushpin: override \(kind.rawValue) on \(target(proposal.cluster, proposal.namespaces))\(untilText)", operation: nil))
+            case .clearOverride(let cluster, let namespaces):
+                try await check(cluster: cluster, namespaces: namespaces)
+                let open: [OverrideRecord]
+                do { open = try await hub.store.activeOverrides(at: hub.clock.now, cluster: cluster) } catch { throw .internal("\(error)") }
+                var cleared = 0
+                for record in open where namespaces.isEmpty || record.namespace.map(namespaces.contains) == true {
+                    try await hub.deleteOverride(id: record.id, by: principal, source: "slack")
+                    cleared += 1
+                }
+                return .success(ActionResult(line: ":broom: cleared \(cleared) override(s) on \(target(cluster, namespaces))", operation: nil))
+            case .status(let cluster):
+                if let cluster { try await check(cluster: cluster, namespaces: []) }
+                return .success(ActionResult(line: await statusText(cluster: cluster), operation: nil))
+            case .help:
+                return .success(ActionResult(line: "", operation: nil))
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func target(_ cluster: String, _ namespaces: [String]) -> String {
+        namespaces.isEmpty ? "*\(cluster)*" : "*\(cluster)*/\(namespaces.joined(separator: ", "))"
+    }
+
+    /// An unknown cluster or namespace gets an error listing what exists.
+    private func check(cluster: String, namespaces: [String]) async throws(HubError) {
+        guard hub.configuration.cluster(named: cluster) != nil else {
+            throw .badRequest("I don't know a cluster called `\(cluster)`. Clusters: \(hub.configuration.clusters.map { "`\($0.name)`" }.joined(separator: ", "))", field: "cluster")
+        }
+        guard !namespaces.isEmpty, let managed = await hub.agents[cluster]?.managedNamespaces() else { return }
+        let unknown = namespaces.filter { !managed.contains($0) }
+        if !unknown.isEmpty {
+            throw .badRequest("`\(cluster)` has no managed namespace \(unknown.map { "`\($0)`" }.joined(separator: ", ")). Namespaces: \(managed.map { "`\($0)`" }.joined(separator: ", "))", field: "namespaces")
+        }
+    }
+
+    private func statusText(cluster: String?) async -> String {
+        var lines: [String] = []
+        for status in await hub.clusterStatuses() where cluster == nil || status.name == cluster {
+            let health = status.health.ready ? ":large_green_circle:" : ":red_circle:"
+            var line = "\(health) *\(status.name)* (\(status.tier.rawValue)): \(status.asleepCount)/\(status.namespaces.count) asleep"
+            if let next = status.nextTransition { line += ", next \(next.transition.kind.rawValue) of \(next.namespace) at \(next.transition.at.formatted(.iso8601))" }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    // MARK: Interactivity
+
+    /// Button clicks (`block_actions`): the keep-awake buttons of the pre-sleep warning.
+    public func interaction(_ body: Data, timestamp: String?, signature: String?) async -> Reply {
+        if let rejection = await verify(body, timestamp: timestamp, signature: signature, path: "interaction") { return rejection }
+        guard let payloadText = FormBody.decode(body)["payload"], let payload = try? JSONValue(parsing: payloadText) else {
+            return Reply(status: 400, body: ["error": "missing or malformed payload"])
+        }
+        guard payload["type"] == "block_actions" else { return Reply(status: 200, body: nil) }
+        let user = payload[path: ["user", "id"]]?.string ?? ""
+        let principal = SlackAccess.principal(user: user, userName: payload[path: ["user", "username"]]?.string ?? payload[path: ["user", "name"]]?.string ?? "", channel: payload[path: ["channel", "id"]]?.string ?? "", settings: settings)
+        var lines: [String] = []
+        for action in payload["actions"]?.array ?? [] {
+            guard let button = SlackButton(actionID: action["action_id"]?.string ?? "", value: action["value"]?.string ?? "") else { continue }
+            let until = button.until(from: hub.clock.now, timeZone: .current)
+            do throws(HubError) {
+                _ = try await hub.createOverride(cluster: button.cluster, namespace: button.namespace, kind: .wake, until: until, reason: "Slack button", by: principal, source: "slack")
+                lines.append(":sunny: \(button.namespace.map { "\(button.cluster)/\($0)" } ?? button.cluster) stays awake until \(until.formatted(.iso8601)) (asked by <@\(user)>)")
+            } catch {
+                lines.append(":no_entry: \(error.message)")
+            }
+        }
+        if let url = payload["response_url"]?.string, !lines.isEmpty {
+            await delivery.enqueue(["response_type": "in_channel", "replace_original": false, "text": .string(lines.joined(separator: "\n"))], to: .responseURL(url), channel: nil, key: "interaction:\(payload["trigger_id"]?.string ?? UUID().uuidString)")
+        }
+        return Reply(status: 200, body: nil)
+    }
+
+    // MARK: Events API
+
+    public func event(_ body: Data, timestamp: String?, signature: String?) async -> Reply {
+        if let rejection = await verify(body, timestamp: timestamp, signature: signature, path: "event") { return rejection }
+        guard let event = try? JSONValue(parsing: body) else { return Reply(status: 400, body: ["error": "malformed JSON"]) }
+        if event["type"] == "url_verification" {
+            return Reply(status: 200, body: ["challenge": event["challenge"] ?? ""])
+        }
+        return Reply(status: 200, body: nil)
+    }
+}
+
+/// The keep-awake buttons: `keep_awake_1h` and `keep_awake_tomorrow`, whose value is
+/// `<cluster>` or `<cluster>/<namespace>`.
+struct SlackButton: Equatable {
+    enum Kind: String {
+        case oneHour = "keep_awake_1h"
+        case untilTomorrow = "keep_awake_tomorrow"
+    }
+
+    var kind: Kind
+    var cluster: String
+    var namespace: String?
+
+    init?(actionID: String, value: String) {
+        guard let kind = Kind(rawValue: actionID), !value.isEmpty else { return nil }
+        let parts = value.split(separator: "/", maxSplits: 1).map(String.init)
+        self.kind = kind
+        cluster = parts[0]
+        namespace = parts.count > 1 ? parts[1] : nil
+    }
+
+    /// One hour from now, or 08:00 tomorrow in `timeZone`.
+    func until(from now: Date, timeZone: TimeZone) -> Date {
+        switch kind {
+        case .oneHour:
+            return now.addingTimeInterval(3600)
+        case .untilTomorrow:
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = timeZone
+            let tomorrow = calendar.date(byAdding: .day, value: 1, to: calendar.startOfDay(for: now)) ?? now.addingTimeInterval(86_400)
+            return calendar.date(byAdding: .hour, value: 8, to: tomorrow) ?? tomorrow
+        }
+    }
+}
+
+/// Who a Slack user is for the hub, from `slack.principals` (users, channels) and the
+/// production allow-list; someone unknown may only read.
+enum SlackAccess {
+    static func principal(user: String, userName: String, channel: String, settings: HubConfiguration.Slack) -> Principal {
+        let matching = settings.principals.filter { $0.users.contains(user) || $0.channels.contains(channel) }
+        let best = matching.max { $0.role < $1.role }
+        var principal = Principal(name: "slack:\(userName.isEmpty ? user : userName)", role: best?.role ?? .viewer, teams: best?.teams ?? [], clusters: best?.clusters ?? [])
+        principal.mayOperateProduction = settings.productionAllowList.contains(user)
+        return principal
+    }
+}

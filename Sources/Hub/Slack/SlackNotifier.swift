@@ -1,0 +1,122 @@
+import Config
+import Foundation
+import JSON
+import Logging
+import Scripting
+import Sleep
+import Store
+
+/// Tells people what Sandman does and is about to do: every notification is an event the
+/// `notify/*.lua` plugins turn into Slack messages, routed to the team's channel (or the
+/// cluster's, or the default one) through the outbox.
+public final class SlackNotifier: HubEventSink {
+    let configuration: HubConfiguration
+    let plugins: PluginHost
+    let delivery: SlackDelivery
+    let clock: any HubClock
+    let logger: Logger
+
+    public init(configuration: HubConfiguration, plugins: PluginHost, delivery: SlackDelivery, clock: any HubClock, logger: Logger) {
+        self.configuration = configuration
+        self.plugins = plugins
+        self.delivery = delivery
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// The channel for a namespace: its team's, else its cluster's, else the default.
+    func channel(cluster: ClusterConfiguration?, namespace: String?) -> String? {
+        namespace.flatMap { cluster?.team(owning: $0)?.slackChannel } ?? cluster?.slackChannel ?? configuration.slack.defaultChannel
+    }
+
+    /// Formats `event` with the plugins and queues each message once (`key` identifies the event).
+    func notify(_ event: JSONValue, cluster: ClusterConfiguration?, namespace: String?, key: String) async {
+        guard let destination = delivery.notificationDestination else { return }
+        var event = event
+        let channel = channel(cluster: cluster, namespace: namespace)
+        event["channel"] = channel.map(JSONValue.string) ?? .null
+        event["at"] = .int(Int64(clock.now.timeIntervalSince1970))
+        if let cluster {
+            event["cluster"] = .string(cluster.name)
+            event["tier"] = .string(cluster.tier.rawValue)
+            if let namespace { event["team"] = cluster.team(owning: namespace).map { .string($0.name) } ?? .null }
+        }
+        if let namespace { event["namespace"] = .string(namespace) }
+        let outcome = await plugins.format(event)
+        for (index, message) in outcome.messages.enumerated() {
+            let target = message.message["channel"]?.string ?? channel
+            await delivery.enqueue(message.message, to: destination, channel: target, key: "\(key):\(index)")
+        }
+    }
+
+    // MARK: HubEventSink
+
+    public func clusterHealthChanged(cluster name: String, tier: ClusterConfiguration.Tier, health: ClusterHealth) async {
+        let cluster = configuration.cluster(named: name)
+        if health.ready {
+            await notify(["type": "cluster_recovered"], cluster: cluster, namespace: nil, key: "health:\(name):up:\(Int(clock.now.timeIntervalSince1970))")
+        } else {
+            await notify(["type": "cluster_unreachable", "error": .string(health.lastError ?? "")], cluster: cluster, namespace: nil, key: "health:\(name):down:\(Int(clock.now.timeIntervalSince1970))")
+        }
+    }
+
+    public func operationStarted(_ operation: OperationRecord, cluster: ClusterConfiguration, unit namespace: String) async {}
+
+    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, outcome: SleepExecutor.Outcome?, duration: Duration) async {
+        let type = operation.state == .succeeded ? (operation.action == "sleep" ? "sleep_done" : "wake_done") : "operation_failed"
+        var details: JSONValue = [
+            "id": .string(operation.id), "action": .string(operation.action), "state": .string(operation.state.rawValue),
+            "source": .string(operation.source), "actor": .string(operation.actor), "reason": operation.reason.map(JSONValue.string) ?? .null,
+            "seconds": .double(duration.inSeconds),
+        ]
+        if let outcome {
+            details["done"] = .int(Int64(outcome.done.count))
+            details["skipped"] = .int(Int64(outcome.skipped.count))
+            details["failed"] = .int(Int64(outcome.failed.count))
+            details["failures"] = .array(outcome.failed.map { ["object": .string($0.ref.description), "error": .string($0.error)] })
+            details["modified"] = .array(outcome.skipped.filter { $0.reason == .modifiedDuringSleep }.map { .string($0.ref.description) })
+        } else if let summary = operation.summary.flatMap({ try? JSONValue(parsing: $0) }) {
+            details["error"] = summary["error"] ?? .null
+        }
+        await notify(["type": .string(type), "operation": details, "actor": .string(operation.actor), "reason": operation.reason.map(JSONValue.string) ?? .null], cluster: cluster, namespace: namespace, key: "operation:\(operation.id):\(namespace)")
+    }
+
+    // MARK: Watching for what is about to happen
+
+    /// Every 30 s: pre-sleep warnings for sleeps due within the lead time, and broken plugins.
+    public func run(hub: Hub) async {
+        while !Task.isCancelled {
+            await warnOfUpcomingSleeps(hub: hub)
+            await reportBrokenPlugins()
+            try? await Task.sleep(for: .seconds(30))
+        }
+    }
+
+    func warnOfUpcomingSleeps(hub: Hub) async {
+        let now = clock.now
+        let lead = configuration.slack.preSleepWarning.inSeconds
+        guard lead > 0 else { return }
+        for status in await hub.clusterStatuses() where status.ownedHere {
+            let cluster = configuration.cluster(named: status.name)
+            for namespace in status.namespaces where namespace.asleep == false {
+                guard let next = namespace.nextTransition, next.kind == .sleep else { continue }
+                let remaining = next.at.timeIntervalSince(now)
+                guard remaining > 0, remaining <= lead else { continue }
+                let event: JSONValue = [
+                    "type": "pre_sleep_warning", "sleep_at": .int(Int64(next.at.timeIntervalSince1970)),
+                    "minutes": .int(Int64((remaining / 60).rounded(.up))), "unit": .string(namespace.unit),
+                    "button_value": .string("\(status.name)/\(namespace.namespace)"),
+                ]
+                await notify(event, cluster: cluster, namespace: namespace.namespace, key: "warning:\(status.name)/\(namespace.namespace)/\(Int(next.at.timeIntervalSince1970))")
+            }
+        }
+    }
+
+    func reportBrokenPlugins() async {
+        for status in plugins.statuses() {
+            guard let error = status.loadError ?? status.lastCallError else { continue }
+            let event: JSONValue = ["type": "plugin_broken", "plugin": .string(status.file), "error": .string(error.description), "state": .string(status.state.rawValue)]
+            await notify(event, cluster: nil, namespace: nil, key: "plugin:\(status.file):\(error.description.prefix(160))")
+        }
+    }
+}

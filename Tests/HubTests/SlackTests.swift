@@ -1,0 +1,253 @@
+import Foundation
+import Hub
+import JSON
+import Kube
+import KubeSim
+import Store
+import TestSupport
+import Testing
+
+/// Signatures computed independently, with Python's standard `hmac` module.
+func pythonSignature(secret: String, timestamp: String, body: String) async throws -> String {
+    let script = "import hmac,hashlib,sys; print('v0=' + hmac.new(sys.argv[1].encode(), ('v0:' + sys.argv[2] + ':' + sys.argv[3]).encode(), hashlib.sha256).hexdigest())"
+    let output = try await ProcessOutput.run("python3", arguments: ["-c", script, secret, timestamp, body], timeout: .seconds(20))
+    return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+@Suite("Slack request signatures")
+struct SlackSignatureTests {
+    static let secret = "8f742231b10e8888abcd99yyyzzz85a5"
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test func signaturesComputedByPythonAreAcceptedAndTamperingIsNot() async throws {
+        let timestamp = "1800000000"
+        let body = "token=x&team_id=T1&command=%2Fk8s-wake&text=staging+2h&user_id=U1"
+        let signature = try await pythonSignature(secret: Self.secret, timestamp: timestamp, body: body)
+        #expect(signature == SlackVerifier.signature(secret: Self.secret, timestamp: timestamp, body: Data(body.utf8)))
+
+        let verifier = SlackVerifier(secrets: ["old-secret-being-rotated-out", Self.secret])
+        #expect(throws: Never.self) { try verifier.verify(timestamp: timestamp, signature: signature, body: Data(body.utf8), now: now) }
+
+        let cases: [(String?, String?, String, Date, SlackVerifier.Rejection)] = [
+            (timestamp, signature, body, now, .replayed),
+            (timestamp, signature, body + "&text=production", now, .badSignature),
+            (timestamp, try await pythonSignature(secret: "wrong-secret", timestamp: timestamp, body: body), body, now, .badSignature),
+            (timestamp, signature, body, now.addingTimeInterval(301), .staleTimestamp),
+            (timestamp, signature, body, now.addingTimeInterval(-301), .staleTimestamp),
+            (nil, signature, body, now, .missingHeaders),
+            (timestamp, nil, body, now, .missingHeaders),
+            ("yesterday", signature, body, now, .malformedTimestamp),
+            (timestamp, "v1=abc", body, now, .badSignature),
+            (timestamp, signature, String(repeating: "x", count: 65 * 1024), now, .tooLarge),
+        ]
+        for (timestamp, signature, body, at, rejection) in cases {
+            let error = #expect(throws: SlackVerifier.Rejection.self) {
+                try verifier.verify(timestamp: timestamp, signature: signature, body: Data(body.utf8), now: at)
+            }
+            #expect(error == rejection)
+        }
+        #expect(SlackVerifier.Rejection.tooLarge.status == 413)
+        #expect(SlackVerifier.Rejection.badSignature.status == 401)
+    }
+
+    @Test func formBodiesRoundTrip() {
+        let fields = [("text", "staging 2h & more=yes"), ("response_url", "https://hooks.slack.com/commands/1/2")]
+        let decoded = FormBody.decode(FormBody.encode(fields))
+        #expect(decoded["text"] == "staging 2h & more=yes")
+        #expect(decoded["response_url"] == "https://hooks.slack.com/commands/1/2")
+        #expect(FormBody.decode(Data("a=1+2&b=%2Fx&c".utf8)) == ["a": "1 2", "b": "/x", "c": ""])
+    }
+}
+
+/// A minimal command plugin and notifier for the Slack flow tests (the shipped plugins have
+/// their own tests): `/k8s-wake <cluster> [namespace] [duration]`, `/k8s-status`.
+let testCommandPlugin = """
+    function handle(cmd)
+      local words = {}
+      for word in string.gmatch(cmd.text or "", "%S+") do words[#words + 1] = word end
+      if cmd.command == "/k8s-status" then
+        return {actions = {{type = "status"}}, response = {text = "Status:"}}
+      end
+      local action = {type = cmd.command == "/k8s-sleep" and "sleep" or "wake", cluster = words[1]}
+      for i = 2, #words do
+        if string.match(words[i], "^%d+[hmd]$") then action.duration = words[i] else action.namespaces = {words[i]} end
+      end
+      return {actions = {action}, response = {text = "On it, <@" .. cmd.user_id .. ">."}}
+    end
+    """
+
+let testNotifyPlugin = """
+    function format(event)
+      if event.type == "sleep_done" or event.type == "wake_done" then
+        return {text = event.type .. " " .. event.cluster .. "/" .. (event.namespace or "") .. " by " .. event.actor}
+      end
+      return nil
+    end
+    """
+
+@Suite("Slack bot end to end", .serialized)
+struct SlackBotTests {
+    static let secret = "test-signing-secret"
+    static let cluster = """
+        schedules:
+          - {name: office-hours, namespaces: [shop], weekdays: "1-5", sleepAt: "20:00", wakeUpAt: "08:00"}
+        teams:
+          - {name: web, namespaces: [shop], slackChannel: "#web"}
+        """
+
+    func fixture(slack extra: String = "") async throws -> HubFixture {
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.cluster)], start: instant("2027-01-04T21:00:00Z"))
+        try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2))
+        try fixture.directory.write("plugins/slack/commands.lua", testCommandPlugin)
+        try fixture.directory.write("plugins/notify/basic.lua", testNotifyPlugin)
+        try fixture.directory.write("sandman.yaml", """
+            listen: 127.0.0.1:0
+            database: hub.sqlite
+            plugins: {directory: plugins}
+            slack:
+              signingSecrets: [\(Self.secret)]
+              principals:
+                - {users: [U-ADMIN], role: admin}
+                - {users: [U-VIEW], role: viewer}
+            \(extra)
+            """)
+        return fixture
+    }
+
+    @Test func aSlashCommandWakesANamespaceAndTheResultReachesTheResponseURL() async throws {
+        var fixture = try await fixture()
+        defer { Task { [fixture] in await fixture.stop() } }
+        let original = await fixture.replicas("staging", "shop")
+        try await fixture.startHub()
+        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+
+        let simulator = SlackCommandSimulator(hub: fixture.url, secret: Self.secret, user: "U-ADMIN", userName: "alice", channel: "C1", channelName: "web")
+        let result = try await simulator.send("/k8s-wake staging shop 2h", wait: .seconds(20))
+        #expect(result.status == 200)
+        let reply = SlackCommandSimulator.text(result.reply)
+        #expect(reply.contains("On it, <@U-ADMIN>."))
+        #expect(reply.contains(":sunny: waking *staging*/shop for 2h"))
+        #expect(result.reply["response_type"] == "ephemeral")
+        #expect(result.followUps.count == 1)
+        #expect(SlackCommandSimulator.text(result.followUps.first ?? .null).contains("wake of *staging/shop* succeeded: 2 object(s) done"))
+        #expect(await fixture.replicas("staging", "shop") == original)
+        let audit = try await fixture.api("GET", "/api/v1/audit?since=2000-01-01T00:00:00Z")
+        #expect(audit.body["entries"]?.array?.contains { $0["actor"] == "slack:alice" && $0["source"] == "slack" && $0["result"] == "succeeded" } == true)
+
+        // Helpful errors for what does not exist, and rights checked per Slack user.
+        let unknown = try await simulator.send("/k8s-wake mars", wait: .zero)
+        #expect(SlackCommandSimulator.text(unknown.reply).contains("I don't know a cluster called `mars`. Clusters: `staging`"))
+        let unknownNamespace = try await simulator.send("/k8s-wake staging nope", wait: .zero)
+        #expect(SlackCommandSimulator.text(unknownNamespace.reply).contains("`staging` has no managed namespace `nope`. Namespaces: `shop`"))
+        var viewer = simulator
+        viewer.user = "U-VIEW"
+        let denied = try await viewer.send("/k8s-sleep staging shop", wait: .zero)
+        #expect(SlackCommandSimulator.text(denied.reply).contains(":no_entry: the viewer role may only read"))
+        let status = try await viewer.send("/k8s-status", wait: .zero)
+        #expect(SlackCommandSimulator.text(status.reply).contains("*staging* (staging): 0/1 asleep"))
+    }
+
+    @Test func unsignedStaleAndOversizedRequestsAreRefusedAndAudited() async throws {
+        var fixture = try await fixture()
+        defer { Task { [fixture] in await fixture.stop() } }
+        try await fixture.startHub()
+        let body = "command=%2Fk8s-wake&text=staging&user_id=U-ADMIN"
+        let timestamp = String(Int(Date().timeIntervalSince1970))
+        func post(_ body: String, timestamp: String?, signature: String?) async throws -> Int {
+            var request = URLRequestLike(method: "POST", url: fixture.url + "/slack/commands", body: body)
+            request.headers["Content-Type"] = "application/x-www-form-urlencoded"
+            if let timestamp { request.headers["X-Slack-Request-Timestamp"] = timestamp }
+            if let signature { request.headers["X-Slack-Signature"] = signature }
+            return try await request.send().status
+        }
+        #expect(try await post(body, timestamp: nil, signature: nil) == 401)
+        #expect(try await post(body, timestamp: timestamp, signature: try await pythonSignature(secret: "wrong", timestamp: timestamp, body: body)) == 401)
+        let old = String(Int(Date().timeIntervalSince1970) - 3600)
+        #expect(try await post(body, timestamp: old, signature: try await pythonSignature(secret: Self.secret, timestamp: old, body: body)) == 401)
+        let large = body + "&pad=" + String(repeating: "x", count: 70_000)
+        #expect(try await post(large, timestamp: timestamp, signature: "v0=00") == 413)
+        let signature = try await pythonSignature(secret: Self.secret, timestamp: timestamp, body: body)
+        #expect(try await post(body, timestamp: timestamp, signature: signature) == 200)
+        #expect(try await post(body, timestamp: timestamp, signature: signature) == 401)
+        let audit = try await fixture.api("GET", "/api/v1/audit?since=2000-01-01T00:00:00Z")
+        #expect((audit.body["entries"]?.array ?? []).filter { $0["source"] == "slack" && $0["result"] == "rejected" }.count == 5)
+    }
+
+    @Test func keepAwakeButtonCreatesAnOverrideAndEventsAreVerified() async throws {
+        var fixture = try await fixture()
+        defer { Task { [fixture] in await fixture.stop() } }
+        try await fixture.startHub()
+        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+        let payload: JSONValue = [
+            "type": "block_actions", "user": ["id": "U-ADMIN", "username": "alice"], "channel": ["id": "C1"], "trigger_id": "t1",
+            "actions": [["action_id": "keep_awake_1h", "value": "staging/shop", "block_id": "b1"]],
+        ]
+        let body = String(decoding: FormBody.encode([("payload", payload.serialized())]), as: UTF8.self)
+        let timestamp = String(Int(Date().timeIntervalSince1970))
+        var request = URLRequestLike(method: "POST", url: fixture.url + "/slack/interactions", body: body)
+        request.headers["Content-Type"] = "application/x-www-form-urlencoded"
+        request.headers["X-Slack-Request-Timestamp"] = timestamp
+        request.headers["X-Slack-Signature"] = try await pythonSignature(secret: Self.secret, timestamp: timestamp, body: body)
+        #expect(try await request.send().status == 200)
+        let overrides = try await fixture.api("GET", "/api/v1/overrides")
+        let created = try #require(overrides.body["overrides"]?.array?.first)
+        #expect(created["kind"] == "wake")
+        #expect(created["namespace"] == "shop")
+        #expect(created["actor"] == "slack:alice")
+        #expect(created["until"] == "2027-01-04T22:00:00Z")
+        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 > 0 } })
+
+        let challenge = #"{"type":"url_verification","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","token":"x"}"#
+        var event = URLRequestLike(method: "POST", url: fixture.url + "/slack/events", body: challenge)
+        event.headers["X-Slack-Request-Timestamp"] = timestamp
+        event.headers["X-Slack-Signature"] = try await pythonSignature(secret: Self.secret, timestamp: timestamp, body: challenge)
+        #expect(try await event.send().body["challenge"] == "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+    }
+
+    @Test func notificationsSurviveARestartAndRespectRetryAfter() async throws {
+        let received = Recorder<(Date, String, String)>()
+        let failures = Countdown(3)
+        let slack = try await TestHTTPServer.start { request in
+            let body = String(decoding: request.body, as: UTF8.self)
+            received.append((Date(), request.header("Authorization") ?? "", body))
+            // Down, then throttled, then fine.
+            let remaining = failures.next()
+            if remaining >= 1 { return .text(500, "down") }
+            if remaining == 0 { return .full(status: 429, headers: [("Retry-After", "120")]) }
+            return .text(200, #"{"ok":true,"channel":"C1","ts":"1.2"}"#, contentType: "application/json")
+        }
+        defer { Task { await slack.shutdown() } }
+        var fixture = try await fixture(slack: "  botToken: xoxb-test\n  apiURL: \(slack.baseURL)/api\n  maxDeliveryAge: 1h")
+        defer { Task { [fixture] in await fixture.stop() } }
+        try await fixture.startHub()
+        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+        #expect(await eventually { received.values.count >= 1 })
+        let firstAttempt = received.values.count
+        // The hub goes down with the message undelivered, and comes back.
+        await fixture.stopHub()
+        try await fixture.startHub()
+        // Retries follow the hub's clock: 2 s after the first failure, then 4 s...
+        for _ in 0..<4 where received.values.count < 3 {
+            let before = received.values.count
+            fixture.clock.advance(by: 5)
+            _ = await eventually(timeout: .seconds(3)) { received.values.count > before }
+        }
+        #expect(firstAttempt == 1)
+        #expect(received.values.count == 3, "down twice, then throttled: \(received.values.map(\.2))")
+        // Throttled with Retry-After: 120 s. Nothing before that...
+        fixture.clock.advance(by: 100)
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(received.values.count == 3)
+        // ...and delivered once after it.
+        fixture.clock.advance(by: 21)
+        #expect(await eventually { received.values.count == 4 })
+        fixture.clock.advance(by: 600)
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(received.values.count == 4)
+        let message = try JSONValue(parsing: received.values.last!.2)
+        #expect(message["text"] == "sleep_done staging/shop by schedule")
+        #expect(message["channel"] == "#web")
+        #expect(received.values.last!.1 == "Bearer xoxb-test")
+    }
+}
+
