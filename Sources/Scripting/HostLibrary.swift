@@ -13,6 +13,16 @@ final class HostLibrary {
     private let logger: Logger
     private let clock: @Sendable () -> Date
     private var timeZones: [String: TimeZone] = [:]
+    /// Per zone, a span of time with one UTC offset, so that consecutive calls for nearby
+    /// instants skip the time zone database.
+    private var offsetSpans: [String: OffsetSpan] = [:]
+
+    private struct OffsetSpan {
+        var from: Double
+        var until: Double
+        var offset: Int
+        var isDaylightSaving: Bool
+    }
 
     init(plugin: String, logger: Logger, clock: @escaping @Sendable () -> Date) {
         self.plugin = plugin
@@ -104,14 +114,30 @@ final class HostLibrary {
 
     private func localParts(_ arguments: [JSONValue]) throws(HostFunctionError) -> [JSONValue] {
         guard let epoch = arguments.first?.double else { throw HostFunctionError("bad argument #1 to 'local_parts' (epoch seconds expected)") }
-        let zone = try timeZone(arguments.count > 1 ? arguments[1] : .null, function: "local_parts")
-        let parts = TimeFormat.LocalParts(epoch: epoch, in: zone)
+        let name = arguments.count > 1 ? arguments[1] : .null
+        let zone = try timeZone(name, function: "local_parts")
+        let parts = localParts(epoch: epoch, zone: zone, name: name.string ?? "UTC")
         return [[
             "year": .int(Int64(parts.year)), "month": .int(Int64(parts.month)), "day": .int(Int64(parts.day)),
             "hour": .int(Int64(parts.hour)), "min": .int(Int64(parts.minute)), "sec": .int(Int64(parts.second)),
             "wday": .int(Int64(parts.weekday)), "yday": .int(Int64(parts.dayOfYear)), "isdst": .bool(parts.isDaylightSaving),
             "offset": .int(Int64(parts.offsetSeconds)),
         ]]
+    }
+
+    private func localParts(epoch: Double, zone: TimeZone, name: String) -> TimeFormat.LocalParts {
+        if let span = offsetSpans[name], epoch >= span.from, epoch < span.until {
+            return TimeFormat.LocalParts(epoch: epoch, offsetSeconds: span.offset, isDaylightSaving: span.isDaylightSaving)
+        }
+        let date = Date(timeIntervalSince1970: epoch)
+        let span = OffsetSpan(
+            from: epoch,
+            until: zone.nextDaylightSavingTimeTransition(after: date)?.timeIntervalSince1970 ?? epoch + 86_400,
+            offset: zone.secondsFromGMT(for: date),
+            isDaylightSaving: zone.isDaylightSavingTime(for: date)
+        )
+        offsetSpans[name] = span
+        return TimeFormat.LocalParts(epoch: epoch, offsetSeconds: span.offset, isDaylightSaving: span.isDaylightSaving)
     }
 
     /// The time zone named by `value` (`UTC` when nil), cached per state.

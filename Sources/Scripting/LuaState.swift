@@ -31,7 +31,7 @@ final class LuaState {
     struct Supervision: Sendable {
         var watchdog: Watchdog
         var timeout: Duration
-        var onExpire: (@Sendable () -> Void)?
+        var onExpire: (@Sendable () -> Void)? = nil
     }
 
     /// The handle through which the watchdog thread stops a running call: it arms the count hook
@@ -199,7 +199,9 @@ final class LuaState {
         try protectedCall(arguments: Int32(arguments.count), file: file, supervision: supervision)
         guard lua_type(state, -1) != LUA_TNIL else { return nil }
         do {
-            return try value(at: lua_gettop(state), depth: 0)
+            let result = try value(at: lua_gettop(state), depth: 0)
+            if case .null = result { return nil }
+            return result
         } catch {
             throw PluginError(.invalidResult(field: error.field(root: "result")), file: file, message: error.reason)
         }
@@ -361,7 +363,8 @@ final class LuaState {
             _ = lua_setmetatable(state, -2)
         case .object(let members):
             lua_createtable(state, 0, Int32(members.count))
-            for (key, member) in members where member != .null {
+            for (key, member) in members {
+                if case .null = member { continue }
                 push(string: key)
                 do {
                     try push(member, depth: depth + 1)
@@ -384,7 +387,9 @@ final class LuaState {
 
     // MARK: - Lua to JSON
 
-    private var visiting: Set<UnsafeRawPointer> = []
+    /// The tables on the path being converted, to refuse cycles (a short list: tables nest a few
+    /// levels deep in practice).
+    private var visiting: [UnsafeRawPointer] = []
 
     /// The Lua value at absolute stack `index` as JSON. Functions, userdata, threads, cycles,
     /// non-finite numbers, invalid UTF-8 and tables mixing keys are refused with their path.
@@ -425,11 +430,13 @@ final class LuaState {
         guard depth < Self.maximumDepth else { throw ConversionError(reason: "nested deeper than \(Self.maximumDepth) levels") }
         guard lua_checkstack(state, 4) != 0 else { throw ConversionError(reason: "the Lua stack cannot grow") }
         let identity = lua_topointer(state, index)!
-        guard visiting.insert(identity).inserted else { throw ConversionError(reason: "a table that contains itself (a cycle) cannot be converted") }
-        defer { visiting.remove(identity) }
+        guard !visiting.contains(identity) else { throw ConversionError(reason: "a table that contains itself (a cycle) cannot be converted") }
+        visiting.append(identity)
+        defer { visiting.removeLast() }
         let markedArray = isMarkedArray(at: index)
         var members: [String: JSONValue] = [:]
-        var items: [(Int64, JSONValue)] = []
+        var itemKeys: [Int64] = []
+        var itemValues: [JSONValue] = []
         let top = lua_gettop(state)
         lua_pushnil(state)
         while lua_next(state, index) != 0 {
@@ -449,7 +456,8 @@ final class LuaState {
             case LUA_TNUMBER where lua_isinteger(state, -2) != 0:
                 let key = Int64(lua_tointegerx(state, -2, nil))
                 do {
-                    items.append((key, try value(at: valueIndex, depth: depth + 1)))
+                    itemValues.append(try value(at: valueIndex, depth: depth + 1))
+                    itemKeys.append(key)
                 } catch {
                     lua_settop(state, top)
                     throw error.inside(.index(Int(key)))
@@ -461,22 +469,27 @@ final class LuaState {
             }
             sandman_lua_pop(state, 1)
         }
-        if !items.isEmpty && !members.isEmpty {
+        if !itemKeys.isEmpty && !members.isEmpty {
             throw ConversionError(reason: "a table mixing array items and named fields cannot be converted")
         }
         if !members.isEmpty {
             guard !markedArray else { throw ConversionError(reason: "an array (sandman.json.array) with named fields cannot be converted") }
             return .object(members)
         }
-        if items.isEmpty {
+        if itemKeys.isEmpty {
             return markedArray ? .array([]) : .object([:])
         }
-        var elements = [JSONValue](repeating: .null, count: items.count)
-        for (key, element) in items {
-            guard key >= 1, key <= Int64(items.count) else {
-                throw ConversionError(reason: "an array with a hole or a key outside 1...\(items.count) (\(key)) cannot be converted; use sandman.json.null for missing items")
+        // lua_next visits the array part in order, so the items are usually in place already.
+        let count = Int64(itemKeys.count)
+        if itemKeys.enumerated().allSatisfy({ $0.element == Int64($0.offset + 1) }) {
+            return .array(itemValues)
+        }
+        var elements = [JSONValue](repeating: .null, count: itemKeys.count)
+        for (position, key) in itemKeys.enumerated() {
+            guard key >= 1, key <= count else {
+                throw ConversionError(reason: "an array with a hole or a key outside 1...\(count) (\(key)) cannot be converted; use sandman.json.null for missing items")
             }
-            elements[Int(key - 1)] = element
+            elements[Int(key - 1)] = itemValues[position]
         }
         return .array(elements)
     }
@@ -495,7 +508,10 @@ final class LuaState {
         var length = 0
         guard let pointer = lua_tolstring(state, index, &length) else { return nil }
         return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
-            String(validating: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
+            let buffer = UnsafeBufferPointer(start: bytes, count: length)
+            // Most strings are ASCII, which needs no validation beyond this scan.
+            if buffer.allSatisfy({ $0 < 0x80 }) { return String(decoding: buffer, as: UTF8.self) }
+            return String(validating: buffer, as: UTF8.self)
         }
     }
 

@@ -8,6 +8,11 @@ public struct NotificationOutcome: Sendable {
         public var plugin: String
         /// A Slack message: `text` (the notification fallback), optional `blocks` and `channel`.
         public var message: JSONValue
+
+        public init(plugin: String, message: JSONValue) {
+            self.plugin = plugin
+            self.message = message
+        }
     }
 
     /// In plugin file order; empty when every plugin stayed quiet (returned nil).

@@ -1,6 +1,7 @@
 import Foundation
 import JSON
 import Logging
+import Synchronization
 
 /// Runs the calls of one plugin version one at a time, in one Lua state, on a thread it owns.
 ///
@@ -15,6 +16,13 @@ final class PluginExecutor: @unchecked Sendable {
 
     /// Abandoned threads (stuck in a call) tolerated before calls are refused.
     static let maximumStuckThreads = 4
+
+    /// How long an idle worker polls for the next call before it sleeps on the condition. A call
+    /// that arrives meanwhile costs no thread wake-up, which is most of the cost of a hand-over
+    /// (about ten times faster for a caller making calls one after another). Only with more
+    /// than one processor.
+    static let spinWindow: Duration = .microseconds(50)
+    private static let spins = ProcessInfo.processInfo.activeProcessorCount > 1
 
     /// Guarded by the executor's lock.
     private final class Job: @unchecked Sendable {
@@ -37,6 +45,8 @@ final class PluginExecutor: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [Job] = []
     private var queueHead = 0
+    /// Calls queued and not yet taken, readable without the lock by a spinning worker.
+    private let pending = Atomic<Int>(0)
     private var worker: Worker?
     private var stuckThreads = 0
     private var stopped = false
@@ -76,6 +86,7 @@ final class PluginExecutor: @unchecked Sendable {
                 return
             }
             queue.append(Job(input: input, continuation: continuation))
+            pending.add(1, ordering: .releasing)
             if worker == nil { startWorker() }
             condition.signal()
             condition.unlock()
@@ -113,6 +124,7 @@ final class PluginExecutor: @unchecked Sendable {
     private func run(_ worker: Worker, spare: SpareInstance?) {
         var instance: PluginInstance? = spare?.instance
         while true {
+            if Self.spins { awaitCall(within: Self.spinWindow) }
             condition.lock()
             while queueHead == queue.count, !stopped {
                 condition.wait()
@@ -124,6 +136,7 @@ final class PluginExecutor: @unchecked Sendable {
             }
             let job = queue[queueHead]
             queueHead += 1
+            pending.subtract(1, ordering: .relaxed)
             if queueHead > 64, queueHead * 2 > queue.count {
                 queue.removeFirst(queueHead)
                 queueHead = 0
@@ -153,6 +166,16 @@ final class PluginExecutor: @unchecked Sendable {
             job.continuation = nil
             condition.unlock()
             continuation?.resume(returning: outcome)
+        }
+    }
+
+    /// Polls for a queued call for at most `window`.
+    private func awaitCall(within window: Duration) {
+        let deadline = ContinuousClock.now + window
+        var polls = 0
+        while pending.load(ordering: .acquiring) == 0 {
+            polls += 1
+            if polls & 1023 == 0, ContinuousClock.now >= deadline { return }
         }
     }
 

@@ -9,9 +9,9 @@ enum Sandbox {
     static let bootstrapSource = #"""
     local host = ...
     local assert, error, getmetatable, ipairs, next, pairs, pcall, rawequal, rawget, rawlen, rawset,
-          select, setmetatable, tonumber, tostring, type, xpcall =
+          select, setmetatable, tonumber, tostring, type =
           assert, error, getmetatable, ipairs, next, pairs, pcall, rawequal, rawget, rawlen, rawset,
-          select, setmetatable, tonumber, tostring, type, xpcall
+          select, setmetatable, tonumber, tostring, type
     local string, table, math, utf8, os, globals, version = string, table, math, utf8, os, _G, _VERSION
     local concat = table.concat
     local log, null, empty_array = host.log, host.null, host.empty_array
@@ -69,7 +69,7 @@ enum Sandbox {
     local base = {
       assert = assert, error = error, getmetatable = getmetatable, ipairs = ipairs, next = next,
       pairs = pairs, pcall = pcall, rawequal = rawequal, rawget = rawget, rawlen = rawlen,
-      select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall,
+      select = select, tonumber = tonumber, tostring = tostring, type = type,
       _VERSION = version,
     }
 
@@ -84,6 +84,19 @@ enum Sandbox {
         error("__gc metamethods are not available to plugins", 2)
       end
       return setmetatable(target, metatable)
+    end
+
+    -- Lua runs an xpcall message handler before unwinding, and with hooks off when the error came
+    -- from the limit hook, so a looping handler could never be stopped. Here the handler runs
+    -- after pcall has unwound, like any other code.
+    local unpack = table.unpack
+    function base.xpcall(f, handler, ...)
+      if type(handler) ~= "function" then
+        error("bad argument #2 to 'xpcall' (function expected, got " .. type(handler) .. ")", 2)
+      end
+      local results = table.pack(pcall(f, ...))
+      if results[1] then return unpack(results, 1, results.n) end
+      return false, handler(results[2])
     end
 
     function base.print(...)

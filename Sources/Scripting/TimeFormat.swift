@@ -29,8 +29,13 @@ enum TimeFormat {
 
         init(epoch: Double, in zone: TimeZone) {
             let date = Date(timeIntervalSince1970: epoch)
-            offsetSeconds = zone.secondsFromGMT(for: date)
-            isDaylightSaving = zone.isDaylightSavingTime(for: date)
+            self.init(epoch: epoch, offsetSeconds: zone.secondsFromGMT(for: date), isDaylightSaving: zone.isDaylightSavingTime(for: date))
+        }
+
+        /// The fields of `epoch` for a known UTC offset.
+        init(epoch: Double, offsetSeconds: Int, isDaylightSaving: Bool) {
+            self.offsetSeconds = offsetSeconds
+            self.isDaylightSaving = isDaylightSaving
             let local = Int64(epoch.rounded(.down)) + Int64(offsetSeconds)
             let days = TimeFormat.floorDivide(local, 86_400)
             let seconds = Int(local - days * 86_400)
@@ -109,8 +114,11 @@ enum TimeFormat {
 
     /// The zone's abbreviation (`CET`, `CEST`) when it has a real one, else `UTC` or `+0100`.
     private static func abbreviation(_ zone: TimeZone, epoch: Double, offsetSeconds: Int) -> String {
+        if offsetSeconds == 0, ["UTC", "GMT", "Etc/UTC"].contains(zone.identifier) {
+            return "UTC"
+        }
         if let name = zone.abbreviation(for: Date(timeIntervalSince1970: epoch)), !name.hasPrefix("GMT+"), !name.hasPrefix("GMT-") {
-            return name == "GMT" && zone.identifier == "UTC" ? "UTC" : name
+            return name
         }
         return offsetSeconds == 0 ? "UTC" : offset(offsetSeconds)
     }

@@ -1,0 +1,306 @@
+import Foundation
+import JSON
+import Logging
+import Scripting
+import TestSupport
+import Testing
+
+/// The host over real files: loading, the hook contracts and their fallbacks, hot reload.
+@Suite struct PluginHostTests {
+    static let now = Date(timeIntervalSince1970: 1_772_476_200)
+
+    func host(
+        _ directory: TemporaryDirectory, timeout: Duration = .milliseconds(200), instructions: Int = 10_000_000,
+        logs: LogRecorder = LogRecorder()
+    ) -> PluginHost {
+        PluginHost(
+            configuration: .init(directory: directory.path, callTimeout: timeout, instructionLimit: instructions),
+            clock: { Self.now }, logger: logs.logger
+        )
+    }
+
+    static func policy(_ action: String, _ reason: String) -> String {
+        "function decide(ctx) return {action = '\(action)', reason = '\(reason)'} end"
+    }
+
+    @Test func loadsEveryKindAndReportsEachFile() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/a.lua", Self.policy("sleep", "a"))
+        try directory.write("teams/payments.lua", "return {decide = function(ctx) return nil end}")
+        try directory.write("slack/commands.lua", "function handle(cmd) return {response = {text = 'hi'}} end")
+        try directory.write("notify/n.lua", "function format(event) return nil end")
+        try directory.write("notify/broken.lua", "function format(event) return nil")
+        try directory.write("policy/nohook.lua", "function decied(ctx) end")
+        try directory.write("policy/a_test.lua", "error('tests are not plugins')")
+        try directory.write("policy/tests/a.yaml", "cases: []")
+        try directory.write("lib/util.lua", "error('not a plugin place')")
+        let host = host(directory)
+        await host.reload()
+        let statuses = host.statuses()
+        #expect(statuses.map(\.file) == ["policy/a.lua", "policy/nohook.lua", "teams/payments.lua", "slack/commands.lua", "notify/broken.lua", "notify/n.lua"])
+        #expect(statuses.map(\.state) == [.loaded, .failed, .loaded, .loaded, .failed, .loaded])
+        #expect(statuses.map(\.kind) == [.policy, .policy, .team, .slackCommands, .notify, .notify])
+        let broken = try #require(statuses.first { $0.file == "notify/broken.lua" }?.loadError)
+        #expect(broken.reason == .compile)
+        #expect(broken.line == 1)
+        #expect(broken.description == "notify/broken.lua:1: 'end' expected near <eof>")
+        let missing = try #require(statuses.first { $0.file == "policy/nohook.lua" }?.loadError)
+        #expect(missing.reason == .missingHook("decide"))
+        #expect(missing.description == "policy/nohook.lua: a policy plugin must define function decide(ctx)")
+        #expect(statuses.first?.loadedAt == Self.now)
+        #expect(statuses.first?.version?.count == 16)
+    }
+
+    @Test func policiesRunInFileOrderThenTheTeamAndEachSeesTheProposalSoFar() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/10-first.lua", Self.policy("sleep", "first"))
+        try directory.write("policy/20-quiet.lua", "function decide(ctx) return nil end")
+        try directory.write("policy/30-echo.lua", """
+            function decide(ctx)
+              return {action = 'keep', reason = 'saw ' .. ctx.proposal.action .. ' from ' .. ctx.proposal.plugin}
+            end
+            """)
+        try directory.write("teams/payments.lua", """
+            function decide(ctx) return {action = 'wake', reason = ctx.namespace .. ' after ' .. ctx.proposal.reason} end
+            """)
+        let host = host(directory)
+        await host.reload()
+
+        let outcome = await host.decide(["namespace": "payments-api"], team: "payments")
+        #expect(outcome.consulted == ["policy/10-first.lua", "policy/20-quiet.lua", "policy/30-echo.lua", "teams/payments.lua"])
+        #expect(outcome.opinions.map(\.plugin) == ["policy/10-first.lua", "policy/30-echo.lua", "teams/payments.lua"])
+        #expect(outcome.decision == PolicyDecision(action: .wake, reason: "payments-api after saw sleep from policy/10-first.lua", plugin: "teams/payments.lua"))
+        #expect(outcome.failures.isEmpty)
+
+        let otherTeam = await host.decide(["namespace": "search"], team: "search")
+        #expect(otherTeam.decision?.plugin == "policy/30-echo.lua")
+        let noTeam = await host.decide(["namespace": "x"], team: nil)
+        #expect(noTeam.consulted.count == 3)
+    }
+
+    @Test func aFailingPolicyCountsAsNoOpinionAndIsReportedLoggedAndCounted() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/1-good.lua", Self.policy("sleep", "good"))
+        try directory.write("policy/2-error.lua", "function decide(ctx)\n  return ctx.missing.field\nend")
+        try directory.write("policy/3-shape.lua", "function decide(ctx) return {action = 'hibernate'} end")
+        try directory.write("policy/4-slow.lua", "function decide(ctx) while true do end end")
+        let logs = LogRecorder()
+        // No instruction budget, so that the deadline is what stops the loop.
+        let host = host(directory, instructions: 0, logs: logs)
+        await host.reload()
+
+        // 4-slow.lua never ends by itself: an answer at all shows its deadline stopped it.
+        let outcome = await host.decide([:], team: nil)
+        #expect(outcome.decision == PolicyDecision(action: .sleep, reason: "good", plugin: "policy/1-good.lua"))
+        #expect(outcome.failures.map(\.file) == ["policy/2-error.lua", "policy/3-shape.lua", "policy/4-slow.lua"])
+        let runtime = outcome.failures[0]
+        #expect(runtime.reason == .runtime)
+        #expect(runtime.line == 2)
+        #expect(runtime.description == "policy/2-error.lua:2: attempt to index a nil value (field 'missing')")
+        #expect(runtime.traceback?.contains("policy/2-error.lua:2: in function") == true)
+        #expect(outcome.failures[1].reason == .invalidResult(field: "result.action"))
+        #expect(outcome.failures[2].reason == .timeout(.milliseconds(200)))
+
+        _ = await host.decide([:], team: nil)
+        let counts = Dictionary(uniqueKeysWithValues: host.statuses().map { ($0.file, $0.failureCount) })
+        #expect(counts == ["policy/1-good.lua": 0, "policy/2-error.lua": 2, "policy/3-shape.lua": 2, "policy/4-slow.lua": 2])
+        #expect(host.statuses().first { $0.file == "policy/4-slow.lua" }?.lastCallError?.reason == .timeout(.milliseconds(200)))
+        let warnings = logs.entries.filter { $0.message == "plugin call failed" }
+        #expect(warnings.count == 6)
+        #expect(warnings.first?.metadata["plugin"] == "policy/2-error.lua")
+    }
+
+    @Test func slackCommandsFallBackToAGenericEphemeralReply() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let host = host(directory)
+        await host.reload()
+        let missing = await host.handleSlackCommand(["command": "/k8s-wake", "text": "dev"])
+        #expect(missing.actions.isEmpty)
+        #expect(missing.response["response_type"] == "ephemeral")
+        #expect(missing.failure?.reason == .unavailable)
+
+        try directory.write("slack/commands.lua", """
+            function handle(cmd)
+              if cmd.text == "boom" then error("no such cluster") end
+              if cmd.text == "bad" then return {actions = {{type = "reboot"}}, response = {text = "ok"}} end
+              return {actions = {{type = "wake", cluster = cmd.text, duration = "2h"}}, response = {text = "waking " .. cmd.text, response_type = "in_channel"}}
+            end
+            """)
+        await host.reload()
+        let handled = await host.handleSlackCommand(["command": "/k8s-wake", "text": "dev"])
+        #expect(handled.actions == [.wake(cluster: "dev", namespaces: [], duration: .seconds(7200))])
+        #expect(handled.response == ["text": "waking dev", "response_type": "in_channel"])
+        #expect(handled.failure == nil)
+
+        let failed = await host.handleSlackCommand(["command": "/k8s-wake", "text": "boom"])
+        #expect(failed.actions.isEmpty)
+        #expect(failed.response["text"]?.string?.hasPrefix("Sorry") == true)
+        #expect(failed.failure?.description == "slack/commands.lua:2: no such cluster")
+
+        let invalid = await host.handleSlackCommand(["command": "/k8s-wake", "text": "bad"])
+        #expect(invalid.failure?.reason == .invalidResult(field: "result.actions[1].type"))
+        #expect(host.statuses().first?.failureCount == 2)
+    }
+
+    @Test func everyFormatterIsAskedAndQuietOnesAreSkipped() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("notify/a.lua", "function format(e) if e.type == 'sleep_done' then return {text = 'a: ' .. e.cluster} end end")
+        try directory.write("notify/b.lua", "function format(e) return {text = 'b', blocks = {{type = 'divider'}}} end")
+        try directory.write("notify/c.lua", "function format(e) return {text = 'c', colour = 'red'} end")
+        let host = host(directory)
+        await host.reload()
+        let sleep = await host.format(["type": "sleep_done", "cluster": "dev"])
+        #expect(sleep.messages == [
+            .init(plugin: "notify/a.lua", message: ["text": "a: dev"]),
+            .init(plugin: "notify/b.lua", message: ["text": "b", "blocks": [["type": "divider"]]]),
+        ])
+        #expect(sleep.failures.map(\.description) == ["notify/c.lua: result.colour: unknown field (expected text, blocks or channel)"])
+        let wake = await host.format(["type": "wake_done", "cluster": "dev"])
+        #expect(wake.messages.map(\.plugin) == ["notify/b.lua"])
+    }
+
+    @Test func aBrokenVersionKeepsThePreviousOneServingAndTheFixAnswersWithinThreeSeconds() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/p.lua", Self.policy("sleep", "version 1"))
+        // The production reload interval (2 s).
+        let host = PluginHost(configuration: .init(directory: directory.path), clock: { Self.now }, logger: LogRecorder().logger)
+        let reloading = Task { try await host.run() }
+        defer { reloading.cancel() }
+        try await waitFor(host, reason: "version 1", within: .seconds(3))
+
+        try directory.write("policy/p.lua", "function decide(ctx) return {action = 'wake', reason = 'version 2' end")
+        let deadline = ContinuousClock.now + .seconds(5)
+        while host.statuses().first?.state != .stale, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let status = try #require(host.statuses().first)
+        #expect(status.state == .stale)
+        #expect(status.loadError?.reason == .compile)
+        #expect(status.loadError?.line == 1)
+        #expect(status.loadFailureCount == 1)
+        #expect(await host.decide([:], team: nil).decision?.reason == "version 1")
+
+        try directory.write("policy/p.lua", Self.policy("wake", "version 3"))
+        let fixed = ContinuousClock.now
+        try await waitFor(host, reason: "version 3", within: .seconds(3))
+        #expect(ContinuousClock.now - fixed < .seconds(3))
+        #expect(host.statuses().first?.state == .loaded)
+        #expect(host.statuses().first?.loadError == nil)
+    }
+
+    @Test func followsTheSymlinkSwapOfAConfigMapVolume() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let files = FileManager.default
+        // The layout kubelet writes: timestamped directories, `..data` pointing at the current
+        // one, and top-level entries pointing through `..data`.
+        try directory.write("..2026_03_02_18_00_00.1/policy/p.lua", Self.policy("sleep", "first revision"))
+        try files.createSymbolicLink(atPath: directory.path + "/..data", withDestinationPath: "..2026_03_02_18_00_00.1")
+        try files.createSymbolicLink(atPath: directory.path + "/policy", withDestinationPath: "..data/policy")
+        let host = host(directory)
+        await host.reload()
+        #expect(await host.decide([:], team: nil).decision?.reason == "first revision")
+        let firstVersion = host.statuses().first?.version
+
+        // An update: a new timestamped directory, then `..data` swapped atomically with a rename.
+        try directory.write("..2026_03_02_19_00_00.2/policy/p.lua", Self.policy("wake", "second revision"))
+        try files.createSymbolicLink(atPath: directory.path + "/..data_tmp", withDestinationPath: "..2026_03_02_19_00_00.2")
+        #expect(rename(directory.path + "/..data_tmp", directory.path + "/..data") == 0)
+        try files.removeItem(atPath: directory.path + "/..2026_03_02_18_00_00.1")
+        await host.reload()
+        #expect(await host.decide([:], team: nil).decision?.reason == "second revision")
+        #expect(host.statuses().map(\.file) == ["policy/p.lua"])
+        #expect(host.statuses().first?.version != firstVersion)
+    }
+
+    @Test func aFileRewrittenWithTheSameContentKeepsItsLoadedVersion() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/p.lua", "count = 0 function decide(ctx) count = count + 1 return {action = 'keep', reason = tostring(count)} end")
+        let host = host(directory)
+        await host.reload()
+        #expect(await host.decide([:], team: nil).decision?.reason == "1")
+        try directory.write("policy/p.lua", "count = 0 function decide(ctx) count = count + 1 return {action = 'keep', reason = tostring(count)} end")
+        await host.reload()
+        // Same state: the count goes on.
+        #expect(await host.decide([:], team: nil).decision?.reason == "2")
+    }
+
+    @Test func aRemovedFileIsUnloaded() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/a.lua", Self.policy("sleep", "a"))
+        try directory.write("policy/b.lua", Self.policy("wake", "b"))
+        let host = host(directory)
+        await host.reload()
+        #expect(await host.decide([:], team: nil).decision?.plugin == "policy/b.lua")
+        try FileManager.default.removeItem(atPath: directory.path + "/policy/b.lua")
+        await host.reload()
+        #expect(await host.decide([:], team: nil).decision?.plugin == "policy/a.lua")
+        #expect(host.statuses().map(\.file) == ["policy/a.lua"])
+    }
+
+    @Test func manyConcurrentDecisionsAreAllAnswered() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/p.lua", "function decide(ctx) return {action = 'keep', reason = ctx.namespace} end")
+        try directory.write("teams/t.lua", "function decide(ctx) return {action = 'wake', reason = ctx.proposal.reason} end")
+        let host = host(directory)
+        await host.reload()
+        let reasons = await withTaskGroup(of: String?.self) { group in
+            for index in 0..<500 {
+                group.addTask { await host.decide(["namespace": .string("ns-\(index)")], team: "t").decision?.reason }
+            }
+            var reasons: [String] = []
+            for await reason in group { if let reason { reasons.append(reason) } }
+            return reasons
+        }
+        #expect(Set(reasons) == Set((0..<500).map { "ns-\($0)" }))
+    }
+
+    @Test func theDefaultPluginsLoadAndAnswerThroughTheHost() async throws {
+        let plugins = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("plugins").path
+        let host = PluginHost(configuration: .init(directory: plugins), clock: { Self.now }, logger: LogRecorder().logger)
+        await host.reload()
+        #expect(host.statuses().map(\.file) == ["policy/default.lua", "teams/example.lua", "slack/commands.lua", "notify/alerts.lua", "notify/lifecycle.lua"])
+        #expect(host.statuses().allSatisfy { $0.state == .loaded })
+
+        // A hub schedule asks to sleep a development namespace at noon: outside the default window.
+        let noon = await host.decide(
+            [
+                "cluster": "dev", "tier": "development", "namespace": "web", "team": "example", "now": 1_772_449_200,
+                "action": "sleep", "reason": "hub schedule lunch", "asleep": false,
+                "schedule": ["source": "hub", "name": "lunch", "weekdays": "1-5", "sleepAt": "12:00", "wakeUpAt": "13:00", "timeZone": "Europe/Rome"],
+                "overrides": [],
+            ],
+            team: "example"
+        )
+        #expect(noon.decision?.action == .keep)
+        #expect(noon.decision?.plugin == "policy/default.lua")
+        #expect(noon.consulted == ["policy/default.lua", "teams/example.lua"])
+        #expect(noon.failures.isEmpty)
+
+        let command = await host.handleSlackCommand(["command": "/k8s-wake", "text": "staging 2h", "user_id": "U1", "clusters": ["staging"]])
+        #expect(command.actions == [.wake(cluster: "staging", namespaces: [], duration: .seconds(7200))])
+
+        let warning = await host.format(["type": "pre_sleep_warning", "cluster": "dev", "namespace": "web", "sleep_at": 1_772_477_400, "minutes": 10, "button_value": "dev/web"])
+        #expect(warning.messages.map(\.plugin) == ["notify/lifecycle.lua"])
+        #expect(warning.failures.isEmpty)
+    }
+
+    private func waitFor(_ host: PluginHost, reason: String, within limit: Duration) async throws {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if await host.decide([:], team: nil).decision?.reason == reason { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("no answer \"\(reason)\" within \(limit)")
+    }
+}
