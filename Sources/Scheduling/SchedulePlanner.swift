@@ -58,6 +58,8 @@ public struct NamespacePlan: Sendable, Equatable {
     public var consumedOverrides: [String] = []
     /// The earliest moment the plan can change: the next transition or override expiry.
     public var nextCheck: Date?
+    /// Whether an override in force (a person's explicit wish) decided, rather than the schedule.
+    public var byOverride = false
 }
 
 /// Level-aware catch-up: a transition that became due while nobody acted (the hub was down
@@ -85,7 +87,7 @@ public enum SchedulePlanner {
             let until = active.until.map { " until \($0.formatted(.iso8601))" } ?? ""
             return NamespacePlan(
                 action: decide(desired), reason: "override: keep \(desired == .wake ? "awake" : "asleep")\(until)",
-                executedTransition: unexecuted?.at, nextCheck: active.until
+                executedTransition: unexecuted?.at, nextCheck: active.until, byOverride: true
             )
         }
 

@@ -187,6 +187,9 @@ struct HubEndToEndTests {
         try await fixture.startHub()
         #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
         _ = try await fixture.api("GET", "/api/v1/clusters")
+        #expect(await eventually {
+            ((try? await URLRequestLike(method: "GET", url: fixture.url + "/metrics").send())?.body.string ?? "").contains("kube_green_sleep_operations_total{")
+        })
 
         let response = try await URLRequestLike(method: "GET", url: fixture.url + "/metrics").send()
         #expect(response.status == 200)

@@ -178,6 +178,7 @@ struct SchedulePlannerTests {
         var executed: String?
         var consumed: [String] = []
         var nextCheck: String?
+        var byOverride = false
         var testDescription: String { name }
     }
 
@@ -198,10 +199,10 @@ struct SchedulePlannerTests {
              action: .sleep, executed: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T08:00:00Z"),
         Case(name: "keep-awake override at night wakes", lastExecuted: "2026-12-07T20:00:00Z",
              overrides: [ScheduleOverride(id: "o1", kind: .wake, until: instant("2026-12-07T23:00:00Z"), createdAt: instant("2026-12-07T21:00:00Z"))],
-             asleep: true, now: "2026-12-07T21:00:01Z", action: .wake, executed: nil, nextCheck: "2026-12-07T23:00:00Z"),
+             asleep: true, now: "2026-12-07T21:00:01Z", action: .wake, executed: nil, nextCheck: "2026-12-07T23:00:00Z", byOverride: true),
         Case(name: "keep-awake override absorbs the transition it spans", lastExecuted: "2026-12-07T08:00:00Z",
              overrides: [ScheduleOverride(id: "o1", kind: .wake, until: instant("2026-12-07T23:00:00Z"), createdAt: instant("2026-12-07T19:00:00Z"))],
-             asleep: false, now: "2026-12-07T20:00:01Z", action: nil, executed: "2026-12-07T20:00:00Z", nextCheck: "2026-12-07T23:00:00Z"),
+             asleep: false, now: "2026-12-07T20:00:01Z", action: nil, executed: "2026-12-07T20:00:00Z", nextCheck: "2026-12-07T23:00:00Z", byOverride: true),
         Case(name: "override expiry returns to sleep", lastExecuted: "2026-12-07T20:00:00Z",
              overrides: [ScheduleOverride(id: "o1", kind: .wake, until: instant("2026-12-07T23:00:00Z"), createdAt: instant("2026-12-07T21:00:00Z"))],
              asleep: false, now: "2026-12-07T23:00:00Z", action: .sleep, executed: "2026-12-07T20:00:00Z", consumed: ["o1"], nextCheck: "2026-12-08T08:00:00Z"),
@@ -210,13 +211,13 @@ struct SchedulePlannerTests {
              asleep: true, now: "2026-12-08T12:00:30Z", action: .wake, executed: "2026-12-08T08:00:00Z", consumed: ["o2"], nextCheck: "2026-12-08T20:00:00Z"),
         Case(name: "keep-asleep override in the day sleeps", lastExecuted: "2026-12-08T08:00:00Z",
              overrides: [ScheduleOverride(id: "o2", kind: .sleep, until: nil, createdAt: instant("2026-12-08T09:00:00Z"))],
-             asleep: false, now: "2026-12-08T09:00:00Z", action: .sleep, executed: nil, nextCheck: nil),
+             asleep: false, now: "2026-12-08T09:00:00Z", action: .sleep, executed: nil, nextCheck: nil, byOverride: true),
         Case(name: "the newest override wins", lastExecuted: "2026-12-08T08:00:00Z",
              overrides: [
                 ScheduleOverride(id: "old", kind: .sleep, until: instant("2026-12-08T18:00:00Z"), createdAt: instant("2026-12-08T09:00:00Z")),
                 ScheduleOverride(id: "new", kind: .wake, until: instant("2026-12-08T17:00:00Z"), createdAt: instant("2026-12-08T10:00:00Z")),
              ],
-             asleep: true, now: "2026-12-08T10:30:00Z", action: .wake, executed: nil, nextCheck: "2026-12-08T17:00:00Z"),
+             asleep: true, now: "2026-12-08T10:30:00Z", action: .wake, executed: nil, nextCheck: "2026-12-08T17:00:00Z", byOverride: true),
         Case(name: "skip swallows the next sleep", lastExecuted: "2026-12-08T08:00:00Z",
              overrides: [ScheduleOverride(id: "s", kind: .skip, until: nil, createdAt: instant("2026-12-08T15:00:00Z"))],
              asleep: false, now: "2026-12-08T20:00:10Z", action: nil, executed: "2026-12-08T20:00:00Z", consumed: ["s"], nextCheck: "2026-12-09T08:00:00Z"),
@@ -242,5 +243,6 @@ struct SchedulePlannerTests {
         #expect(plan.executedTransition == testCase.executed.map(instant))
         #expect(plan.consumedOverrides == testCase.consumed)
         #expect(plan.nextCheck == testCase.nextCheck.map(instant))
+        #expect(plan.byOverride == testCase.byOverride)
     }
 }

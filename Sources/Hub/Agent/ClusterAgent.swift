@@ -17,6 +17,8 @@ public actor ClusterAgent {
         /// Failures must last this long before the cluster counts as not ready.
         public var failureThreshold: TimeInterval = 30
         public var resyncInterval: TimeInterval = 300
+        /// How often a transition a plugin holds back is put to the plugins again.
+        public var heldRecheckInterval: TimeInterval = 60
         /// Objects patched in parallel within one namespace.
         public var concurrency = 16
         /// Namespaces evaluated in parallel.
@@ -43,6 +45,8 @@ public actor ClusterAgent {
     private var sleepInfos: [String: SleepInfo] = [:]
     private var synced: (namespaces: Bool, sleepInfos: Bool) = (false, false)
     private var statuses: [String: NamespaceStatus] = [:]
+    /// Units whose due transition a plugin holds back, with that transition: logged once each.
+    private var heldBack: [String: Date?] = [:]
     private let trigger: AsyncStream<Void>.Continuation
     private let triggers: AsyncStream<Void>
     private var manual: [ManualRequest] = []
@@ -231,6 +235,9 @@ public actor ClusterAgent {
         }
         var requests = manual
         manual.removeAll()
+        requests = requests.reduce(into: []) { unique, request in
+            if !unique.contains(where: { $0.operation.id == request.operation.id }) { unique.append(request) }
+        }
         if !resumed {
             // Operations a previous run left unfinished (the hub stopped midway) run again:
             // sleeping and waking are idempotent, and the journal knows what was already done.
@@ -292,6 +299,8 @@ public actor ClusterAgent {
             // Requested (or resumed) operations always run: both directions are idempotent, and a
             // resumed sleep must finish the objects a crash left awake.
             for request in requests {
+                // An operation runs once per namespace: never again once it has finished.
+                if let stored = try await store.operation(id: request.operation.id), stored.finishedAt != nil, stored.namespaces.count <= 1 { continue }
                 let outcome = try await run(request.action, unit: unit, target: target, source: request.operation.source, actor: request.operation.actor, reason: request.operation.reason ?? "requested", now: now, operation: request.operation)
                 if outcome != nil { asleep = request.action == .sleep }
             }
@@ -304,8 +313,10 @@ public actor ClusterAgent {
                 schedule: schedule, lastExecuted: lastExecuted, managedSince: managedSince,
                 overrides: overrides.map(\.scheduleOverride), isAsleep: asleep, now: now
             ))
+            var held = false
             if var action = plan.action {
-                let advice = await policy.advise(policyContext(unit, action: action, reason: plan.reason, asleep: asleep, overrides: overrides, now: now), team: unit.team?.name)
+                // Policies shape schedules; an override in force was authorized when a person made it.
+                let advice = plan.byOverride ? .noOpinion : await policy.advise(policyContext(unit, action: action, reason: plan.reason, asleep: asleep, overrides: overrides, now: now), team: unit.team?.name)
                 switch advice.action {
                 case .keep?: action = asleep ? .sleep : .wake
                 case .sleep?: action = .sleep
@@ -316,11 +327,20 @@ public actor ClusterAgent {
                     let reason = advice.action == nil ? plan.reason : "\(plan.reason); plugin \(advice.plugin ?? "?"): \(advice.reason ?? advice.action!.rawValue)"
                     let outcome = try await run(action, unit: unit, target: target, source: "schedule", actor: advice.plugin.map { "plugin:\($0)" } ?? "schedule", reason: reason, now: now)
                     if outcome != nil { asleep = action == .sleep }
-                } else {
-                    logger.info("plugin kept the namespace as it is", metadata: ["namespace": "\(unit.namespace)", "plugin": "\(advice.plugin ?? "")", "reason": "\(advice.reason ?? "")"])
+                } else if advice.action == .keep {
+                    // Held back, not skipped: the transition stays due and the plugins are asked
+                    // again every `heldRecheckInterval`, so a sleep kept at 19:00 by a 20:00
+                    // policy window happens just after 20:00, not a day later.
+                    held = true
+                    status.heldBy = advice
+                    if heldBack[unit.key] != plan.executedTransition {
+                        heldBack[unit.key] = plan.executedTransition
+                        logger.info("a plugin holds the transition back", metadata: ["namespace": "\(unit.namespace)", "plugin": "\(advice.plugin ?? "")", "reason": "\(advice.reason ?? "")"])
+                    }
                 }
             }
-            if let executed = plan.executedTransition {
+            if !held { heldBack[unit.key] = nil }
+            if let executed = plan.executedTransition, !held {
                 try await store.recordExecuted(cluster: name, namespace: unit.namespace, unit: unit.name, at: executed)
             }
             for id in plan.consumedOverrides {
@@ -330,7 +350,8 @@ public actor ClusterAgent {
             status.nextTransition = schedule.transitions(after: now, count: 1).first
             status.override = overrides.first { $0.until.map { $0 > now } ?? true && !plan.consumedOverrides.contains($0.id) }
             status.sleptSince = asleep ? contents?.scheduledAt : nil
-            return (unit.key, status, plan.nextCheck)
+            let recheck = held ? now.addingTimeInterval(settings.heldRecheckInterval) : nil
+            return (unit.key, status, [plan.nextCheck, recheck].compactMap { $0 }.min())
         } catch {
             logger.error("evaluation failed", metadata: ["namespace": "\(unit.namespace)", "unit": "\(unit.name)", "error": "\(error)"])
             status.problem = "\(error)"

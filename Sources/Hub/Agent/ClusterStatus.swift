@@ -18,6 +18,9 @@ public struct NamespaceStatus: Sendable {
     public var override: OverrideRecord?
     /// Why the namespace cannot be managed (a malformed SleepInfo, an API error), nil when fine.
     public var problem: String?
+    /// A plugin holding back the transition the schedule wants (answered `keep`): the plugin and
+    /// its reason. The transition is asked again at every evaluation until the plugin lets it go.
+    public var heldBy: PolicyAdvice?
 
     init(unit: ManagedUnit, now: Date) {
         namespace = unit.namespace

@@ -91,9 +91,11 @@ public enum Report {
             let next = namespace["nextTransition"]
             let nextText = next?["action"]?.string.map { "\($0) \(localTime(next?["at"]?.string)) (\(relative(Int(next?["inSeconds"]?.int ?? 0))))" } ?? "-"
             let override = namespace["override"].flatMap { $0 == .null ? nil : $0 }.map { "\($0["kind"]?.string ?? "") until \(localTime($0["until"]?.string))" } ?? "-"
-            return [namespace["cluster"]?.string ?? cluster ?? "", namespace["namespace"]?.string ?? "?", coloredState, namespace["unit"]?.string ?? "", nextText, override, namespace["problem"]?.string ?? ""]
+            let held = namespace["heldBy"].flatMap { $0 == .null ? nil : $0 }.map { "held by \($0["plugin"]?.string ?? "?")" + ($0["reason"]?.string.map { ": \($0)" } ?? "") }
+            let note = namespace["problem"]?.string ?? held ?? ""
+            return [namespace["cluster"]?.string ?? cluster ?? "", namespace["namespace"]?.string ?? "?", coloredState, namespace["unit"]?.string ?? "", nextText, override, note]
         }
-        return table(["CLUSTER", "NAMESPACE", "STATE", "SCHEDULE", "NEXT", "OVERRIDE", "PROBLEM"], rows)
+        return table(["CLUSTER", "NAMESPACE", "STATE", "SCHEDULE", "NEXT", "OVERRIDE", "NOTE"], rows)
     }
 }
 

@@ -86,7 +86,7 @@ public final class SlackDelivery: Sendable {
             message.abandonedAt = now
             message.lastError = (message.lastError ?? "") + " (given up after \(message.attempts) attempts)"
             try? await store.update(message)
-            try? await store.record(AuditEntry(at: now, actor: "sandman", source: "slack", action: "notify", target: message.channel, result: "abandoned", detail: message.lastError))
+            _ = try? await store.record(AuditEntry(at: now, actor: "sandman", source: "slack", action: "notify", target: message.channel, result: "abandoned", detail: message.lastError))
             logger.warning("Slack message given up", metadata: ["key": "\(message.dedupKey)", "error": "\(message.lastError ?? "")"])
             return
         }

@@ -61,6 +61,7 @@ actor SlackFollowUps {
         let target = operation.namespaces.isEmpty ? operation.cluster : "\(operation.cluster)/\(operation.namespaces.joined(separator: ", "))"
         var text = "\(icon) <@\(user)>: \(operation.action) of *\(target)* \(operation.state.rawValue): \(done) object(s) done, \(skipped) skipped, \(failed.count) failed"
         for item in failed.prefix(5) { text += "\n• \(item["object"]?.string ?? "?"): \(item["error"]?.string ?? "")" }
+        for item in (summary["skipped"]?.array ?? []).prefix(5) { text += "\n• skipped \(item["object"]?.string ?? "?"): \(item["reason"]?.string ?? "")" }
         return ["response_type": "in_channel", "replace_original": false, "text": .string(text)]
     }
 }

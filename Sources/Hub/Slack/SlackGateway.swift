@@ -42,7 +42,7 @@ public final class SlackGateway: Sendable {
             try verifier.verify(timestamp: timestamp, signature: signature, body: body, now: Date())
             return nil
         } catch {
-            try? await hub.store.record(AuditEntry(at: hub.clock.now, actor: "unknown", source: "slack", action: path, result: "rejected", detail: error.description))
+            _ = try? await hub.store.record(AuditEntry(at: hub.clock.now, actor: "unknown", source: "slack", action: path, result: "rejected", detail: error.description))
             logger.warning("Slack request rejected", metadata: ["path": "\(path)", "reason": "\(error)"])
             return Reply(status: error.status, body: ["error": .string(error.description)])
         }

@@ -1,0 +1,102 @@
+import Foundation
+import Hub
+import JSON
+import KubeSim
+import TestSupport
+import Testing
+
+/// Policy plugins shaping the schedules of a running hub: a "keep" holds a transition back
+/// until the plugin lets it go, and overrides people make are not subject to policies.
+@Suite("Policy plugins in the hub", .serialized)
+struct PolicyPluginTests {
+    static let officeHours = """
+        schedules:
+          - name: office-hours
+            namespaces: ["shop", "payments-api"]
+            weekdays: "1-5"
+            sleepAt: "20:00"
+            wakeUpAt: "08:00"
+        """
+
+    /// Keeps every scheduled sleep before 21:00 UTC.
+    static let lateWindow = """
+        function decide(ctx)
+          if ctx.action == "sleep" and sandman.time.local_parts(ctx.now, "UTC").hour < 21 then
+            return { action = "keep", reason = "not before 21:00" }
+          end
+        end
+        """
+
+    static func namespace(_ fixture: HubFixture, _ cluster: String, _ name: String) async -> JSONValue? {
+        let answer = try? await fixture.api("GET", "/api/v1/clusters/\(cluster)/namespaces")
+        return answer?.body["namespaces"]?.array?.first { $0["namespace"]?.string == name }
+    }
+
+    @Test func aKeptSleepHappensWhenThePluginLetsItGo() async throws {
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T19:00:00Z"))
+        defer { Task { [fixture] in await fixture.stop() } }
+        try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 3) + "\n---\n" + HubFixture.shop("payments-api", deployments: 2))
+        try fixture.directory.write("plugins/policy/late.lua", Self.lateWindow)
+        let original = await fixture.replicas("staging", "shop")
+        try await fixture.startHub()
+        #expect(await eventually { await Self.namespace(fixture, "staging", "shop")?["state"] == "awake" })
+
+        // 20:00 passes: the schedule wants sleep, the plugin holds it back, and says so.
+        fixture.clock.set(instant("2027-01-04T20:00:30Z"))
+        #expect(await eventually { await Self.namespace(fixture, "staging", "shop")?[path: ["heldBy", "plugin"]] == "policy/late.lua" })
+        let held = await Self.namespace(fixture, "staging", "shop")
+        #expect(held?["state"] == "awake")
+        #expect(held?[path: ["heldBy", "reason"]] == "not before 21:00")
+        #expect(await fixture.replicas("staging", "shop") == original)
+        let table = try await fixture.cli(["get", "namespaces", "--cluster", "staging"])
+        #expect(table.stdout.split(separator: "\n").contains { $0.hasPrefix("staging") && $0.contains("shop") && $0.hasSuffix("held by policy/late.lua: not before 21:00") }, "\(table.stdout)")
+
+        // A person's sleep override is not a policy matter: it acts at once.
+        let override = try await fixture.api("POST", "/api/v1/overrides", body: #"{"cluster":"staging","namespace":"payments-api","kind":"sleep","duration":"1h"}"#)
+        #expect(override.status == 201, "\(override.body)")
+        #expect(await eventually { await fixture.replicas("staging", "payments-api").values.allSatisfy { $0 == 0 } })
+        #expect(await fixture.replicas("staging", "shop") == original)
+
+        // 21:00: the plugin lets the held sleep go within a re-check interval, no day later.
+        fixture.clock.set(instant("2027-01-04T21:00:30Z"))
+        fixture.clock.set(instant("2027-01-04T21:01:31Z"))
+        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+        #expect(await eventually { await Self.namespace(fixture, "staging", "shop")?["heldBy"] == .null })
+        let audit = try await fixture.api("GET", "/api/v1/audit?cluster=staging")
+        #expect(audit.body["entries"]?.array?.contains { $0["action"] == "sleep" && $0["namespace"] == "shop" && $0["source"] == "schedule" && $0["actor"] == "schedule" } == true, "\(audit.body)")
+
+        // And the next morning the schedule wakes it as usual.
+        fixture.clock.set(instant("2027-01-05T08:00:30Z"))
+        #expect(await eventually { await fixture.replicas("staging", "shop") == original })
+    }
+
+    @Test func theShippedPoliciesKeepProductionUpUnlessASleepInfoSaysSo() async throws {
+        let production = """
+            schedules:
+              - name: nights
+                namespaces: ["shop"]
+                weekdays: "*"
+                sleepAt: "20:00"
+                wakeUpAt: "08:00"
+            """
+        var fixture = try await HubFixture.make(clusters: ["production": ("production", production)], start: instant("2027-01-04T19:00:00Z"))
+        defer { Task { [fixture] in await fixture.stop() } }
+        try? FileManager.default.removeItem(atPath: fixture.directory.path + "/plugins")
+        try FileManager.default.copyItem(atPath: HubFixture.repositoryFile("plugins"), toPath: fixture.directory.path + "/plugins")
+        try await fixture.simulators["production"]!.load(manifests: HubFixture.shop("shop", deployments: 2) + "\n---\n" + HubFixture.shop("checkout", deployments: 2) + "\n---\n" + """
+            apiVersion: kube-green.com/v1alpha1
+            kind: SleepInfo
+            metadata: {name: nights, namespace: checkout}
+            spec: {weekdays: "*", sleepAt: "20:00", wakeUpAt: "08:00"}
+            """)
+        let shop = await fixture.replicas("production", "shop")
+        try await fixture.startHub()
+        #expect(await eventually { await Self.namespace(fixture, "production", "checkout")?["state"] == "awake" })
+
+        fixture.clock.set(instant("2027-01-04T20:00:30Z"))
+        #expect(await eventually { await fixture.replicas("production", "checkout").values.allSatisfy { $0 == 0 } })
+        #expect(await eventually { await Self.namespace(fixture, "production", "shop")?[path: ["heldBy", "plugin"]] == "policy/default.lua" })
+        #expect(await Self.namespace(fixture, "production", "shop")?[path: ["heldBy", "reason"]] == "production sleeps only on a SleepInfo schedule")
+        #expect(await fixture.replicas("production", "shop") == shop)
+    }
+}
