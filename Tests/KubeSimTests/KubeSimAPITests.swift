@@ -127,7 +127,7 @@ struct KubeSimAPITests {
     }
 
     @Test func expiredContinueTokenIsGone() async throws {
-        let harness = try await SimHarness.start { $0.continueTokenLifetime = .milliseconds(300) }
+        let harness = try await SimHarness.start { $0.continueTokenLifetime = .seconds(3) }
         defer { Task { await harness.stop() } }
         for index in 0..<5 {
             _ = try await harness.request(.post, "/api/v1/namespaces/default/configmaps", body: ["metadata": ["name": .string("c\(index)")]])
@@ -137,7 +137,7 @@ struct KubeSimAPITests {
         let encoded = token.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
         #expect(try await harness.request(.get, "/api/v1/namespaces/default/configmaps?limit=2&continue=\(encoded)").status == 200)
 
-        try await Task.sleep(for: .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(3500))
         let expired = try await harness.request(.get, "/api/v1/namespaces/default/configmaps?limit=2&continue=\(encoded)")
         #expect(expired.status == 410)
         #expect(expired.body["reason"] == "Expired")
@@ -193,7 +193,8 @@ struct KubeSimAPITests {
     @Test func rateLimitAnswers429WithRetryAfter() async throws {
         let harness = try await SimHarness.start()
         defer { Task { await harness.stop() } }
-        harness.sim.setFaults(.init(rateLimit: .init(qps: 1, burst: 3, retryAfterSeconds: 2)))
+        // One token every 20 s: however slow the machine, the fourth request finds the bucket empty.
+        harness.sim.setFaults(.init(rateLimit: .init(qps: 0.05, burst: 3, retryAfterSeconds: 2)))
         var statuses: [Int] = []
         var retryAfter: [String] = []
         for _ in 0..<6 {

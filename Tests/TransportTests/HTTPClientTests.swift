@@ -160,7 +160,7 @@ struct HTTPClientTests {
 
     @Test func totalTimeoutEndsASlowRequest() async throws {
         let server = try await TestHTTPServer.start { _ in
-            try? await Task.sleep(for: .seconds(5))
+            try? await Task.sleep(for: .seconds(30))
             return .text(200, "late")
         }
         defer { Task { await server.shutdown() } }
@@ -170,12 +170,12 @@ struct HTTPClientTests {
             try await client.send(HTTPRequest(url: server.baseURL + "/slow"))
         }
         #expect(error?.reason == .timeout)
-        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(ContinuousClock.now - start < .seconds(15))
     }
 
     @Test func cancellingTheTaskCancelsTheTransfer() async throws {
         let server = try await TestHTTPServer.start { _ in
-            try? await Task.sleep(for: .seconds(10))
+            try? await Task.sleep(for: .seconds(30))
             return .text(200, "late")
         }
         defer { Task { await server.shutdown() } }
@@ -188,7 +188,7 @@ struct HTTPClientTests {
         #expect(throws: TransportError.self) { try result.get() }
         #expect((try? result.get()) == nil)
         if case .failure(let error as TransportError) = result { #expect(error.reason == .cancelled) }
-        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(ContinuousClock.now - start < .seconds(15))
     }
 
     @Test func abandoningAStreamCancelsIt() async throws {
@@ -206,7 +206,7 @@ struct HTTPClientTests {
         try await Task.sleep(for: .milliseconds(200))
         task.cancel()
         _ = await task.result
-        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(ContinuousClock.now - start < .seconds(15))
     }
 
     @Test func sequentialRequestsReuseOneConnection() async throws {
