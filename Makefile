@@ -30,8 +30,10 @@ demo: deps
 	$(SWIFT) build --product sandman
 	$(BIN) demo
 
+## Release build, then every benchmark; record the numbers in docs/benchmarks.md.
 bench: deps
-	@echo "Benchmarks arrive with the client, Lua and Slack issues; see docs/benchmarks.md."
+	$(SWIFT) build -c release --product sandman-bench
+	.build/release/sandman-bench all
 
 clean:
 	rm -rf .build
