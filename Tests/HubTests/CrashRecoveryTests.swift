@@ -13,7 +13,7 @@ struct CrashRecoveryTests {
         let process = Process()
 
         init(config: String, log: String) throws {
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             output.seekToEndOfFile()
             process.executableURL = URL(fileURLWithPath: HubFixture.binary)

@@ -1,5 +1,5 @@
 import Foundation
-import Hub
+@testable import Hub
 import JSON
 import Kube
 import KubeSim
@@ -56,6 +56,33 @@ struct SlackSignatureTests {
         #expect(decoded["text"] == "staging 2h & more=yes")
         #expect(decoded["response_url"] == "https://hooks.slack.com/commands/1/2")
         #expect(FormBody.decode(Data("a=1+2&b=%2Fx&c".utf8)) == ["a": "1 2", "b": "/x", "c": ""])
+    }
+}
+
+@Suite("Slack keep-awake buttons")
+struct SlackButtonTests {
+    @Test(arguments: [
+        ("keep_awake_1h", "2027-01-04T21:00:00Z", "UTC", "2027-01-04T22:00:00Z"),
+        ("keep_awake_tomorrow", "2027-01-04T21:00:00Z", "UTC", "2027-01-05T08:00:00Z"),
+        // 00:30 in Rome: the coming morning, not the day after.
+        ("keep_awake_tomorrow", "2027-01-04T23:30:00Z", "Europe/Rome", "2027-01-05T07:00:00Z"),
+        // The evening before New York's clocks go forward (2027-03-14): 08:00 EDT is 12:00 UTC.
+        ("keep_awake_tomorrow", "2027-03-13T23:00:00Z", "America/New_York", "2027-03-14T12:00:00Z"),
+        // The evening before they go back (2027-11-07): 08:00 EST is 13:00 UTC.
+        ("keep_awake_tomorrow", "2027-11-06T23:00:00Z", "America/New_York", "2027-11-07T13:00:00Z"),
+        // Leap day.
+        ("keep_awake_tomorrow", "2028-02-28T20:00:00Z", "UTC", "2028-02-29T08:00:00Z"),
+    ])
+    func keepsAwakeUntil(action: String, now: String, zone: String, expected: String) throws {
+        let button = try #require(SlackButton(actionID: action, value: "staging/shop"))
+        #expect(button.cluster == "staging")
+        #expect(button.namespace == "shop")
+        #expect(button.until(from: instant(now), timeZone: try #require(TimeZone(identifier: zone))) == instant(expected))
+    }
+
+    @Test func unknownButtonsAndValuesAreIgnored() {
+        #expect(SlackButton(actionID: "keep_awake_forever", value: "staging") == nil)
+        #expect(SlackButton(actionID: "keep_awake_1h", value: "") == nil)
     }
 }
 
@@ -145,6 +172,41 @@ struct SlackBotTests {
         #expect(SlackCommandSimulator.text(denied.reply).contains(":no_entry: the viewer role may only read"))
         let status = try await viewer.send("/k8s-status", wait: .zero)
         #expect(SlackCommandSimulator.text(status.reply).contains("*staging* (staging): 0/1 asleep"))
+    }
+
+    @Test func membersOfAUserGroupGetItsRightsLookedUpThroughTheWebAPI() async throws {
+        let slack = try await TestHTTPServer.start { request in
+            guard request.path == "/api/usergroups.users.list", request.header("Authorization") == "Bearer xoxb-test" else { return .text(404, "no") }
+            if request.uri.hasSuffix("usergroup=S-OPS") {
+                return .text(200, #"{"ok":true,"users":["U-GROUPIE","U-OTHER"]}"#, contentType: "application/json")
+            }
+            return .text(200, #"{"ok":false,"error":"no_such_subteam"}"#, contentType: "application/json")
+        }
+        defer { Task { await slack.shutdown() } }
+        var fixture = try await fixture(slack: """
+                - {userGroups: [S-OPS], role: operator, teams: [web]}
+                - {userGroups: [S-GONE], role: admin}
+              botToken: xoxb-test
+              apiURL: \(slack.baseURL)/api
+            """)
+        defer { Task { [fixture] in await fixture.stop() } }
+        try await fixture.startHub()
+        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+
+        let groupie = SlackCommandSimulator(hub: fixture.url, secret: Self.secret, user: "U-GROUPIE", userName: "gina", channel: "C1", channelName: "web")
+        let woken = try await groupie.send("/k8s-wake staging shop 1h", wait: .zero)
+        #expect(SlackCommandSimulator.text(woken.reply).contains(":sunny: waking *staging*/shop for 1h"), "\(woken.reply)")
+        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 > 0 } })
+
+        // Not in a group that resolves: may only read. The group lists are cached meanwhile.
+        var stranger = groupie
+        stranger.user = "U-STRANGER"
+        let denied = try await stranger.send("/k8s-sleep staging shop", wait: .zero)
+        #expect(SlackCommandSimulator.text(denied.reply).contains(":no_entry: the viewer role may only read"), "\(denied.reply)")
+        // Each group was looked up once: a list is cached, and so for a while is a failure.
+        let lookups = slack.requests.map(\.uri)
+        #expect(lookups.filter { $0.hasSuffix("usergroup=S-OPS") }.count == 1, "\(lookups)")
+        #expect(lookups.filter { $0.hasSuffix("usergroup=S-GONE") }.count == 1, "\(lookups)")
     }
 
     @Test func unsignedStaleAndOversizedRequestsAreRefusedAndAudited() async throws {

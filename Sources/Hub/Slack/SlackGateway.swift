@@ -15,6 +15,7 @@ public final class SlackGateway: Sendable {
     let verifier: SlackVerifier
     let delivery: SlackDelivery
     let followUps: SlackFollowUps
+    let userGroups: SlackUserGroups
     let settings: HubConfiguration.Slack
     let logger: Logger
 
@@ -25,6 +26,7 @@ public final class SlackGateway: Sendable {
         self.verifier = SlackVerifier(secrets: hub.configuration.slack.signingSecrets)
         self.delivery = delivery
         self.followUps = SlackFollowUps(store: hub.store, delivery: delivery, clock: hub.clock)
+        self.userGroups = SlackUserGroups(settings: hub.configuration.slack, logger: logger)
         self.logger = logger
     }
 
@@ -53,7 +55,8 @@ public final class SlackGateway: Sendable {
     public func command(_ body: Data, timestamp: String?, signature: String?) async -> Reply {
         if let rejection = await verify(body, timestamp: timestamp, signature: signature, path: "command") { return rejection }
         let form = FormBody.decode(body)
-        let principal = SlackAccess.principal(user: form["user_id"] ?? "", userName: form["user_name"] ?? "", channel: form["channel_id"] ?? "", settings: settings)
+        let user = form["user_id"] ?? ""
+        let principal = SlackAccess.principal(user: user, userName: form["user_name"] ?? "", channel: form["channel_id"] ?? "", groups: await userGroups.groups(of: user), settings: settings)
         let clusters = hub.configuration.clusters.map(\.name)
         var command: JSONValue = ["clusters": .array(clusters.map(JSONValue.string))]
         for key in ["command", "text", "user_id", "user_name", "channel_id", "channel_name", "team_id", "response_url", "trigger_id"] {
@@ -172,11 +175,11 @@ public final class SlackGateway: Sendable {
         }
         guard payload["type"] == "block_actions" else { return Reply(status: 200, body: nil) }
         let user = payload[path: ["user", "id"]]?.string ?? ""
-        let principal = SlackAccess.principal(user: user, userName: payload[path: ["user", "username"]]?.string ?? payload[path: ["user", "name"]]?.string ?? "", channel: payload[path: ["channel", "id"]]?.string ?? "", settings: settings)
+        let principal = SlackAccess.principal(user: user, userName: payload[path: ["user", "username"]]?.string ?? payload[path: ["user", "name"]]?.string ?? "", channel: payload[path: ["channel", "id"]]?.string ?? "", groups: await userGroups.groups(of: user), settings: settings)
         var lines: [String] = []
         for action in payload["actions"]?.array ?? [] {
             guard let button = SlackButton(actionID: action["action_id"]?.string ?? "", value: action["value"]?.string ?? "") else { continue }
-            let until = button.until(from: hub.clock.now, timeZone: .current)
+            let until = button.until(from: hub.clock.now, timeZone: await scheduleZone(cluster: button.cluster, namespace: button.namespace))
             do throws(HubError) {
                 _ = try await hub.createOverride(cluster: button.cluster, namespace: button.namespace, kind: .wake, until: until, reason: "Slack button", by: principal, source: "slack")
                 lines.append(":sunny: \(button.namespace.map { "\(button.cluster)/\($0)" } ?? button.cluster) stays awake until \(until.formatted(.iso8601)) (asked by <@\(user)>)")
@@ -188,6 +191,15 @@ public final class SlackGateway: Sendable {
             await delivery.enqueue(["response_type": "in_channel", "replace_original": false, "text": .string(lines.joined(separator: "\n"))], to: .responseURL(url), channel: nil, key: "interaction:\(payload["trigger_id"]?.string ?? UUID().uuidString)")
         }
         return Reply(status: 200, body: nil)
+    }
+
+    /// The time zone of the namespace's schedule (the first managed namespace's for a whole
+    /// cluster): "until tomorrow" means tomorrow morning where the team works. The hub machine's
+    /// zone when none is known.
+    private func scheduleZone(cluster: String, namespace: String?) async -> TimeZone {
+        let statuses = await hub.clusterStatuses().first { $0.name == cluster }?.namespaces ?? []
+        let status = statuses.first { namespace == nil || $0.namespace == namespace }
+        return status?.schedule["timeZone"]?.string.flatMap(TimeZone.init(identifier:)) ?? .current
     }
 
     // MARK: Events API
@@ -222,7 +234,8 @@ struct SlackButton: Equatable {
         namespace = parts.count > 1 ? parts[1] : nil
     }
 
-    /// One hour from now, or 08:00 tomorrow in `timeZone`.
+    /// One hour from now, or the next 08:00 in `timeZone` (tomorrow morning, for a click in the
+    /// evening or the small hours).
     func until(from now: Date, timeZone: TimeZone) -> Date {
         switch kind {
         case .oneHour:
@@ -230,17 +243,16 @@ struct SlackButton: Equatable {
         case .untilTomorrow:
             var calendar = Calendar(identifier: .gregorian)
             calendar.timeZone = timeZone
-            let tomorrow = calendar.date(byAdding: .day, value: 1, to: calendar.startOfDay(for: now)) ?? now.addingTimeInterval(86_400)
-            return calendar.date(byAdding: .hour, value: 8, to: tomorrow) ?? tomorrow
+            return calendar.nextDate(after: now, matching: DateComponents(hour: 8, minute: 0, second: 0), matchingPolicy: .nextTime) ?? now.addingTimeInterval(86_400)
         }
     }
 }
 
-/// Who a Slack user is for the hub, from `slack.principals` (users, channels) and the
-/// production allow-list; someone unknown may only read.
+/// Who a Slack user is for the hub, from `slack.principals` (users, the user groups they are
+/// in, channels) and the production allow-list; someone unknown may only read.
 enum SlackAccess {
-    static func principal(user: String, userName: String, channel: String, settings: HubConfiguration.Slack) -> Principal {
-        let matching = settings.principals.filter { $0.users.contains(user) || $0.channels.contains(channel) }
+    static func principal(user: String, userName: String, channel: String, groups: Set<String> = [], settings: HubConfiguration.Slack) -> Principal {
+        let matching = settings.principals.filter { $0.users.contains(user) || $0.channels.contains(channel) || !groups.isDisjoint(with: $0.userGroups) }
         let best = matching.max { $0.role < $1.role }
         var principal = Principal(name: "slack:\(userName.isEmpty ? user : userName)", role: best?.role ?? .viewer, teams: best?.teams ?? [], clusters: best?.clusters ?? [])
         principal.mayOperateProduction = settings.productionAllowList.contains(user)
