@@ -134,6 +134,13 @@ public enum ConfigLoader {
             slack.webhookURL = node["webhookURL"].nonEmptyString()
             if let url = node["apiURL"].nonEmptyString() { slack.apiURL = url }
             slack.defaultChannel = node["defaultChannel"].nonEmptyString()
+            if let zone = node["timeZone"].nonEmptyString() {
+                if TimeZone(identifier: zone) == nil {
+                    node["timeZone"].report("unknown time zone \"\(zone)\" (an IANA name such as Europe/Rome expected)")
+                } else {
+                    slack.timeZone = zone
+                }
+            }
             slack.preSleepWarning = node["preSleepWarning"].duration(default: slack.preSleepWarning)
             slack.maxDeliveryAge = node["maxDeliveryAge"].duration(default: slack.maxDeliveryAge, atLeast: .minutes(1))
             slack.productionAllowList = node["productionAllowList"].stringList()

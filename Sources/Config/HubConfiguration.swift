@@ -41,6 +41,9 @@ public struct HubConfiguration: Sendable {
         public var webhookURL: String?
         public var apiURL: String = "https://slack.com/api"
         public var defaultChannel: String?
+        /// IANA zone in which commands read times of day and messages show times, unless a
+        /// namespace's schedule has its own.
+        public var timeZone: String = "UTC"
         public var preSleepWarning: Duration = .minutes(10)
         public var principals: [SlackPrincipal] = []
         /// Slack user IDs that may act on production clusters without the admin role.

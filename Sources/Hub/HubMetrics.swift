@@ -30,7 +30,7 @@ public final class HubMetrics: Sendable, HubEventSink {
 
     public func operationStarted(_ operation: OperationRecord, cluster: ClusterConfiguration, unit namespace: String) async {}
 
-    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, outcome: SleepExecutor.Outcome?, duration: Duration) async {
+    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, outcome: SleepExecutor.Outcome?, duration: Duration) async {
         let environment = cluster.tier.rawValue
         let status = operation.state == .succeeded ? "success" : operation.state.rawValue
         counter("kube_green_sleep_operations_total", [("environment", environment), ("operation", operation.action), ("status", status)]).increment()
@@ -75,7 +75,7 @@ public struct HubEventFanOut: HubEventSink {
         for sink in sinks { await sink.operationStarted(operation, cluster: cluster, unit: namespace) }
     }
 
-    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, outcome: SleepExecutor.Outcome?, duration: Duration) async {
-        for sink in sinks { await sink.operationFinished(operation, cluster: cluster, namespace: namespace, outcome: outcome, duration: duration) }
+    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, outcome: SleepExecutor.Outcome?, duration: Duration) async {
+        for sink in sinks { await sink.operationFinished(operation, cluster: cluster, namespace: namespace, timeZone: timeZone, outcome: outcome, duration: duration) }
     }
 }

@@ -106,6 +106,7 @@ struct ConfigLoaderTests {
         BrokenCase(name: "gitops without Argo CD", hub: "gitops:\n  enabled: true\n  gitlab:\n    project: a/b\n", file: "sandman.yaml", field: "gitops.argocd.url", message: "required when gitops.enabled"),
         BrokenCase(name: "enabled not a bool", hub: "gitops:\n  enabled: maybe\n", file: "sandman.yaml", field: "gitops.enabled", message: "expected true or false"),
         BrokenCase(name: "principal with bad role", hub: "slack:\n  principals:\n    - users: [U1]\n      role: root\n", file: "sandman.yaml", line: 4, field: "slack.principals[0].role", message: "expected one of viewer, operator, admin"),
+        BrokenCase(name: "slack time zone unknown", hub: "slack:\n  timeZone: Mars/Olympus\n", file: "sandman.yaml", line: 2, field: "slack.timeZone", message: "unknown time zone \"Mars/Olympus\""),
         BrokenCase(name: "principal naming nobody", hub: "slack:\n  principals:\n    - role: admin\n", file: "sandman.yaml", field: "slack.principals[0]", message: "names nobody"),
         BrokenCase(name: "principal with unknown team", hub: "slack:\n  principals:\n    - users: [U1]\n      role: operator\n      teams: [mobile]\n", file: "sandman.yaml", field: "slack.principals[0].teams", message: "unknown team \"mobile\"; teams: web"),
         BrokenCase(name: "leader election without home", hub: "leaderElection:\n  enabled: true\n", file: "sandman.yaml", field: "leaderElection.homeCluster", message: "required when leaderElection.enabled"),

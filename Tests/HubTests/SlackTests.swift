@@ -93,7 +93,7 @@ let testCommandPlugin = """
       local words = {}
       for word in string.gmatch(cmd.text or "", "%S+") do words[#words + 1] = word end
       if cmd.command == "/k8s-status" then
-        return {actions = {{type = "status"}}, response = {text = "Status:"}}
+        return {actions = {{type = "status"}}, response = {text = "Status (" .. cmd.timezone .. "):"}}
       end
       local action = {type = cmd.command == "/k8s-sleep" and "sleep" or "wake", cluster = words[1]}
       for i = 2, #words do
@@ -106,7 +106,7 @@ let testCommandPlugin = """
 let testNotifyPlugin = """
     function format(event)
       if event.type == "sleep_done" or event.type == "wake_done" then
-        return {text = event.type .. " " .. event.cluster .. "/" .. (event.namespace or "") .. " by " .. event.actor}
+        return {text = event.type .. " " .. event.cluster .. "/" .. (event.namespace or "") .. " by " .. event.actor .. " (" .. event.timezone .. ")"}
       end
       return nil
     end
@@ -133,6 +133,7 @@ struct SlackBotTests {
             plugins: {directory: plugins}
             slack:
               signingSecrets: [\(Self.secret)]
+              timeZone: Europe/Rome
               principals:
                 - {users: [U-ADMIN], role: admin}
                 - {users: [U-VIEW], role: viewer}
@@ -172,6 +173,7 @@ struct SlackBotTests {
         #expect(SlackCommandSimulator.text(denied.reply).contains(":no_entry: the viewer role may only read"))
         let status = try await viewer.send("/k8s-status", wait: .zero)
         #expect(SlackCommandSimulator.text(status.reply).contains("*staging* (staging): 0/1 asleep"))
+        #expect(SlackCommandSimulator.text(status.reply).hasPrefix("Status (Europe/Rome):"), "the hub's slack.timeZone")
     }
 
     @Test func membersOfAUserGroupGetItsRightsLookedUpThroughTheWebAPI() async throws {
@@ -307,7 +309,7 @@ struct SlackBotTests {
         try await Task.sleep(for: .milliseconds(1500))
         #expect(received.values.count == 4)
         let message = try JSONValue(parsing: received.values.last!.2)
-        #expect(message["text"] == "sleep_done staging/shop by schedule")
+        #expect(message["text"] == "sleep_done staging/shop by schedule (UTC)", "the zone of the namespace's schedule")
         #expect(message["channel"] == "#web")
         #expect(received.values.last!.1 == "Bearer xoxb-test")
     }

@@ -377,7 +377,7 @@ public actor ClusterAgent {
             operation.finishedAt = clock.now
             operation.summary = JSONValue.object(["error": .string("\(error)")]).serialized()
             try await store.save(operation)
-            await events.operationFinished(operation, cluster: configuration, namespace: unit.namespace, outcome: nil, duration: ContinuousClock.now - started)
+            await events.operationFinished(operation, cluster: configuration, namespace: unit.namespace, timeZone: unit.scheduleDescription["timeZone"]?.string, outcome: nil, duration: ContinuousClock.now - started)
             throw error
         }
         var summary = outcome.summary
@@ -393,7 +393,7 @@ public actor ClusterAgent {
         }
         try await store.save(operation)
         try await store.record(AuditEntry(at: clock.now, actor: actor, source: source, action: action.rawValue, cluster: name, namespace: unit.namespace, target: unit.name, result: outcome.state.rawValue, detail: reason))
-        await events.operationFinished(operation, cluster: configuration, namespace: unit.namespace, outcome: outcome, duration: ContinuousClock.now - started)
+        await events.operationFinished(operation, cluster: configuration, namespace: unit.namespace, timeZone: unit.scheduleDescription["timeZone"]?.string, outcome: outcome, duration: ContinuousClock.now - started)
         logger.info(action == .sleep ? "namespace asleep" : "namespace awake", metadata: [
             "namespace": "\(unit.namespace)", "unit": "\(unit.name)", "done": "\(outcome.done.count)",
             "skipped": "\(outcome.skipped.count)", "failed": "\(outcome.failed.count)", "reason": "\(reason)",

@@ -51,5 +51,6 @@ public struct ClusterStatus: Sendable {
 public protocol HubEventSink: Sendable {
     func clusterHealthChanged(cluster: String, tier: ClusterConfiguration.Tier, health: ClusterHealth) async
     func operationStarted(_ operation: OperationRecord, cluster: ClusterConfiguration, unit namespace: String) async
-    func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, outcome: SleepExecutor.Outcome?, duration: Duration) async
+    /// `timeZone`: the IANA zone of the namespace's schedule, for showing times to people.
+    func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, outcome: SleepExecutor.Outcome?, duration: Duration) async
 }

@@ -58,7 +58,7 @@ public final class SlackGateway: Sendable {
         let user = form["user_id"] ?? ""
         let principal = SlackAccess.principal(user: user, userName: form["user_name"] ?? "", channel: form["channel_id"] ?? "", groups: await userGroups.groups(of: user), settings: settings)
         let clusters = hub.configuration.clusters.map(\.name)
-        var command: JSONValue = ["clusters": .array(clusters.map(JSONValue.string))]
+        var command: JSONValue = ["clusters": .array(clusters.map(JSONValue.string)), "timezone": .string(settings.timeZone)]
         for key in ["command", "text", "user_id", "user_name", "channel_id", "channel_name", "team_id", "response_url", "trigger_id"] {
             command[key] = .string(form[key] ?? "")
         }

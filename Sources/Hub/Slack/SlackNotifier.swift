@@ -30,12 +30,14 @@ public final class SlackNotifier: HubEventSink {
     }
 
     /// Formats `event` with the plugins and queues each message once (`key` identifies the event).
-    func notify(_ event: JSONValue, cluster: ClusterConfiguration?, namespace: String?, key: String) async {
+    /// Times are shown in `timeZone` (the namespace's schedule's), else in `slack.timeZone`.
+    func notify(_ event: JSONValue, cluster: ClusterConfiguration?, namespace: String?, timeZone: String? = nil, key: String) async {
         guard let destination = delivery.notificationDestination else { return }
         var event = event
         let channel = channel(cluster: cluster, namespace: namespace)
         event["channel"] = channel.map(JSONValue.string) ?? .null
         event["at"] = .int(Int64(clock.now.timeIntervalSince1970))
+        event["timezone"] = .string(timeZone ?? configuration.slack.timeZone)
         if let cluster {
             event["cluster"] = .string(cluster.name)
             event["tier"] = .string(cluster.tier.rawValue)
@@ -62,7 +64,7 @@ public final class SlackNotifier: HubEventSink {
 
     public func operationStarted(_ operation: OperationRecord, cluster: ClusterConfiguration, unit namespace: String) async {}
 
-    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, outcome: SleepExecutor.Outcome?, duration: Duration) async {
+    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, outcome: SleepExecutor.Outcome?, duration: Duration) async {
         let type = operation.state == .succeeded ? (operation.action == "sleep" ? "sleep_done" : "wake_done") : "operation_failed"
         var details: JSONValue = [
             "id": .string(operation.id), "action": .string(operation.action), "state": .string(operation.state.rawValue),
@@ -78,7 +80,7 @@ public final class SlackNotifier: HubEventSink {
         } else if let summary = operation.summary.flatMap({ try? JSONValue(parsing: $0) }) {
             details["error"] = summary["error"] ?? .null
         }
-        await notify(["type": .string(type), "operation": details, "actor": .string(operation.actor), "reason": operation.reason.map(JSONValue.string) ?? .null], cluster: cluster, namespace: namespace, key: "operation:\(operation.id):\(namespace)")
+        await notify(["type": .string(type), "operation": details, "actor": .string(operation.actor), "reason": operation.reason.map(JSONValue.string) ?? .null], cluster: cluster, namespace: namespace, timeZone: timeZone, key: "operation:\(operation.id):\(namespace)")
     }
 
     // MARK: Watching for what is about to happen
@@ -107,7 +109,7 @@ public final class SlackNotifier: HubEventSink {
                     "minutes": .int(Int64((remaining / 60).rounded(.up))), "unit": .string(namespace.unit),
                     "button_value": .string("\(status.name)/\(namespace.namespace)"),
                 ]
-                await notify(event, cluster: cluster, namespace: namespace.namespace, key: "warning:\(status.name)/\(namespace.namespace)/\(Int(next.at.timeIntervalSince1970))")
+                await notify(event, cluster: cluster, namespace: namespace.namespace, timeZone: namespace.schedule["timeZone"]?.string, key: "warning:\(status.name)/\(namespace.namespace)/\(Int(next.at.timeIntervalSince1970))")
             }
         }
     }
