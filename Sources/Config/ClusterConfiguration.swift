@@ -59,8 +59,10 @@ public struct ClusterConfiguration: Sendable {
     /// The file this cluster was read from.
     public var source: String
     public var tier: Tier
-    /// Absolute kubeconfig path; nil means in-cluster configuration.
+    /// Absolute kubeconfig path; nil means kubectl's default files (or in-cluster, below).
     public var kubeconfig: String?
+    /// `kubeconfig: in-cluster`: the service account of the pod the hub runs in.
+    public var inCluster = false
     public var context: String?
     public var namespaces: NamespaceSelector
     public var schedules: [HubSchedule]

@@ -284,7 +284,10 @@ public enum ConfigLoader {
             client: .init()
         )
         let kubeconfig = root["kubeconfig"]
-        if let path = kubeconfig.nonEmptyString() {
+        if kubeconfig.nonEmptyString() == "in-cluster" {
+            cluster.inCluster = true
+            if cluster.context != nil { root["context"].report("has no meaning with kubeconfig: in-cluster") }
+        } else if let path = kubeconfig.nonEmptyString() {
             let resolved = absolute(path, relativeTo: directory)
             if !FileManager.default.fileExists(atPath: resolved) { kubeconfig.report("file not found: \(resolved)") }
             cluster.kubeconfig = resolved

@@ -77,6 +77,7 @@ extension KubeClient {
     static func explain(_ error: KubeError) -> String {
         switch error.reason {
         case .unreachable: "unreachable: \(error.message)"
+        case .unresolvable: "unreachable: DNS cannot resolve the server's host name (\(error.message))"
         case .tls: "TLS failure: \(error.message)"
         case .timeout: "timed out: \(error.message)"
         case .unauthorized: "401 Unauthorized: the credentials were refused"

@@ -29,8 +29,10 @@ public struct KubeStatus: Sendable, Equatable {
 /// `Status` when it sent one. Switch on `reason`; never match messages.
 public struct KubeError: Error, Sendable, CustomStringConvertible {
     public enum Reason: Sendable, Equatable {
-        /// DNS, connection refused, connection lost: no answer from the server.
+        /// Connection refused or lost: no answer from the server.
         case unreachable
+        /// The server's host name does not resolve.
+        case unresolvable
         case tls
         case timeout
         case unauthorized
@@ -110,6 +112,7 @@ public struct KubeError: Error, Sendable, CustomStringConvertible {
         case .timeout: .timeout
         case .cancelled, .shutdown: .cancelled
         case .invalidRequest: .configuration
+        case .dns: .unresolvable
         default: .unreachable
         }
         return KubeError(reason: reason, message: "\(error.reason): \(error.detail)")

@@ -20,7 +20,7 @@ public struct RetryPolicy: Sendable {
         switch error.reason {
         case .throttled(let retryAfter):
             return min(retryAfter ?? backoff(attempt), maxDelay * 6)
-        case .serverError, .unreachable, .timeout:
+        case .serverError, .unreachable, .unresolvable, .timeout:
             return idempotent ? backoff(attempt) : nil
         default:
             return nil

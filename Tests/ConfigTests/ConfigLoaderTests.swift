@@ -59,6 +59,14 @@ struct ConfigLoaderTests {
         #expect(!staging.namespaces.selects("kube-system"))
     }
 
+    @Test func inClusterMeansTheHubsOwnServiceAccount() throws {
+        let configuration = try load(hub: "listen: 127.0.0.1:9090\n", clusters: ["home.yaml": "tier: production\nkubeconfig: in-cluster\n"])
+        let home = try #require(configuration.cluster(named: "home"))
+        #expect(home.inCluster)
+        #expect(home.kubeconfig == nil)
+        #expect(try load().cluster(named: "staging")?.inCluster == false)
+    }
+
     @Test func environmentOverridesSecretsAndAddresses() throws {
         let configuration = try load(environment: [
             "SANDMAN_LISTEN": "0.0.0.0:7000",
@@ -107,6 +115,7 @@ struct ConfigLoaderTests {
         BrokenCase(name: "enabled not a bool", hub: "gitops:\n  enabled: maybe\n", file: "sandman.yaml", field: "gitops.enabled", message: "expected true or false"),
         BrokenCase(name: "principal with bad role", hub: "slack:\n  principals:\n    - users: [U1]\n      role: root\n", file: "sandman.yaml", line: 4, field: "slack.principals[0].role", message: "expected one of viewer, operator, admin"),
         BrokenCase(name: "slack time zone unknown", hub: "slack:\n  timeZone: Mars/Olympus\n", file: "sandman.yaml", line: 2, field: "slack.timeZone", message: "unknown time zone \"Mars/Olympus\""),
+        BrokenCase(name: "context with in-cluster", cluster: "tier: staging\nkubeconfig: in-cluster\ncontext: other\n", file: "staging.yaml", line: 3, field: "context", message: "has no meaning with kubeconfig: in-cluster"),
         BrokenCase(name: "principal naming nobody", hub: "slack:\n  principals:\n    - role: admin\n", file: "sandman.yaml", field: "slack.principals[0]", message: "names nobody"),
         BrokenCase(name: "principal with unknown team", hub: "slack:\n  principals:\n    - users: [U1]\n      role: operator\n      teams: [mobile]\n", file: "sandman.yaml", field: "slack.principals[0].teams", message: "unknown team \"mobile\"; teams: web"),
         BrokenCase(name: "leader election without home", hub: "leaderElection:\n  enabled: true\n", file: "sandman.yaml", field: "leaderElection.homeCluster", message: "required when leaderElection.enabled"),

@@ -193,7 +193,11 @@ struct KubeconfigTests {
         let tls = try await KubeClient(name: "tls", access: wrongCA).probe()
         #expect(tls.failure?.hasPrefix("TLS failure") == true)
         let unresolvable = try await KubeClient(name: "dns", access: cluster.access(user: .init(), server: "https://no-such-host.invalid:6443")).probe()
-        #expect(unresolvable.failure?.contains("resolve") == true || unresolvable.failure?.hasPrefix("unreachable") == true)
+        #expect(unresolvable.failure?.hasPrefix("unreachable: DNS cannot resolve the server's host name") == true, "\(unresolvable.failure ?? "")")
+
+        await cluster.sim.setFaults(.init(latency: .seconds(2)))
+        let slow = try await cluster.adminClient { $0.timeout = .milliseconds(300); $0.retry.maxAttempts = 1 }.probe()
+        #expect(slow.failure?.hasPrefix("timed out") == true, "\(slow.failure ?? "")")
     }
 }
 
