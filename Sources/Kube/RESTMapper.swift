@@ -37,11 +37,6 @@ actor RESTMapper {
         return try await resource(for: ResourceKind(group: group, version: version, kind: kind))
     }
 
-    func invalidate() {
-        resources.removeAll()
-        preferredVersions.removeAll()
-    }
-
     private func refresh(_ apiVersion: String) async throws {
         let path = apiVersion.contains("/") ? "/apis/\(apiVersion)" : "/api/\(apiVersion)"
         let document: JSONValue

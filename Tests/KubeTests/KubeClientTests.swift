@@ -197,6 +197,10 @@ struct KubeClientTests {
         }
         #expect(stale?.isConflict == true)
 
+        // Before its CRD exists the kind is not served; the same client finds it once it is.
+        let early = await #expect(throws: KubeError.self) { try await client.get(SleepInfo.self, namespace: "default", name: "nights") }
+        #expect(early?.isNotFound == true)
+        #expect(early?.message.contains("does not serve") == true, "\(String(describing: early))")
         try await cluster.sim.load(manifests: try String(contentsOfFile: Self.repositoryFile("deploy/crds/kube-green.com_sleepinfos.yaml"), encoding: .utf8))
         var sleepInfo = SleepInfo(name: "nights", namespace: "default")
         sleepInfo.object["spec"] = ["weekdays": "1-5", "sleepAt": "20:00", "suspendDeployments": false]
@@ -320,9 +324,12 @@ struct KubeClientTests {
         try await waitFor(3)
         _ = try await client.create(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "during-1", "namespace": "default"]])
         try await waitFor(4)
+        let lists = cluster.sim.requestCounts["list configmaps"] ?? 0
         await cluster.sim.dropWatches()
         _ = try await client.create(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "while-down", "namespace": "default"]])
         try await waitFor(5)
+        // A dropped connection resumes the watch from the last resourceVersion: no relist.
+        #expect(cluster.sim.requestCounts["list configmaps"] ?? 0 == lists)
         // Changes around an expiry are found by the relist or the new watch, once each.
         await cluster.sim.expireWatches()
         _ = try await client.patch(.configMap, namespace: "default", name: "before-0", .merge(["data": ["x": "1"]]))
@@ -331,6 +338,8 @@ struct KubeClientTests {
         try await waitFor(8)
         // Anything reported twice would arrive now.
         try await Task.sleep(for: .milliseconds(700))
+        // The expired resourceVersion (410) cost exactly one relist.
+        #expect(cluster.sim.requestCounts["list configmaps"] ?? 0 == lists + 1)
         collector.cancel()
         let events = seen.values
         #expect(events.count == 8, "\(events)")
