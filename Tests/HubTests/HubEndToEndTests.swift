@@ -259,9 +259,19 @@ struct HubEndToEndTests {
         #expect(status?[path: ["status", "lastScheduleTime"]] == "2027-01-04T20:00:30Z")
 
         // kubectl delete sleepinfo nights: held by the finalizer until the namespace is awake.
+        // While waking fails, the SleepInfo (and so the restore Secret it owns) is kept.
+        await sim.setFaults(.init(errorRate: 1, errorVerbs: ["patch"]))
         let client = try KubeClient(name: "staging", access: Kubeconfig(path: fixture.directory.path + "/kube/staging.yaml").access())
         try await client.delete(.sleepInfo, namespace: "shop", name: "nights")
-        #expect(await eventually { await fixture.replicas("staging", "shop") == original })
+        #expect(await eventually(timeout: .seconds(30)) {
+            let namespaces = try? await fixture.api("GET", "/api/v1/clusters/staging/namespaces")
+            return (namespaces?.body["namespaces"]?.array?.first?["problem"]?.string ?? "").contains("could not be woken yet")
+        })
+        #expect(await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights") != nil)
+        #expect(await sim.object(apiVersion: "v1", kind: "Secret", namespace: "shop", name: "sleepinfo-nights") != nil)
+        #expect(await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 })
+        await sim.setFaults(.init())
+        #expect(await eventually(timeout: .seconds(20)) { await fixture.replicas("staging", "shop") == original })
         #expect(await eventually { await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights") == nil })
     }
 }

@@ -290,7 +290,12 @@ public actor ClusterAgent {
             let state = try await store.scheduleState(cluster: name, namespace: unit.namespace, unit: unit.name, now: now)
 
             if unit.isBeingDeleted {
-                if asleep { _ = try await run(.wake, unit: unit, target: target, source: "schedule", actor: "finalizer", reason: "SleepInfo deleted while asleep", now: now) }
+                if asleep, let outcome = try await run(.wake, unit: unit, target: target, source: "schedule", actor: "finalizer", reason: "SleepInfo deleted while asleep", now: now), !outcome.failed.isEmpty {
+                    // The restore Secret is owned by the SleepInfo: releasing it now would let
+                    // the garbage collector take the restore data of the objects still asleep.
+                    status.problem = "SleepInfo being deleted: \(outcome.failed.count) object(s) could not be woken yet; it is kept until they are"
+                    return (unit.key, status, now.addingTimeInterval(settings.probeInterval))
+                }
                 try await releaseFinalizer(unit)
                 return (unit.key, status, nil)
             }
@@ -428,23 +433,33 @@ public actor ClusterAgent {
     /// Adds the wake-on-delete finalizer, re-reading the SleepInfo when the cached copy is stale.
     private func ensureFinalizer(_ cached: SleepInfo) async throws {
         guard !cached.metadata.finalizers.contains(Self.finalizer) else { return }
-        var sleepInfo = cached
-        for attempt in 1...5 where !sleepInfo.metadata.finalizers.contains(Self.finalizer) {
-            let finalizers = sleepInfo.metadata.finalizers + [Self.finalizer]
-            do {
-                sleepInfo = try await client.patch(SleepInfo.self, namespace: sleepInfo.namespace, name: sleepInfo.name, .merge(["metadata": ["finalizers": .array(finalizers.map(JSONValue.string)), "resourceVersion": .string(sleepInfo.metadata.resourceVersion ?? "")]]))
-            } catch let error as KubeError where error.isConflict && attempt < 5 {
-                sleepInfo = try await client.get(SleepInfo.self, namespace: sleepInfo.namespace, name: sleepInfo.name)
-            }
-        }
+        let sleepInfo = try await updateFinalizers(of: cached) { $0 + [Self.finalizer] }
         sleepInfos["\(sleepInfo.namespace ?? "")/\(sleepInfo.name)"] = sleepInfo
     }
 
     private func releaseFinalizer(_ unit: ManagedUnit) async throws {
         guard let sleepInfo = unit.sleepInfo, sleepInfo.metadata.finalizers.contains(Self.finalizer) else { return }
-        let remaining = sleepInfo.metadata.finalizers.filter { $0 != Self.finalizer }
-        _ = try await client.patch(.sleepInfo, namespace: sleepInfo.namespace, name: sleepInfo.name, .merge(["metadata": ["finalizers": remaining.isEmpty ? .null : .array(remaining.map(JSONValue.string))]]))
+        _ = try await updateFinalizers(of: sleepInfo) { $0.filter { $0 != Self.finalizer } }
         logger.info("SleepInfo released after waking its namespace", metadata: ["namespace": "\(unit.namespace)", "sleepInfo": "\(sleepInfo.name)"])
+    }
+
+    /// Sets the SleepInfo's finalizers to `change(current)`, guarded by its resourceVersion so
+    /// that finalizers someone else adds meanwhile are never lost; reads it again on conflict.
+    private func updateFinalizers(of cached: SleepInfo, _ change: ([String]) -> [String]) async throws -> SleepInfo {
+        var sleepInfo = cached
+        for attempt in 1...5 {
+            let wanted = change(sleepInfo.metadata.finalizers)
+            if wanted == sleepInfo.metadata.finalizers { break }
+            do {
+                return try await client.patch(SleepInfo.self, namespace: sleepInfo.namespace, name: sleepInfo.name, .merge(["metadata": [
+                    "finalizers": wanted.isEmpty ? .null : .array(wanted.map(JSONValue.string)),
+                    "resourceVersion": .string(sleepInfo.metadata.resourceVersion ?? ""),
+                ]]))
+            } catch let error as KubeError where error.isConflict && attempt < 5 {
+                sleepInfo = try await client.get(SleepInfo.self, namespace: sleepInfo.namespace, name: sleepInfo.name)
+            }
+        }
+        return sleepInfo
     }
 
     private var reportedInvalid: [String: String] = [:]
