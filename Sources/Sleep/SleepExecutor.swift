@@ -56,6 +56,8 @@ public final class SleepExecutor: Sendable {
     private let client: KubeClient
     private let store: Store
     private let concurrency: Int
+    /// Objects in flight across every namespace this executor works on at once.
+    private let permits: Permits
     private let now: @Sendable () -> Date
     private let logger: Logger
 
@@ -64,6 +66,7 @@ public final class SleepExecutor: Sendable {
         self.client = client
         self.store = store
         self.concurrency = max(1, concurrency)
+        permits = Permits(limit: concurrency)
         self.now = now
         self.logger = logger
     }
@@ -221,15 +224,17 @@ public final class SleepExecutor: Sendable {
         case failed(String)
     }
 
-    /// Runs `work` on each item, at most `concurrency` at a time, keeping the input order.
+    /// Runs `work` on each item, at most `concurrency` at a time for this executor as a whole
+    /// (several namespaces may be in progress), keeping the input order.
     private func forEach<Item: Sendable, Output: Sendable>(_ items: [Item], _ work: @escaping @Sendable (Item) async -> Output) async -> [Output] {
-        await withTaskGroup(of: (Int, Output).self) { group in
+        let permits = self.permits
+        return await withTaskGroup(of: (Int, Output).self) { group in
             var results: [(Int, Output)] = []
             var next = 0
             while next < items.count || !group.isEmpty {
                 while next < items.count, next - results.count < concurrency {
                     let index = next
-                    group.addTask { (index, await work(items[index])) }
+                    group.addTask { (index, await permits.withPermit { await work(items[index]) }) }
                     next += 1
                 }
                 if let result = await group.next() { results.append(result) }

@@ -19,7 +19,7 @@ public actor ClusterAgent {
         public var resyncInterval: TimeInterval = 300
         /// How often a transition a plugin holds back is put to the plugins again.
         public var heldRecheckInterval: TimeInterval = 60
-        /// Objects patched in parallel within one namespace.
+        /// Objects patched at once in this cluster, across the namespaces being worked on.
         public var concurrency = 16
         /// Namespaces evaluated in parallel.
         public var namespaceConcurrency = 4
