@@ -15,9 +15,24 @@ public struct ScheduleExplanation: Sendable {
     }
 
     /// Reads a schedule from a SleepInfo manifest or a hub schedule entry (YAML).
-    public static func schedule(fromYAML text: String, source: String) throws -> SleepSchedule {
+    /// The schedule of a SleepInfo manifest, a hub schedule entry, or the hub schedule `name` of a
+    /// `clusters/<name>.yaml` file (its only one when `name` is nil).
+    public static func schedule(fromYAML text: String, source: String, name: String? = nil) throws -> SleepSchedule {
         let document = try JSONValue(yaml: text)
-        let spec = document["kind"]?.string == "SleepInfo" ? (document["spec"] ?? .emptyObject) : document
+        var spec = document["kind"]?.string == "SleepInfo" ? (document["spec"] ?? .emptyObject) : document
+        if let schedules = document["schedules"]?.array {
+            let names = schedules.compactMap { $0["name"]?.string }
+            if let name {
+                guard let chosen = schedules.first(where: { $0["name"]?.string == name }) else {
+                    throw ScheduleError(field: "--schedule", value: name, reason: "no such hub schedule in the file; schedules: \(names.joined(separator: ", "))")
+                }
+                spec = chosen
+            } else if schedules.count == 1 {
+                spec = schedules[0]
+            } else {
+                throw ScheduleError(field: "--schedule", value: "", reason: "the file has \(schedules.count) hub schedules; choose one: \(names.joined(separator: ", "))")
+            }
+        }
         guard let weekdays = spec["weekdays"]?.string, let sleepAt = spec["sleepAt"]?.string else {
             throw ScheduleError(field: "weekdays/sleepAt", value: source, reason: "a SleepInfo or hub schedule needs weekdays and sleepAt")
         }

@@ -15,7 +15,8 @@ struct Schedule: AsyncParsableCommand {
             discussion: "Give a SleepInfo or hub schedule YAML file, or the fields as options."
         )
 
-        @Argument(help: "A SleepInfo manifest or hub schedule entry (YAML).") var file: String?
+        @Argument(help: "A SleepInfo manifest, a hub schedule entry, or a clusters/<name>.yaml file (YAML).") var file: String?
+        @Option(help: "With a cluster file: which of its hub schedules.") var schedule: String?
         @Option(help: "Cron day-of-week field, 0 is Sunday (e.g. 1-5).") var weekdays: String?
         @Option(help: "HOUR:MINUTE to sleep (e.g. 20:00).") var sleepAt: String?
         @Option(help: "HOUR:MINUTE to wake (e.g. 08:00).") var wakeUpAt: String?
@@ -27,20 +28,20 @@ struct Schedule: AsyncParsableCommand {
         @Option(name: [.short, .customLong("output")], help: "table or json.") var output: Report.Format = .table
 
         func run() async throws {
-            let schedule: SleepSchedule
+            let chosen: SleepSchedule
             do {
                 if let file {
                     guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
                         printError("\(file): cannot read file")
                         throw ExitCode(1)
                     }
-                    schedule = try ScheduleExplanation.schedule(fromYAML: text, source: file)
+                    chosen = try ScheduleExplanation.schedule(fromYAML: text, source: file, name: schedule)
                 } else {
                     guard let weekdays, let sleepAt else {
                         printError("give a FILE, or --weekdays and --sleep-at")
                         throw ExitCode(1)
                     }
-                    schedule = try SleepSchedule(weekdays: weekdays, sleepAt: sleepAt, wakeUpAt: wakeUpAt, timeZone: timeZone, sleepDays: sleepDays, wakeDays: wakeDays)
+                    chosen = try SleepSchedule(weekdays: weekdays, sleepAt: sleepAt, wakeUpAt: wakeUpAt, timeZone: timeZone, sleepDays: sleepDays, wakeDays: wakeDays)
                 }
             } catch let error as ScheduleError {
                 printError("\(file.map { "\($0): " } ?? "")\(error)")
@@ -54,7 +55,7 @@ struct Schedule: AsyncParsableCommand {
                 }
                 instant = parsed
             }
-            let explanation = ScheduleExplanation(schedule: schedule, at: instant, count: max(1, count))
+            let explanation = ScheduleExplanation(schedule: chosen, at: instant, count: max(1, count))
             print(output == .table ? explanation.text : Report.render(explanation.json, as: output))
         }
     }
