@@ -54,8 +54,16 @@ public final class HubMetrics: Sendable, HubEventSink {
             .recordNanoseconds(Int64(seconds * 1e9))
     }
 
-    public func recordPluginFailure(plugin: String, kind: String) {
-        counter("sandman_plugin_failures_total", [("plugin", plugin), ("kind", kind)]).increment()
+    /// `kind`: `load` (a version of the file that does not compile or validate) or `call`.
+    public func recordPluginFailures(plugin: String, kind: String, count: Int) {
+        guard count > 0 else { return }
+        counter("sandman_plugin_failures_total", [("plugin", plugin), ("kind", kind)]).increment(by: Int64(count))
+    }
+
+    /// 1 while some version of the plugin serves calls; `current` 1 when it is the file on disk.
+    public func recordPluginState(plugin: String, serving: Bool, current: Bool) {
+        Gauge(label: "sandman_plugin_serving", dimensions: [("plugin", plugin)], factory: factory).record(serving ? 1 : 0)
+        Gauge(label: "sandman_plugin_current", dimensions: [("plugin", plugin)], factory: factory).record(current ? 1 : 0)
     }
 }
 

@@ -36,6 +36,7 @@ public enum HubRuntime {
             BackgroundService { try? await plugins.run() },
             BackgroundService { await delivery.run() },
             BackgroundService { await notifier.run(hub: hub) },
+            BackgroundService { await PluginMetricsSync(host: plugins, metrics: hub.metrics, interval: configuration.plugins.reloadInterval).run() },
         ]
         if let gateway { services.append(BackgroundService { await gateway.followUps.run() }) }
         return try await HubServer.start(hub: hub, plugins: plugins, slack: gateway, extraServices: services, handleSignals: handleSignals, logger: logger)

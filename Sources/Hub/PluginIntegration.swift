@@ -5,18 +5,13 @@ import Scripting
 /// The Lua policy plugins as the agents' advisor.
 public struct PluginAdvisor: PolicyAdvisor {
     let host: PluginHost
-    let metrics: HubMetrics?
 
-    public init(host: PluginHost, metrics: HubMetrics? = nil) {
+    public init(host: PluginHost) {
         self.host = host
-        self.metrics = metrics
     }
 
     public func advise(_ context: JSONValue, team: String?) async -> PolicyAdvice {
         let outcome = await host.decide(context, team: team)
-        for failure in outcome.failures {
-            metrics?.recordPluginFailure(plugin: failure.file, kind: "decide")
-        }
         guard let decision = outcome.decision else { return .noOpinion }
         return PolicyAdvice(action: PolicyAdvice.Action(rawValue: decision.action.rawValue), reason: decision.reason, plugin: decision.plugin)
     }
@@ -43,5 +38,28 @@ extension PluginStatus {
             "lastCallError": lastCallError.map { .string($0.description) } ?? .null,
             "failures": .int(Int64(failureCount)),
         ]
+    }
+}
+
+/// Counts plugin failures in the metrics from the host's statuses, so that every kind of
+/// failure (a version that does not load, a decision, command or format call that fails or
+/// times out) is counted once, whoever made the call.
+struct PluginMetricsSync {
+    let host: PluginHost
+    let metrics: HubMetrics
+    let interval: Duration
+
+    func run() async {
+        var seen: [String: (load: Int, call: Int)] = [:]
+        while !Task.isCancelled {
+            for status in host.statuses() {
+                let before = seen[status.file] ?? (0, 0)
+                metrics.recordPluginFailures(plugin: status.file, kind: "load", count: status.loadFailureCount - before.load)
+                metrics.recordPluginFailures(plugin: status.file, kind: "call", count: status.failureCount - before.call)
+                metrics.recordPluginState(plugin: status.file, serving: status.state != .failed, current: status.state == .loaded)
+                seen[status.file] = (status.loadFailureCount, status.failureCount)
+            }
+            try? await Task.sleep(for: interval)
+        }
     }
 }

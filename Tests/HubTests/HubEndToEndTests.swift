@@ -184,11 +184,15 @@ struct HubEndToEndTests {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T21:00:00Z"))
         defer { Task { [fixture] in await fixture.stop() } }
         try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2))
+        // One plugin that never loads, one whose decisions fail: the schedule still acts.
+        try fixture.directory.write("plugins/policy/broken.lua", "function decide(ctx")
+        try fixture.directory.write("plugins/policy/oops.lua", "function decide(ctx) error('boom') end")
         try await fixture.startHub()
         #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
         _ = try await fixture.api("GET", "/api/v1/clusters")
         #expect(await eventually {
-            ((try? await URLRequestLike(method: "GET", url: fixture.url + "/metrics").send())?.body.string ?? "").contains("kube_green_sleep_operations_total{")
+            let text = (try? await URLRequestLike(method: "GET", url: fixture.url + "/metrics").send())?.body.string ?? ""
+            return text.contains("kube_green_sleep_operations_total{") && text.contains(#"sandman_plugin_failures_total{plugin="policy/oops.lua",kind="call"}"#)
         })
 
         let response = try await URLRequestLike(method: "GET", url: fixture.url + "/metrics").send()
@@ -205,6 +209,10 @@ struct HubEndToEndTests {
         #expect(samples.keys.contains { $0.hasPrefix("sandman_operation_duration_seconds_count{") })
         #expect(samples.keys.contains { $0.hasPrefix("sandman_http_requests_total{") && $0.contains(#"status="200""#) })
         #expect(text.contains("# TYPE kube_green_sleep_operations_total counter"))
+        #expect(samples[#"sandman_plugin_failures_total{plugin="policy/broken.lua",kind="load"}"#] == 1)
+        #expect((samples[#"sandman_plugin_failures_total{plugin="policy/oops.lua",kind="call"}"#] ?? 0) >= 1)
+        #expect(samples[#"sandman_plugin_serving{plugin="policy/broken.lua"}"#] == 0)
+        #expect(samples[#"sandman_plugin_serving{plugin="policy/oops.lua"}"#] == 1)
     }
 
     @Test func missedTransitionIsCaughtUpAtStartOnce() async throws {
