@@ -43,6 +43,18 @@ extension Store {
         try await writer.write { db in try operation.save(db) }
     }
 
+    /// Changes an operation in one write transaction: the namespaces of one operation finish
+    /// concurrently, each adding its part.
+    @discardableResult
+    public func updateOperation(id: String, _ change: @escaping @Sendable (inout OperationRecord) -> Void) async throws -> OperationRecord? {
+        try await writer.write { db in
+            guard var record = try OperationRecord.fetchOne(db, key: id) else { return nil }
+            change(&record)
+            try record.save(db)
+            return record
+        }
+    }
+
     public func operation(id: String) async throws -> OperationRecord? {
         try await writer.read { db in try OperationRecord.fetchOne(db, key: id) }
     }

@@ -67,6 +67,32 @@ struct HubEndToEndTests {
         #expect(yaml.stdout.contains("name: staging"))
     }
 
+    @Test func aWholeClusterWakeCoversEveryNamespaceInOneOperation() async throws {
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T21:00:00Z"))
+        defer { Task { [fixture] in await fixture.stop() } }
+        // More namespaces than the agent works on at once.
+        let namespaces = ["shop", "payments-a", "payments-b", "payments-c", "search-a", "search-b", "search-c"]
+        try await fixture.simulators["staging"]!.load(manifests: namespaces.map { HubFixture.shop($0, deployments: 2) }.joined(separator: "\n---\n"))
+        var original: [String: [String: Int64]] = [:]
+        for namespace in namespaces { original[namespace] = await fixture.replicas("staging", namespace) }
+        try await fixture.startHub()
+        for namespace in namespaces {
+            #expect(await eventually { await fixture.replicas("staging", namespace).values.allSatisfy { $0 == 0 } }, "\(namespace)")
+        }
+
+        let woken = try await fixture.cli(["wake", "staging", "--for", "1h", "-o", "json"])
+        #expect(woken.status == 0, "\(woken.stderr)")
+        for namespace in namespaces {
+            #expect(await fixture.replicas("staging", namespace) == original[namespace], "\(namespace)")
+        }
+        let operations = try await fixture.api("GET", "/api/v1/operations")
+        let operation = try #require(operations.body["operations"]?.array?.first { $0["source"] == "api" || $0["source"] == "cli" }, "\(operations.body)")
+        #expect(operation["state"] == "succeeded")
+        #expect(operation[path: ["summary", "done"]]?.array?.count == 14)
+        #expect(operation[path: ["summary", "namespaces"]]?.object?.keys.sorted() == namespaces.sorted())
+        #expect(operation[path: ["summary", "done"]]?.array?.contains("search-c/Deployment.apps/app-1") == true)
+    }
+
     @Test func wakeForADurationThenBackToSleepAtExpiry() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T21:00:00Z"))
         defer { Task { [fixture] in await fixture.stop() } }

@@ -304,8 +304,8 @@ public actor ClusterAgent {
             // Requested (or resumed) operations always run: both directions are idempotent, and a
             // resumed sleep must finish the objects a crash left awake.
             for request in requests {
-                // An operation runs once per namespace: never again once it has finished.
-                if let stored = try await store.operation(id: request.operation.id), stored.finishedAt != nil, stored.namespaces.count <= 1 { continue }
+                // An operation never runs again once it has finished.
+                if let stored = try await store.operation(id: request.operation.id), stored.finishedAt != nil { continue }
                 let outcome = try await run(request.action, unit: unit, target: target, source: request.operation.source, actor: request.operation.actor, reason: request.operation.reason ?? "requested", now: now, operation: request.operation)
                 if outcome != nil { asleep = request.action == .sleep }
             }
@@ -368,8 +368,15 @@ public actor ClusterAgent {
     @discardableResult
     private func run(_ action: Transition.Kind, unit: ManagedUnit, target: SleepExecutor.Target, source: String, actor: String, reason: String, now: Date, operation given: OperationRecord? = nil) async throws -> SleepExecutor.Outcome? {
         var operation = given ?? OperationRecord(cluster: name, namespaces: [unit.namespace], action: action.rawValue, source: source, actor: actor, reason: reason, createdAt: now)
-        operation.state = .running
-        try await store.save(operation)
+        // One namespace's run is the whole of a one-namespace operation, and a part of one over
+        // several namespaces (or the whole cluster), which `finishManual` completes.
+        let whole = operation.namespaces.count == 1
+        if whole {
+            operation.state = .running
+            try await store.save(operation)
+        } else {
+            operation = try await store.updateOperation(id: operation.id) { if $0.state == .pending { $0.state = .running } } ?? operation
+        }
         await events.operationStarted(operation, cluster: configuration, unit: unit.namespace)
         let started = ContinuousClock.now
         let outcome: SleepExecutor.Outcome
@@ -378,10 +385,7 @@ public actor ClusterAgent {
                 ? try await executor.sleep(target, operation: operation, scheduledAt: now)
                 : try await executor.wake(target, operation: operation, scheduledAt: now)
         } catch {
-            operation.state = .failed
-            operation.finishedAt = clock.now
-            operation.summary = JSONValue.object(["error": .string("\(error)")]).serialized()
-            try await store.save(operation)
+            operation = try await record(operation, namespace: unit.namespace, summary: ["error": .string("\(error)")], state: .failed, whole: whole)
             await events.operationFinished(operation, cluster: configuration, namespace: unit.namespace, timeZone: unit.scheduleDescription["timeZone"]?.string, outcome: nil, duration: ContinuousClock.now - started)
             throw error
         }
@@ -391,12 +395,7 @@ public actor ClusterAgent {
         if action == .sleep {
             summary["hourlySavings"] = .double(outcome.releasedCPU * prices.cpuHour + outcome.releasedMemory / 1_073_741_824 * prices.memoryGiBHour)
         }
-        operation.summary = summary.serialized()
-        if given == nil || operation.namespaces.count <= 1 {
-            operation.state = outcome.state
-            operation.finishedAt = clock.now
-        }
-        try await store.save(operation)
+        operation = try await record(operation, namespace: unit.namespace, summary: summary, state: outcome.state, whole: whole)
         try await store.record(AuditEntry(at: clock.now, actor: actor, source: source, action: action.rawValue, cluster: name, namespace: unit.namespace, target: unit.name, result: outcome.state.rawValue, detail: reason))
         await events.operationFinished(operation, cluster: configuration, namespace: unit.namespace, timeZone: unit.scheduleDescription["timeZone"]?.string, outcome: outcome, duration: ContinuousClock.now - started)
         logger.info(action == .sleep ? "namespace asleep" : "namespace awake", metadata: [
@@ -407,10 +406,30 @@ public actor ClusterAgent {
     }
 
     /// Marks a manual operation over several namespaces finished once every unit ran.
+    /// Stores one namespace's result: the whole result of a one-namespace operation, or its part
+    /// of a larger one (by namespace, so a resumed run replaces rather than repeats it).
+    private func record(_ operation: OperationRecord, namespace: String, summary: JSONValue, state: OperationRecord.State, whole: Bool) async throws -> OperationRecord {
+        if whole {
+            var operation = operation
+            operation.summary = summary.serialized()
+            operation.state = state
+            operation.finishedAt = clock.now
+            try await store.save(operation)
+            return operation
+        }
+        return try await store.updateOperation(id: operation.id) { stored in
+            stored.summary = OperationSummary.adding(summary, of: namespace, to: stored.summary).serialized()
+        } ?? operation
+    }
+
     private func finishManual(_ request: ManualRequest, units: [ManagedUnit]) async {
         guard var operation = try? await store.operation(id: request.operation.id), operation.finishedAt == nil else { return }
         let matched = units.contains { request.operation.namespaces.isEmpty || request.operation.namespaces.contains($0.namespace) }
-        operation.state = matched ? (operation.state == .running || operation.state == .pending ? .succeeded : operation.state) : .failed
+        if operation.namespaces.count != 1, let summary = operation.summary.flatMap({ try? JSONValue(parsing: $0) }) {
+            operation.state = OperationSummary.state(of: summary)
+        } else {
+            operation.state = matched ? (operation.state == .running || operation.state == .pending ? .succeeded : operation.state) : .failed
+        }
         if !matched { operation.summary = JSONValue.object(["error": "no managed namespace matched"]).serialized() }
         operation.finishedAt = clock.now
         try? await store.save(operation)
