@@ -12,6 +12,9 @@ public struct ProbeResult: Sendable {
     public var latency: Duration
     /// Why the cluster could not be used (DNS, TLS, 401, 403, timeout, ...), nil when it can.
     public var failure: String?
+    /// Whether the server answered at all (with an error too); false when it could not be
+    /// reached: refused, unresolvable, timed out.
+    public var answered = true
 
     public init(cluster: String, server: String, user: String? = nil, version: String? = nil, ready: Bool, latency: Duration, failure: String? = nil) {
         self.cluster = cluster
@@ -38,6 +41,7 @@ extension KubeClient {
             if !result.ready { result.failure = "the API server answers but is not ready" }
         } catch let error as KubeError {
             result.failure = Self.explain(error)
+            result.answered = ![.unreachable, .unresolvable, .timeout].contains(error.reason)
         } catch {
             result.failure = "\(error)"
         }

@@ -122,8 +122,8 @@ struct SlackBotTests {
           - {name: web, namespaces: [shop], slackChannel: "#web"}
         """
 
-    func fixture(slack extra: String = "") async throws -> HubFixture {
-        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.cluster)], start: instant("2027-01-04T21:00:00Z"))
+    func fixture(slack extra: String = "", unreachable: [String] = []) async throws -> HubFixture {
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.cluster)], unreachable: unreachable, start: instant("2027-01-04T21:00:00Z"))
         try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2))
         try fixture.directory.write("plugins/slack/commands.lua", testCommandPlugin)
         try fixture.directory.write("plugins/notify/basic.lua", testNotifyPlugin)
@@ -209,6 +209,32 @@ struct SlackBotTests {
         let lookups = slack.requests.map(\.uri)
         #expect(lookups.filter { $0.hasSuffix("usergroup=S-OPS") }.count == 1, "\(lookups)")
         #expect(lookups.filter { $0.hasSuffix("usergroup=S-GONE") }.count == 1, "\(lookups)")
+    }
+
+    @Test func aClusterDownFromTheStartIsAnnouncedOnceAndHealthyOnesAreNotRecovered() async throws {
+        let received = Recorder<String>()
+        let slack = try await TestHTTPServer.start { request in
+            received.append(String(decoding: request.body, as: UTF8.self))
+            return .text(200, #"{"ok":true}"#, contentType: "application/json")
+        }
+        defer { Task { await slack.shutdown() } }
+        var fixture = try await fixture(slack: "  botToken: xoxb-test\n  apiURL: \(slack.baseURL)/api", unreachable: ["edge"])
+        defer { Task { [fixture] in await fixture.stop() } }
+        try fixture.directory.write("plugins/notify/health.lua", """
+            function format(event)
+              if event.type == "cluster_unreachable" or event.type == "cluster_recovered" then
+                return {text = event.type .. " " .. event.cluster}
+              end
+            end
+            """)
+        try await fixture.startHub()
+        #expect(await eventually { received.values.contains { $0.contains("cluster_unreachable edge") } }, "\(received.values)")
+        // Probes keep failing; the outage is told once, and staging, ready from the start, never "recovered".
+        try await Task.sleep(for: .seconds(2))
+        let health = received.values.filter { $0.contains("cluster_") }
+        #expect(health.count == 1, "\(health)")
+        let clusters = try await fixture.api("GET", "/api/v1/clusters")
+        #expect(clusters.body["clusters"]?.array?.first { $0["name"] == "edge" }?["reachable"] == false)
     }
 
     @Test func unsignedStaleAndOversizedRequestsAreRefusedAndAudited() async throws {

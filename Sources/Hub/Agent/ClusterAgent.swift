@@ -47,6 +47,7 @@ public actor ClusterAgent {
     private var statuses: [String: NamespaceStatus] = [:]
     /// Units whose due transition a plugin holds back, with that transition: logged once each.
     private var heldBack: [String: Date?] = [:]
+    private var healthAnnounced = false
     private let trigger: AsyncStream<Void>.Continuation
     private let triggers: AsyncStream<Void>
     private var manual: [ManualRequest] = []
@@ -128,11 +129,13 @@ public actor ClusterAgent {
         let result = await client.probe()
         let wasReady = health.ready
         if let failure = result.failure {
-            health.recordFailure(at: Date(), error: failure, threshold: settings.failureThreshold)
+            health.recordFailure(at: Date(), error: failure, answered: result.answered, threshold: settings.failureThreshold)
         } else {
             health.recordSuccess(at: Date(), version: result.version, latency: result.latency)
         }
-        if wasReady != health.ready {
+        // The first verdict is announced too, so that a cluster down from the start is reported.
+        if wasReady != health.ready || !healthAnnounced {
+            healthAnnounced = true
             logger.notice(health.ready ? "cluster ready" : "cluster not ready", metadata: ["error": "\(health.lastError ?? "")"])
             await events.clusterHealthChanged(cluster: name, tier: configuration.tier, health: health)
             if health.ready { trigger.yield() }

@@ -5,6 +5,7 @@ import Logging
 import Scripting
 import Sleep
 import Store
+import Synchronization
 
 /// Tells people what Sandman does and is about to do: every notification is an event the
 /// `notify/*.lua` plugins turn into Slack messages, routed to the team's channel (or the
@@ -15,6 +16,8 @@ public final class SlackNotifier: HubEventSink {
     let delivery: SlackDelivery
     let clock: any HubClock
     let logger: Logger
+    /// Clusters announced as unreachable and not yet as recovered.
+    private let announcedDown = Mutex<Set<String>>([])
 
     public init(configuration: HubConfiguration, plugins: PluginHost, delivery: SlackDelivery, clock: any HubClock, logger: Logger) {
         self.configuration = configuration
@@ -55,6 +58,12 @@ public final class SlackNotifier: HubEventSink {
 
     public func clusterHealthChanged(cluster name: String, tier: ClusterConfiguration.Tier, health: ClusterHealth) async {
         let cluster = configuration.cluster(named: name)
+        // A cluster found ready when the hub starts has not recovered from anything.
+        let wasDown = announcedDown.withLock { down in
+            defer { if health.ready { down.remove(name) } else { down.insert(name) } }
+            return down.contains(name)
+        }
+        if health.ready == !wasDown { return }
         if health.ready {
             await notify(["type": "cluster_recovered"], cluster: cluster, namespace: nil, key: "health:\(name):up:\(Int(clock.now.timeIntervalSince1970))")
         } else {
