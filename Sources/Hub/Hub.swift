@@ -171,6 +171,7 @@ public final class Hub: Sendable {
         guard let record = open.first(where: { $0.id == id }) else { throw .notFound("override \(id) not found or already cleared", field: "id") }
         let cluster = try cluster(record.cluster)
         if let denial = principal.mayOperate(on: cluster, namespaces: record.namespace.map { [$0] } ?? []) {
+            await audit(principal, source: source, action: "override-delete", cluster: record.cluster, namespaces: record.namespace.map { [$0] } ?? [], result: "denied", detail: denial.reason)
             throw .forbidden(denial.reason)
         }
         do {

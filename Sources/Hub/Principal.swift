@@ -27,11 +27,11 @@ public struct Principal: Sendable, Equatable {
     /// Operators need every namespace to belong to one of their teams (a whole cluster only
     /// when they have no team restriction); production needs the admin role.
     public func mayOperate(on cluster: ClusterConfiguration, namespaces: [String]) -> Denial? {
-        if role == .admin { return nil }
         guard role >= .operator else { return .init(reason: "the \(role.rawValue) role may only read") }
         if !clusters.isEmpty, !clusters.contains(cluster.name) {
             return .init(reason: "\(name) may not act on cluster \(cluster.name)")
         }
+        if role == .admin { return nil }
         if cluster.tier == .production, !mayOperateProduction {
             return .init(reason: "production needs the admin role")
         }
@@ -48,7 +48,7 @@ public struct Principal: Sendable, Equatable {
     }
 
     public func mayRead(_ cluster: String) -> Bool {
-        clusters.isEmpty || clusters.contains(cluster) || role == .admin
+        clusters.isEmpty || clusters.contains(cluster)
     }
 
     public struct Denial: Error, Sendable, Equatable {

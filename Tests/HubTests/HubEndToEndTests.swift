@@ -1,3 +1,4 @@
+import Config
 import Foundation
 import Hub
 import JSON
@@ -169,6 +170,38 @@ struct HubEndToEndTests {
         #expect(try await fixture.api("GET", "/api/v1/clusters", as: "not-a-token").status == 401)
         let denials = try await fixture.api("GET", "/api/v1/audit?since=2000-01-01T00:00:00Z")
         #expect((denials.body["entries"]?.array ?? []).filter { $0["result"] == "denied" }.count == 5)
+
+        // A token limited to clusters sees and acts on those only, whatever its role.
+        let store = try #require(fixture.server?.hub.store)
+        for (name, role) in [("staging-operator", Role.operator), ("staging-admin", .admin)] {
+            fixture.tokens[name] = try await APITokens.create(name: name, role: role, teams: [], clusters: ["staging"], in: store, now: Date()).secret
+            let visible = try await fixture.api("GET", "/api/v1/clusters", as: name)
+            #expect(visible.body["clusters"]?.array?.compactMap { $0["name"]?.string } == ["staging"], "\(name)")
+            let elsewhere = try await fixture.api("POST", "/api/v1/clusters/production/wake", body: #"{"namespaces":["shop"]}"#, as: name)
+            #expect(elsewhere.status == 403, "\(name)")
+            #expect(elsewhere.body[path: ["error", "message"]]?.string == "\(name) may not act on cluster production")
+        }
+        let stagingAudit = try await fixture.api("GET", "/api/v1/audit?since=2000-01-01T00:00:00Z", as: "staging-admin")
+        #expect(stagingAudit.body["entries"]?.array?.allSatisfy { $0["cluster"] == "staging" || $0["cluster"] == .null } == true)
+
+        // Audit filters.
+        let byActor = try await fixture.api("GET", "/api/v1/audit?since=2000-01-01T00:00:00Z&actor=payments-operator")
+        let actorEntries = byActor.body["entries"]?.array ?? []
+        // Three denials, the accepted request, and the sleep it ran.
+        #expect(actorEntries.count == 5, "\(actorEntries)")
+        #expect(actorEntries.allSatisfy { $0["actor"] == "payments-operator" })
+        let byCluster = try await fixture.api("GET", "/api/v1/audit?since=2000-01-01T00:00:00Z&cluster=production")
+        let clusterEntries = byCluster.body["entries"]?.array ?? []
+        #expect(clusterEntries.count == 3, "\(clusterEntries)")
+        #expect(clusterEntries.allSatisfy { $0["cluster"] == "production" })
+        let future = try await fixture.api("GET", "/api/v1/audit?since=2999-01-01T00:00:00Z")
+        #expect(future.body["entries"]?.array?.isEmpty == true)
+
+        // Reloading plugins is a change too.
+        #expect(try await fixture.api("POST", "/api/v1/plugins/reload", as: "viewer").status == 403)
+        #expect(try await fixture.api("POST", "/api/v1/plugins/reload").status == 200)
+        let reloads = try await fixture.api("GET", "/api/v1/audit?since=2000-01-01T00:00:00Z")
+        #expect((reloads.body["entries"]?.array ?? []).filter { $0["action"] == "plugins-reload" }.compactMap { $0["result"]?.string }.sorted() == ["denied", "ok"])
     }
 
     @Test func malformedRequestsGetPreciseErrors() async throws {

@@ -94,7 +94,7 @@ public enum HubAPI {
                 }
                 if let duration, duration <= .zero { throw HubError.badRequest("duration must be positive", field: "duration") }
                 let reason = try optionalString(body["reason"], field: "reason")
-                let operation = try await hub.request(action, cluster: name, namespaces: namespaces, duration: duration, reason: reason, by: try context.requirePrincipal(), source: request.headers[.userAgent]?.hasPrefix("sandman-cli") == true ? "cli" : "api")
+                let operation = try await hub.request(action, cluster: name, namespaces: namespaces, duration: duration, reason: reason, by: try context.requirePrincipal(), source: source(of: request))
                 return json(["operation": Representation.operation(operation)], status: .accepted)
             }
         }
@@ -137,12 +137,12 @@ public enum HubAPI {
             }
             let record = try await hub.createOverride(
                 cluster: cluster, namespace: try optionalString(body["namespace"], field: "namespace"), kind: kind, until: until,
-                reason: try optionalString(body["reason"], field: "reason"), by: try context.requirePrincipal(), source: "api"
+                reason: try optionalString(body["reason"], field: "reason"), by: try context.requirePrincipal(), source: source(of: request)
             )
             return json(["override": Representation.override(record)], status: .created)
         }
-        api.delete("overrides/:id") { _, context in
-            try await hub.deleteOverride(id: try context.parameters.require("id"), by: try context.requirePrincipal(), source: "api")
+        api.delete("overrides/:id") { request, context in
+            try await hub.deleteOverride(id: try context.parameters.require("id"), by: try context.requirePrincipal(), source: source(of: request))
             return Response(status: .noContent)
         }
         api.get("audit") { request, context in
@@ -163,15 +163,25 @@ public enum HubAPI {
             _ = try context.requirePrincipal()
             return json(await plugins?.pluginStatuses() ?? ["plugins": []])
         }
-        api.post("plugins/reload") { _, context in
+        api.post("plugins/reload") { request, context in
             let principal = try context.requirePrincipal()
-            guard principal.role == .admin else { throw HubError.forbidden("reloading plugins needs the admin role") }
-            return json(await plugins?.reloadPlugins() ?? ["plugins": []])
+            guard principal.role == .admin else {
+                await hub.audit(principal, source: source(of: request), action: "plugins-reload", cluster: nil, namespaces: [], result: "denied", detail: "needs the admin role")
+                throw HubError.forbidden("reloading plugins needs the admin role")
+            }
+            let statuses = await plugins?.reloadPlugins() ?? ["plugins": []]
+            await hub.audit(principal, source: source(of: request), action: "plugins-reload", cluster: nil, namespaces: [], result: "ok", detail: "")
+            return json(statuses)
         }
         return router
     }
 
     // MARK: Helpers
+
+    /// Who made a request, for the audit: the `sandman` CLI says so in its user agent.
+    static func source(of request: Request) -> String {
+        request.headers[.userAgent]?.hasPrefix("sandman-cli") == true ? "cli" : "api"
+    }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: value.serializedData())))

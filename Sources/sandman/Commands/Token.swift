@@ -22,6 +22,7 @@ struct Token: AsyncParsableCommand {
             let store = try openStore(config.config)
             let split = { (text: String?) in text.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? [] }
             let (secret, record) = try await APITokens.create(name: name, role: role, teams: split(teams), clusters: split(clusters), in: store, now: Date())
+            try await store.record(localAudit(action: "token-create", target: record.id, detail: "\(record.name), \(record.role)"))
             print(secret)
             printError("token \(record.id) (\(record.name), \(record.role)) created; it is shown only once")
         }
@@ -49,12 +50,19 @@ struct Token: AsyncParsableCommand {
                 printError("no active token \(id)")
                 throw ExitCode(1)
             }
+            try await store.record(localAudit(action: "token-revoke", target: id, detail: ""))
             print("token \(id) revoked")
         }
     }
 }
 
 extension Role: ExpressibleByArgument {}
+
+/// An audit row for a change made on the hub's machine, by whoever ran the command.
+private func localAudit(action: String, target: String, detail: String) -> AuditEntry {
+    let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "unknown"
+    return AuditEntry(at: Date(), actor: "local:\(user)", source: "cli", action: action, target: target, result: "ok", detail: detail)
+}
 
 /// The store named by a configuration file, with clear errors.
 func openStore(_ configPath: String) throws -> Store {
