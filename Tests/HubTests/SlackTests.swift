@@ -237,6 +237,38 @@ struct SlackBotTests {
         #expect(clusters.body["clusters"]?.array?.first { $0["name"] == "edge" }?["reachable"] == false)
     }
 
+    @Test func productionNeedsTheAllowListOrTheAdminRole() async throws {
+        var fixture = try await HubFixture.make(clusters: ["production": ("production", "schedules:\n  - {name: nights, namespaces: [shop], weekdays: \"1-5\", sleepAt: \"20:00\", wakeUpAt: \"08:00\"}\nteams:\n  - {name: web, namespaces: [shop]}\n")], start: instant("2027-01-04T12:00:00Z"))
+        defer { Task { [fixture] in await fixture.stop() } }
+        try await fixture.simulators["production"]!.load(manifests: HubFixture.shop("shop", deployments: 1))
+        try fixture.directory.write("plugins/slack/commands.lua", testCommandPlugin)
+        try fixture.directory.write("sandman.yaml", """
+            listen: 127.0.0.1:0
+            database: hub.sqlite
+            plugins: {directory: plugins}
+            slack:
+              signingSecrets: [\(Self.secret)]
+              principals:
+                - {users: [U-OPS, U-ONCALL, U-VIEW], role: operator, teams: [web]}
+                - {users: [U-VIEW], role: viewer}
+              productionAllowList: [U-ONCALL, U-VIEWER-ONLY]
+            """)
+        try await fixture.startHub()
+        #expect(await eventually { (try? await fixture.api("GET", "/api/v1/clusters/production/namespaces"))?.body["namespaces"]?.array?.count == 1 })
+
+        var slack = SlackCommandSimulator(hub: fixture.url, secret: Self.secret, user: "U-OPS", userName: "olga", channel: "C1", channelName: "web")
+        let denied = try await slack.send("/k8s-sleep production shop", wait: .zero)
+        #expect(SlackCommandSimulator.text(denied.reply).contains(":no_entry: production needs the admin role"), "\(denied.reply)")
+        slack.user = "U-ONCALL"
+        let allowed = try await slack.send("/k8s-sleep production shop", wait: .zero)
+        #expect(!SlackCommandSimulator.text(allowed.reply).contains(":no_entry:"), "\(allowed.reply)")
+        #expect(await eventually { await fixture.replicas("production", "shop").values.allSatisfy { $0 == 0 } })
+        // The allow-list lifts the production rule, not the role: someone who may only read still may.
+        slack.user = "U-VIEWER-ONLY"
+        let viewer = try await slack.send("/k8s-wake production shop", wait: .zero)
+        #expect(SlackCommandSimulator.text(viewer.reply).contains(":no_entry: the viewer role may only read"), "\(viewer.reply)")
+    }
+
     @Test func unsignedStaleAndOversizedRequestsAreRefusedAndAudited() async throws {
         var fixture = try await fixture()
         defer { Task { [fixture] in await fixture.stop() } }
