@@ -1,0 +1,38 @@
+import Foundation
+import Kube
+import TestSupport
+import Testing
+
+/// `sandman plugins test|lint`, run as the binary: what a team runs before pushing a change.
+@Suite("sandman plugins")
+struct PluginsCommandTests {
+    func plugins(_ arguments: [String]) async throws -> ProcessOutput {
+        try await ProcessOutput.run(HubFixture.binary, arguments: ["plugins"] + arguments, environment: ["NO_COLOR": "1"], timeout: .seconds(60))
+    }
+
+    @Test func theShippedPluginsPassTheirTests() async throws {
+        let output = try await plugins(["test", HubFixture.repositoryFile("plugins")])
+        #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
+        #expect(output.stdout.contains(" passed, 0 failed"))
+    }
+
+    @Test func aFailingCaseAndABrokenFileExitNonZero() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/p.lua", "function decide(ctx) return {action = 'keep'} end")
+        try directory.write("policy/tests/p.yaml", "plugin: policy/p.lua\ncases:\n  - name: wrong on purpose\n    input: {action: sleep}\n    output: {action: sleep}\n")
+        let failing = try await plugins(["test", directory.path])
+        #expect(failing.status == 1)
+        #expect(failing.stdout.contains("FAIL policy/tests/p.yaml: wrong on purpose"))
+        #expect(failing.stdout.contains("output.action: expected \"sleep\", got \"keep\""))
+        #expect(failing.stdout.contains("0 passed, 1 failed"))
+
+        let clean = try await plugins(["lint", directory.path])
+        #expect(clean.status == 0, "\(clean.stderr)")
+        try directory.write("policy/q.lua", "function decide(ctx")
+        let broken = try await plugins(["lint", directory.path])
+        #expect(broken.status == 1)
+        #expect(broken.stderr.contains("policy/q.lua:1: ')' expected near <eof>"), "\(broken.stderr)")
+        #expect(broken.stdout.contains("2 plugin(s) checked, 1 problem(s)"))
+    }
+}
