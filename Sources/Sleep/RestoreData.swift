@@ -87,7 +87,9 @@ public enum RestoreSecret {
         var secret = Secret(name: name, namespace: namespace)
         secret.type = "Opaque"
         var metadata = secret.metadata
-        metadata.labels = [managedByLabel: "sandman"]
+        // kube-green's own label, so that kube-green takes over a cluster mid-sleep as if it had
+        // written the Secret itself.
+        metadata.labels = [managedByLabel: "kube-green"]
         if let owner, let uid = owner[path: ["metadata", "uid"]]?.string {
             metadata.ownerReferences = [OwnerReference(
                 apiVersion: owner["apiVersion"]?.string ?? ResourceKind.sleepInfo.apiVersion, kind: "SleepInfo",

@@ -324,6 +324,15 @@ struct HubEndToEndTests {
         })
         let status = await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights")
         #expect(status?[path: ["status", "lastScheduleTime"]] == "2027-01-04T20:00:30Z")
+        // kube-green's restore Secret, owned by the SleepInfo, and an Event on the SleepInfo.
+        let secret = try #require(await sim.object(apiVersion: "v1", kind: "Secret", namespace: "shop", name: "sleepinfo-nights"))
+        #expect(secret["type"] == "Opaque")
+        #expect(secret[path: ["metadata", "labels", "app.kubernetes.io/managed-by"]] == "kube-green")
+        #expect(secret[path: ["metadata", "ownerReferences"]]?.array?.first?["kind"] == "SleepInfo")
+        #expect(secret[path: ["metadata", "ownerReferences"]]?.array?.first?["uid"] == status?[path: ["metadata", "uid"]])
+        #expect(secret[path: ["data", "operation-type"]] == .string(Data("SLEEP".utf8).base64EncodedString()))
+        let events = await sim.objects(apiVersion: "v1", kind: "Event", namespace: "shop")
+        #expect(events.contains { $0[path: ["involvedObject", "kind"]] == "SleepInfo" && $0[path: ["involvedObject", "name"]] == "nights" }, "\(events)")
 
         // kubectl delete sleepinfo nights: held by the finalizer until the namespace is awake.
         // While waking fails, the SleepInfo (and so the restore Secret it owns) is kept.

@@ -133,7 +133,7 @@ struct RestoreSecretTests {
         let secret = RestoreSecret.make(name: "sleepinfo-nights", namespace: "shop", owner: owner, scheduledAt: instant("2026-12-07T20:00:00Z"), operation: .sleep, restore: restore)
         #expect(secret.name == "sleepinfo-nights")
         #expect(secret.type == "Opaque")
-        #expect(secret.metadata.labels == ["app.kubernetes.io/managed-by": "sandman"])
+        #expect(secret.metadata.labels == ["app.kubernetes.io/managed-by": "kube-green"])
         #expect(secret.metadata.ownerReferences == [OwnerReference(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", name: "nights", uid: "uid-1")])
         #expect(secret.string("scheduled-at") == "2026-12-07T20:00:00Z")
         #expect(secret.string("operation-type") == "SLEEP")
