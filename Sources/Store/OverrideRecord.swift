@@ -49,6 +49,10 @@ extension Store {
 
     /// Marks an override cleared; false when there was no such active override.
     @discardableResult
+    public func override(id: String) async throws -> OverrideRecord? {
+        try await writer.read { db in try OverrideRecord.fetchOne(db, key: id) }
+    }
+
     public func clearOverride(id: String, at now: Date) async throws -> Bool {
         try await writer.write { db in
             try db.execute(sql: "UPDATE override SET clearedAt = ? WHERE id = ? AND clearedAt IS NULL", arguments: [now, id])

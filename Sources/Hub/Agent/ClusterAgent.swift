@@ -357,6 +357,9 @@ public actor ClusterAgent {
             status.asleep = asleep
             status.nextTransition = schedule.transitions(after: now, count: 1).first
             status.override = overrides.first { $0.until.map { $0 > now } ?? true && !plan.consumedOverrides.contains($0.id) }
+            if let sleepInfo = unit.sleepInfo {
+                await mirror(status.override, on: sleepInfo, now: now)
+            }
             status.sleptSince = asleep ? contents?.scheduledAt : nil
             let recheck = held ? now.addingTimeInterval(settings.heldRecheckInterval) : nil
             return (unit.key, status, [plan.nextCheck, recheck].compactMap { $0 }.min())
@@ -455,7 +458,11 @@ public actor ClusterAgent {
     /// Adds the wake-on-delete finalizer, re-reading the SleepInfo when the cached copy is stale.
     private func ensureFinalizer(_ cached: SleepInfo) async throws {
         guard !cached.metadata.finalizers.contains(Self.finalizer) else { return }
-        let sleepInfo = try await updateFinalizers(of: cached) { $0 + [Self.finalizer] }
+        cache(try await updateFinalizers(of: cached) { $0 + [Self.finalizer] })
+    }
+
+    /// Keeps a SleepInfo this agent just wrote, ahead of the watch event that will bring it.
+    func cache(_ sleepInfo: SleepInfo) {
         sleepInfos["\(sleepInfo.namespace ?? "")/\(sleepInfo.name)"] = sleepInfo
     }
 
@@ -487,7 +494,7 @@ public actor ClusterAgent {
     private var reportedInvalid: [String: String] = [:]
 
     /// A malformed SleepInfo gets one Warning event per version, and is skipped.
-    private func reportInvalid(_ sleepInfo: SleepInfo, problem: String) async {
+    func reportInvalid(_ sleepInfo: SleepInfo, problem: String) async {
         let key = "\(sleepInfo.namespace ?? "")/\(sleepInfo.name)"
         let version = sleepInfo.metadata.resourceVersion ?? ""
         guard reportedInvalid[key] != version else { return }
