@@ -331,8 +331,9 @@ struct HubEndToEndTests {
         #expect(secret[path: ["metadata", "ownerReferences"]]?.array?.first?["kind"] == "SleepInfo")
         #expect(secret[path: ["metadata", "ownerReferences"]]?.array?.first?["uid"] == status?[path: ["metadata", "uid"]])
         #expect(secret[path: ["data", "operation-type"]] == .string(Data("SLEEP".utf8).base64EncodedString()))
-        let events = await sim.objects(apiVersion: "v1", kind: "Event", namespace: "shop")
-        #expect(events.contains { $0[path: ["involvedObject", "kind"]] == "SleepInfo" && $0[path: ["involvedObject", "name"]] == "nights" }, "\(events)")
+        #expect(await eventually {
+            await sim.objects(apiVersion: "v1", kind: "Event", namespace: "shop").contains { $0[path: ["involvedObject", "kind"]] == "SleepInfo" && $0[path: ["involvedObject", "name"]] == "nights" }
+        })
 
         // kubectl delete sleepinfo nights: held by the finalizer until the namespace is awake.
         // While waking fails, the SleepInfo (and so the restore Secret it owns) is kept.
