@@ -15,11 +15,18 @@ public final class DemoEnvironment: Sendable {
     public let kubeconfigPath: String
     public let stateDirectory: String
 
-    /// Starts everything; `speed` makes the hub's clock run that many times faster.
-    public static func start(configPath: String, port: Int?, speed: Double, logger: Logger) async throws -> DemoEnvironment {
+    /// The Slack signing secret of a demo whose configuration and environment set none, so that
+    /// `sandman slack send` can try the bot.
+    public static let slackSigningSecret = "sandman-demo-signing-secret"
+
+    /// Starts everything; `speed` makes the hub's clock run that many times faster. The state
+    /// (database, kubeconfig) goes to `stateDirectory`, by default `.sandman/demo` next to the
+    /// configuration, emptied first.
+    public static func start(configPath: String, port: Int?, speed: Double, stateDirectory: String? = nil, handleSignals: Bool = true, logger: Logger) async throws -> DemoEnvironment {
         var configuration = try ConfigLoader.load(path: configPath)
         let root = URL(fileURLWithPath: configPath).deletingLastPathComponent()
-        let state = root.appendingPathComponent(".sandman/demo").path
+        let state = stateDirectory ?? root.appendingPathComponent(".sandman/demo").path
+        if configuration.slack.signingSecrets.isEmpty { configuration.slack.signingSecrets = [slackSigningSecret] }
         try? FileManager.default.removeItem(atPath: state)
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         configuration.database = state + "/sandman.sqlite"
@@ -47,13 +54,17 @@ public final class DemoEnvironment: Sendable {
         let store = try Store(path: configuration.database)
         let (token, _) = try await APITokens.create(name: "demo-admin", role: .admin, teams: [], clusters: [], in: store, now: Date())
         let clock: any HubClock = speed == 1 ? SystemClock() : WarpedClock(speed: speed)
-        let server = try await HubRuntime.start(configuration: configuration, clock: clock, handleSignals: true, logger: logger, makeClient: { cluster in
+        let server = try await HubRuntime.start(configuration: configuration, clock: clock, handleSignals: handleSignals, logger: logger, makeClient: { cluster in
             try KubeClient(name: cluster.name, access: kubeconfig.access(context: cluster.context ?? cluster.name))
         }, store: store)
-        return DemoEnvironment(simulators: simulators, server: server, adminToken: token, kubeconfigPath: kubeconfigPath, stateDirectory: state)
+        return DemoEnvironment(simulators: simulators, server: server, adminToken: token, kubeconfigPath: kubeconfigPath, stateDirectory: state, slackSecret: configuration.slack.signingSecrets[0])
     }
 
-    private init(simulators: [String: KubeSim], server: HubServer, adminToken: String, kubeconfigPath: String, stateDirectory: String) {
+    /// The signing secret `sandman slack send` needs.
+    public let slackSecret: String
+
+    private init(simulators: [String: KubeSim], server: HubServer, adminToken: String, kubeconfigPath: String, stateDirectory: String, slackSecret: String) {
+        self.slackSecret = slackSecret
         self.simulators = simulators
         self.server = server
         self.adminToken = adminToken
@@ -80,6 +91,9 @@ public final class DemoEnvironment: Sendable {
               .build/debug/sandman sleep dev payments-dev --reason "trying the demo"
               .build/debug/sandman wake staging --for 2h
               .build/debug/sandman audit
+              export SANDMAN_SLACK_SIGNING_SECRETS=\(slackSecret)
+              .build/debug/sandman slack send "/k8s-status" --channel C0PLATFORM
+              .build/debug/sandman slack send "/k8s-wake dev search-dev 1h" --user U0DEMO --channel C0PLATFORM
               kubectl --kubeconfig \(kubeconfigPath) --context dev get deployments -A
               curl -H "Authorization: Bearer $SANDMAN_TOKEN" $SANDMAN_HUB/api/v1/clusters
 

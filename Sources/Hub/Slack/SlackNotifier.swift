@@ -94,12 +94,17 @@ public final class SlackNotifier: HubEventSink {
 
     // MARK: Watching for what is about to happen
 
-    /// Every 30 s: pre-sleep warnings for sleeps due within the lead time, and broken plugins.
+    /// Every 30 s of hub time (so a demo at `--speed 60` still warns ten minutes ahead):
+    /// pre-sleep warnings for sleeps due within the lead time, and broken plugins.
     public func run(hub: Hub) async {
         while !Task.isCancelled {
             await warnOfUpcomingSleeps(hub: hub)
             await reportBrokenPlugins()
-            try? await Task.sleep(for: .seconds(30))
+            do {
+                try await clock.sleep(until: clock.now.addingTimeInterval(30))
+            } catch {
+                return
+            }
         }
     }
 
