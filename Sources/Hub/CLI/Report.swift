@@ -78,10 +78,13 @@ public enum Report {
             return [
                 cluster["name"]?.string ?? "?", cluster["tier"]?.string ?? "?", state, cluster["version"]?.string ?? "-",
                 "\(cluster[path: ["namespaces", "asleep"]]?.int ?? 0)/\(cluster[path: ["namespaces", "managed"]]?.int ?? 0)",
-                nextText, String(format: "$%.2f", savings),
+                nextText, String(format: "$%.2f", savings), cluster["owner"]?.string ?? "-",
             ]
         }
-        return table(["CLUSTER", "TIER", "STATUS", "VERSION", "ASLEEP", "NEXT", "SAVED (7D)"], rows)
+        // The replica acting on each cluster, when several share them (leader election).
+        let owned = clusters.contains { $0["owner"]?.string != nil }
+        let header = ["CLUSTER", "TIER", "STATUS", "VERSION", "ASLEEP", "NEXT", "SAVED (7D)", "OWNER"]
+        return table(owned ? header : Array(header.dropLast()), owned ? rows : rows.map { Array($0.dropLast()) })
     }
 
     public static func namespacesTable(_ namespaces: [JSONValue], cluster: String?, colors: Bool) -> String {
