@@ -1,0 +1,78 @@
+import Config
+import Foundation
+import Hub
+import JSON
+import Logging
+import Store
+import TestSupport
+import Testing
+
+/// The notification outbox on its own: a real SQLite file, a fake Slack Web API, a manual clock.
+@Suite("Slack outbox")
+struct SlackDeliveryTests {
+    func delivery(apiURL: String, store: Store, clock: ManualClock) -> SlackDelivery {
+        var settings = HubConfiguration.Slack()
+        settings.botToken = "xoxb-test"
+        settings.apiURL = apiURL
+        settings.maxDeliveryAge = .hours(1)
+        var logger = Logger(label: "outbox-test")
+        logger.logLevel = .critical
+        return SlackDelivery(settings: settings, store: store, clock: clock, logger: logger)
+    }
+
+    @Test func aMessageIsQueuedOnceAndDeliveredOnce() async throws {
+        let received = Recorder<String>()
+        let slack = try await TestHTTPServer.start { request in
+            received.append(String(decoding: request.body, as: UTF8.self))
+            return .text(200, #"{"ok":true}"#, contentType: "application/json")
+        }
+        defer { Task { await slack.shutdown() } }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try Store(path: directory.path + "/hub.sqlite")
+        let clock = ManualClock(now: Date(timeIntervalSince1970: 1_800_000_000))
+        let delivery = delivery(apiURL: slack.baseURL + "/api", store: store, clock: clock)
+
+        #expect(await delivery.enqueue(["text": "asleep"], to: .chat, channel: "#web", key: "operation:1:shop"))
+        #expect(await delivery.enqueue(["text": "asleep again"], to: .chat, channel: "#web", key: "operation:1:shop") == false)
+        await delivery.deliverDue()
+        await delivery.deliverDue()
+        #expect(received.values.count == 1)
+        let message = try JSONValue(parsing: Data(received.values[0].utf8))
+        #expect(message["text"] == "asleep")
+        #expect(message["channel"] == "#web")
+    }
+
+    @Test func aMessageThatCannotBeDeliveredIsGivenUpAfterTheMaximumAgeAndAudited() async throws {
+        let attempts = Recorder<Date>()
+        let slack = try await TestHTTPServer.start { _ in
+            attempts.append(Date())
+            return .text(200, #"{"ok":false,"error":"channel_not_found"}"#, contentType: "application/json")
+        }
+        defer { Task { await slack.shutdown() } }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try Store(path: directory.path + "/hub.sqlite")
+        let clock = ManualClock(now: Date(timeIntervalSince1970: 1_800_000_000))
+        let delivery = delivery(apiURL: slack.baseURL + "/api", store: store, clock: clock)
+
+        #expect(await delivery.enqueue(["text": "lost"], to: .chat, channel: "#nowhere", key: "k"))
+        // Retried with backoff while younger than an hour...
+        for _ in 0..<12 {
+            await delivery.deliverDue()
+            clock.advance(by: 300)
+        }
+        let tried = attempts.values.count
+        #expect(tried >= 10, "\(tried)")
+        // ...then given up once, with an audit row, and never tried again.
+        clock.advance(by: 3600)
+        await delivery.deliverDue()
+        await delivery.deliverDue()
+        #expect(attempts.values.count == tried)
+        let audit = try await store.auditEntries(AuditQuery(since: nil, until: nil, actor: nil, cluster: nil, limit: 10))
+        let abandoned = try #require(audit.first { $0.result == "abandoned" })
+        #expect(abandoned.target == "#nowhere")
+        #expect(abandoned.detail?.contains("Slack error: channel_not_found") == true)
+        #expect(abandoned.detail?.contains("given up after \(tried) attempts") == true, "\(abandoned.detail ?? "")")
+    }
+}
