@@ -2,14 +2,15 @@ import Foundation
 import JSON
 import Kube
 import KubeSim
+import Store
 import TestSupport
 import Testing
 
 /// `sandman serve` as a real process, killed with SIGKILL in the middle of a sleep.
 @Suite("Crash recovery of sandman serve", .serialized)
 struct CrashRecoveryTests {
-    /// A `sandman serve` process writing its log to a file.
-    final class ServeProcess {
+    /// A `sandman serve` process writing its log to a file. Unchecked: one test drives it.
+    final class ServeProcess: @unchecked Sendable {
         let process = Process()
 
         init(config: String, log: String) throws {
@@ -35,52 +36,108 @@ struct CrashRecoveryTests {
         }
     }
 
-    @Test func aSleepInterruptedByAKillFinishesAfterRestartAndEverythingWakesAsItWas() async throws {
-        let directory = try TemporaryDirectory("crash")
-        var simConfiguration = KubeSim.Configuration()
-        simConfiguration.bookmarkInterval = .milliseconds(500)
-        let sim = try await KubeSim.start(simConfiguration)
-        defer {
-            Task {
-                await sim.shutdown()
-                directory.remove()
-            }
+    /// `sandman serve` set up from files, with one simulated cluster holding 12 Deployments in
+    /// `shop`, an admin token made by `sandman token create`, and the hub started.
+    struct ServedHub: Sendable {
+        let directory: TemporaryDirectory
+        let sim: KubeSim
+        let config: String
+        let log: String
+        let url: String
+        let token: String
+        var serve: ServeProcess
+
+        static func start() async throws -> ServedHub {
+            let directory = try TemporaryDirectory("crash")
+            var simConfiguration = KubeSim.Configuration()
+            simConfiguration.bookmarkInterval = .milliseconds(500)
+            let sim = try await KubeSim.start(simConfiguration)
+            try await sim.load(manifests: HubFixture.crd)
+            try await sim.load(manifests: HubFixture.shop("shop", deployments: 12))
+            try directory.write("kube/staging.yaml", sim.kubeconfig(user: "sandman", contextName: "staging"))
+            // A schedule whose transitions are far away: only the requested sleep acts.
+            try directory.write("clusters/staging.yaml", """
+                tier: staging
+                kubeconfig: ../kube/staging.yaml
+                context: staging
+                schedules:
+                  - {name: rare, namespaces: [shop], weekdays: "0", sleepAt: "03:00", wakeUpAt: "03:01"}
+                client: {qps: 500, burst: 500, concurrency: 1}
+                """)
+            let port = try await freePort()
+            let config = try directory.write("sandman.yaml", "listen: 127.0.0.1:\(port)\ndatabase: hub.sqlite\n")
+            let created = try await ProcessOutput.run(HubFixture.binary, arguments: ["token", "create", "--role", "admin", "--name", "ci", "--config", config], timeout: .seconds(30))
+            #expect(created.status == 0, "\(created.stderr)")
+            let log = directory.path + "/serve.log"
+            let hub = ServedHub(
+                directory: directory, sim: sim, config: config, log: log, url: "http://127.0.0.1:\(port)",
+                token: created.stdout.trimmingCharacters(in: .whitespacesAndNewlines), serve: try ServeProcess(config: config, log: log)
+            )
+            #expect(await eventually(timeout: .seconds(30)) { await hub.ready() }, "hub did not start: \(hub.logText)")
+            #expect(await eventually(timeout: .seconds(30)) { (try? await hub.api("GET", "/api/v1/clusters/staging/namespaces"))?["namespaces"]?.array?.count == 1 })
+            return hub
         }
-        try await sim.load(manifests: HubFixture.crd)
-        try await sim.load(manifests: HubFixture.shop("shop", deployments: 12))
-        let original = await replicas(sim)
-        try directory.write("kube/staging.yaml", sim.kubeconfig(user: "sandman", contextName: "staging"))
-        // A schedule whose transitions are far away: only the requested sleep acts.
-        try directory.write("clusters/staging.yaml", """
-            tier: staging
-            kubeconfig: ../kube/staging.yaml
-            context: staging
-            schedules:
-              - {name: rare, namespaces: [shop], weekdays: "0", sleepAt: "03:00", wakeUpAt: "03:01"}
-            client: {qps: 500, burst: 500, concurrency: 1}
-            """)
-        let port = try await freePort()
-        let config = try directory.write("sandman.yaml", "listen: 127.0.0.1:\(port)\ndatabase: hub.sqlite\n")
-        let log = directory.path + "/serve.log"
-        let hub = "http://127.0.0.1:\(port)"
 
-        let created = try await ProcessOutput.run(HubFixture.binary, arguments: ["token", "create", "--role", "admin", "--name", "ci", "--config", config], timeout: .seconds(30))
-        #expect(created.status == 0, "\(created.stderr)")
-        let token = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
-        var serve = try ServeProcess(config: config, log: log)
-        defer { serve.stop() }
-        #expect(await eventually(timeout: .seconds(30)) { await ready(hub) }, "hub did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
-        #expect(await eventually(timeout: .seconds(30)) { (try? await api(hub, token, "GET", "/api/v1/clusters/staging/namespaces"))?["namespaces"]?.array?.count == 1 })
+        func ready() async -> Bool {
+            (try? await URLRequestLike(method: "GET", url: url + "/readyz").send().status) == 200
+        }
+
+        func api(_ method: String, _ path: String, body: String? = nil) async throws -> JSONValue {
+            var request = URLRequestLike(method: method, url: url + path, body: body)
+            request.headers["Authorization"] = "Bearer \(token)"
+            return try await request.send().body
+        }
+
+        func replicas() async -> [String: Int64] {
+            var result: [String: Int64] = [:]
+            for object in await sim.objects(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop") {
+                result[object[path: ["metadata", "name"]]?.string ?? "?"] = object[path: ["spec", "replicas"]]?.int
+            }
+            return result
+        }
+
+        func stop() async {
+            serve.stop()
+            await sim.shutdown()
+            directory.remove()
+        }
+    }
+
+    @Test func sigtermFinishesTheOperationUnderWayThenExitsCleanly() async throws {
+        let served = try await ServedHub.start()
+        defer { Task { [served] in await served.stop() } }
+        served.sim.setFaults(.init(latency: .milliseconds(100)))
+        let answer = try await served.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["shop"],"reason":"shutdown test"}"#)
+        let id = try #require(answer[path: ["operation", "id"]]?.string)
+        #expect(await eventually(timeout: .seconds(30)) { await served.replicas().values.filter { $0 == 0 }.count >= 2 })
+
+        served.serve.process.terminate()
+        #expect(await eventually(timeout: .seconds(40)) { !served.serve.process.isRunning }, "\(served.logText)")
+        #expect(served.serve.process.terminationStatus == 0, "\(served.logText)")
+        // The sleep under way was finished, not abandoned halfway.
+        #expect(await served.replicas().values.allSatisfy { $0 == 0 })
+        let store = try Store(path: served.directory.path + "/hub.sqlite")
+        let operation = try await store.operation(id: id)
+        #expect(operation?.state == .succeeded)
+        #expect(operation?.finishedAt != nil)
+    }
+
+    @Test func aSleepInterruptedByAKillFinishesAfterRestartAndEverythingWakesAsItWas() async throws {
+        var served = try await ServedHub.start()
+        defer { Task { [served] in await served.stop() } }
+        let sim = served.sim
+        let original = await served.replicas()
 
         // Each API request now takes 100 ms: the sleep of 12 objects, one at a time, takes seconds.
         sim.setFaults(.init(latency: .milliseconds(100)))
-        let answer = try await api(hub, token, "POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["shop"],"reason":"crash test"}"#)
+        let answer = try await served.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["shop"],"reason":"crash test"}"#)
         #expect(answer[path: ["operation", "state"]] == "pending")
-        #expect(await eventually(timeout: .seconds(30)) { await replicas(sim).values.filter { $0 == 0 }.count >= 4 })
-        serve.kill()
+        #expect(await eventually(timeout: .seconds(30)) { await served.replicas().values.filter { $0 == 0 }.count >= 4 })
+        served.serve.kill()
 
-        let halfway = await replicas(sim)
+        let halfway = await served.replicas()
         let asleep = halfway.values.filter { $0 == 0 }.count
         #expect(asleep >= 4 && asleep < 12, "killed too late to test anything: \(halfway)")
         let secret = await sim.object(apiVersion: "v1", kind: "Secret", namespace: "shop", name: "sleepinfo-hub-rare")
@@ -88,35 +145,17 @@ struct CrashRecoveryTests {
         #expect(info?["Deployment.apps"]?.object?.count == 12, "the restore data was written before the first patch")
 
         sim.setFaults(.init())
-        serve = try ServeProcess(config: config, log: log)
-        #expect(await eventually(timeout: .seconds(30)) { await ready(hub) })
+        served.serve = try ServeProcess(config: served.config, log: served.log)
+        #expect(await eventually(timeout: .seconds(30)) { await served.ready() })
         // The unfinished operation runs again and finishes.
-        #expect(await eventually(timeout: .seconds(30)) { await replicas(sim).values.allSatisfy { $0 == 0 } }, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        #expect(await eventually(timeout: .seconds(30)) { await served.replicas().values.allSatisfy { $0 == 0 } }, "\(served.logText)")
 
-        let woke = try await api(hub, token, "POST", "/api/v1/clusters/staging/wake", body: #"{"namespaces":["shop"]}"#)
+        let woke = try await served.api("POST", "/api/v1/clusters/staging/wake", body: #"{"namespaces":["shop"]}"#)
         let id = try #require(woke[path: ["operation", "id"]]?.string, "\(woke)")
-        #expect(await eventually(timeout: .seconds(30)) { (try? await api(hub, token, "GET", "/api/v1/operations/\(id)"))?[path: ["operation", "state"]] == "succeeded" })
-        #expect(await replicas(sim) == original)
-        let serveLog = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(await eventually(timeout: .seconds(30)) { (try? await served.api("GET", "/api/v1/operations/\(id)"))?[path: ["operation", "state"]] == "succeeded" })
+        #expect(await served.replicas() == original)
+        let serveLog = served.logText
         #expect(serveLog.contains("resuming an unfinished operation"))
-    }
-
-    private func replicas(_ sim: KubeSim) async -> [String: Int64] {
-        var result: [String: Int64] = [:]
-        for object in await sim.objects(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop") {
-            result[object[path: ["metadata", "name"]]?.string ?? "?"] = object[path: ["spec", "replicas"]]?.int
-        }
-        return result
-    }
-
-    private func ready(_ hub: String) async -> Bool {
-        (try? await URLRequestLike(method: "GET", url: hub + "/readyz").send().status) == 200
-    }
-
-    private func api(_ hub: String, _ token: String, _ method: String, _ path: String, body: String? = nil) async throws -> JSONValue {
-        var request = URLRequestLike(method: method, url: hub + path, body: body)
-        request.headers["Authorization"] = "Bearer \(token)"
-        return try await request.send().body
     }
 }
 
