@@ -11,6 +11,8 @@ import Synchronization
 /// (in-flight requests finish, agents stop) on SIGTERM/SIGINT or `stop()`.
 public final class HubServer: Sendable {
     public let hub: Hub
+    /// The Slack endpoints, when commands are enabled.
+    public let slack: SlackGateway?
     /// `http://host:port` of the API.
     public let url: String
     private let serving: Task<Void, any Error>
@@ -53,11 +55,12 @@ public final class HubServer: Sendable {
         }
         let host = listen.host == "0.0.0.0" ? "127.0.0.1" : listen.host
         logger.info("hub listening", metadata: ["url": "http://\(host):\(port)", "clusters": "\(hub.configuration.clusters.map(\.name))"])
-        return HubServer(hub: hub, url: "http://\(host):\(port)", serving: serving, group: group)
+        return HubServer(hub: hub, slack: slack, url: "http://\(host):\(port)", serving: serving, group: group)
     }
 
-    private init(hub: Hub, url: String, serving: Task<Void, any Error>, group: ServiceGroup) {
+    private init(hub: Hub, slack: SlackGateway?, url: String, serving: Task<Void, any Error>, group: ServiceGroup) {
         self.hub = hub
+        self.slack = slack
         self.url = url
         self.serving = serving
         self.shutdown = Mutex(GracefulShutdownHandle(group: group))

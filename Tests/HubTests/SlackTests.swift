@@ -269,6 +269,30 @@ struct SlackBotTests {
         #expect(SlackCommandSimulator.text(viewer.reply).contains(":no_entry: the viewer role may only read"), "\(viewer.reply)")
     }
 
+    @Test func theResultIsFormattedByTheShippedNotifyPluginAndResponseURLsAreLimited() async throws {
+        var fixture = try await fixture()
+        defer { Task { [fixture] in await fixture.stop() } }
+        try fixture.directory.write("plugins/notify/lifecycle.lua", try String(contentsOfFile: HubFixture.repositoryFile("plugins/notify/lifecycle.lua"), encoding: .utf8))
+        try await fixture.startHub()
+        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+
+        let simulator = SlackCommandSimulator(hub: fixture.url, secret: Self.secret, user: "U-ADMIN", userName: "alice", channel: "C1", channelName: "web")
+        let result = try await simulator.send("/k8s-wake staging shop 2h", wait: .seconds(20))
+        let followUp = try #require(result.followUps.first)
+        #expect(followUp["text"] == ":sunny: <@U-ADMIN>: wake of *staging/shop* succeeded")
+        #expect(followUp["blocks"]?.array?.count == 3)
+        #expect(followUp["response_type"] == "in_channel")
+
+        // Slack's limits per response_url: five posts, within 30 minutes of the command.
+        let followUps = try #require(fixture.server?.slack?.followUps)
+        let sent = fixture.clock.now
+        var accepted: [Bool] = []
+        for index in 0..<6 { accepted.append(await followUps.post(["text": "x"], to: "https://hooks.example/1", sentAt: sent, key: "limit-\(index)")) }
+        #expect(accepted == [true, true, true, true, true, false])
+        fixture.clock.advance(by: 1801)
+        #expect(await followUps.post(["text": "late"], to: "https://hooks.example/2", sentAt: sent, key: "late") == false)
+    }
+
     @Test func unsignedStaleAndOversizedRequestsAreRefusedAndAudited() async throws {
         var fixture = try await fixture()
         defer { Task { [fixture] in await fixture.stop() } }

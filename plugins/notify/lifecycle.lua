@@ -83,7 +83,29 @@ local function pre_sleep_warning(event)
   }
 end
 
+-- The result of an operation someone started from Slack, posted to the command's response_url.
+local function command_result(event)
+  local operation = event.operation or {}
+  local where = event.cluster
+  if event.namespaces and #event.namespaces > 0 then where = where .. "/" .. table.concat(event.namespaces, ", ") end
+  local icons = { succeeded = operation.action == "wake" and ":sunny:" or ":zzz:", partial = ":warning:", failed = ":x:" }
+  local head = string.format("%s <@%s>: %s of *%s* %s", icons[operation.state] or ":grey_question:", event.user,
+    operation.action, where, operation.state)
+  local lines = { string.format("%d workloads done", operation.done or 0) }
+  for i, failure in ipairs(operation.failures or {}) do
+    if i > 5 then lines[#lines + 1] = string.format("… and %d more failures", #operation.failures - 5) break end
+    lines[#lines + 1] = string.format("• %s: %s", failure.object, failure.error)
+  end
+  for i, skipped in ipairs(operation.skipped or {}) do
+    if i > 5 then lines[#lines + 1] = string.format("… and %d more skipped", #operation.skipped - 5) break end
+    lines[#lines + 1] = string.format("• skipped %s: %s", skipped.object, skipped.reason)
+  end
+  if operation.error then lines[#lines + 1] = "error: " .. operation.error end
+  return { text = head, blocks = { section(head), section(table.concat(lines, "\n")), context(event) } }
+end
+
 local FORMATTERS = {
+  command_result = command_result,
   sleep_done = function(event) return done(event, ":zzz:", "asleep", "scaled down or suspended") end,
   wake_done = function(event) return done(event, ":sunrise:", "awake", "restored") end,
   pre_sleep_warning = pre_sleep_warning,

@@ -1,9 +1,11 @@
 import Foundation
 import JSON
+import Scripting
 import Store
 
-/// Reports the end of operations started from Slack to the command's `response_url`: at most
-/// five posts per URL, within the 30 minutes Slack allows.
+/// Everything posted to `response_url`s: the result of operations started from Slack, formatted
+/// by the notify plugins (event `command_result`), and replies to button clicks. Slack takes at
+/// most five posts per URL within 30 minutes of the command, so every post goes through here.
 actor SlackFollowUps {
     private struct Pending {
         var operation: OperationRecord
@@ -11,20 +13,39 @@ actor SlackFollowUps {
         var user: String
     }
 
+    static let maxPosts = 5
+    static let window: TimeInterval = 1800
+
     private let store: Store
     private let delivery: SlackDelivery
+    private let plugins: PluginHost
     private let clock: any HubClock
+    private let timeZone: String
     private var pending: [Pending] = []
-    private var posts: [String: (count: Int, first: Date)] = [:]
+    /// Per URL: posts made, and when the command that gave it was sent.
+    private var posts: [String: (count: Int, since: Date)] = [:]
 
-    init(store: Store, delivery: SlackDelivery, clock: any HubClock) {
+    init(store: Store, delivery: SlackDelivery, plugins: PluginHost, clock: any HubClock, timeZone: String) {
         self.store = store
         self.delivery = delivery
+        self.plugins = plugins
         self.clock = clock
+        self.timeZone = timeZone
     }
 
     func watch(_ operation: OperationRecord, responseURL: String, user: String) {
         pending.append(Pending(operation: operation, responseURL: responseURL, user: user))
+    }
+
+    /// Queues `message` for `url` unless Slack's limits for it are used up; false when they are.
+    @discardableResult
+    func post(_ message: JSONValue, to url: String, sentAt: Date, key: String) async -> Bool {
+        let now = clock.now
+        let record = posts[url] ?? (0, sentAt)
+        guard record.count < Self.maxPosts, now.timeIntervalSince(record.since) < Self.window else { return false }
+        posts[url] = (record.count + 1, record.since)
+        await delivery.enqueue(message, to: .responseURL(url), channel: nil, key: key)
+        return true
     }
 
     /// Posts the result of every watched operation that finished; drops those past Slack's window.
@@ -33,16 +54,13 @@ actor SlackFollowUps {
         var still: [Pending] = []
         for item in pending {
             guard let current = try? await store.operation(id: item.operation.id), current.finishedAt != nil else {
-                if now.timeIntervalSince(item.operation.createdAt) < 1800 { still.append(item) }
+                if now.timeIntervalSince(item.operation.createdAt) < Self.window { still.append(item) }
                 continue
             }
-            let record = posts[item.responseURL] ?? (0, now)
-            guard record.count < 5, now.timeIntervalSince(record.first) < 1800 else { continue }
-            posts[item.responseURL] = (record.count + 1, record.first)
-            await delivery.enqueue(Self.message(current, user: item.user), to: .responseURL(item.responseURL), channel: nil, key: "followup:\(current.id)")
+            await post(await message(current, user: item.user), to: item.responseURL, sentAt: item.operation.createdAt, key: "followup:\(current.id)")
         }
         pending = still
-        posts = posts.filter { now.timeIntervalSince($0.value.first) < 1800 }
+        posts = posts.filter { now.timeIntervalSince($0.value.since) < Self.window }
     }
 
     func run() async {
@@ -52,7 +70,34 @@ actor SlackFollowUps {
         }
     }
 
-    static func message(_ operation: OperationRecord, user: String) -> JSONValue {
+    /// The notify plugins' message for the result, else a plain one.
+    private func message(_ operation: OperationRecord, user: String) async -> JSONValue {
+        let event = Self.event(operation, user: user, at: clock.now, timeZone: timeZone)
+        var message = await plugins.format(event).messages.first?.message ?? ["text": .string(Self.text(operation, user: user))]
+        message["response_type"] = "in_channel"
+        message["replace_original"] = false
+        message["channel"] = nil
+        return message
+    }
+
+    static func event(_ operation: OperationRecord, user: String, at now: Date, timeZone: String) -> JSONValue {
+        let summary = operation.summary.flatMap { try? JSONValue(parsing: $0) } ?? .emptyObject
+        var details: JSONValue = [
+            "id": .string(operation.id), "action": .string(operation.action), "state": .string(operation.state.rawValue),
+            "done": .int(Int64(summary["done"]?.array?.count ?? 0)),
+            "skipped": .array(summary["skipped"]?.array ?? []),
+            "failures": .array(summary["failed"]?.array ?? []),
+        ]
+        if let reason = operation.reason { details["reason"] = .string(reason) }
+        if let error = summary["error"]?.string { details["error"] = .string(error) }
+        return [
+            "type": "command_result", "user": .string(user), "cluster": .string(operation.cluster),
+            "namespaces": .array(operation.namespaces.map(JSONValue.string)),
+            "at": .int(Int64(now.timeIntervalSince1970)), "timezone": .string(timeZone), "operation": details,
+        ]
+    }
+
+    static func text(_ operation: OperationRecord, user: String) -> String {
         let summary = operation.summary.flatMap { try? JSONValue(parsing: $0) } ?? .emptyObject
         let done = summary["done"]?.array?.count ?? 0
         let skipped = summary["skipped"]?.array?.count ?? 0
@@ -62,6 +107,6 @@ actor SlackFollowUps {
         var text = "\(icon) <@\(user)>: \(operation.action) of *\(target)* \(operation.state.rawValue): \(done) object(s) done, \(skipped) skipped, \(failed.count) failed"
         for item in failed.prefix(5) { text += "\n• \(item["object"]?.string ?? "?"): \(item["error"]?.string ?? "")" }
         for item in (summary["skipped"]?.array ?? []).prefix(5) { text += "\n• skipped \(item["object"]?.string ?? "?"): \(item["reason"]?.string ?? "")" }
-        return ["response_type": "in_channel", "replace_original": false, "text": .string(text)]
+        return text
     }
 }

@@ -25,7 +25,7 @@ public final class SlackGateway: Sendable {
         self.settings = hub.configuration.slack
         self.verifier = SlackVerifier(secrets: hub.configuration.slack.signingSecrets)
         self.delivery = delivery
-        self.followUps = SlackFollowUps(store: hub.store, delivery: delivery, clock: hub.clock)
+        self.followUps = SlackFollowUps(store: hub.store, delivery: delivery, plugins: plugins, clock: hub.clock, timeZone: hub.configuration.slack.timeZone)
         self.userGroups = SlackUserGroups(settings: hub.configuration.slack, logger: logger)
         self.logger = logger
     }
@@ -188,7 +188,8 @@ public final class SlackGateway: Sendable {
             }
         }
         if let url = payload["response_url"]?.string, !lines.isEmpty {
-            await delivery.enqueue(["response_type": "in_channel", "replace_original": false, "text": .string(lines.joined(separator: "\n"))], to: .responseURL(url), channel: nil, key: "interaction:\(payload["trigger_id"]?.string ?? UUID().uuidString)")
+            let reply: JSONValue = ["response_type": "in_channel", "replace_original": false, "text": .string(lines.joined(separator: "\n"))]
+            await followUps.post(reply, to: url, sentAt: hub.clock.now, key: "interaction:\(payload["trigger_id"]?.string ?? UUID().uuidString)")
         }
         return Reply(status: 200, body: nil)
     }
