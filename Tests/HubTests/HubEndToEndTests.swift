@@ -94,6 +94,36 @@ struct HubEndToEndTests {
         #expect(operation[path: ["summary", "done"]]?.array?.contains("search-c/Deployment.apps/app-1") == true)
     }
 
+    @Test func aClusterThatNeverAnswersDoesNotDelayTheOthers() async throws {
+        // Accepts connections and never answers: every request to it waits for its timeout.
+        let hanging = try await TestHTTPServer.start { _ in
+            try? await Task.sleep(for: .seconds(3600))
+            return .text(200, "")
+        }
+        defer { Task { await hanging.shutdown() } }
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T19:59:00Z"))
+        defer { Task { [fixture] in await fixture.stop() } }
+        try fixture.directory.write("kube/edge.yaml", """
+            apiVersion: v1
+            kind: Config
+            clusters: [{name: edge, cluster: {server: "\(hanging.baseURL)"}}]
+            users: [{name: u, user: {token: t}}]
+            contexts: [{name: edge, context: {cluster: edge, user: u}}]
+            current-context: edge
+            """)
+        try fixture.directory.write("clusters/edge.yaml", "tier: staging\nkubeconfig: ../kube/edge.yaml\nschedules:\n  - {name: all, namespaces: [\"*\"], weekdays: \"*\", sleepAt: \"20:00\", wakeUpAt: \"08:00\"}\n")
+        try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2))
+        try await fixture.startHub()
+        #expect(await eventually { (try? await fixture.api("GET", "/api/v1/clusters/staging/namespaces"))?.body["namespaces"]?.array?.count == 1 })
+
+        // Requests to edge wait 30 s for their timeout; staging's sleep does not wait for them.
+        fixture.clock.set(instant("2027-01-04T20:00:30Z"))
+        #expect(await eventually(timeout: .seconds(5)) { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+        let clusters = try await fixture.api("GET", "/api/v1/clusters")
+        #expect(clusters.body["clusters"]?.array?.first { $0["name"] == "edge" }?["ready"] == false)
+        #expect(hanging.connectionCount >= 1, "the hub did try the hanging cluster")
+    }
+
     @Test func wakeForADurationThenBackToSleepAtExpiry() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T21:00:00Z"))
         defer { Task { [fixture] in await fixture.stop() } }
