@@ -202,14 +202,15 @@ public final class Hub: Sendable {
         let chronological = operations.reversed()
         var total = 0.0
         for (index, operation) in chronological.enumerated() where operation.action == "sleep" {
-            guard let summary = operation.summary.flatMap({ try? JSONValue(parsing: $0) }), let rate = summary["hourlySavings"]?.double,
-                  let namespace = summary["namespace"]?.string
-            else { continue }
-            let woke = chronological.dropFirst(index + 1).first { other in
-                other.action == "wake" && (other.namespaces.isEmpty || other.namespaces.contains(namespace)) && (other.summary.flatMap { try? JSONValue(parsing: $0) }?["namespace"]?.string ?? namespace) == namespace
-            }?.createdAt ?? now
-            let start = max(operation.createdAt, since)
-            if woke > start { total += rate * woke.timeIntervalSince(start) / 3600 }
+            guard let summary = operation.summary.flatMap({ try? JSONValue(parsing: $0) }) else { continue }
+            for (namespace, part) in OperationSummary.parts(of: summary) {
+                guard let rate = part["hourlySavings"]?.double else { continue }
+                let woke = chronological.dropFirst(index + 1).first { other in
+                    other.action == "wake" && (other.namespaces.isEmpty || other.namespaces.contains(namespace))
+                }?.createdAt ?? now
+                let start = max(operation.createdAt, since)
+                if woke > start { total += rate * woke.timeIntervalSince(start) / 3600 }
+            }
         }
         return total
     }

@@ -124,6 +124,36 @@ struct HubEndToEndTests {
         #expect(hanging.connectionCount >= 1, "the hub did try the hanging cluster")
     }
 
+    @Test func savingsAreWhatTheSleepsStoppedTimesHowLongTheySlept() async throws {
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T19:00:00Z"))
+        defer { Task { [fixture] in await fixture.stop() } }
+        // Two Deployments of 1 and 2 replicas asking 500m and 1 GiB each: 1.5 CPU and 3 GiB,
+        // at the default prices (0.0316 per CPU-hour, 0.0042 per GiB-hour) 0.06 an hour.
+        try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2))
+        try await fixture.startHub()
+        let hub = try #require(fixture.server?.hub)
+        #expect(await eventually { (try? await fixture.api("GET", "/api/v1/clusters/staging/namespaces"))?.body["namespaces"]?.array?.count == 1 })
+
+        fixture.clock.set(instant("2027-01-04T20:00:30Z"))
+        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+        fixture.clock.set(instant("2027-01-05T08:00:30Z"))
+        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 > 0 } })
+        #expect(abs(await hub.savings(cluster: "staging") - 0.72) < 1e-9, "12 hours at 0.06")
+
+        // A whole-cluster sleep counts too, until now while it lasts.
+        fixture.clock.set(instant("2027-01-05T10:00:30Z"))
+        let sleep = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: "{}")
+        #expect(sleep.status == 202, "\(sleep.body)")
+        let id = try #require(sleep.body[path: ["operation", "id"]]?.string)
+        #expect(await eventually { (try? await fixture.api("GET", "/api/v1/operations/\(id)"))?.body[path: ["operation", "state"]] == "succeeded" })
+        fixture.clock.set(instant("2027-01-05T12:00:30Z"))
+        let afterTwoHours = await hub.savings(cluster: "staging")
+        #expect(abs(afterTwoHours - 0.84) < 1e-9, "plus 2 hours at 0.06: \(afterTwoHours)")
+        // Only the last 7 days count.
+        fixture.clock.set(instant("2027-01-12T12:00:30Z"))
+        #expect(abs(await hub.savings(cluster: "staging") - 0.06 * 24 * 7) < 1e-6, "the whole-cluster sleep has lasted all week")
+    }
+
     @Test func wakeForADurationThenBackToSleepAtExpiry() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T21:00:00Z"))
         defer { Task { [fixture] in await fixture.stop() } }

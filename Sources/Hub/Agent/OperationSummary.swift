@@ -25,6 +25,13 @@ enum OperationSummary {
         return total
     }
 
+    /// Each namespace's own summary: the parts of a larger operation, or the one namespace's.
+    static func parts(of summary: JSONValue) -> [String: JSONValue] {
+        if let parts = summary["namespaces"]?.object { return parts }
+        if let namespace = summary["namespace"]?.string { return [namespace: summary] }
+        return [:]
+    }
+
     /// The final state of an operation from its summary.
     static func state(of summary: JSONValue) -> OperationRecord.State {
         let failed = summary["failed"]?.array ?? []
