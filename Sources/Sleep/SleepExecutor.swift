@@ -29,6 +29,8 @@ public final class SleepExecutor: Sendable {
 
     /// What happened to each object.
     public struct Outcome: Sendable {
+        /// The objects the plan meant to patch (done, failed, or skipped on the way).
+        public var planned: [ObjectRef] = []
         public var done: [ObjectRef] = []
         /// CPU cores and memory bytes requested by the pods that sleeping stopped.
         public var releasedCPU: Double = 0
@@ -43,6 +45,7 @@ public final class SleepExecutor: Sendable {
         /// The operation summary stored with the operation record.
         public var summary: JSONValue {
             [
+                "planned": .array(planned.map { .string($0.description) }),
                 "done": .array(done.map { .string($0.description) }),
                 "skipped": .array(skipped.map { ["object": .string($0.ref.description), "reason": .string($0.reason.description)] }),
                 "failed": .array(failed.map { ["object": .string($0.ref.description), "error": .string($0.error)] }),
@@ -101,6 +104,7 @@ public final class SleepExecutor: Sendable {
         }
         let plan = SleepPlanner.plan(spec: target.spec, objects: objects, existing: previous)
         outcome.skipped = plan.skipped
+        outcome.planned = plan.changes.map(\.ref)
 
         // Journal and Secret first: from here on, a crash loses nothing.
         let time = now()
@@ -162,6 +166,7 @@ public final class SleepExecutor: Sendable {
         let restoreData = restore
         let alreadyRestored = Set(try await store.restoredByUnfinishedWakes(cluster: cluster, namespace: target.namespace, sleepInfo: target.name).map { ObjectRef(groupKind: $0.groupKind, name: $0.name) })
         let refs = restore.patches.flatMap { groupKind, entries in entries.keys.map { ObjectRef(groupKind: groupKind, name: $0) } }.sorted()
+        outcome.planned = refs
         let time = now()
         let entries = try await store.journal(refs.map { ref in
             JournalEntry(operationId: operation.id, cluster: cluster, namespace: target.namespace, sleepInfo: target.name, groupKind: ref.groupKind, name: ref.name, restorePatch: restore.patch(groupKind: ref.groupKind, name: ref.name) ?? "{}", updatedAt: time)

@@ -9,9 +9,10 @@ enum OperationSummary {
     static func adding(_ part: JSONValue, of namespace: String, to stored: String?) -> JSONValue {
         var parts = stored.flatMap { try? JSONValue(parsing: $0) }?["namespaces"]?.object ?? [:]
         parts[namespace] = part
-        var done: [JSONValue] = [], skipped: [JSONValue] = [], failed: [JSONValue] = []
+        var planned: [JSONValue] = [], done: [JSONValue] = [], skipped: [JSONValue] = [], failed: [JSONValue] = []
         var sums: [String: Double] = [:]
         for (name, summary) in parts.sorted(by: { $0.key < $1.key }) {
+            planned += (summary["planned"]?.array ?? []).map { .string("\(name)/\($0.string ?? "?")") }
             done += (summary["done"]?.array ?? []).map { .string("\(name)/\($0.string ?? "?")") }
             skipped += (summary["skipped"]?.array ?? []).map { prefixed($0, name) }
             failed += (summary["failed"]?.array ?? []).map { prefixed($0, name) }
@@ -20,7 +21,7 @@ enum OperationSummary {
                 if let value = summary[key]?.double { sums[key, default: 0] += value }
             }
         }
-        var total: JSONValue = ["namespaces": .object(parts), "done": .array(done), "skipped": .array(skipped), "failed": .array(failed)]
+        var total: JSONValue = ["namespaces": .object(parts), "planned": .array(planned), "done": .array(done), "skipped": .array(skipped), "failed": .array(failed)]
         for (key, value) in sums { total[key] = .double(value) }
         return total
     }
