@@ -384,6 +384,9 @@ struct HubEndToEndTests {
         })
         let status = await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights")
         #expect(status?[path: ["status", "lastScheduleTime"]] == "2027-01-04T20:00:30Z")
+        // Patched as the field manager `sandman`, so GitOps tools see who changed what.
+        let deployment = await sim.objects(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop").first
+        #expect(deployment?[path: ["metadata", "managedFields"]]?.array?.contains { $0["manager"] == "sandman" } == true, "\(String(describing: deployment?[path: ["metadata", "managedFields"]]))")
         // kube-green's restore Secret, owned by the SleepInfo, and an Event on the SleepInfo.
         let secret = try #require(await sim.object(apiVersion: "v1", kind: "Secret", namespace: "shop", name: "sleepinfo-nights"))
         #expect(secret["type"] == "Opaque")
