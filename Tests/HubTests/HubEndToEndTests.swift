@@ -332,6 +332,17 @@ struct HubEndToEndTests {
         #expect((samples[#"sandman_plugin_failures_total{plugin="policy/oops.lua",kind="call"}"#] ?? 0) >= 1)
         #expect(samples[#"sandman_plugin_serving{plugin="policy/broken.lua"}"#] == 0)
         #expect(samples[#"sandman_plugin_serving{plugin="policy/oops.lua"}"#] == 1)
+
+        // What the running hub serves, as `sandman plugins list --running` shows it.
+        let listed = try await fixture.cli(["plugins", "list", "--running"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let rows = listed.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+        #expect(rows.first == ["FILE", "KIND", "STATE", "VERSION", "FAILURES", "ERROR"])
+        #expect(rows.contains { $0.starts(with: ["policy/broken.lua", "policy", "failed", "-", "0"]) }, "\(listed.stdout)")
+        let oops = try #require(rows.first { $0.first == "policy/oops.lua" })
+        #expect(oops[2] == "loaded")
+        #expect((Int(oops[4]) ?? 0) >= 1)
+        #expect(oops.joined(separator: " ").contains("boom"))
     }
 
     @Test func missedTransitionIsCaughtUpAtStartOnce() async throws {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Hub
 import Logging
 import Scripting
 
@@ -19,13 +20,32 @@ struct Plugins: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Load every plugin and show its kind, state, version and last error."
+            abstract: "Load every plugin and show its kind, state, version and last error.",
+            discussion: "With --running: what the running hub serves instead, with the failures of its calls."
         )
 
         @OptionGroup var plugins: DirectoryArgument
         @OptionGroup var global: GlobalOptions
+        @Flag(help: "Ask the running hub (--hub or $SANDMAN_HUB) rather than loading the directory.") var running = false
+        @OptionGroup var hub: HubOptions
 
         func run() async throws {
+            if running {
+                let client = hub.client
+                let answer = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/plugins") }
+                if hub.output != .table {
+                    print(Report.render(answer, as: hub.output))
+                    return
+                }
+                let rows = (answer["plugins"]?.array ?? []).map { plugin in
+                    [
+                        plugin["file"]?.string ?? "?", plugin["kind"]?.string ?? "?", plugin["state"]?.string ?? "?", plugin["version"]?.string ?? "-",
+                        String(plugin["failures"]?.int ?? 0), plugin["loadError"]?.string ?? plugin["lastCallError"]?.string ?? "",
+                    ]
+                }
+                for line in table(header: ["FILE", "KIND", "STATE", "VERSION", "FAILURES", "ERROR"], rows: rows) { print(line) }
+                return
+            }
             try requireDirectory(plugins.directory)
             let host = PluginHost(configuration: .init(directory: plugins.directory), clock: { Date() }, logger: logger(global))
             await host.reload()
