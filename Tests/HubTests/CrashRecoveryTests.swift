@@ -124,6 +124,35 @@ struct CrashRecoveryTests {
         #expect(operation?.finishedAt != nil)
     }
 
+    @Test func killsRightAfterTheSecretAndInTheMiddleOfAWakeLoseNothing() async throws {
+        var served = try await ServedHub.start()
+        defer { Task { [served] in await served.stop() } }
+        let original = await served.replicas()
+
+        // Every patch fails: the restore data is written, no workload is touched yet, and then the hub dies.
+        served.sim.setFaults(.init(errorRate: 1, errorVerbs: ["patch"]))
+        _ = try await served.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["shop"]}"#)
+        #expect(await eventually(timeout: .seconds(30)) { await served.sim.object(apiVersion: "v1", kind: "Secret", namespace: "shop", name: "sleepinfo-hub-rare") != nil })
+        served.serve.kill()
+        #expect(await served.replicas() == original)
+        served.sim.setFaults(.init())
+        served.serve = try ServeProcess(config: served.config, log: served.log)
+        #expect(await eventually(timeout: .seconds(30)) { await served.replicas().values.allSatisfy { $0 == 0 } }, "\(served.logText)")
+
+        // Killed halfway through the wake: the restart finishes it, each object back as it was.
+        served.sim.setFaults(.init(latency: .milliseconds(100)))
+        _ = try await served.api("POST", "/api/v1/clusters/staging/wake", body: #"{"namespaces":["shop"]}"#)
+        #expect(await eventually(timeout: .seconds(30)) { await served.replicas().values.filter { $0 > 0 }.count >= 3 })
+        served.serve.kill()
+        let halfway = await served.replicas().values.filter { $0 > 0 }.count
+        #expect(halfway >= 3 && halfway < 12, "killed too late to test anything")
+        served.sim.setFaults(.init())
+        served.serve = try ServeProcess(config: served.config, log: served.log)
+        #expect(await eventually(timeout: .seconds(30)) { await served.replicas() == original }, "\(served.logText)")
+        let secret = await served.sim.object(apiVersion: "v1", kind: "Secret", namespace: "shop", name: "sleepinfo-hub-rare")
+        #expect(secret?[path: ["data", "operation-type"]] == .string(Data("WAKE_UP".utf8).base64EncodedString()))
+    }
+
     @Test func aSleepInterruptedByAKillFinishesAfterRestartAndEverythingWakesAsItWas() async throws {
         var served = try await ServedHub.start()
         defer { Task { [served] in await served.stop() } }
