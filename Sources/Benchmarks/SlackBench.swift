@@ -21,7 +21,8 @@ struct SlackBench: AsyncParsableCommand {
         let files: [(String, String)] = [
             ("kube/staging.yaml", try sim.kubeconfig(user: "bench", contextName: "staging")),
             ("clusters/staging.yaml", "tier: staging\nkubeconfig: ../kube/staging.yaml\n"),
-            ("plugins/slack/commands.lua", benchCommands),
+            // The shipped command handler when the benchmark runs from the repository.
+            ("plugins/slack/commands.lua", (try? String(contentsOfFile: "plugins/slack/commands.lua", encoding: .utf8)) ?? benchCommands),
             ("sandman.yaml", "listen: 127.0.0.1:0\ndatabase: hub.sqlite\nslack:\n  signingSecrets: [\(secret)]\n"),
         ]
         for (path, text) in files {
