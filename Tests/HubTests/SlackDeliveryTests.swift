@@ -10,28 +10,41 @@ import Testing
 /// The notification outbox on its own: a real SQLite file, a fake Slack Web API, a manual clock.
 @Suite("Slack outbox")
 struct SlackDeliveryTests {
-    func delivery(apiURL: String, store: Store, clock: ManualClock) -> SlackDelivery {
-        var settings = HubConfiguration.Slack()
-        settings.botToken = "xoxb-test"
-        settings.apiURL = apiURL
-        settings.maxDeliveryAge = .hours(1)
-        var logger = Logger(label: "outbox-test")
-        logger.logLevel = .critical
-        return SlackDelivery(settings: settings, store: store, clock: clock, logger: logger)
+    /// An outbox in a fresh SQLite file, delivering to a fake Slack Web API that answers `reply`.
+    struct Outbox {
+        let slack: TestHTTPServer
+        let directory: TemporaryDirectory
+        let store: Store
+        let clock = ManualClock(now: Date(timeIntervalSince1970: 1_800_000_000))
+        let delivery: SlackDelivery
+
+        init(reply: @escaping TestHTTPServer.Handler) async throws {
+            slack = try await TestHTTPServer.start(handler: reply)
+            directory = try TemporaryDirectory()
+            store = try Store(path: directory.path + "/hub.sqlite")
+            var settings = HubConfiguration.Slack()
+            settings.botToken = "xoxb-test"
+            settings.apiURL = slack.baseURL + "/api"
+            settings.maxDeliveryAge = .hours(1)
+            var logger = Logger(label: "outbox-test")
+            logger.logLevel = .critical
+            delivery = SlackDelivery(settings: settings, store: store, clock: clock, logger: logger)
+        }
+
+        func stop() async {
+            await slack.shutdown()
+            directory.remove()
+        }
     }
 
     @Test func aMessageIsQueuedOnceAndDeliveredOnce() async throws {
         let received = Recorder<String>()
-        let slack = try await TestHTTPServer.start { request in
+        let outbox = try await Outbox { request in
             received.append(String(decoding: request.body, as: UTF8.self))
             return .text(200, #"{"ok":true}"#, contentType: "application/json")
         }
-        defer { Task { await slack.shutdown() } }
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let store = try Store(path: directory.path + "/hub.sqlite")
-        let clock = ManualClock(now: Date(timeIntervalSince1970: 1_800_000_000))
-        let delivery = delivery(apiURL: slack.baseURL + "/api", store: store, clock: clock)
+        defer { Task { await outbox.stop() } }
+        let delivery = outbox.delivery
 
         #expect(await delivery.enqueue(["text": "asleep"], to: .chat, channel: "#web", key: "operation:1:shop"))
         #expect(await delivery.enqueue(["text": "asleep again"], to: .chat, channel: "#web", key: "operation:1:shop") == false)
@@ -45,16 +58,12 @@ struct SlackDeliveryTests {
 
     @Test func aMessageThatCannotBeDeliveredIsGivenUpAfterTheMaximumAgeAndAudited() async throws {
         let attempts = Recorder<Date>()
-        let slack = try await TestHTTPServer.start { _ in
+        let outbox = try await Outbox { _ in
             attempts.append(Date())
             return .text(200, #"{"ok":false,"error":"channel_not_found"}"#, contentType: "application/json")
         }
-        defer { Task { await slack.shutdown() } }
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let store = try Store(path: directory.path + "/hub.sqlite")
-        let clock = ManualClock(now: Date(timeIntervalSince1970: 1_800_000_000))
-        let delivery = delivery(apiURL: slack.baseURL + "/api", store: store, clock: clock)
+        defer { Task { await outbox.stop() } }
+        let (delivery, clock, store) = (outbox.delivery, outbox.clock, outbox.store)
 
         #expect(await delivery.enqueue(["text": "lost"], to: .chat, channel: "#nowhere", key: "k"))
         // Retried with backoff while younger than an hour...
