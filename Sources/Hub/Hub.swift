@@ -110,7 +110,6 @@ public final class Hub: Sendable {
         guard let managed = await agent.managedNamespaces() else {
             throw HubError(kind: .unavailable, message: "cluster \(name) is not synced yet (reachable: \(await agent.health.reachable)); try again shortly")
         }
-        let status = await agent.status()
         let known = Set(managed)
         let unknown = namespaces.filter { !known.contains($0) }
         if !unknown.isEmpty {
@@ -119,28 +118,21 @@ public final class Hub: Sendable {
         let now = clock.now
         let until = duration.map { now.addingTimeInterval($0.inSeconds) }
         do {
-            for namespace in namespaces.isEmpty ? [nil] : namespaces.map(Optional.some) {
-                let expiry = until ?? nextTransition(of: status, namespace: namespace, opposite: action)
-                try await store.save(OverrideRecord(cluster: name, namespace: namespace, kind: action == .sleep ? .sleep : .wake, until: expiry, reason: reason, actor: principal.name, createdAt: now))
-            }
             let operation = OperationRecord(cluster: name, namespaces: namespaces, action: action.rawValue, source: source, actor: principal.name, reason: reason, createdAt: now)
             try await store.save(operation)
+            var overrides: [OverrideRecord] = []
+            for namespace in namespaces.isEmpty ? [nil] : namespaces.map(Optional.some) {
+                // Without a duration: until the schedule next moves the namespace the other way.
+                var expiry = until
+                if expiry == nil { expiry = await agent.nextTransition(action == .sleep ? .wake : .sleep, namespace: namespace, after: now) }
+                overrides.append(OverrideRecord(cluster: name, namespace: namespace, kind: action == .sleep ? .sleep : .wake, until: expiry, reason: reason, actor: principal.name, createdAt: now))
+            }
             await audit(principal, source: source, action: action.rawValue, cluster: name, namespaces: namespaces, result: "accepted", detail: [reason, duration.map { "for \(DurationText.format($0))" }].compactMap { $0 }.joined(separator: " "))
-            await agent.submit(operation, action: action)
+            await agent.submit(operation, action: action, overrides: overrides)
             return operation
         } catch {
             throw .internal("\(error)")
         }
-    }
-
-    /// When the schedule next moves `namespace` (or any namespace) the other way.
-    private func nextTransition(of status: ClusterStatus, namespace: String?, opposite action: Transition.Kind) -> Date? {
-        status.namespaces
-            .filter { namespace == nil || $0.namespace == namespace }
-            .compactMap(\.nextTransition)
-            .filter { $0.kind != action }
-            .map(\.at)
-            .min()
     }
 
     public func createOverride(cluster name: String, namespace: String?, kind: OverrideRecord.Kind, until: Date?, reason: String?, by principal: Principal, source: String) async throws(HubError) -> OverrideRecord {

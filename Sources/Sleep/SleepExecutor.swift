@@ -103,6 +103,7 @@ public final class SleepExecutor: Sendable {
             }
         }
         let plan = SleepPlanner.plan(spec: target.spec, objects: objects, existing: previous)
+        logger.debug("sleep planned", metadata: ["cluster": "\(cluster)", "namespace": "\(target.namespace)", "changes": "\(plan.changes.count)", "skipped": "\(plan.skipped.count)"])
         outcome.skipped = plan.skipped
         outcome.planned = plan.changes.map(\.ref)
 
@@ -113,6 +114,7 @@ public final class SleepExecutor: Sendable {
         }
         entries = try await store.journal(entries)
         try await writeSecret(target, operation: .sleep, scheduledAt: scheduledAt, restore: plan.restore)
+        logger.debug("restore data written", metadata: ["cluster": "\(cluster)", "namespace": "\(target.namespace)"])
 
         let results: [(ObjectRef, ObjectResult)] = await forEach(Array(zip(plan.changes, entries))) { change, entry in
             do {
@@ -157,8 +159,9 @@ public final class SleepExecutor: Sendable {
         var outcome = Outcome()
         let contents = try await state(of: target)
         var restore = contents?.restore ?? RestoreData()
-        if restore.isEmpty {
+        if restore.isEmpty, contents?.operation != .wakeUp {
             // The Secret is gone or empty: fall back to the journal's mirror of the last sleep.
+            // (A Secret saying WAKE_UP means the last wake finished: nothing is asleep.)
             for entry in try await store.latestSleepEntries(cluster: cluster, namespace: target.namespace, sleepInfo: target.name) where entry.state != .skipped {
                 restore.set(entry.restorePatch, groupKind: entry.groupKind, name: entry.name)
             }

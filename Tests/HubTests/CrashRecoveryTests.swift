@@ -18,7 +18,7 @@ struct CrashRecoveryTests {
             let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             output.seekToEndOfFile()
             process.executableURL = URL(fileURLWithPath: HubFixture.binary)
-            process.arguments = ["serve", "--config", config, "--log-level", "info"]
+            process.arguments = ["serve", "--config", config, "--log-level", "debug"]
             process.standardOutput = output
             process.standardError = output
             try process.run()
@@ -43,7 +43,6 @@ struct CrashRecoveryTests {
         let sim: KubeSim
         let config: String
         let log: String
-        let url: String
         let token: String
         var serve: ServeProcess
 
@@ -64,13 +63,14 @@ struct CrashRecoveryTests {
                   - {name: rare, namespaces: [shop], weekdays: "0", sleepAt: "03:00", wakeUpAt: "03:01"}
                 client: {qps: 500, burst: 500, concurrency: 1}
                 """)
-            let port = try await freePort()
-            let config = try directory.write("sandman.yaml", "listen: 127.0.0.1:\(port)\ndatabase: hub.sqlite\n")
+            // Port 0: each start binds a free port and logs it (a port chosen beforehand may be
+            // taken by another test meanwhile).
+            let config = try directory.write("sandman.yaml", "listen: 127.0.0.1:0\ndatabase: hub.sqlite\n")
             let created = try await ProcessOutput.run(HubFixture.binary, arguments: ["token", "create", "--role", "admin", "--name", "ci", "--config", config], timeout: .seconds(30))
             #expect(created.status == 0, "\(created.stderr)")
             let log = directory.path + "/serve.log"
             let hub = ServedHub(
-                directory: directory, sim: sim, config: config, log: log, url: "http://127.0.0.1:\(port)",
+                directory: directory, sim: sim, config: config, log: log,
                 token: created.stdout.trimmingCharacters(in: .whitespacesAndNewlines), serve: try ServeProcess(config: config, log: log)
             )
             #expect(await eventually(timeout: .seconds(30)) { await hub.ready() }, "hub did not start: \(hub.logText)")
@@ -79,6 +79,13 @@ struct CrashRecoveryTests {
         }
 
         var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+        /// Where the latest start of the hub listens, from its log.
+        var url: String {
+            let line = logText.split(separator: "\n").last { $0.contains("hub listening") } ?? ""
+            guard let start = line.range(of: "url=") else { return "http://127.0.0.1:1" }
+            return String(line[start.upperBound...].prefix { $0 != " " })
+        }
 
         func ready() async -> Bool {
             (try? await URLRequestLike(method: "GET", url: url + "/readyz").send().status) == 200
@@ -149,8 +156,9 @@ struct CrashRecoveryTests {
         served.sim.setFaults(.init())
         served.serve = try ServeProcess(config: served.config, log: served.log)
         #expect(await eventually(timeout: .seconds(30)) { await served.replicas() == original }, "\(served.logText)")
-        let secret = await served.sim.object(apiVersion: "v1", kind: "Secret", namespace: "shop", name: "sleepinfo-hub-rare")
-        #expect(secret?[path: ["data", "operation-type"]] == .string(Data("WAKE_UP".utf8).base64EncodedString()))
+        #expect(await eventually {
+            await served.sim.object(apiVersion: "v1", kind: "Secret", namespace: "shop", name: "sleepinfo-hub-rare")?[path: ["data", "operation-type"]] == .string(Data("WAKE_UP".utf8).base64EncodedString())
+        })
     }
 
     @Test func aSleepInterruptedByAKillFinishesAfterRestartAndEverythingWakesAsItWas() async throws {
@@ -186,12 +194,4 @@ struct CrashRecoveryTests {
         let serveLog = served.logText
         #expect(serveLog.contains("resuming an unfinished operation"))
     }
-}
-
-/// A TCP port nobody listens on right now.
-func freePort() async throws -> Int {
-    let server = try await TestHTTPServer.start { _ in .text(200, "") }
-    let port = server.port
-    await server.shutdown()
-    return port
 }

@@ -290,9 +290,11 @@ struct KubeClientTests {
         }
         let times = cluster.sim.requests.map(\.time).sorted()
         #expect(times.count == 12)
-        // Two at once (the burst), then ten more at 10 per second: about a second in all.
+        // Two at once (the burst), then ten more at 10 per second: about a second in all (less
+        // when the first requests arrive late, held up opening their connections; without the
+        // limiter it would be a few milliseconds).
         let span = times.last!.timeIntervalSince(times.first!)
-        #expect(span >= 0.9)
+        #expect(span >= 0.7)
         #expect(span < 6)
         let firstSecond = times.filter { $0.timeIntervalSince(times.first!) < 0.5 }.count
         #expect(firstSecond <= 8)

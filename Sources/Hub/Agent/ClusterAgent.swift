@@ -56,6 +56,8 @@ public actor ClusterAgent {
     struct ManualRequest: Sendable {
         var operation: OperationRecord
         var action: Transition.Kind
+        /// The overrides that keep the operation's result, stored when the operation is taken up.
+        var overrides: [OverrideRecord] = []
     }
 
     public init(configuration: ClusterConfiguration, client: KubeClient, store: Store, clock: any HubClock, policy: any PolicyAdvisor, events: any HubEventSink, prices: HubConfiguration.Prices, settings: Settings = .init(), elector: LeaderElector? = nil, logger: Logger) {
@@ -110,8 +112,12 @@ public actor ClusterAgent {
     }
 
     /// Queues a sleep or wake requested by a person; it runs at the next evaluation, at once.
-    public func submit(_ operation: OperationRecord, action: Transition.Kind) {
-        manual.append(ManualRequest(operation: operation, action: action))
+    /// Queues a person's operation, with the overrides that keep its result afterwards. They
+    /// are stored when an evaluation takes the operation up, never before: an evaluation that
+    /// saw them first would act on them as on a schedule change, and the operation would find
+    /// its work done by someone else.
+    public func submit(_ operation: OperationRecord, action: Transition.Kind, overrides: [OverrideRecord] = []) {
+        manual.append(ManualRequest(operation: operation, action: action, overrides: overrides))
         trigger.yield()
     }
 
@@ -147,12 +153,17 @@ public actor ClusterAgent {
     private func watchNamespaces() async {
         while !Task.isCancelled {
             do {
+                // Synced only once the whole list is in: an evaluation over some of the namespaces
+                // would find the others' requested operations matching nothing.
+                let initial = try await client.list(Namespace.self)
+                namespaces = Set(initial.map(\.name))
+                synced.namespaces = true
+                trigger.yield()
                 for try await event in client.watch(Namespace.self) {
                     switch event {
                     case .added(let namespace), .modified(let namespace): namespaces.insert(namespace.name)
                     case .deleted(let namespace): namespaces.remove(namespace.name)
                     }
-                    if !synced.namespaces { synced.namespaces = true }
                     trigger.yield()
                 }
             } catch {
@@ -241,6 +252,13 @@ public actor ClusterAgent {
         requests = requests.reduce(into: []) { unique, request in
             if !unique.contains(where: { $0.operation.id == request.operation.id }) { unique.append(request) }
         }
+        for override in requests.flatMap(\.overrides) {
+            do {
+                try await store.save(override)
+            } catch {
+                logger.error("cannot store an override", metadata: ["operation": "\(override.id)", "error": "\(error)"])
+            }
+        }
         if !resumed {
             // Operations a previous run left unfinished (the hub stopped midway) run again:
             // sleeping and waking are idempotent, and the journal knows what was already done.
@@ -287,6 +305,7 @@ public actor ClusterAgent {
             }
             return (unit.key, status, nil)
         }
+        logger.debug("evaluating", metadata: ["namespace": "\(unit.namespace)", "unit": "\(unit.name)", "requests": "\(requests.count)"])
         do {
             let contents = try await executor.state(of: target)
             var asleep = contents?.operation == .sleep && !(contents?.restore.isEmpty ?? true)
@@ -306,11 +325,13 @@ public actor ClusterAgent {
 
             // Requested (or resumed) operations always run: both directions are idempotent, and a
             // resumed sleep must finish the objects a crash left awake.
+            var requested = false
             for request in requests {
                 // An operation never runs again once it has finished.
                 if let stored = try await store.operation(id: request.operation.id), stored.finishedAt != nil { continue }
                 let outcome = try await run(request.action, unit: unit, target: target, source: request.operation.source, actor: request.operation.actor, reason: request.operation.reason ?? "requested", now: now, operation: request.operation)
                 if outcome != nil { asleep = request.action == .sleep }
+                requested = true
             }
 
             let lastExecuted = [state.lastExecutedAt, unit.sleepInfo?.lastScheduleTime].compactMap { $0 }.max()
@@ -322,7 +343,11 @@ public actor ClusterAgent {
                 overrides: overrides.map(\.scheduleOverride), isAsleep: asleep, now: now
             ))
             var held = false
-            if var action = plan.action {
+            // After a person's operation the overrides this evaluation read are older than it
+            // (its own were stored after they were read): the plan acts at the next one.
+            if requested, plan.action != nil {
+                held = true
+            } else if var action = plan.action {
                 // Policies shape schedules; an override in force was authorized when a person made it.
                 let advice = plan.byOverride ? .noOpinion : await policy.advise(policyContext(unit, action: action, reason: plan.reason, asleep: asleep, overrides: overrides, now: now), team: unit.team?.name)
                 switch advice.action {
@@ -361,7 +386,7 @@ public actor ClusterAgent {
                 await mirror(status.override, on: sleepInfo, now: now)
             }
             status.sleptSince = asleep ? contents?.scheduledAt : nil
-            let recheck = held ? now.addingTimeInterval(settings.heldRecheckInterval) : nil
+            let recheck = requested ? now : (held ? now.addingTimeInterval(settings.heldRecheckInterval) : nil)
             return (unit.key, status, [plan.nextCheck, recheck].compactMap { $0 }.min())
         } catch {
             logger.error("evaluation failed", metadata: ["namespace": "\(unit.namespace)", "unit": "\(unit.name)", "error": "\(error)"])
@@ -510,6 +535,16 @@ public actor ClusterAgent {
     public func managedNamespaces() -> [String]? {
         guard synced.namespaces, synced.sleepInfos else { return nil }
         return Array(Set(ManagedUnit.units(namespaces: Array(namespaces), sleepInfos: Array(sleepInfos.values), configuration: configuration).map(\.namespace))).sorted()
+    }
+
+    /// The first `kind` transition after `instant` of the schedules of `namespace` (of any
+    /// managed namespace when nil), from the schedules themselves: a status may be an
+    /// evaluation old.
+    public func nextTransition(_ kind: Transition.Kind, namespace: String?, after instant: Date) -> Date? {
+        ManagedUnit.units(namespaces: Array(namespaces), sleepInfos: Array(sleepInfos.values), configuration: configuration)
+            .filter { namespace == nil || $0.namespace == namespace }
+            .compactMap { unit in unit.schedule?.transitions(after: instant, count: 4).first { $0.kind == kind }?.at }
+            .min()
     }
 
     public func status() async -> ClusterStatus {
