@@ -370,6 +370,24 @@ struct KubeSimAPITests {
         #expect(settled.body[path: ["status", "observedGeneration"]] == 1)
     }
 
+    @Test func aCronJobsSuspendIsStoredAsGiven() async throws {
+        let harness = try await SimHarness.start()
+        defer { Task { await harness.stop() } }
+        let spec: JSONValue = ["schedule": "0 3 * * *", "jobTemplate": ["spec": ["template": ["spec": ["containers": [["name": "c", "image": "i"]], "restartPolicy": "Never"]]]]]
+        var suspended = spec
+        suspended["suspend"] = true
+        let created = try await harness.request(.post, "/apis/batch/v1/namespaces/default/cronjobs", body: ["metadata": ["name": "nightly"], "spec": suspended])
+        #expect(created.status == 201)
+        #expect(created.body[path: ["spec", "suspend"]] == true)
+        let defaulted = try await harness.request(.post, "/apis/batch/v1/namespaces/default/cronjobs", body: ["metadata": ["name": "hourly"], "spec": spec])
+        #expect(defaulted.body[path: ["spec", "suspend"]] == false, "absent means false, as the API server defaults it")
+        let resumed = try await harness.request(.patch, "/apis/batch/v1/namespaces/default/cronjobs/nightly", body: ["spec": ["suspend": false]], contentType: "application/merge-patch+json")
+        #expect(resumed.body[path: ["spec", "suspend"]] == false)
+        let read = try await harness.request(.get, "/apis/batch/v1/namespaces/default/cronjobs/nightly")
+        #expect(read.body[path: ["spec", "suspend"]] == false)
+        #expect(read.body[path: ["spec", "schedule"]] == "0 3 * * *")
+    }
+
     @Test func watchDeliversChangesResumesAndBookmarks() async throws {
         let harness = try await SimHarness.start { $0.bookmarkInterval = .milliseconds(100) }
         defer { Task { await harness.stop() } }
