@@ -274,6 +274,26 @@ struct KubeClientTests {
         #expect(cluster.sim.requests.filter { $0.verb == "create" }.count == 1)
     }
 
+    @Test func aListWhoseContinueTokenExpiresMidwayStartsOverAndMissesNothing() async throws {
+        let cluster = try await ClusterFixture.start()
+        defer { Task { await cluster.stop() } }
+        let client = try cluster.adminClient()
+        for index in 0..<20 {
+            _ = try await client.create(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string("c\(index)"), "namespace": "default"]])
+        }
+        // Pages of 2 at 50 ms each; a write and a compaction after the first pages expire the token.
+        cluster.sim.setFaults(.init(latency: .milliseconds(50)))
+        cluster.sim.resetRequests()
+        async let listed = client.list(.configMap, namespace: "default", options: .init(pageSize: 2))
+        try await Task.sleep(for: .milliseconds(180))
+        _ = try await client.create(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "late", "namespace": "default"]])
+        await cluster.sim.compactHistory()
+        let names = Set(try await listed.items.compactMap { $0[path: ["metadata", "name"]]?.string })
+        #expect(names.count == 21, "\(names.sorted())")
+        #expect(names.contains("late"))
+        #expect(cluster.sim.requests.contains { $0.status == 410 }, "the token did expire midway")
+    }
+
     @Test func clientSideRateLimitSpacesRequests() async throws {
         let cluster = try await ClusterFixture.start()
         defer { Task { await cluster.stop() } }
