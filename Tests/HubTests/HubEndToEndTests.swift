@@ -81,8 +81,10 @@ struct HubEndToEndTests {
             #expect(await eventually { await fixture.replicas("staging", namespace).values.allSatisfy { $0 == 0 } }, "\(namespace)")
         }
 
-        let woken = try await fixture.cli(["wake", "staging", "--for", "1h", "-o", "json"])
+        let woken = try await fixture.cli(["wake", "staging", "--for", "1h"])
         #expect(woken.status == 0, "\(woken.stderr)")
+        #expect(woken.stdout.contains("14 object(s) done, 0 skipped, 0 failed"), "\(woken.stdout)")
+        for namespace in namespaces { #expect(woken.stdout.contains("  \(namespace): 2 object(s) done, 0 skipped, 0 failed")) }
         for namespace in namespaces {
             #expect(await fixture.replicas("staging", namespace) == original[namespace], "\(namespace)")
         }

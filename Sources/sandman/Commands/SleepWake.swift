@@ -49,10 +49,18 @@ private func requestOperation(_ action: String, target: OperationTarget, options
     if progress { FileHandle.standardError.write(Data("\(action) \(cluster): operation \(id) ".utf8)) }
     var operation = answer["operation"] ?? .null
     let deadline = ContinuousClock.now + .seconds(300)
+    var reported: Set<String> = []
     while operation["finishedAt"] == .null || operation["finishedAt"] == nil, ContinuousClock.now < deadline {
         try await Task.sleep(for: .milliseconds(300))
-        if progress { FileHandle.standardError.write(Data(".".utf8)) }
         operation = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/operations/\(id)") }["operation"] ?? .null
+        guard progress else { continue }
+        // Namespaces as they finish (operations over several), dots meanwhile.
+        let parts = (operation[path: ["summary", "namespaces"]]?.object ?? [:]).filter { !reported.contains($0.key) }
+        for (namespace, part) in parts.sorted(by: { $0.key < $1.key }) {
+            FileHandle.standardError.write(Data("\n  \(namespace): \(OperationSummary.counts(part))".utf8))
+            reported.insert(namespace)
+        }
+        if parts.isEmpty { FileHandle.standardError.write(Data(".".utf8)) }
     }
     if progress { FileHandle.standardError.write(Data("\n".utf8)) }
     switch options.output {
@@ -68,13 +76,20 @@ enum OperationSummary {
     static func text(_ operation: JSONValue) -> String {
         let summary = operation["summary"] ?? .null
         var lines = ["operation \(operation["id"]?.string ?? "?"): \(operation["action"]?.string ?? "?") \(operation["cluster"]?.string ?? "?") \(operation["state"]?.string ?? "?")"]
-        let done = summary["done"]?.array?.count ?? 0
         let skipped = summary["skipped"]?.array ?? []
         let failed = summary["failed"]?.array ?? []
-        lines.append("  \(done) object(s) done, \(skipped.count) skipped, \(failed.count) failed")
+        lines.append("  " + counts(summary))
+        for (namespace, part) in (summary["namespaces"]?.object ?? [:]).sorted(by: { $0.key < $1.key }) {
+            lines.append("  \(namespace): \(counts(part))")
+        }
         for item in skipped { lines.append("  skipped \(item["object"]?.string ?? "?"): \(item["reason"]?.string ?? "")") }
         for item in failed { lines.append("  failed \(item["object"]?.string ?? "?"): \(item["error"]?.string ?? "")") }
         if let error = summary["error"]?.string { lines.append("  error: \(error)") }
         return lines.joined(separator: "\n")
+    }
+
+    static func counts(_ summary: JSONValue) -> String {
+        let done = summary["done"]?.array?.count ?? 0
+        return "\(done) object(s) done, \(summary["skipped"]?.array?.count ?? 0) skipped, \(summary["failed"]?.array?.count ?? 0) failed"
     }
 }
