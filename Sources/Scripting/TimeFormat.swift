@@ -1,4 +1,5 @@
 import Foundation
+import Scheduling
 
 /// Local time in an IANA time zone, and `strftime`-style formatting, for `sandman.time`.
 /// Pure: the only input is the epoch and the zone, never the process's TZ.
@@ -39,12 +40,13 @@ enum TimeFormat {
             let local = Int64(epoch.rounded(.down)) + Int64(offsetSeconds)
             let days = TimeFormat.floorDivide(local, 86_400)
             let seconds = Int(local - days * 86_400)
-            (year, month, day) = TimeFormat.civil(fromDays: days)
+            let date = CalendarDate(dayNumber: Int(days))
+            (year, month, day) = (date.year, date.month, date.day)
             hour = seconds / 3600
             minute = seconds / 60 % 60
             second = seconds % 60
             weekday = Int(((days + 4) % 7 + 7) % 7) + 1
-            dayOfYear = Int(days - TimeFormat.days(year: year, month: 1, day: 1)) + 1
+            dayOfYear = Int(days) - CalendarDate(year: year, month: 1, day: 1).dayNumber + 1
         }
     }
 
@@ -126,29 +128,5 @@ enum TimeFormat {
     static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {
         let quotient = value / divisor
         return value % divisor < 0 ? quotient - 1 : quotient
-    }
-
-    /// Year, month, day of a count of days since 1970-01-01 (proleptic Gregorian calendar).
-    static func civil(fromDays days: Int64) -> (Int, Int, Int) {
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        return (Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0)), Int(month), Int(day))
-    }
-
-    /// Days since 1970-01-01 of a date (proleptic Gregorian calendar).
-    static func days(year: Int, month: Int, day: Int) -> Int64 {
-        let year = Int64(month <= 2 ? year - 1 : year)
-        let era = (year >= 0 ? year : year - 399) / 400
-        let yearOfEra = year - era * 400
-        let monthIndex = Int64(month > 2 ? month - 3 : month + 9)
-        let dayOfYear = (153 * monthIndex + 2) / 5 + Int64(day) - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 }
