@@ -31,6 +31,7 @@ actor SlackUserGroups {
     init(settings: HubConfiguration.Slack, maxAge: Duration = .minutes(5), logger: Logger) {
         self.settings = settings
         self.maxAge = maxAge
+        named = Array(Set(settings.principals.flatMap(\.userGroups))).sorted()
         self.logger = logger
         http = HTTPClient(configuration: .init(timeout: .milliseconds(1500), userAgent: "sandman-slack"))
         if settings.botToken == nil, settings.principals.contains(where: { !$0.userGroups.isEmpty }) {
@@ -39,7 +40,7 @@ actor SlackUserGroups {
     }
 
     /// Every group named in the principals.
-    var named: [String] { Array(Set(settings.principals.flatMap(\.userGroups))).sorted() }
+    private let named: [String]
 
     /// The groups among those the principals name that `user` belongs to. Groups are looked up
     /// in parallel, so a slow Slack costs one timeout, not one per group.
