@@ -55,7 +55,8 @@ extension Store {
         try await writer.write { db in
             try entries.map { entry in
                 if let existing = try JournalEntry
-                    .filter(Column("operationId") == entry.operationId && Column("groupKind") == entry.groupKind && Column("name") == entry.name)
+                    .filter(Column("operationId") == entry.operationId && Column("cluster") == entry.cluster && Column("namespace") == entry.namespace)
+                    .filter(Column("sleepInfo") == entry.sleepInfo && Column("groupKind") == entry.groupKind && Column("name") == entry.name)
                     .fetchOne(db) {
                     return existing
                 }
@@ -72,12 +73,12 @@ extension Store {
         try await writer.read { db in
             try JournalEntry.fetchAll(db, sql: """
                 SELECT journalEntry.* FROM journalEntry
-                WHERE operationId = (
+                WHERE cluster = ? AND namespace = ? AND sleepInfo = ? AND operationId = (
                     SELECT operation.id FROM operation JOIN journalEntry j ON j.operationId = operation.id
                     WHERE operation.action = 'sleep' AND j.cluster = ? AND j.namespace = ? AND j.sleepInfo = ?
                     ORDER BY operation.createdAt DESC LIMIT 1)
                 ORDER BY id
-                """, arguments: [cluster, namespace, sleepInfo])
+                """, arguments: [cluster, namespace, sleepInfo, cluster, namespace, sleepInfo])
         }
     }
 

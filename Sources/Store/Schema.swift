@@ -99,6 +99,26 @@ enum Schema {
                 t.primaryKey(["cluster", "namespace", "unit"])
             }
         }
+        migrator.registerMigration("v3: journal entries unique per namespace") { db in
+            // One operation may cover several namespaces, each with its own objects named alike.
+            try db.create(table: "newJournalEntry") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("operationId", .text).notNull().references("operation", onDelete: .cascade)
+                t.column("cluster", .text).notNull()
+                t.column("namespace", .text).notNull()
+                t.column("sleepInfo", .text).notNull()
+                t.column("groupKind", .text).notNull()
+                t.column("name", .text).notNull()
+                t.column("restorePatch", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("updatedAt", .datetime).notNull()
+                t.uniqueKey(["operationId", "cluster", "namespace", "sleepInfo", "groupKind", "name"])
+            }
+            try db.execute(sql: "INSERT INTO newJournalEntry SELECT id, operationId, cluster, namespace, sleepInfo, groupKind, name, restorePatch, state, updatedAt FROM journalEntry")
+            try db.drop(table: "journalEntry")
+            try db.rename(table: "newJournalEntry", to: "journalEntry")
+            try db.create(index: "journalEntry_on_namespace", on: "journalEntry", columns: ["cluster", "namespace", "sleepInfo"])
+        }
         return migrator
     }()
 }

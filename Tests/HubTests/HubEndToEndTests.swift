@@ -95,6 +95,10 @@ struct HubEndToEndTests {
         #expect(operation[path: ["summary", "planned"]]?.array?.count == 14)
         #expect(operation[path: ["summary", "namespaces"]]?.object?.keys.sorted() == namespaces.sorted())
         #expect(operation[path: ["summary", "done"]]?.array?.contains("search-c/Deployment.apps/app-1") == true)
+        // Each namespace's objects have their own journal entries, though they share names.
+        let journal = try await fixture.server!.hub.store.journalEntries(operationId: try #require(operation["id"]?.string))
+        #expect(journal.count == 14)
+        #expect(Set(journal.map(\.namespace)) == Set(namespaces))
     }
 
     @Test func aClusterThatNeverAnswersDoesNotDelayTheOthers() async throws {

@@ -14,13 +14,13 @@ struct StoreTests {
         defer { directory.remove() }
         do {
             let store = try Store(path: path)
-            #expect(try await store.appliedMigrations() == ["v1: journal, overrides, operations, audit, tokens, outbox", "v2: schedule state"])
+            #expect(try await store.appliedMigrations() == ["v1: journal, overrides, operations, audit, tokens, outbox", "v2: schedule state", "v3: journal entries unique per namespace"])
             let mode = try await store.writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
             #expect(mode == "wal")
             try await store.record(AuditEntry(at: t0, actor: "alice", source: "cli", action: "wake", cluster: "staging", result: "ok"))
         }
         let reopened = try Store(path: path)
-        #expect(try await reopened.appliedMigrations().count == 2)
+        #expect(try await reopened.appliedMigrations().count == 3)
         let entries = try await reopened.auditEntries()
         #expect(entries.map(\.actor) == ["alice"])
         #expect(entries.first?.at == t0)
@@ -140,6 +140,28 @@ struct StoreTests {
         entries = try await store.journalEntries(operationId: operation.id)
         #expect(entries.map(\.state) == [.slept, .planned])
         #expect(try await store.operation(id: operation.id)?.namespaces == ["web"])
+    }
+
+    @Test func oneOperationOverSeveralNamespacesKeepsEachNamespacesEntries() async throws {
+        defer { directory.remove() }
+        let store = try Store(path: path)
+        let operation = OperationRecord(cluster: "staging", namespaces: [], action: "sleep", source: "api", actor: "admin", createdAt: t0)
+        try await store.save(operation)
+        var saved: [JournalEntry] = []
+        for (namespace, replicas) in [("web", 3), ("shop", 5)] {
+            saved += try await store.journal([
+                JournalEntry(operationId: operation.id, cluster: "staging", namespace: namespace, sleepInfo: "hub-nights", groupKind: "Deployment.apps", name: "app-0", restorePatch: #"{"spec":{"replicas":\#(replicas)}}"#, updatedAt: t0),
+            ])
+        }
+        #expect(Set(saved.compactMap(\.id)).count == 2, "same object name, different namespaces: two entries")
+        // A resumed run gets its own namespace's entry back, not the other's.
+        let again = try await store.journal([
+            JournalEntry(operationId: operation.id, cluster: "staging", namespace: "shop", sleepInfo: "hub-nights", groupKind: "Deployment.apps", name: "app-0", restorePatch: "{}", updatedAt: t0),
+        ])
+        #expect(again.first?.id == saved[1].id)
+        #expect(again.first?.restorePatch == #"{"spec":{"replicas":5}}"#)
+        let web = try await store.latestSleepEntries(cluster: "staging", namespace: "web", sleepInfo: "hub-nights")
+        #expect(web.map(\.restorePatch) == [#"{"spec":{"replicas":3}}"#])
     }
 
     @Test func tokensAreFoundByHashUntilRevoked() async throws {
