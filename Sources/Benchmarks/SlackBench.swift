@@ -13,6 +13,7 @@ struct SlackBench: AsyncParsableCommand {
     @Option var duration = 10
 
     func run() async throws {
+        guard rate > 0, duration > 0 else { throw ValidationError("--rate and --duration must be positive") }
         let sim = try await KubeSim.start()
         defer { Task { await sim.shutdown() } }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sandman-bench-slack-\(UUID().uuidString)")

@@ -47,12 +47,13 @@ extension Store {
         }
     }
 
-    /// Marks an override cleared; false when there was no such active override.
-    @discardableResult
+    /// An override by id, cleared or not.
     public func override(id: String) async throws -> OverrideRecord? {
         try await writer.read { db in try OverrideRecord.fetchOne(db, key: id) }
     }
 
+    /// Marks an override cleared; false when there was no such active override.
+    @discardableResult
     public func clearOverride(id: String, at now: Date) async throws -> Bool {
         try await writer.write { db in
             try db.execute(sql: "UPDATE override SET clearedAt = ? WHERE id = ? AND clearedAt IS NULL", arguments: [now, id])

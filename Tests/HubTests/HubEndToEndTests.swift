@@ -189,6 +189,11 @@ struct HubEndToEndTests {
 
         let audit = try await fixture.cli(["audit", "-o", "json", "--since", "2000-01-01T00:00:00Z"])
         let entries = try JSONValue(parsing: audit.stdout)["entries"]?.array ?? []
+        // A time with an offset keeps its "+" on the way to the hub.
+        let offset = try await fixture.cli(["audit", "-o", "json", "--since", "2000-01-01T01:00:00+01:00", "--actor", "admin"])
+        #expect(offset.status == 0, "\(offset.stderr)")
+        let byAdmin = try JSONValue(parsing: offset.stdout)["entries"]?.array ?? []
+        #expect(!byAdmin.isEmpty && byAdmin.allSatisfy { $0["actor"] == "admin" })
         #expect(entries.contains { $0["actor"] == "admin" && $0["source"] == "cli" && $0["action"] == "wake" && $0["result"] == "accepted" })
         #expect(entries.contains { $0["actor"] == "admin" && $0["source"] == "cli" && $0["action"] == "wake" && $0["result"] == "succeeded" })
         #expect(entries.filter { $0["source"] == "schedule" && $0["action"] == "sleep" && $0["result"] == "succeeded" }.count == 2)

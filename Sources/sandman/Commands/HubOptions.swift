@@ -23,6 +23,12 @@ struct HubOptions: ParsableArguments {
 
 extension Report.Format: ExpressibleByArgument {}
 
+/// `?a=1&b=2` from the fields that are set, percent-encoded; empty when none is.
+func query(_ fields: [(String, String?)]) -> String {
+    let set = fields.compactMap { name, value in value.map { (name, $0) } }
+    return set.isEmpty ? "" : "?" + String(decoding: FormBody.encode(set), as: UTF8.self)
+}
+
 /// Runs a hub call, turning its errors into a message and exit status 1.
 func calling<T>(_ body: () async throws(HubClientError) -> T) async throws -> T {
     do {

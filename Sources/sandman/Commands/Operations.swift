@@ -16,7 +16,7 @@ struct Operations: AsyncParsableCommand {
             print(options.output == .table ? OperationSummary.text(answer["operation"] ?? .null) : Report.render(answer, as: options.output))
             return
         }
-        let answer = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/operations" + (cluster.map { "?cluster=\($0)" } ?? "")) }
+        let answer = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/operations" + query([("cluster", cluster)])) }
         guard options.output == .table else { return print(Report.render(answer, as: options.output)) }
         let rows = (answer["operations"]?.array ?? []).map { operation -> [String] in
             [operation["id"]?.string ?? "", Report.localTime(operation["createdAt"]?.string), operation["cluster"]?.string ?? "",
@@ -37,10 +37,8 @@ struct Audit: AsyncParsableCommand {
 
     func run() async throws {
         let client = options.client
-        var query = "?since=\(since)"
-        if let cluster { query += "&cluster=\(cluster)" }
-        if let actor { query += "&actor=\(actor)" }
-        let answer = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/audit\(query)") }
+        let path = "/api/v1/audit" + query([("since", since), ("cluster", cluster), ("actor", actor)])
+        let answer = try await calling { () async throws(HubClientError) in try await client.get(path) }
         guard options.output == .table else { return print(Report.render(answer, as: options.output)) }
         let rows = (answer["entries"]?.array ?? []).map { entry -> [String] in
             [entry["at"]?.string ?? "", entry["actor"]?.string ?? "", entry["source"]?.string ?? "", entry["action"]?.string ?? "",
@@ -59,7 +57,7 @@ struct Overrides: AsyncParsableCommand {
 
         func run() async throws {
             let client = options.client
-            let answer = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/overrides" + (cluster.map { "?cluster=\($0)" } ?? "")) }
+            let answer = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/overrides" + query([("cluster", cluster)])) }
             guard options.output == .table else { return print(Report.render(answer, as: options.output)) }
             let rows = (answer["overrides"]?.array ?? []).map { item -> [String] in
                 [item["id"]?.string ?? "", item["cluster"]?.string ?? "", item["namespace"]?.string ?? "*", item["kind"]?.string ?? "",

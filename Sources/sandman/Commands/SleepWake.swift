@@ -63,6 +63,10 @@ private func requestOperation(_ action: String, target: OperationTarget, options
         if parts.isEmpty { FileHandle.standardError.write(Data(".".utf8)) }
     }
     if progress { FileHandle.standardError.write(Data("\n".utf8)) }
+    if operation["finishedAt"] == .null || operation["finishedAt"] == nil {
+        printError("error: operation \(id) still \(operation["state"]?.string ?? "running") after 5 minutes; follow it with `sandman operations \(id)`")
+        throw ExitCode(1)
+    }
     switch options.output {
     case .table:
         print(OperationSummary.text(operation))
