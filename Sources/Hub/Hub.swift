@@ -154,13 +154,13 @@ public final class Hub: Sendable {
     }
 
     public func deleteOverride(id: String, by principal: Principal, source: String) async throws(HubError) {
-        let open: [OverrideRecord]
+        let found: OverrideRecord?
         do {
-            open = try await store.activeOverrides(at: Date.distantPast)
+            found = try await store.override(id: id)
         } catch {
             throw .internal("\(error)")
         }
-        guard let record = open.first(where: { $0.id == id }) else { throw .notFound("override \(id) not found or already cleared", field: "id") }
+        guard let record = found, record.clearedAt == nil else { throw .notFound("override \(id) not found or already cleared", field: "id") }
         let cluster = try cluster(record.cluster)
         if let denial = principal.mayOperate(on: cluster, namespaces: record.namespace.map { [$0] } ?? []) {
             await audit(principal, source: source, action: "override-delete", cluster: record.cluster, namespaces: record.namespace.map { [$0] } ?? [], result: "denied", detail: denial.reason)

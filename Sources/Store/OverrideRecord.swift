@@ -47,6 +47,13 @@ extension Store {
         }
     }
 
+    /// Overrides not cleared yet, expired or not: the planner ends the expired ones.
+    public func openOverrides(cluster: String) async throws -> [OverrideRecord] {
+        try await writer.read { db in
+            try OverrideRecord.filter(Column("cluster") == cluster).filter(Column("clearedAt") == nil).order(Column("createdAt")).fetchAll(db)
+        }
+    }
+
     /// An override by id, cleared or not.
     public func override(id: String) async throws -> OverrideRecord? {
         try await writer.read { db in try OverrideRecord.fetchOne(db, key: id) }

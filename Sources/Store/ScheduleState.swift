@@ -23,10 +23,13 @@ public struct ScheduleState: Codable, Sendable, Equatable, FetchableRecord, Pers
 }
 
 extension Store {
-    /// The state of a unit, created (first seen now) when missing.
+    /// The state of a unit, created (first seen now) when missing. Read first: the agents ask
+    /// for every unit at every evaluation, and only a new unit needs a write.
     public func scheduleState(cluster: String, namespace: String, unit: String, now: Date) async throws -> ScheduleState {
-        try await writer.write { db in
-            if let existing = try ScheduleState.fetchOne(db, key: ["cluster": cluster, "namespace": namespace, "unit": unit]) {
+        let key: [String: String] = ["cluster": cluster, "namespace": namespace, "unit": unit]
+        if let existing = try await writer.read({ db in try ScheduleState.fetchOne(db, key: key) }) { return existing }
+        return try await writer.write { db in
+            if let existing = try ScheduleState.fetchOne(db, key: key) {
                 return existing
             }
             let fresh = ScheduleState(cluster: cluster, namespace: namespace, unit: unit, firstSeenAt: now)
@@ -41,13 +44,6 @@ extension Store {
                 sql: "UPDATE scheduleState SET lastExecutedAt = ? WHERE cluster = ? AND namespace = ? AND unit = ? AND (lastExecutedAt IS NULL OR lastExecutedAt < ?)",
                 arguments: [transition, cluster, namespace, unit, transition]
             )
-        }
-    }
-
-    /// Overrides not cleared yet, expired or not: the planner ends the expired ones.
-    public func openOverrides(cluster: String) async throws -> [OverrideRecord] {
-        try await writer.read { db in
-            try OverrideRecord.filter(Column("cluster") == cluster).filter(Column("clearedAt") == nil).order(Column("createdAt")).fetchAll(db)
         }
     }
 }
