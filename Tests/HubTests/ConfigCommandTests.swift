@@ -23,6 +23,13 @@ struct ConfigCommandTests {
         #expect(lines.contains("\(config):2: logLevel: expected one of trace, debug, info, notice, warning, error, critical, got \"loud\""))
         #expect(lines.contains("\(directory.path)/clusters/a.yaml:1: tier: expected one of production, staging, development, got \"prod\""))
         #expect(lines.last == "3 problem(s) found")
+        // Every command that reads the configuration reports it the same way.
+        for command in [["serve"], ["demo"], ["token", "list"]] {
+            let output = try await sandman(command + ["--config", config])
+            #expect(output.status == 1, "\(command)")
+            #expect(output.stderr.contains("\(config):1: listen: expected host:port"), "\(command): \(output.stderr)")
+            #expect(output.stderr.contains("3 problem(s) found"), "\(command)")
+        }
 
         let missing = try await sandman(["config", "validate", "--config", directory.path + "/nope.yaml"])
         #expect(missing.status == 1)

@@ -21,14 +21,7 @@ struct ConfigCommand: AsyncParsableCommand {
         var probe = false
 
         func run() async throws {
-            let loaded: HubConfiguration
-            do {
-                loaded = try ConfigLoader.load(path: config.config)
-            } catch {
-                for issue in error.issues { printError(issue.description) }
-                printError("\(error.issues.count) problem(s) found")
-                throw ExitCode(1)
-            }
+            let loaded = try loadConfiguration(config.config)
             for line in ConfigurationSummary(loaded).lines { print(line) }
             guard probe else { return }
             let results = await ClusterClients.probe(loaded.clusters)
@@ -40,4 +33,19 @@ struct ConfigCommand: AsyncParsableCommand {
 
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// The configuration at `path`; every problem printed with its file, line and field, then exit 1.
+func loadConfiguration(_ path: String) throws -> HubConfiguration {
+    do {
+        return try ConfigLoader.load(path: path)
+    } catch {
+        reportProblems(error)
+        throw ExitCode(1)
+    }
+}
+
+func reportProblems(_ error: ConfigError) {
+    for issue in error.issues { printError(issue.description) }
+    printError("\(error.issues.count) problem(s) found")
 }

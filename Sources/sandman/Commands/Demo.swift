@@ -1,4 +1,5 @@
 import ArgumentParser
+import Config
 import Demo
 import Foundation
 import Logging
@@ -21,7 +22,13 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         global.bootstrapLogging()
         let logger = Logger(label: "sandman")
-        let demo = try await DemoEnvironment.start(configPath: config.config, port: port, speed: speed, logger: logger)
+        let demo: DemoEnvironment
+        do {
+            demo = try await DemoEnvironment.start(configPath: config.config, port: port, speed: speed, logger: logger)
+        } catch let error as ConfigError {
+            reportProblems(error)
+            throw ExitCode(1)
+        }
         // Written straight away: stdout may be a pipe, where print() would hold it back.
         FileHandle.standardOutput.write(Data((demo.instructions + "\n").utf8))
         try await demo.wait()

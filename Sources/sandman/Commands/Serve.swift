@@ -14,13 +14,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         global.bootstrapLogging()
         let logger = Logger(label: "sandman")
-        let configuration: HubConfiguration
-        do {
-            configuration = try ConfigLoader.load(path: config.config)
-        } catch {
-            for issue in error.issues { printError(issue.description) }
-            throw ExitCode(1)
-        }
+        let configuration = try loadConfiguration(config.config)
         let server = try await HubRuntime.start(configuration: configuration, clock: SystemClock(), handleSignals: true, logger: logger)
         try await server.wait()
     }

@@ -66,11 +66,9 @@ private func localAudit(action: String, target: String, detail: String) -> Audit
 
 /// The store named by a configuration file, with clear errors.
 func openStore(_ configPath: String) throws -> Store {
+    let configuration = try loadConfiguration(configPath)
     do {
-        return try Store(path: try ConfigLoader.load(path: configPath).database)
-    } catch let error as ConfigError {
-        for issue in error.issues { printError(issue.description) }
-        throw ExitCode(1)
+        return try Store(path: configuration.database)
     } catch {
         printError("\(error)")
         throw ExitCode(1)
