@@ -101,8 +101,16 @@ final class HostLibrary {
 
     // MARK: - Time
 
+    /// The epoch seconds of argument #1, within ±1e15 (thirty million years): larger values
+    /// would overflow the calendar arithmetic.
+    private static func epoch(_ arguments: [JSONValue], function: String) throws(HostFunctionError) -> Double {
+        guard let epoch = arguments.first?.double else { throw HostFunctionError("bad argument #1 to '\(function)' (epoch seconds expected)") }
+        guard abs(epoch) < 1e15 else { throw HostFunctionError("bad argument #1 to '\(function)' (epoch seconds out of range)") }
+        return epoch
+    }
+
     private func format(_ arguments: [JSONValue]) throws(HostFunctionError) -> [JSONValue] {
-        guard let epoch = arguments.first?.double else { throw HostFunctionError("bad argument #1 to 'format' (epoch seconds expected)") }
+        let epoch = try Self.epoch(arguments, function: "format")
         let pattern = arguments.count > 1 ? arguments[1].string ?? TimeFormat.defaultPattern : TimeFormat.defaultPattern
         let zone = try timeZone(arguments.count > 2 ? arguments[2] : .null, function: "format")
         do {
@@ -113,7 +121,7 @@ final class HostLibrary {
     }
 
     private func localParts(_ arguments: [JSONValue]) throws(HostFunctionError) -> [JSONValue] {
-        guard let epoch = arguments.first?.double else { throw HostFunctionError("bad argument #1 to 'local_parts' (epoch seconds expected)") }
+        let epoch = try Self.epoch(arguments, function: "local_parts")
         let name = arguments.count > 1 ? arguments[1] : .null
         let zone = try timeZone(name, function: "local_parts")
         let parts = localParts(epoch: epoch, zone: zone, name: name.string ?? "UTC")

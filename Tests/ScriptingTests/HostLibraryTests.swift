@@ -57,6 +57,11 @@ import Testing
          "policy/test.lua:2: unknown time zone 'Mars/Olympus' (an IANA name such as Europe/Rome expected)"),
         ("local ok, problem = pcall(function() return sandman.time.format('soon') end) return problem",
          "policy/test.lua:2: bad argument #1 to 'format' (epoch seconds expected)"),
+        ("local ok, problem = pcall(function() return sandman.time.format(math.maxinteger) end) return problem",
+         "policy/test.lua:2: bad argument #1 to 'format' (epoch seconds out of range)"),
+        ("local ok, problem = pcall(function() return sandman.time.local_parts(-1e19) end) return problem",
+         "policy/test.lua:2: bad argument #1 to 'local_parts' (epoch seconds out of range)"),
+        ("return sandman.time.format(-62135596800)", "1-01-01 00:00 UTC"), // %Y unpadded, as C strftime
         ("local ok, problem = pcall(function() return sandman.time.format(0, '%Q') end) return problem",
          "policy/test.lua:2: unsupported conversion '%Q' in time pattern"),
         ("local ok, problem = pcall(function() sandman.log.info('x', 'not a table') end) return problem",
