@@ -296,6 +296,10 @@ struct HubEndToEndTests {
             ("POST", "/api/v1/overrides", #"{"cluster":"staging","kind":"nap"}"#, 400, "kind must be one of wake, sleep, skip", "kind"),
             ("POST", "/api/v1/overrides", #"{"cluster":"staging","kind":"wake","until":"yesterday"}"#, 400, "until must be an RFC 3339 time", "until"),
             ("DELETE", "/api/v1/overrides/nope", nil, 404, "override nope not found", "id"),
+            ("POST", "/api/v1/overrides", #"{"cluster":"staging","kind":"wake","until":1800000000}"#, 400, "until must be a string", "until"),
+            ("POST", "/api/v1/overrides", #"{"cluster":"staging","kind":"wake","duration":3600}"#, 400, "duration must be a string", "duration"),
+            ("POST", "/api/v1/overrides", #"{"cluster":"staging","kind":"wake","duration":"1h","until":"2027-01-04T23:00:00Z"}"#, 400, "give until or duration, not both", "duration"),
+            ("GET", "/api/v1/audit?limit=-1", nil, 400, "limit must be a number from 1 to 1000", "limit"),
             ("GET", "/api/v1/audit?since=last-week", nil, 400, "since must be an RFC 3339 time or a duration", "since"),
             ("GET", "/api/v1/nothing-here", nil, 404, "", nil),
         ]

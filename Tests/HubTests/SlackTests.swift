@@ -83,6 +83,7 @@ struct SlackButtonTests {
     @Test func unknownButtonsAndValuesAreIgnored() {
         #expect(SlackButton(actionID: "keep_awake_forever", value: "staging") == nil)
         #expect(SlackButton(actionID: "keep_awake_1h", value: "") == nil)
+        for value in ["/", "/shop", "staging/"] { #expect(SlackButton(actionID: "keep_awake_1h", value: value) == nil, "\(value)") }
     }
 }
 

@@ -88,11 +88,7 @@ public enum HubAPI {
                 let name = try context.parameters.require("cluster")
                 let body = try await jsonBody(request, allowEmpty: true)
                 let namespaces = try stringList(body["namespaces"], field: "namespaces")
-                let duration = try body["duration"].map { value throws(HubError) -> Duration in
-                    guard let text = value.string else { throw .badRequest("duration must be a string such as \"2h\"", field: "duration") }
-                    do { return try DurationText.parse(text) } catch { throw .badRequest("\(error)", field: "duration") }
-                }
-                if let duration, duration <= .zero { throw HubError.badRequest("duration must be positive", field: "duration") }
+                let duration = try positiveDuration(body["duration"])
                 let reason = try optionalString(body["reason"], field: "reason")
                 let operation = try await hub.request(action, cluster: name, namespaces: namespaces, duration: duration, reason: reason, by: try context.requirePrincipal(), source: source(of: request))
                 return json(["operation": Representation.operation(operation)], status: .accepted)
@@ -101,10 +97,7 @@ public enum HubAPI {
         api.get("operations") { request, context in
             let principal = try context.requirePrincipal()
             let cluster = request.uri.queryParameters["cluster"].map(String.init)
-            let limit = try request.uri.queryParameters["limit"].map { text throws(HubError) -> Int in
-                guard let limit = Int(text), (1...1000).contains(limit) else { throw .badRequest("limit must be a number from 1 to 1000", field: "limit") }
-                return limit
-            } ?? 100
+            let limit = try limitParameter(request, default: 100)
             let operations = try await hubCall { try await hub.store.operations(cluster: cluster, limit: limit) }
             return json(["operations": .array(operations.filter { principal.mayRead($0.cluster) }.map(Representation.operation))])
         }
@@ -128,12 +121,13 @@ public enum HubAPI {
                 throw HubError.badRequest("kind must be one of wake, sleep, skip", field: "kind")
             }
             let now = hub.clock.now
+            if body["until"] != nil, body["duration"] != nil { throw HubError.badRequest("give until or duration, not both", field: "duration") }
             var until: Date?
-            if let text = body["until"]?.string {
+            if let text = try optionalString(body["until"], field: "until") {
                 guard let date = try? Date(text, strategy: .iso8601) else { throw HubError.badRequest("until must be an RFC 3339 time", field: "until") }
                 until = date
-            } else if let text = body["duration"]?.string {
-                do { until = now.addingTimeInterval(try DurationText.parse(text).inSeconds) } catch { throw HubError.badRequest("\(error)", field: "duration") }
+            } else if let duration = try positiveDuration(body["duration"]) {
+                until = now.addingTimeInterval(duration.inSeconds)
             }
             let record = try await hub.createOverride(
                 cluster: cluster, namespace: try optionalString(body["namespace"], field: "namespace"), kind: kind, until: until,
@@ -155,7 +149,7 @@ public enum HubAPI {
                 throw .badRequest("\(name) must be an RFC 3339 time or a duration such as 24h", field: name)
             }
             let entries = try await hubCall {
-                try await hub.store.auditEntries(AuditQuery(since: try time("since"), until: try time("until"), actor: query["actor"].map(String.init), cluster: query["cluster"].map(String.init), limit: Int(query["limit"].map(String.init) ?? "") ?? 500))
+                try await hub.store.auditEntries(AuditQuery(since: try time("since"), until: try time("until"), actor: query["actor"].map(String.init), cluster: query["cluster"].map(String.init), limit: try limitParameter(request, default: 500)))
             }
             return json(["entries": .array(entries.filter { $0.cluster.map(principal.mayRead) ?? true }.map(Representation.audit))])
         }
@@ -177,6 +171,23 @@ public enum HubAPI {
     }
 
     // MARK: Helpers
+
+    /// A `duration` field: a positive duration such as "2h", or absent.
+    static func positiveDuration(_ value: JSONValue?) throws(HubError) -> Duration? {
+        guard let value, value != .null else { return nil }
+        guard let text = value.string else { throw .badRequest("duration must be a string such as \"2h\"", field: "duration") }
+        let duration: Duration
+        do { duration = try DurationText.parse(text) } catch { throw .badRequest("\(error)", field: "duration") }
+        guard duration > .zero else { throw .badRequest("duration must be positive", field: "duration") }
+        return duration
+    }
+
+    /// The `limit` query parameter, 1 to 1000.
+    static func limitParameter(_ request: Request, default fallback: Int) throws(HubError) -> Int {
+        guard let text = request.uri.queryParameters["limit"] else { return fallback }
+        guard let limit = Int(text), (1...1000).contains(limit) else { throw .badRequest("limit must be a number from 1 to 1000", field: "limit") }
+        return limit
+    }
 
     /// Who made a request, for the audit: the `sandman` CLI says so in its user agent.
     static func source(of request: Request) -> String {

@@ -228,10 +228,10 @@ struct SlackButton: Equatable {
     var namespace: String?
 
     init?(actionID: String, value: String) {
-        guard let kind = Kind(rawValue: actionID), !value.isEmpty else { return nil }
-        let parts = value.split(separator: "/", maxSplits: 1).map(String.init)
+        let parts = value.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard let kind = Kind(rawValue: actionID), let cluster = parts.first, !cluster.isEmpty, parts.count == 1 || !parts[1].isEmpty else { return nil }
         self.kind = kind
-        cluster = parts[0]
+        self.cluster = cluster
         namespace = parts.count > 1 ? parts[1] : nil
     }
 
