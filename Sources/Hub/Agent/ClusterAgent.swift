@@ -160,11 +160,12 @@ public actor ClusterAgent {
                 synced.namespaces = true
                 trigger.yield()
                 for try await event in client.watch(Namespace.self) {
-                    switch event {
-                    case .added(let namespace), .modified(let namespace): namespaces.insert(namespace.name)
-                    case .deleted(let namespace): namespaces.remove(namespace.name)
+                    // Only the set of names matters: a namespace's other changes need no evaluation.
+                    let changed = switch event {
+                    case .added(let namespace), .modified(let namespace): namespaces.insert(namespace.name).inserted
+                    case .deleted(let namespace): namespaces.remove(namespace.name) != nil
                     }
-                    trigger.yield()
+                    if changed { trigger.yield() }
                 }
             } catch {
                 logger.debug("namespace watch ended", metadata: ["error": "\(error)"])
@@ -262,8 +263,13 @@ public actor ClusterAgent {
         if !resumed {
             // Operations a previous run left unfinished (the hub stopped midway) run again:
             // sleeping and waking are idempotent, and the journal knows what was already done.
-            resumed = true
-            let unfinished = (try? await store.unfinishedOperations(cluster: name)) ?? []
+            var unfinished: [OperationRecord] = []
+            do {
+                unfinished = try await store.unfinishedOperations(cluster: name)
+                resumed = true
+            } catch {
+                logger.error("cannot read unfinished operations; trying again at the next evaluation", metadata: ["error": "\(error)"])
+            }
             for operation in unfinished where !requests.contains(where: { $0.operation.id == operation.id }) {
                 logger.notice("resuming an unfinished operation", metadata: ["operation": "\(operation.id)", "action": "\(operation.action)", "namespaces": "\(operation.namespaces)"])
                 requests.append(ManualRequest(operation: operation, action: operation.action == "sleep" ? .sleep : .wake))
