@@ -345,7 +345,7 @@ public actor ClusterAgent {
             // a hub schedule is the hub's own declaration and is caught up from the start.
             let managedSince = unit.sleepInfo?.metadata.creationTimestamp
             let plan = SchedulePlanner.plan(PlanInput(
-                schedule: schedule, lastExecuted: lastExecuted, managedSince: managedSince,
+                schedule: schedule, memory: ScheduleMemory(lastTransition: lastExecuted), managedSince: managedSince,
                 overrides: overrides.map(\.scheduleOverride), isAsleep: asleep, now: now
             ))
             var held = false
@@ -372,22 +372,22 @@ public actor ClusterAgent {
                     // policy window happens just after 20:00, not a day later.
                     held = true
                     status.heldBy = advice
-                    if heldBack[unit.key] != plan.executedTransition {
-                        heldBack[unit.key] = plan.executedTransition
+                    if heldBack[unit.key] != plan.memory.lastTransition {
+                        heldBack[unit.key] = plan.memory.lastTransition
                         logger.info("a plugin holds the transition back", metadata: ["namespace": "\(unit.namespace)", "plugin": "\(advice.plugin ?? "")", "reason": "\(advice.reason ?? "")"])
                     }
                 }
             }
             if !held { heldBack[unit.key] = nil }
-            if let executed = plan.executedTransition, !held {
+            if let executed = plan.memory.lastTransition, !held {
                 try await store.recordExecuted(cluster: name, namespace: unit.namespace, unit: unit.name, at: executed)
             }
-            for id in plan.consumedOverrides {
+            for id in plan.ended + plan.usedSkips {
                 try await store.clearOverride(id: id, at: now)
             }
             status.asleep = asleep
             status.nextTransition = schedule.transitions(after: now, count: 1).first
-            status.override = overrides.first { $0.until.map { $0 > now } ?? true && !plan.consumedOverrides.contains($0.id) }
+            status.override = overrides.first { $0.until.map { $0 > now } ?? true && !(plan.ended + plan.usedSkips).contains($0.id) }
             if let sleepInfo = unit.sleepInfo {
                 await mirror(status.override, on: sleepInfo, now: now)
             }
@@ -570,7 +570,7 @@ public actor ClusterAgent {
 
 extension OverrideRecord {
     var scheduleOverride: ScheduleOverride {
-        ScheduleOverride(id: id, kind: ScheduleOverride.Kind(rawValue: kind.rawValue) ?? .skip, until: until, createdAt: createdAt)
+        ScheduleOverride(id: id, kind: ScheduleOverride.Kind(rawValue: kind.rawValue) ?? .skip, scope: namespace == nil ? .cluster : .namespace, until: until, createdAt: createdAt)
     }
 }
 
