@@ -44,39 +44,52 @@ public enum KubeGreenRelease {
         var report = Report()
         var sleepInfos: [SleepInfo] = []
         var secrets: [Secret] = []
+        let stateSecrets = ListOptions(labelSelector: "\(RestoreSecret.managedByLabel)=kube-green")
         for namespace in namespaces.isEmpty ? [nil] : namespaces.map(Optional.some) {
             sleepInfos += try await client.list(SleepInfo.self, namespace: namespace)
-            secrets += try await client.list(Secret.self, namespace: namespace, options: ListOptions(labelSelector: "\(RestoreSecret.managedByLabel)=kube-green"))
+            secrets += try await client.list(Secret.self, namespace: namespace, options: stateSecrets)
         }
-        let named = Set(sleepInfos.map { "\($0.namespace ?? "")/\(RestoreSecret.name(forSleepInfo: $0.name))" })
-        for secret in secrets.sorted(by: { ($0.namespace ?? "", $0.name) < ($1.namespace ?? "", $1.name) }) {
-            let key = "\(secret.namespace ?? "")/\(secret.name)"
-            let contents: RestoreSecret.Contents
-            do {
-                contents = try RestoreSecret.read(secret)
-                if let rewritten = try RestoreSecret.keyedForKubeGreen(secret) {
-                    _ = try await client.update(rewritten)
-                    report.rewrittenSecrets.append(key)
-                }
-            } catch let error as RestoreSecretError {
-                report.problems.append("\(key): unreadable (\(error)): kube-green cannot wake from it either")
+        let owned = Set(sleepInfos.map { "\($0.namespace ?? "")/\(RestoreSecret.name(forSleepInfo: $0.name))" })
+        for secret in secrets.sorted(by: { key($0) < key($1) }) {
+            try await check(secret, hasSleepInfo: owned.contains(key(secret)), client: client, into: &report)
+        }
+        for sleepInfo in sleepInfos.sorted(by: { key($0) < key($1) }) {
+            report.warnings += differences(sleepInfo).map { "\(key(sleepInfo)): \($0)" }
+            let metadata = sleepInfo.metadata
+            if metadata.deletionTimestamp != nil, metadata.finalizers.contains(ClusterAgent.finalizer), try await isAsleep(sleepInfo, client: client) {
+                report.problems.append("\(key(sleepInfo)): being deleted while asleep, which deletes its restore data: wake the namespace with sandman first")
                 continue
             }
-            if !named.contains(key), contents.operation == .sleep, !contents.restore.isEmpty {
-                report.problems.append("\(key): \(contents.restore.count) objects asleep with no SleepInfo \(secret.name.dropFirst("sleepinfo-".count)) (a hub schedule): kube-green will not wake them; wake the namespace with sandman first")
-            }
-        }
-        for sleepInfo in sleepInfos.sorted(by: { ($0.namespace ?? "", $0.name) < ($1.namespace ?? "", $1.name) }) {
-            let key = "\(sleepInfo.namespace ?? "")/\(sleepInfo.name)"
-            report.warnings += differences(sleepInfo).map { "\(key): \($0)" }
-            if sleepInfo.metadata.deletionTimestamp != nil, sleepInfo.metadata.finalizers.contains(ClusterAgent.finalizer),
-               try await isAsleep(sleepInfo, client: client) {
-                report.problems.append("\(key): being deleted while asleep; its deletion takes the restore data with it: wake the namespace with sandman first")
-                continue
-            }
-            if try await release(sleepInfo, client: client) { report.released.append(key) }
+            if try await release(sleepInfo, client: client) { report.released.append(key(sleepInfo)) }
         }
         return report
+    }
+
+    private static func key(_ resource: some KubeResource) -> String {
+        "\(resource.namespace ?? "")/\(resource.name)"
+    }
+
+    /// Rewrites a state Secret kube-green would misread; a problem when it holds a sleep that no
+    /// SleepInfo will wake (a hub schedule's).
+    private static func check(_ secret: Secret, hasSleepInfo: Bool, client: KubeClient, into report: inout Report) async throws {
+        let contents: RestoreSecret.Contents
+        do {
+            contents = try RestoreSecret.read(secret)
+            if let rewritten = try RestoreSecret.keyedForKubeGreen(secret) {
+                _ = try await client.update(rewritten)
+                report.rewrittenSecrets.append(key(secret))
+            }
+        } catch let error as RestoreSecretError {
+            report.problems.append("\(key(secret)): unreadable (\(error)): kube-green cannot wake from it either")
+            return
+        }
+        if !hasSleepInfo, contents.operation == .sleep, !contents.restore.isEmpty {
+            let schedule = secret.name.dropFirst("sleepinfo-".count)
+            report.problems.append(
+                "\(key(secret)): \(contents.restore.count) objects asleep with no SleepInfo \(schedule) (a hub schedule): "
+                    + "kube-green will not wake them; wake the namespace with sandman first"
+            )
+        }
     }
 
     private static func isAsleep(_ sleepInfo: SleepInfo, client: KubeClient) async throws -> Bool {
@@ -114,16 +127,16 @@ public enum KubeGreenRelease {
     /// What kube-green 0.7 reads differently in this SleepInfo.
     static func differences(_ sleepInfo: SleepInfo) -> [String] {
         var notes: [String] = []
-        let names = sleepInfo.includeRef.compactMap { reference in reference.name.map { _ in "\(reference.apiVersion ?? "")/\(reference.kind ?? "")" } }
-        for kind in Set(names).sorted() where names.filter({ $0 == kind }).count > 1 {
-            notes.append("includeRef names several objects of \(kind); kube-green ANDs them and selects none of them (kube-green issue #472), so it neither sleeps nor wakes them")
+        let kinds = sleepInfo.includeRef.filter { $0.name != nil }.map { "\($0.apiVersion ?? "")/\($0.kind ?? "")" }
+        for kind in Set(kinds).sorted() where kinds.filter({ $0 == kind }).count > 1 {
+            notes.append("includeRef names several objects of \(kind); kube-green ANDs them and selects none (kube-green issue #472): it neither sleeps nor wakes them")
         }
         let coreNames = (sleepInfo.includeRef + sleepInfo.excludeRef).filter { $0.name != nil && !($0.apiVersion ?? "").contains("/") }
         if !coreNames.isEmpty {
             notes.append("a name reference with apiVersion \"v1\" (core group) never matches in kube-green, which reads it as no reference at all")
         }
         if let weekdays = sleepInfo.weekdays, weekdays.contains(where: \.isLetter) || weekdays.contains("?") {
-            notes.append("weekdays \"\(weekdays)\" uses names or \"?\": kube-green 0.7 accepts them, the CRD of later kube-green versions only allows 0-6 * , / -")
+            notes.append("weekdays \"\(weekdays)\" uses names or \"?\": kube-green 0.7 accepts them, the CRD of later versions only 0-6 * , / -")
         }
         return notes
     }

@@ -24,6 +24,20 @@ struct ReleaseTests {
             kind: SleepInfo
             metadata: {name: nights, namespace: shop}
             spec: {weekdays: "1-5", sleepAt: "20:00", wakeUpAt: "08:00"}
+            ---
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: tools}
+            ---
+            apiVersion: kube-green.com/v1alpha1
+            kind: SleepInfo
+            metadata: {name: picky, namespace: tools}
+            spec:
+              weekdays: "*"
+              sleepAt: "20:00"
+              includeRef:
+                - {apiVersion: apps/v1, kind: Deployment, name: a}
+                - {apiVersion: apps/v1, kind: Deployment, name: b}
             """)
         let original = await fixture.replicas("staging", "shop")
         let client = try ClusterClients.client(for: try #require(try fixture.configuration.cluster(named: "staging")))
@@ -31,7 +45,7 @@ struct ReleaseTests {
 
         // The hub puts both namespaces to sleep by hand: the SleepInfo gets the finalizer and the override.
         try await fixture.startHub()
-        #expect(await eventually { (try? await fixture.api("GET", "/api/v1/clusters/staging/namespaces"))?.body["namespaces"]?.array?.count == 2 })
+        #expect(await eventually { (try? await fixture.api("GET", "/api/v1/clusters/staging/namespaces"))?.body["namespaces"]?.array?.count == 3 })
         let sleep = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["shop","batch"]}"#)
         #expect(sleep.status == 202, "\(sleep.body)")
         #expect(await eventually {
@@ -50,6 +64,7 @@ struct ReleaseTests {
         #expect(everything.status == 1)
         #expect(everything.stdout.contains("released SleepInfo shop/nights"), "\(everything.stdout)")
         #expect(everything.stderr.contains("problem: batch/sleepinfo-hub-nightly: 2 objects asleep with no SleepInfo hub-nightly"), "\(everything.stderr)")
+        #expect(everything.stdout.contains("warning: tools/picky: includeRef names several objects of apps/v1/Deployment; kube-green ANDs them"))
         let released = try await sleepInfo().metadata
         #expect(!released.finalizers.contains("sandman.dev/wake-on-delete"))
         #expect(released.annotations["sandman.dev/override"] == nil)
