@@ -49,9 +49,9 @@ public struct SleepSchedule: Sendable, Equatable {
     ) throws(ScheduleError) {
         func days(_ text: String, field: String) throws(ScheduleError) -> CronField {
             do {
-                return try CronField(parsing: text, range: 0...6)
+                return try CronField(parsing: text, range: 0...6, names: CronField.weekdayNames)
             } catch {
-                throw ScheduleError(field: field, value: text, reason: "invalid day-of-week field: \(error.reason) (0 is Sunday; e.g. \"1-5\", \"0,6\", \"*\")")
+                throw ScheduleError(field: field, value: text, reason: "invalid day-of-week field: \(error.reason) (0 is Sunday; e.g. \"1-5\", \"Mon-Fri\", \"0,6\", \"*\")")
             }
         }
         let shared = try days(weekdays, field: "weekdays")

@@ -166,9 +166,14 @@ public final class SleepExecutor: Sendable {
                 restore.set(entry.restorePatch, groupKind: entry.groupKind, name: entry.name)
             }
         }
+        // Entries of kinds the spec no longer patches are left alone, as kube-green leaves them
+        // (jsonpatch.go WakeUp restores only the targets' objects), and reported.
+        let (targeted, ignored) = restore.partitioned { target.spec.target(forGroupKind: $0) != nil }
+        restore = targeted
+        outcome.skipped = ignored.refs.map { ($0, .notTargeted) }
         let restoreData = restore
         let alreadyRestored = Set(try await store.restoredByUnfinishedWakes(cluster: cluster, namespace: target.namespace, sleepInfo: target.name).map { ObjectRef(groupKind: $0.groupKind, name: $0.name) })
-        let refs = restore.patches.flatMap { groupKind, entries in entries.keys.map { ObjectRef(groupKind: groupKind, name: $0) } }.sorted()
+        let refs = restore.refs
         outcome.planned = refs
         let time = now()
         let entries = try await store.journal(refs.map { ref in
@@ -291,6 +296,10 @@ public final class SleepExecutor: Sendable {
         let modified = outcome.skipped.filter { $0.reason == .modifiedDuringSleep }.map(\.ref.description)
         if !modified.isEmpty {
             events.append(("Warning", "ModifiedDuringSleep", "left as they are, changed while asleep: \(modified.joined(separator: ", "))"))
+        }
+        let ignored = outcome.skipped.filter { $0.reason == .notTargeted }.map(\.ref.description)
+        if !ignored.isEmpty {
+            events.append(("Warning", "RestoreIgnored", "restore data ignored, their kinds are no longer patched: \(ignored.joined(separator: ", "))"))
         }
         for event in events {
             let object = Event(about: involved, type: event.type, reason: event.reason, message: event.message, component: "sandman", at: now())

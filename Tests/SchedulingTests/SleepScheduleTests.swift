@@ -139,8 +139,8 @@ struct SleepScheduleTests {
     }
 
     @Test(arguments: [
-        (["weekdays": "1-7"], "weekdays: \"1-7\": invalid day-of-week field: 7 is outside 0-6 (0 is Sunday; e.g. \"1-5\", \"0,6\", \"*\")"),
-        (["weekdays": "mon-fri"], "weekdays: \"mon-fri\": invalid day-of-week field: \"mon\" is not a number"),
+        (["weekdays": "1-7"], "weekdays: \"1-7\": invalid day-of-week field: 7 is outside 0-6 (0 is Sunday; e.g. \"1-5\", \"Mon-Fri\", \"0,6\", \"*\")"),
+        (["weekdays": "monday"], "weekdays: \"monday\": invalid day-of-week field: \"monday\" is not a number or a name (sun, mon, tue, wed, thu, fri, sat)"),
         (["sleepDays": "9"], "sleepDays: \"9\": invalid day-of-week field: 9 is outside 0-6"),
         (["sleepAt": "25:00"], "sleepAt: \"25:00\": invalid hour \"25\": 25 is outside 0-23"),
         (["sleepAt": "20:60"], "sleepAt: \"20:60\": invalid minute \"60\": 60 is outside 0-59"),
