@@ -113,6 +113,7 @@ let package = Package(
         .target(
             name: "Store",
             dependencies: [
+                "Scheduling",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

@@ -37,6 +37,8 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
     case invalidPatch(String)
     case gone
     case modifiedDuringSleep
+    /// On wake: already as the restore data has it (a wake cut short restored it, or a sleep cut short never reached it).
+    case alreadyAwake
 
     public var description: String {
         switch self {
@@ -48,6 +50,7 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
         case .invalidPatch(let reason): "the sleep patch does not apply: \(reason)"
         case .gone: "no longer exists"
         case .modifiedDuringSleep: "changed by someone while asleep: left as it is"
+        case .alreadyAwake: "already awake"
         }
     }
 }

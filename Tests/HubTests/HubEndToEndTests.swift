@@ -288,7 +288,7 @@ struct HubEndToEndTests {
             ("POST", "/api/v1/clusters/staging/wake", #"{"duration":"forever"}"#, 400, "invalid duration \"forever\"", "duration"),
             ("POST", "/api/v1/clusters/staging/wake", #"{"duration":"-5m"}"#, 400, "invalid duration", "duration"),
             ("POST", "/api/v1/clusters/staging/wake", #"{"namespaces":"shop"}"#, 400, "namespaces must be a list of strings", "namespaces"),
-            ("POST", "/api/v1/clusters/staging/wake", #"{"namespaces":["nope"]}"#, 400, "namespaces not managed in staging: nope; managed: shop", "namespaces"),
+            ("POST", "/api/v1/clusters/staging/wake", #"{"namespaces":["nope"]}"#, 404, "cluster staging has no managed namespace nope; managed: shop", "namespaces"),
             ("POST", "/api/v1/clusters/mars/wake", "{}", 404, "cluster \"mars\" is not managed by this hub; clusters: staging", "cluster"),
             ("GET", "/api/v1/clusters/mars", nil, 404, "cluster \"mars\" is not managed by this hub", "cluster"),
             ("GET", "/api/v1/operations/nope", nil, 404, "operation nope not found", "id"),

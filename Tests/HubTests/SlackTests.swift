@@ -165,9 +165,9 @@ struct SlackBotTests {
 
         // Helpful errors for what does not exist, and rights checked per Slack user.
         let unknown = try await simulator.send("/k8s-wake mars", wait: .zero)
-        #expect(SlackCommandSimulator.text(unknown.reply).contains("I don't know a cluster called `mars`. Clusters: `staging`"))
+        #expect(SlackCommandSimulator.text(unknown.reply).contains("cluster \"mars\" is not managed by this hub; clusters: staging"))
         let unknownNamespace = try await simulator.send("/k8s-wake staging nope", wait: .zero)
-        #expect(SlackCommandSimulator.text(unknownNamespace.reply).contains("`staging` has no managed namespace `nope`. Namespaces: `shop`"))
+        #expect(SlackCommandSimulator.text(unknownNamespace.reply).contains("cluster staging has no managed namespace nope; managed: shop"))
         var viewer = simulator
         viewer.user = "U-VIEW"
         let denied = try await viewer.send("/k8s-sleep staging shop", wait: .zero)
