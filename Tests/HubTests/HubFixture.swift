@@ -114,6 +114,22 @@ struct HubFixture {
         return try await request.send()
     }
 
+    /// Sets the hub clock (when given), has the cluster's agent evaluate, and waits until an
+    /// evaluation that started after this call finished without running anything: the hub has
+    /// seen every change made before the call and done all it will do about it.
+    @discardableResult
+    func settle(at instant: Date? = nil, cluster: String = "staging", timeout: Duration = .seconds(30)) async -> Bool {
+        if let instant { clock.set(instant) }
+        guard let agent = server?.hub.agents[cluster] else { return false }
+        let before = await agent.evaluations.started
+        await agent.wake()
+        return await eventually(timeout: timeout) {
+            let count = await agent.evaluations
+            if count.finished > before, !count.lastWasQuiet { await agent.wake() }
+            return count.finished > before && count.lastWasQuiet
+        }
+    }
+
     func replicas(_ cluster: String, _ namespace: String) async -> [String: Int64] {
         var result: [String: Int64] = [:]
         for object in await simulators[cluster]!.objects(apiVersion: "apps/v1", kind: "Deployment", namespace: namespace) {

@@ -18,6 +18,8 @@ extension ClusterAgent {
         var ended: [String] = []
         var usedSkips: [String] = []
         var scheduled = false
+        /// An operation ran for the unit (a person's, or the plan's).
+        var acted = false
     }
 
     /// Evaluates every managed namespace once; returns when the next evaluation is due.
@@ -64,6 +66,7 @@ extension ClusterAgent {
             }
         }
         statuses = Dictionary(results.map { ($0.key, $0.status) }) { $1 }
+        evaluations.lastWasQuiet = order.runnable.isEmpty && order.superseded.isEmpty && !results.contains(where: \.acted)
         for operation in order.runnable {
             await finish(operation, units: units)
         }
@@ -136,6 +139,7 @@ extension ClusterAgent {
             result.ended = plan.ended
             result.usedSkips = plan.usedSkips
             var recheck: Date?
+            result.acted = !operations.isEmpty
             if !operations.isEmpty {
                 // The operations did what was asked; what they leave is planned afresh at once.
                 recheck = plan.action == nil ? nil : now
@@ -143,6 +147,7 @@ extension ClusterAgent {
                 let outcome = try await act(action, plan: plan, unit: unit, target: target, asleep: asleep, overrides: overrides, status: &status, now: now)
                 if let outcome { asleep = outcome.asleep }
                 recheck = outcome?.recheck
+                result.acted = outcome?.ran ?? false
             } else {
                 failures[unit.key] = nil
                 heldBack[unit.key] = nil
@@ -172,6 +177,8 @@ extension ClusterAgent {
     struct ActResult {
         var asleep: Bool
         var recheck: Date?
+        /// Whether an operation ran (rather than being held back or waiting to be retried).
+        var ran = false
     }
 
     /// Brings a unit to the state its plan decided, unless a plugin holds it back (schedule
@@ -225,10 +232,10 @@ extension ClusterAgent {
             let count = (failures[unit.key]?.count ?? 0) + 1
             let retryAt = now.addingTimeInterval(min(60 * pow(2, Double(count - 1)), 1800))
             failures[unit.key] = (count, retryAt)
-            return ActResult(asleep: outcome.map { action == .sleep || !$0.failed.isEmpty } ?? asleep, recheck: retryAt)
+            return ActResult(asleep: outcome.map { action == .sleep || !$0.failed.isEmpty } ?? asleep, recheck: retryAt, ran: true)
         }
         failures[unit.key] = nil
-        return ActResult(asleep: action == .sleep, recheck: nil)
+        return ActResult(asleep: action == .sleep, recheck: nil, ran: true)
     }
 
     /// A SleepInfo being deleted: its namespace is woken, then its finalizer released.

@@ -50,6 +50,9 @@ public actor ClusterAgent {
     private var healthAnnounced = false
     private let trigger: AsyncStream<Void>.Continuation
     private let triggers: AsyncStream<Void>
+    /// Evaluations started and finished, and whether the last one changed nothing (ran no
+    /// operation): something to wait on for whoever needs the agent to have seen a change.
+    public internal(set) var evaluations = EvaluationCount()
     /// Units whose last action failed: not tried again before `retryAt`.
     var failures: [String: (count: Int, retryAt: Date)] = [:]
 
@@ -195,7 +198,9 @@ public actor ClusterAgent {
     private func evaluationLoop() async {
         trigger.yield()
         for await _ in triggers {
+            evaluations.started += 1
             let next = await evaluate()
+            evaluations.finished += 1
             let resync = clock.now.addingTimeInterval(settings.resyncInterval)
             scheduleEvaluation(at: min(next ?? resync, resync))
         }
@@ -309,4 +314,12 @@ extension Array {
     func chunked(into size: Int) -> [[Element]] {
         stride(from: 0, to: count, by: Swift.max(1, size)).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
+}
+
+/// How far an agent's evaluations have come.
+public struct EvaluationCount: Sendable, Equatable {
+    public var started = 0
+    public var finished = 0
+    /// The last finished evaluation ran no operation.
+    public var lastWasQuiet = false
 }
