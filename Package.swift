@@ -69,6 +69,28 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "GitLabSim",
+            dependencies: [
+                "JSON", "Transport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ArgoSim",
+            dependencies: [
+                "JSON", "Kube", "Transport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Kube",
             dependencies: [
                 "Transport", "JSON", "Scheduling",
@@ -133,7 +155,7 @@ let package = Package(
         .target(
             name: "Demo",
             dependencies: [
-                "Hub", "Config", "Kube", "KubeSim", "Store",
+                "Hub", "Config", "Kube", "KubeSim", "GitLabSim", "ArgoSim", "Store",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -141,7 +163,7 @@ let package = Package(
         .executableTarget(
             name: "sandman",
             dependencies: [
-                "Hub", "Config", "Demo", "KubeSim", "Scripting",
+                "Hub", "Config", "Demo", "KubeSim", "GitLabSim", "ArgoSim", "Scripting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -174,6 +196,8 @@ let package = Package(
         ),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "TestSupport", "LocalPKI"], swiftSettings: swiftSettings),
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "GitLabSimTests", dependencies: ["GitLabSim", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ArgoSimTests", dependencies: ["ArgoSim", "GitLabSim", "KubeSim", "Kube", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "KubeTests", dependencies: ["Kube", "KubeSim", "JSON", "LocalPKI", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ScriptingTests", dependencies: ["Scripting", "JSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SleepTests", dependencies: ["Sleep", "Kube", "KubeSim", "JSON", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),

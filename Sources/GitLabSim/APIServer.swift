@@ -1,0 +1,131 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import JSON
+import NIOCore
+
+/// The request context: Hummingbird's, plus the connection (for cutting connections on purpose).
+struct GitLabContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
+/// What a route answers before it becomes an HTTP response.
+enum Reply: Sendable {
+    case json(JSONValue, status: Int = 200)
+    /// A paginated list: `page`/`per_page` applied, `X-Page`/`X-Total`/`Link` headers added.
+    case list([JSONValue])
+    case raw(Data)
+    case noContent
+}
+
+/// Answers every request of the simulated GitLab: faults, authentication, scopes, then the
+/// `/api/v4` route.
+struct APIServer: HTTPResponder {
+    typealias Context = GitLabContext
+    let state: GitLabState
+    static let maxBodySize = 32 << 20
+
+    func respond(to request: Request, context: GitLabContext) async throws -> Response {
+        let started = Date()
+        var record = GitLabSim.RequestRecord(time: started, method: request.method.rawValue, route: "", path: request.uri.description, user: nil, status: 0)
+        defer {
+            let finished = record
+            state.requests.withLock { $0.append(finished) }
+        }
+        let faults = state.faults.withLock { $0 }
+        if faults.latency > .zero { try? await Task.sleep(for: faults.latency) }
+        if let retryAfter = state.rateLimiter.withLock({ $0.take() }) {
+            record.status = 429
+            return rateLimited(retryAfter: retryAfter)
+        }
+        if faults.dropRate > 0, Double.random(in: 0..<1) < faults.dropRate {
+            let channel = context.channel
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { _ in try await channel.close() })
+        }
+        if faults.errorRate > 0, Double.random(in: 0..<1) < faults.errorRate {
+            record.status = 500
+            return Self.json(GitLabError.internalError.body, status: 500)
+        }
+        do {
+            let segments = Self.segments(request.uri.path)
+            guard segments.count >= 2, segments[0] == "api", segments[1] == "v4" else { throw GitLabError.noRoute }
+            let user = try authenticate(request)
+            record.user = user?.username
+            var body = try await request.body.collect(upTo: Self.maxBodySize)
+            let data = body.readData(length: body.readableBytes) ?? Data()
+            let parameters = try Parameters(query: request.uri.query, body: data, contentType: request.headers[.contentType])
+            let router = Router(store: state.store, method: request.method.rawValue, user: user, parameters: parameters)
+            let (route, reply) = try await router.route(Array(segments.dropFirst(2)))
+            record.route = route
+            let response = render(reply, request: request, parameters: parameters)
+            record.status = response.status.code
+            return response
+        } catch let error as GitLabError {
+            record.status = error.status
+            return Self.json(error.body, status: error.status)
+        } catch {
+            record.status = 400
+            return Self.json(["error": .string("\(error)")], status: 400)
+        }
+    }
+
+    /// The path's segments, each percent-decoded (`group%2Fproject` is one segment).
+    static func segments(_ path: String) -> [String] {
+        path.split(separator: "/").map { String($0).removingPercentEncoding ?? String($0) }
+    }
+
+    /// The token's user; nil for a request without credentials.
+    private func authenticate(_ request: Request) throws(GitLabError) -> User? {
+        var token = request.headers[HTTPField.Name("PRIVATE-TOKEN")!]
+        if token == nil, let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") {
+            token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        }
+        guard let token else { return nil }
+        guard let access = state.tokens.withLock({ $0[token] }) else { throw .unauthorized }
+        guard access.allows(method: request.method.rawValue) else { throw .insufficientScope }
+        guard let user = state.users.withLock({ $0[access.username] }) else { throw .unauthorized }
+        return user
+    }
+
+    private func rateLimited(retryAfter: Int) -> Response {
+        let limit = state.faults.withLock { $0.rateLimit }
+        let reset = Int(Date().timeIntervalSince1970) + retryAfter
+        var headers: HTTPFields = [.contentType: "text/plain", .retryAfter: String(retryAfter)]
+        headers[HTTPField.Name("RateLimit-Name")!] = "throttle_authenticated_api"
+        headers[HTTPField.Name("RateLimit-Limit")!] = String(limit?.burst ?? 0)
+        headers[HTTPField.Name("RateLimit-Observed")!] = String((limit?.burst ?? 0) + 1)
+        headers[HTTPField.Name("RateLimit-Remaining")!] = "0"
+        headers[HTTPField.Name("RateLimit-Reset")!] = String(reset)
+        headers[HTTPField.Name("RateLimit-ResetTime")!] = Date(timeIntervalSince1970: TimeInterval(reset)).formatted(.dateTime)
+        return Response(status: .tooManyRequests, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "Retry later\n")))
+    }
+
+    private func render(_ reply: Reply, request: Request, parameters: Parameters) -> Response {
+        switch reply {
+        case .json(let value, let status):
+            return Self.json(value, status: status)
+        case .raw(let data):
+            return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        case .noContent:
+            return Response(status: .noContent)
+        case .list(let items):
+            let page = Pagination(parameters: parameters, total: items.count)
+            var response = Self.json(.array(Array(items[page.range])))
+            let base = "http://\(request.head.authority ?? "localhost")\(request.uri.path)"
+            for (name, value) in page.headers(base: base, query: request.uri.query) {
+                response.headers[HTTPField.Name(name)!] = value
+            }
+            return response
+        }
+    }
+
+    static func json(_ value: JSONValue, status: Int = 200) -> Response {
+        Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: value.serializedData())))
+    }
+}
