@@ -69,9 +69,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SimulatorKit",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "GitLabSim",
             dependencies: [
-                "JSON", "Transport",
+                "JSON", "Transport", "SimulatorKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -82,7 +91,7 @@ let package = Package(
         .target(
             name: "ArgoSim",
             dependencies: [
-                "JSON", "Kube", "Transport",
+                "JSON", "Kube", "Transport", "SimulatorKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -3,39 +3,28 @@ import HTTPTypes
 import Hummingbird
 import JSON
 import NIOCore
-
-struct ArgoContext: RequestContext {
-    var coreContext: CoreRequestContextStorage
-    let channel: any Channel
-
-    init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        channel = source.channel
-    }
-}
+import SimulatorKit
 
 /// Answers Argo CD's REST API (`/api/v1`, grpc-gateway): sessions, Applications, sync.
 struct APIServer: HTTPResponder {
-    typealias Context = ArgoContext
+    typealias Context = ConnectionContext
     let state: ArgoState
 
-    func respond(to request: Request, context: ArgoContext) async throws -> Response {
+    func respond(to request: Request, context: ConnectionContext) async throws -> Response {
         var record = ArgoSim.RequestRecord(time: Date(), method: request.method.rawValue, route: "", path: request.uri.description, user: nil, status: 0)
         defer {
             let finished = record
             state.requests.withLock { $0.append(finished) }
         }
-        let faults = state.faults.withLock { $0 }
-        if faults.latency > .zero { try? await Task.sleep(for: faults.latency) }
-        if let retryAfter = state.rateLimiter.withLock({ $0.take() }) {
+        switch await state.faults.judge() {
+        case .proceed:
+            break
+        case .rateLimited(let retryAfter, _):
             record.status = 429
             return Response(status: .tooManyRequests, headers: [.retryAfter: String(retryAfter), .contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "Too Many Requests\n")))
-        }
-        if faults.dropRate > 0, Double.random(in: 0..<1) < faults.dropRate {
-            let channel = context.channel
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { _ in try await channel.close() })
-        }
-        if faults.errorRate > 0, Double.random(in: 0..<1) < faults.errorRate {
+        case .drop:
+            return context.cutResponse()
+        case .serverError:
             record.status = 500
             return Self.json(ArgoError(code: .internal, message: "injected server error").body, status: 500)
         }

@@ -291,7 +291,7 @@ actor ApplicationController {
             let desired: [Desired]
             (revision, desired) = try await desiredObjects(name: name, spec: spec, revision: requested, client: client, namespace: namespace)
             let only = sync["resources"]?.array
-            for item in desired where only.map({ Self.selects($0, item) }) ?? true {
+            for item in desired where only.map({ filters in filters.contains { Self.selects($0, item) } }) ?? true {
                 let live = try await get(item, client: client)
                 let object = respectIgnored ? Drift.respectingIgnored(item.object, live: live, pointers: Drift.ignoredPointers(for: item.object, rules: rules)) : item.object
                 var result = Self.resourceStatus(item.key, kind: item.kind, synced: true, health: nil)

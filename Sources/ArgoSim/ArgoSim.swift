@@ -1,8 +1,8 @@
 import Foundation
-import Hummingbird
 import JSON
 import Kube
 import Logging
+import SimulatorKit
 import Synchronization
 import Transport
 
@@ -72,32 +72,8 @@ public final class ArgoSim: Sendable {
         public init() {}
     }
 
-    public struct Faults: Sendable, Equatable {
-        public var latency: Duration = .zero
-        /// Requests beyond this token bucket get 429 with `Retry-After`.
-        public var rateLimit: RateLimit?
-        public var errorRate: Double = 0
-        public var dropRate: Double = 0
-
-        public struct RateLimit: Sendable, Equatable {
-            public var qps: Double
-            public var burst: Int
-            public var retryAfterSeconds: Int
-
-            public init(qps: Double, burst: Int, retryAfterSeconds: Int = 1) {
-                self.qps = qps
-                self.burst = burst
-                self.retryAfterSeconds = retryAfterSeconds
-            }
-        }
-
-        public init(latency: Duration = .zero, rateLimit: RateLimit? = nil, errorRate: Double = 0, dropRate: Double = 0) {
-            self.latency = latency
-            self.rateLimit = rateLimit
-            self.errorRate = errorRate
-            self.dropRate = dropRate
-        }
-    }
+    /// Misbehaviour to inject (latency, 429s, 500s, cut connections), changeable while it runs.
+    public typealias Faults = SimulatorKit.Faults
 
     public struct RequestRecord: Sendable {
         public var time: Date
@@ -128,30 +104,15 @@ public final class ArgoSim: Sendable {
             clusters: configuration.clusters
         )
         let state = ArgoState(configuration: configuration, controller: controller)
-        var quietLogger = logger
-        quietLogger.logLevel = .critical
-        let (started, startedContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            responder: APIServer(state: state),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            onServerRunning: { channel in
-                startedContinuation.yield(channel.localAddress?.port ?? 0)
-                startedContinuation.finish()
-            },
-            logger: quietLogger
-        )
-        let serving = Task { try await app.run() }
-        var boundPort: Int?
-        for await port in started { boundPort = port }
-        guard let boundPort, boundPort > 0 else {
-            serving.cancel()
-            _ = await serving.result
+        let server: SimulatorServer.Running
+        do {
+            server = try await SimulatorServer.start(APIServer(state: state), host: configuration.host, port: configuration.port, logger: logger)
+        } catch {
             gitClient.shutdown()
-            throw ArgoSimError.couldNotStart("no port bound on \(configuration.host):\(configuration.port)")
+            throw ArgoSimError.couldNotStart("\(error)")
         }
-        let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
         let controlling = Task { await controller.run() }
-        return ArgoSim(url: "http://\(host):\(boundPort)", port: boundPort, configuration: configuration, state: state, serving: serving, controlling: controlling, gitClient: gitClient)
+        return ArgoSim(url: server.url, port: server.port, configuration: configuration, state: state, serving: server.task, controlling: controlling, gitClient: gitClient)
     }
 
     private init(url: String, port: Int, configuration: Configuration, state: ArgoState, serving: Task<Void, any Error>, controlling: Task<Void, Never>, gitClient: HTTPClient) {
@@ -214,11 +175,10 @@ public final class ArgoSim: Sendable {
 
     // MARK: Faults, counters, credentials
 
-    public var faults: Faults { state.faults.withLock { $0 } }
+    public var faults: Faults { state.faults.faults }
 
     public func setFaults(_ faults: Faults) {
-        state.faults.withLock { $0 = faults }
-        state.rateLimiter.withLock { $0 = ArgoBucket(limit: faults.rateLimit) }
+        state.faults.set(faults)
     }
 
     public var requests: [RequestRecord] { state.requests.withLock { $0 } }
@@ -254,8 +214,7 @@ public enum ArgoSimError: Error, CustomStringConvertible {
 final class ArgoState: Sendable {
     let configuration: ArgoSim.Configuration
     let controller: ApplicationController
-    let faults: Mutex<ArgoSim.Faults>
-    let rateLimiter: Mutex<ArgoBucket>
+    let faults: FaultInjector
     let requests = Mutex<[ArgoSim.RequestRecord]>([])
     /// Session tokens and API keys in force, and their users.
     let tokens: Mutex<[String: String]>
@@ -263,31 +222,7 @@ final class ArgoState: Sendable {
     init(configuration: ArgoSim.Configuration, controller: ApplicationController) {
         self.configuration = configuration
         self.controller = controller
-        self.faults = Mutex(configuration.faults)
-        self.rateLimiter = Mutex(ArgoBucket(limit: configuration.faults.rateLimit))
+        self.faults = FaultInjector(configuration.faults)
         self.tokens = Mutex(configuration.tokens)
-    }
-}
-
-/// A server-side token bucket for the rate-limit fault.
-struct ArgoBucket: Sendable {
-    private let limit: ArgoSim.Faults.RateLimit?
-    private var tokens: Double
-    private var updated = ContinuousClock.now
-
-    init(limit: ArgoSim.Faults.RateLimit?) {
-        self.limit = limit
-        self.tokens = Double(limit?.burst ?? 0)
-    }
-
-    mutating func take() -> Int? {
-        guard let limit else { return nil }
-        let now = ContinuousClock.now
-        let elapsed = now - updated
-        updated = now
-        tokens = min(Double(limit.burst), tokens + (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * limit.qps)
-        guard tokens >= 1 else { return limit.retryAfterSeconds }
-        tokens -= 1
-        return nil
     }
 }

@@ -90,7 +90,7 @@ struct ManifestSource: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let failure: String
+            var failure: String
             do {
                 let response = try await client.send(HTTPRequest(url: baseURL + "/api/v4" + path, headers: headers))
                 if (200..<300).contains(response.status) { return response }

@@ -3,17 +3,7 @@ import HTTPTypes
 import Hummingbird
 import JSON
 import NIOCore
-
-/// The request context: Hummingbird's, plus the connection (for cutting connections on purpose).
-struct GitLabContext: RequestContext {
-    var coreContext: CoreRequestContextStorage
-    let channel: any Channel
-
-    init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        channel = source.channel
-    }
-}
+import SimulatorKit
 
 /// What a route answers before it becomes an HTTP response.
 enum Reply: Sendable {
@@ -27,28 +17,26 @@ enum Reply: Sendable {
 /// Answers every request of the simulated GitLab: faults, authentication, scopes, then the
 /// `/api/v4` route.
 struct APIServer: HTTPResponder {
-    typealias Context = GitLabContext
+    typealias Context = ConnectionContext
     let state: GitLabState
     static let maxBodySize = 32 << 20
 
-    func respond(to request: Request, context: GitLabContext) async throws -> Response {
+    func respond(to request: Request, context: ConnectionContext) async throws -> Response {
         let started = Date()
         var record = GitLabSim.RequestRecord(time: started, method: request.method.rawValue, route: "", path: request.uri.description, user: nil, status: 0)
         defer {
             let finished = record
             state.requests.withLock { $0.append(finished) }
         }
-        let faults = state.faults.withLock { $0 }
-        if faults.latency > .zero { try? await Task.sleep(for: faults.latency) }
-        if let retryAfter = state.rateLimiter.withLock({ $0.take() }) {
+        switch await state.faults.judge() {
+        case .proceed:
+            break
+        case .rateLimited(let retryAfter, let limit):
             record.status = 429
-            return rateLimited(retryAfter: retryAfter)
-        }
-        if faults.dropRate > 0, Double.random(in: 0..<1) < faults.dropRate {
-            let channel = context.channel
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { _ in try await channel.close() })
-        }
-        if faults.errorRate > 0, Double.random(in: 0..<1) < faults.errorRate {
+            return rateLimited(retryAfter: retryAfter, limit: limit)
+        case .drop:
+            return context.cutResponse()
+        case .serverError:
             record.status = 500
             return Self.json(GitLabError.internalError.body, status: 500)
         }
@@ -93,13 +81,12 @@ struct APIServer: HTTPResponder {
         return user
     }
 
-    private func rateLimited(retryAfter: Int) -> Response {
-        let limit = state.faults.withLock { $0.rateLimit }
+    private func rateLimited(retryAfter: Int, limit: Int) -> Response {
         let reset = Int(Date().timeIntervalSince1970) + retryAfter
         var headers: HTTPFields = [.contentType: "text/plain", .retryAfter: String(retryAfter)]
         headers[HTTPField.Name("RateLimit-Name")!] = "throttle_authenticated_api"
-        headers[HTTPField.Name("RateLimit-Limit")!] = String(limit?.burst ?? 0)
-        headers[HTTPField.Name("RateLimit-Observed")!] = String((limit?.burst ?? 0) + 1)
+        headers[HTTPField.Name("RateLimit-Limit")!] = String(limit)
+        headers[HTTPField.Name("RateLimit-Observed")!] = String(limit + 1)
         headers[HTTPField.Name("RateLimit-Remaining")!] = "0"
         headers[HTTPField.Name("RateLimit-Reset")!] = String(reset)
         headers[HTTPField.Name("RateLimit-ResetTime")!] = Date(timeIntervalSince1970: TimeInterval(reset)).formatted(.dateTime)

@@ -1,8 +1,7 @@
 import Foundation
-import Hummingbird
 import JSON
 import Logging
-import NIOCore
+import SimulatorKit
 import Synchronization
 import Transport
 
@@ -42,35 +41,8 @@ public final class GitLabSim: Sendable {
         public init() {}
     }
 
-    /// Misbehaviour to inject, changeable while the server runs.
-    public struct Faults: Sendable, Equatable {
-        public var latency: Duration = .zero
-        /// Requests beyond this token bucket get 429 with `Retry-After` and `RateLimit-*` headers.
-        public var rateLimit: RateLimit?
-        /// Fraction of requests answered 500.
-        public var errorRate: Double = 0
-        /// Fraction of requests whose connection is closed without an answer.
-        public var dropRate: Double = 0
-
-        public struct RateLimit: Sendable, Equatable {
-            public var qps: Double
-            public var burst: Int
-            public var retryAfterSeconds: Int
-
-            public init(qps: Double, burst: Int, retryAfterSeconds: Int = 1) {
-                self.qps = qps
-                self.burst = burst
-                self.retryAfterSeconds = retryAfterSeconds
-            }
-        }
-
-        public init(latency: Duration = .zero, rateLimit: RateLimit? = nil, errorRate: Double = 0, dropRate: Double = 0) {
-            self.latency = latency
-            self.rateLimit = rateLimit
-            self.errorRate = errorRate
-            self.dropRate = dropRate
-        }
-    }
+    /// Misbehaviour to inject (latency, 429s, 500s, cut connections), changeable while it runs.
+    public typealias Faults = SimulatorKit.Faults
 
     /// One request as the server saw it.
     public struct RequestRecord: Sendable {
@@ -98,31 +70,16 @@ public final class GitLabSim: Sendable {
             users: configuration.users, webhooks: eventSink
         )
         let state = GitLabState(configuration: configuration, store: store)
-        var quietLogger = logger
-        quietLogger.logLevel = .critical
-        let (started, startedContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            responder: APIServer(state: state),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            onServerRunning: { channel in
-                startedContinuation.yield(channel.localAddress?.port ?? 0)
-                startedContinuation.finish()
-            },
-            logger: quietLogger
-        )
-        let serving = Task { try await app.run() }
-        var boundPort: Int?
-        for await port in started { boundPort = port }
-        guard let boundPort, boundPort > 0 else {
-            serving.cancel()
-            _ = await serving.result
-            throw GitLabSimError.couldNotStart("no port bound on \(configuration.host):\(configuration.port)")
+        let server: SimulatorServer.Running
+        do {
+            server = try await SimulatorServer.start(APIServer(state: state), host: configuration.host, port: configuration.port, logger: logger)
+        } catch {
+            throw GitLabSimError.couldNotStart("\(error)")
         }
-        let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
-        let url = "http://\(host):\(boundPort)"
+        let url = server.url
         await store.setBaseURL(url)
         let delivering = Task { await WebhookSender(state: state, instance: url).run(events) }
-        return GitLabSim(url: url, port: boundPort, configuration: configuration, state: state, serving: serving, delivering: delivering)
+        return GitLabSim(url: url, port: server.port, configuration: configuration, state: state, serving: server.task, delivering: delivering)
     }
 
     private init(url: String, port: Int, configuration: Configuration, state: GitLabState, serving: Task<Void, any Error>, delivering: Task<Void, Never>) {
@@ -144,11 +101,10 @@ public final class GitLabSim: Sendable {
 
     // MARK: Faults and counters
 
-    public var faults: Faults { state.faults.withLock { $0 } }
+    public var faults: Faults { state.faults.faults }
 
     public func setFaults(_ faults: Faults) {
-        state.faults.withLock { $0 = faults }
-        state.rateLimiter.withLock { $0 = RequestBucket(limit: faults.rateLimit) }
+        state.faults.set(faults)
     }
 
     public var requests: [RequestRecord] { state.requests.withLock { $0 } }
@@ -297,8 +253,7 @@ public enum GitLabSimError: Error, CustomStringConvertible {
 final class GitLabState: Sendable {
     let configuration: GitLabSim.Configuration
     let store: GitLabStore
-    let faults: Mutex<GitLabSim.Faults>
-    let rateLimiter: Mutex<RequestBucket>
+    let faults: FaultInjector
     let requests = Mutex<[GitLabSim.RequestRecord]>([])
     let deliveries = Mutex<[WebhookDelivery]>([])
     let tokens: Mutex<[String: AccessToken]>
@@ -307,34 +262,8 @@ final class GitLabState: Sendable {
     init(configuration: GitLabSim.Configuration, store: GitLabStore) {
         self.configuration = configuration
         self.store = store
-        self.faults = Mutex(configuration.faults)
-        self.rateLimiter = Mutex(RequestBucket(limit: configuration.faults.rateLimit))
+        self.faults = FaultInjector(configuration.faults)
         self.tokens = Mutex(configuration.tokens)
         self.users = Mutex(Dictionary(configuration.users.map { ($0.username, $0) }, uniquingKeysWith: { $1 }))
-    }
-}
-
-/// A server-side token bucket: how GitLab's rack-attack throttles look to a client.
-struct RequestBucket: Sendable {
-    private let limit: GitLabSim.Faults.RateLimit?
-    private var tokens: Double
-    private var updated = ContinuousClock.now
-
-    init(limit: GitLabSim.Faults.RateLimit?) {
-        self.limit = limit
-        self.tokens = Double(limit?.burst ?? 0)
-    }
-
-    /// Nil when the request may go ahead; otherwise the seconds to send as `Retry-After`.
-    mutating func take() -> Int? {
-        guard let limit else { return nil }
-        let now = ContinuousClock.now
-        let elapsed = now - updated
-        updated = now
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        tokens = min(Double(limit.burst), tokens + seconds * limit.qps)
-        guard tokens >= 1 else { return limit.retryAfterSeconds }
-        tokens -= 1
-        return nil
     }
 }

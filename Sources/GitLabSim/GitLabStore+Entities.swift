@@ -5,7 +5,7 @@ import JSON
 extension GitLabStore {
     static func timestamp(_ date: Date?) -> JSONValue {
         guard let date else { return .null }
-        return .string(date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)))
+        return .string(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
     }
 
     func userEntity(_ user: User) -> JSONValue {

@@ -197,7 +197,9 @@ extension GitLabStore {
     func merge(_ reference: String, iid: Int, _ parameters: Parameters, user: User) throws(GitLabError) -> JSONValue {
         var project = try project(reference)
         var request = try mergeRequest(in: &project, iid: iid)
-        let automatic = try (parameters.bool("auto_merge") ?? false) || (parameters.bool("merge_when_pipeline_succeeds") ?? false)
+        let autoMerge = try parameters.bool("auto_merge") ?? false
+        let whenPipelineSucceeds = try parameters.bool("merge_when_pipeline_succeeds") ?? false
+        let automatic = autoMerge || whenPipelineSucceeds
         let removeSource = try parameters.bool("should_remove_source_branch")
         let status = status(project, request)
         switch status {

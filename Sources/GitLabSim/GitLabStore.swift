@@ -79,7 +79,7 @@ actor GitLabStore {
     func branches(_ reference: String, search: String?) throws(GitLabError) -> [JSONValue] {
         let project = try project(reference)
         return project.repository.branches.keys.sorted()
-            .filter { search.map { term in $0.localizedCaseInsensitiveContains(term) } ?? true }
+            .filter { name in search.map { name.localizedCaseInsensitiveContains($0) } ?? true }
             .compactMap { branchEntity(project, $0) }
     }
 

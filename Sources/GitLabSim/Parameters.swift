@@ -87,8 +87,8 @@ struct Parameters: Sendable {
         case .array(let items):
             var numbers: [Int] = []
             for item in items {
-                guard let number = item.int ?? item.string.flatMap({ Int($0) }) else { throw .invalid("\(name) is invalid") }
-                numbers.append(Int(number))
+                guard let number = item.int.map({ Int($0) }) ?? item.string.flatMap({ Int($0) }) else { throw .invalid("\(name) is invalid") }
+                numbers.append(number)
             }
             return numbers
         case .int(let number): return [Int(number)]

@@ -40,7 +40,7 @@ struct GitLabAPITests {
 
     // Projects by id or URL-encoded path (`requires :id, types: [String, Integer]`, doc/api/projects.md).
     static let projects: [Case] = [
-        Case(name: "by id", method: .get, path: "/projects/1", status: 200, expect: ["id": 1, "default_branch": "main", "web_url": nil]),
+        Case(name: "by id", method: .get, path: "/projects/1", status: 200, expect: ["id": 1, "default_branch": "main", "web_url": .null]),
         Case(name: "by path", method: .get, path: "/projects/platform%2Fdeploy", status: 200, expect: ["id": 1, "path_with_namespace": "platform/deploy", "empty_repo": false]),
         Case(name: "unknown", method: .get, path: "/projects/platform%2Fnope", status: 404, expect: ["message": "404 Project Not Found"]),
         Case(name: "unknown route", method: .get, path: "/projects/1/nothing", status: 404, expect: ["error": "404 Not Found"]),
