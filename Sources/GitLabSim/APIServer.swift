@@ -28,6 +28,9 @@ struct APIServer: HTTPResponder {
             let finished = record
             state.requests.withLock { $0.append(finished) }
         }
+        let segments = Self.segments(request.uri.path)
+        let apiPath = segments.count >= 2 && segments[0] == "api" && segments[1] == "v4" ? Array(segments.dropFirst(2)) : nil
+        record.route = apiPath.map { Router.pattern(method: request.method.rawValue, path: $0) } ?? ""
         switch await state.faults.judge() {
         case .proceed:
             break
@@ -41,20 +44,19 @@ struct APIServer: HTTPResponder {
             return Self.json(GitLabError.internalError.body, status: 500)
         }
         do {
-            let segments = Self.segments(request.uri.path)
-            guard segments.count >= 2, segments[0] == "api", segments[1] == "v4" else { throw GitLabError.noRoute }
+            guard let apiPath else { throw GitLabError.noRoute }
             let user = try authenticate(request)
             record.user = user?.username
             var body = try await request.body.collect(upTo: Self.maxBodySize)
             let data = body.readData(length: body.readableBytes) ?? Data()
             let parameters = try Parameters(query: request.uri.query, body: data, contentType: request.headers[.contentType])
             let router = Router(store: state.store, method: request.method.rawValue, user: user, parameters: parameters)
-            let (route, reply) = try await router.route(Array(segments.dropFirst(2)))
-            record.route = route
+            let reply = try await router.route(apiPath)
             let response = render(reply, request: request, parameters: parameters)
             record.status = response.status.code
             return response
         } catch let error as GitLabError {
+            if error.body == GitLabError.noRoute.body { record.route = "" }
             record.status = error.status
             return Self.json(error.body, status: error.status)
         } catch {

@@ -9,22 +9,25 @@ struct Router {
     let user: User?
     let parameters: Parameters
 
-    /// The route's pattern (for the request counters) and its reply.
-    func route(_ path: [String]) async throws(GitLabError) -> (String, Reply) {
+    /// The route's pattern for the request counters, values replaced by their names:
+    /// `PUT /projects/:id/merge_requests/:iid/merge`.
+    static func pattern(method: String, path: [String]) -> String {
+        guard path.count >= 2, path[0] == "projects" else { return "\(method) /" + path.joined(separator: "/") }
+        let rest = Array(path.dropFirst(2))
+        return "\(method) /projects/:id" + (rest.isEmpty ? "" : "/" + pattern(rest).joined(separator: "/"))
+    }
+
+    func route(_ path: [String]) async throws(GitLabError) -> Reply {
         if path == ["user"], method == "GET" {
             guard let user else { throw .unauthorized }
-            return ("GET /user", .json(await store.userEntity(user)))
+            return .json(await store.userEntity(user))
         }
         guard path.count >= 2, path[0] == "projects" else { throw .noRoute }
-        let project = path[1]
-        let rest = Array(path.dropFirst(2))
-        let pattern = "\(method) /projects/:id" + (rest.isEmpty ? "" : "/" + Self.pattern(rest).joined(separator: "/"))
         guard let user else {
             // Projects are private: without credentials GitLab hides them (404) and refuses writes (401).
             throw method == "GET" ? .notFound("Project") : .unauthorized
         }
-        let reply = try await projectRoute(project, rest, user: user)
-        return (pattern, reply)
+        return try await projectRoute(path[1], Array(path.dropFirst(2)), user: user)
     }
 
     /// `repository/files/:file_path/raw` for the counters, with values replaced by their names.
