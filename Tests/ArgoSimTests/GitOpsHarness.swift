@@ -99,13 +99,13 @@ struct GitOpsHarness {
         await argocd.application(name)?["status"] ?? .null
     }
 
-    /// Waits until the application is Synced and Healthy at the branch head.
-    func waitSynced(_ name: String = "staging-payments", timeout: Duration = .seconds(10)) async throws -> Bool {
+    /// Waits until the application is Synced (and Healthy, unless told otherwise) at the branch head.
+    func waitSynced(_ name: String = "staging-payments", healthy: Bool = true, timeout: Duration = .seconds(10)) async throws -> Bool {
         let head = await gitlab.head(project: "platform/deploy", branch: "main")
         return try await eventually(timeout: timeout) {
             let application = await argocd.refresh(name) ?? .null
             let status = application["status"] ?? .null
-            return status[path: ["sync", "status"]] == "Synced" && status[path: ["health", "status"]] == "Healthy"
+            return status[path: ["sync", "status"]] == "Synced" && (!healthy || status[path: ["health", "status"]] == "Healthy")
                 && status[path: ["sync", "revision"]]?.string == head && application["operation"] == nil
         }
     }
