@@ -131,7 +131,12 @@ actor ApplicationController {
     func refresh(_ name: String) async throws(ArgoError) -> JSONValue {
         guard records[name] != nil else { throw .permissionDenied }
         while records[name]?.busy == true { try? await Task.sleep(for: .milliseconds(10)) }
-        await reconcile(name)
+        // A pending operation runs first (it ends with a comparison), so refreshing never starves it.
+        if records[name]?.application["operation"] != nil {
+            await execute(name)
+        } else {
+            await reconcile(name)
+        }
         guard let application = records[name]?.application else { throw .permissionDenied }
         return application
     }

@@ -120,6 +120,12 @@ public final class GitLabSim: Sendable {
         state.requests.withLock { $0.removeAll() }
     }
 
+    /// Finishes every pending mergeability check now, as if `mergeabilityCheckDelay` had passed:
+    /// tests set a long delay and call this instead of waiting on the clock.
+    public func finishMergeabilityChecks() async {
+        await state.store.finishChecks()
+    }
+
     /// Every webhook attempt so far, oldest first.
     public var webhookDeliveries: [WebhookDelivery] { state.deliveries.withLock { $0 } }
 

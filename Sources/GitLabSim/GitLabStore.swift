@@ -12,7 +12,7 @@ actor GitLabStore {
     var baseURL = "http://gitlab.invalid"
     let settings: Settings
     private(set) var users: [String: User] = [:]
-    private(set) var projects: [Int: Project] = [:]
+    var projects: [Int: Project] = [:]
     private var nextProjectID = 1
     private var nextID = 1
     let webhooks: AsyncStream<WebhookEvent>.Continuation

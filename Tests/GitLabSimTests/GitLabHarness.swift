@@ -28,7 +28,8 @@ struct GitLabHarness {
             "root-token": AccessToken(username: "root"), "bot-token": AccessToken(username: "bot"),
             "alice-token": AccessToken(username: "alice"), "reader-token": AccessToken(username: "bot", scopes: ["read_api"]),
         ]
-        configuration.mergeabilityCheckDelay = .milliseconds(200)
+        // Long enough that no machine is too slow to see `preparing`; tests end checks with `waitChecked`.
+        configuration.mergeabilityCheckDelay = .seconds(60)
         configuration.webhookRetryDelay = .milliseconds(50)
         configure(&configuration)
         let gitlab = try await GitLabSim.start(configuration)
@@ -84,13 +85,9 @@ struct GitLabHarness {
         return try await request(.post, "/projects/\(Self.project)/merge_requests", json: body)
     }
 
-    /// Waits until GitLab's asynchronous mergeability check has finished for the merge request.
+    /// Lets GitLab's asynchronous mergeability check finish and returns the merge request.
     func waitChecked(_ iid: Int) async throws -> JSONValue {
-        var last: JSONValue = .null
-        _ = try await eventually(timeout: .seconds(5)) {
-            last = try await request(.get, "/projects/\(Self.project)/merge_requests/\(iid)").body
-            return !["preparing", "checking", "unchecked"].contains(last["detailed_merge_status"]?.string ?? "")
-        }
-        return last
+        await gitlab.finishMergeabilityChecks()
+        return try await request(.get, "/projects/\(Self.project)/merge_requests/\(iid)").body
     }
 }

@@ -14,23 +14,21 @@ struct SimAll: AsyncParsableCommand {
             """
     )
 
+    // Not --fixtures/--kubeconfig: `sandman sim` (KubeSim) has those, and a parent command takes its own names.
     @Option(help: "Fixtures directory.")
-    var fixtures: String = "clusters/demo/gitops"
+    var gitops: String = "clusters/demo/gitops"
 
     @Option(help: "CRD files to load into the cluster first.")
     var crd: [String] = ["deploy/crds/kube-green.com_sleepinfos.yaml"]
 
     @Option(help: "Where to write the cluster's kubeconfig.")
-    var kubeconfig: String = "kubesim.kubeconfig"
+    var writeKubeconfig: String = "kubesim.kubeconfig"
 
     @Option(help: "Seconds between Argo CD repository polls.")
     var reconciliationInterval: Double = 180
 
-    @OptionGroup var global: GlobalOptions
-
     func run() async throws {
-        global.bootstrapLogging()
-        var options = GitOpsSimulators.Options(fixtures: fixtures)
+        var options = GitOpsSimulators.Options(fixtures: gitops)
         options.crds = crd.filter { FileManager.default.fileExists(atPath: $0) }
         options.reconciliationInterval = .milliseconds(Int64(reconciliationInterval * 1000))
         let stack: GitOpsSimulators
@@ -40,10 +38,10 @@ struct SimAll: AsyncParsableCommand {
             printError("\(error)")
             throw ExitCode(1)
         }
-        try stack.kube.kubeconfig(user: "admin").write(toFile: kubeconfig, atomically: true, encoding: .utf8)
-        print(stack.summary)
-        print("kubeconfig: \(URL(fileURLWithPath: kubeconfig).standardizedFileURL.path)")
-        print("Ctrl-C stops them.")
+        try stack.kube.kubeconfig(user: "admin").write(toFile: writeKubeconfig, atomically: true, encoding: .utf8)
+        printNow(stack.summary)
+        printNow("kubeconfig: \(URL(fileURLWithPath: writeKubeconfig).standardizedFileURL.path)")
+        printNow("Ctrl-C stops them.")
         for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { break }
         await stack.shutdown()
     }

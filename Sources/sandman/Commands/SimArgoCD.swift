@@ -11,7 +11,7 @@ struct SimArgoCD: AsyncParsableCommand {
         abstract: "Run a simulated Argo CD (API v1 and application controller).",
         discussion: """
             Reads manifests from the GitLab at --gitlab through its API and applies them to the cluster of \
-            --kubeconfig (as destination https://kubernetes.default.svc). See docs/simulators.md.
+            --cluster-kubeconfig (as destination https://kubernetes.default.svc). See docs/simulators.md.
             """
     )
 
@@ -21,8 +21,9 @@ struct SimArgoCD: AsyncParsableCommand {
     @Option(help: "GitLab token the repo server reads with.")
     var gitlabToken: String?
 
+    // Not --kubeconfig/--port: `sandman sim` (KubeSim) has those, and a parent command takes its own names.
     @Option(help: "Kubeconfig of the destination cluster.")
-    var kubeconfig: String
+    var clusterKubeconfig: String
 
     @Option(help: "Kubeconfig context; the current one when absent.")
     var context: String?
@@ -46,18 +47,15 @@ struct SimArgoCD: AsyncParsableCommand {
     var tracking: String = "label"
 
     @Option(help: "Port to listen on; 0 picks a free one.")
-    var port: Int = 0
-
-    @OptionGroup var global: GlobalOptions
+    var argocdPort: Int = 0
 
     func run() async throws {
-        global.bootstrapLogging()
         guard let trackingMethod = ArgoSim.TrackingMethod(rawValue: tracking) else {
             printError("--tracking must be label, annotation or annotation+label, not \(tracking)")
             throw ExitCode(2)
         }
         var configuration = ArgoSim.Configuration()
-        configuration.port = port
+        configuration.port = argocdPort
         configuration.gitlabURL = gitlab
         configuration.gitlabToken = gitlabToken
         configuration.users = ["admin": password]
@@ -66,10 +64,10 @@ struct SimArgoCD: AsyncParsableCommand {
         configuration.selfHealTimeout = .milliseconds(Int64(selfHealTimeout * 1000))
         configuration.trackingMethod = trackingMethod
         do {
-            let access = try Kubeconfig(path: kubeconfig).access(context: context)
+            let access = try Kubeconfig(path: clusterKubeconfig).access(context: context)
             configuration.clusters = [.init(name: "in-cluster", server: ArgoSim.inCluster, access: access)]
         } catch {
-            printError("\(kubeconfig): \(error)")
+            printError("\(clusterKubeconfig): \(error)")
             throw ExitCode(1)
         }
         let argocd = try await ArgoSim.start(configuration)
@@ -82,10 +80,10 @@ struct SimArgoCD: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
-        print("ArgoSim serving \(argocd.url)")
-        print("token: \(token) (Authorization: Bearer), or admin / \(password) via POST /api/v1/session")
-        print("try: curl -H 'Authorization: Bearer \(token)' \(argocd.url)/api/v1/applications")
-        print("Ctrl-C stops it.")
+        printNow("ArgoSim serving \(argocd.url)")
+        printNow("token: \(token) (Authorization: Bearer), or admin / \(password) via POST /api/v1/session")
+        printNow("try: curl -H 'Authorization: Bearer \(token)' \(argocd.url)/api/v1/applications")
+        printNow("Ctrl-C stops it.")
         for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { break }
         await argocd.shutdown()
     }

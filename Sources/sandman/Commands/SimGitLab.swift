@@ -20,22 +20,20 @@ struct SimGitLab: AsyncParsableCommand {
     @Option(help: "Personal access token to accept (scope api, user root).")
     var token: String = "glpat-sandman-sim"
 
+    // Not --port/--host: `sandman sim` (KubeSim) has those, and a parent command takes its own names.
     @Option(help: "Port to listen on; 0 picks a free one.")
-    var port: Int = 0
+    var gitlabPort: Int = 0
 
     @Option(help: "Address to listen on.")
-    var host: String = "127.0.0.1"
+    var gitlabHost: String = "127.0.0.1"
 
     @Option(help: "Seconds GitLab's mergeability check takes after a merge request changes.")
     var mergeCheckDelay: Double = 0.5
 
-    @OptionGroup var global: GlobalOptions
-
     func run() async throws {
-        global.bootstrapLogging()
         var configuration = GitLabSim.Configuration()
-        configuration.host = host
-        configuration.port = port
+        configuration.host = gitlabHost
+        configuration.port = gitlabPort
         configuration.tokens = [token: AccessToken(username: "root")]
         configuration.mergeabilityCheckDelay = .milliseconds(Int64(mergeCheckDelay * 1000))
         let gitlab = try await GitLabSim.start(configuration)
@@ -50,10 +48,10 @@ struct SimGitLab: AsyncParsableCommand {
             printError("\(error)")
             throw ExitCode(1)
         }
-        print("GitLabSim serving \(gitlab.url)")
-        print("project: \(project)   token: \(token) (header PRIVATE-TOKEN)")
-        print("try: curl -H 'PRIVATE-TOKEN: \(token)' \(gitlab.url)/api/v4/projects/\(project.replacingOccurrences(of: "/", with: "%2F"))")
-        print("Ctrl-C stops it.")
+        printNow("GitLabSim serving \(gitlab.url)")
+        printNow("project: \(project)   token: \(token) (header PRIVATE-TOKEN)")
+        printNow("try: curl -H 'PRIVATE-TOKEN: \(token)' \(gitlab.url)/api/v4/projects/\(project.replacingOccurrences(of: "/", with: "%2F"))")
+        printNow("Ctrl-C stops it.")
         for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { break }
         await gitlab.shutdown()
     }
