@@ -50,9 +50,10 @@ struct APIServer: HTTPResponder {
             var body = try await request.body.collect(upTo: Self.maxBodySize)
             let data = body.readData(length: body.readableBytes) ?? Data()
             let parameters = try Parameters(query: request.uri.query, body: data, contentType: request.headers[.contentType])
+            let paging = try Pagination(parameters: parameters)
             let router = Router(store: state.store, method: request.method.rawValue, user: user, parameters: parameters)
             let reply = try await router.route(apiPath)
-            let response = render(reply, request: request, parameters: parameters)
+            let response = render(reply, request: request, paging: paging)
             record.status = response.status.code
             return response
         } catch let error as GitLabError {
@@ -95,7 +96,7 @@ struct APIServer: HTTPResponder {
         return Response(status: .tooManyRequests, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "Retry later\n")))
     }
 
-    private func render(_ reply: Reply, request: Request, parameters: Parameters) -> Response {
+    private func render(_ reply: Reply, request: Request, paging: Pagination) -> Response {
         switch reply {
         case .json(let value, let status):
             return Self.json(value, status: status)
@@ -104,10 +105,9 @@ struct APIServer: HTTPResponder {
         case .noContent:
             return Response(status: .noContent)
         case .list(let items):
-            let page = Pagination(parameters: parameters, total: items.count)
-            var response = Self.json(.array(Array(items[page.range])))
+            var response = Self.json(.array(Array(items[paging.range(items.count)])))
             let base = "http://\(request.head.authority ?? "localhost")\(request.uri.path)"
-            for (name, value) in page.headers(base: base, query: request.uri.query) {
+            for (name, value) in paging.headers(total: items.count, base: base, query: request.uri.query) {
                 response.headers[HTTPField.Name(name)!] = value
             }
             return response

@@ -72,7 +72,8 @@ extension GitLabStore {
     func createMergeRequest(_ reference: String, _ parameters: Parameters, author: User) throws(GitLabError) -> JSONValue {
         try parameters.require("title", "source_branch", "target_branch")
         var project = try project(reference)
-        let source = parameters.string("source_branch") ?? "", target = parameters.string("target_branch") ?? ""
+        let source = try parameters.required("source_branch"), target = try parameters.required("target_branch")
+        let title = try parameters.required("title")
         guard source != target else { throw .messages(422, ["You can't use same project/branch for source and target"]) }
         guard project.repository.branches[source] != nil else { throw .messages(422, ["Source branch \"\(source)\" does not exist"]) }
         guard project.repository.branches[target] != nil else { throw .messages(422, ["Target branch \"\(target)\" does not exist"]) }
@@ -83,7 +84,7 @@ extension GitLabStore {
         project.nextMergeRequestIID += 1
         let now = Date()
         var request = MergeRequest(
-            id: makeID(), iid: iid, title: parameters.string("title") ?? "", description: parameters.string("description") ?? "",
+            id: makeID(), iid: iid, title: title, description: parameters.string("description") ?? "",
             sourceBranch: source, targetBranch: target, author: author, createdAt: now, updatedAt: now,
             sha: project.repository.branches[source]!, checkDone: ContinuousClock.now + settings.mergeabilityCheckDelay
         )

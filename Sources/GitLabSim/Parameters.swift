@@ -121,6 +121,16 @@ struct Parameters: Sendable {
         if !missing.isEmpty { throw .missing(missing) }
     }
 
+    /// A required text parameter: missing is `<name> is missing`, a list or object `<name> is invalid`.
+    func required(_ name: String) throws(GitLabError) -> String {
+        switch values[name] {
+        case nil, .null: throw .missing([name])
+        default:
+            guard let text = string(name) else { throw .invalid("\(name) is invalid") }
+            return text
+        }
+    }
+
     // MARK: Form and query decoding
 
     /// Decodes `application/x-www-form-urlencoded` text with Rack's bracket nesting:

@@ -58,13 +58,13 @@ struct Router {
             return .list(try await store.protectedBranches(project))
         case ("POST", "protected_branches") where rest.count == 1:
             try parameters.require("name")
-            return .json(try await store.protectBranch(project, name: parameters.string("name")!), status: 201)
+            return .json(try await store.protectBranch(project, name: try parameters.required("name")), status: 201)
         case ("GET", "approval_rules") where rest.count == 1:
             return .list(try await store.approvalRules(project))
         case ("POST", "approval_rules") where rest.count == 1:
             try parameters.require("name", "approvals_required")
             return .json(try await store.addApprovalRule(
-                project, name: parameters.string("name")!, approvalsRequired: try parameters.int("approvals_required") ?? 0,
+                project, name: try parameters.required("name"), approvalsRequired: try parameters.int("approvals_required") ?? 0,
                 usernames: parameters.strings("usernames") ?? [], userIDs: try parameters.ints("user_ids") ?? [],
                 protectedBranchIDs: try parameters.ints("protected_branch_ids") ?? [],
                 appliesToAllProtectedBranches: try parameters.bool("applies_to_all_protected_branches") ?? false
@@ -80,7 +80,7 @@ struct Router {
             return .list(try await store.branches(project, search: parameters.nonEmptyString("search")))
         case ("POST", "branches", 1):
             try parameters.require("branch", "ref")
-            return .json(try await store.createBranch(project, name: parameters.string("branch")!, ref: parameters.string("ref")!), status: 201)
+            return .json(try await store.createBranch(project, name: try parameters.required("branch"), ref: try parameters.required("ref")), status: 201)
         case ("GET", "branches", 2):
             return .json(try await store.branch(project, name: rest[1]))
         case ("DELETE", "branches", 2):
@@ -93,7 +93,7 @@ struct Router {
             return .raw(try await store.rawFile(project, path: rest[1], ref: parameters.nonEmptyString("ref")))
         case ("GET", "files", 2):
             try parameters.require("ref")
-            return .json(try await store.file(project, path: rest[1], ref: parameters.string("ref")!))
+            return .json(try await store.file(project, path: rest[1], ref: try parameters.required("ref")))
         case ("POST", "files", 2), ("PUT", "files", 2), ("DELETE", "files", 2):
             return try await singleFile(project, path: rest[1], user: user)
         case ("GET", "commits", 1):
@@ -101,8 +101,8 @@ struct Router {
         case ("POST", "commits", 1):
             try parameters.require("branch", "commit_message", "actions")
             let result = try await store.createCommit(
-                project, branch: parameters.string("branch")!, startBranch: parameters.nonEmptyString("start_branch"),
-                message: parameters.string("commit_message")!, actions: try Self.actions(parameters["actions"]), author: user
+                project, branch: try parameters.required("branch"), startBranch: parameters.nonEmptyString("start_branch"),
+                message: try parameters.required("commit_message"), actions: try Self.actions(parameters["actions"]), author: user
             )
             return .json(await store.commitEntity(result.project, result.commit, detail: true), status: 201)
         case ("GET", "commits", 2):
@@ -124,10 +124,10 @@ struct Router {
             let data = try Self.content(parameters.string("content"), encoding: parameters.string("encoding"), field: "content")
             action = method == "POST" ? .create(path: path, data: data) : .update(path: path, data: data, lastCommitID: parameters.nonEmptyString("last_commit_id"))
         }
-        let branch = parameters.string("branch")!
+        let branch = try parameters.required("branch")
         _ = try await store.createCommit(
             project, branch: branch, startBranch: parameters.nonEmptyString("start_branch"),
-            message: parameters.string("commit_message")!, actions: [action], author: user, singleFileMessages: true
+            message: try parameters.required("commit_message"), actions: [action], author: user, singleFileMessages: true
         )
         if method == "DELETE" { return .noContent }
         return .json(["file_path": .string(path), "branch": .string(branch)], status: method == "POST" ? 201 : 200)
@@ -170,7 +170,7 @@ struct Router {
             return .list(try await store.hooks(project))
         case ("POST", 0):
             try parameters.require("url")
-            let url = parameters.string("url")!
+            let url = try parameters.required("url")
             guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
                 throw .messages(422, ["Url is blocked: Only allowed schemes are http, https"])
             }
