@@ -11,10 +11,10 @@ struct APIServer: HTTPResponder {
     let state: ArgoState
 
     func respond(to request: Request, context: ConnectionContext) async throws -> Response {
-        var record = ArgoSim.RequestRecord(time: Date(), method: request.method.rawValue, route: "", path: request.uri.description, user: nil, status: 0)
+        var record = RequestRecord(time: Date(), method: request.method.rawValue, route: "", path: request.uri.description, user: nil, status: 0)
         defer {
             let finished = record
-            state.requests.withLock { $0.append(finished) }
+            state.requests.append(finished)
         }
         switch await state.faults.judge() {
         case .proceed:
@@ -81,7 +81,7 @@ struct APIServer: HTTPResponder {
         return user
     }
 
-    private func route(_ request: Request, segments: [String], query: [String: String], body: JSONValue, record: inout ArgoSim.RequestRecord) async throws -> (String, JSONValue) {
+    private func route(_ request: Request, segments: [String], query: [String: String], body: JSONValue, record: inout RequestRecord) async throws -> (String, JSONValue) {
         let method = request.method.rawValue
         guard segments.first == "api" else { throw ArgoError(code: .notFound, message: "Not Found") }
         if segments == ["api", "version"] { return ("GET /api/version", ["Version": "v2.14.0+argosim"]) }

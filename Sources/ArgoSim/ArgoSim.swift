@@ -75,15 +75,8 @@ public final class ArgoSim: Sendable {
     /// Misbehaviour to inject (latency, 429s, 500s, cut connections), changeable while it runs.
     public typealias Faults = SimulatorKit.Faults
 
-    public struct RequestRecord: Sendable {
-        public var time: Date
-        public var method: String
-        /// `POST /api/v1/applications/{name}/sync`; empty when no route matched.
-        public var route: String
-        public var path: String
-        public var user: String?
-        public var status: Int
-    }
+    /// One request as the server saw it.
+    public typealias RequestRecord = SimulatorKit.RequestRecord
 
     public let url: String
     public let port: Int
@@ -181,16 +174,13 @@ public final class ArgoSim: Sendable {
         state.faults.set(faults)
     }
 
-    public var requests: [RequestRecord] { state.requests.withLock { $0 } }
+    public var requests: [RequestRecord] { state.requests.all }
 
-    public var requestCounts: [String: Int] {
-        state.requests.withLock { records in
-            records.reduce(into: [:]) { counts, record in counts[record.route.isEmpty ? "\(record.method) \(record.path)" : record.route, default: 0] += 1 }
-        }
-    }
+    /// Requests counted by route, e.g. `"POST /api/v1/applications/{name}/sync"`.
+    public var requestCounts: [String: Int] { state.requests.counts }
 
     public func resetRequests() {
-        state.requests.withLock { $0.removeAll() }
+        state.requests.reset()
     }
 
     /// Adds, replaces or (with nil) revokes an API token.
@@ -215,7 +205,7 @@ final class ArgoState: Sendable {
     let configuration: ArgoSim.Configuration
     let controller: ApplicationController
     let faults: FaultInjector
-    let requests = Mutex<[ArgoSim.RequestRecord]>([])
+    let requests = RequestLog()
     /// Session tokens and API keys in force, and their users.
     let tokens: Mutex<[String: String]>
 

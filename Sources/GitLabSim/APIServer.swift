@@ -23,10 +23,10 @@ struct APIServer: HTTPResponder {
 
     func respond(to request: Request, context: ConnectionContext) async throws -> Response {
         let started = Date()
-        var record = GitLabSim.RequestRecord(time: started, method: request.method.rawValue, route: "", path: request.uri.description, user: nil, status: 0)
+        var record = RequestRecord(time: started, method: request.method.rawValue, route: "", path: request.uri.description, user: nil, status: 0)
         defer {
             let finished = record
-            state.requests.withLock { $0.append(finished) }
+            state.requests.append(finished)
         }
         let segments = Self.segments(request.uri.path)
         let apiPath = segments.count >= 2 && segments[0] == "api" && segments[1] == "v4" ? Array(segments.dropFirst(2)) : nil

@@ -45,15 +45,7 @@ public final class GitLabSim: Sendable {
     public typealias Faults = SimulatorKit.Faults
 
     /// One request as the server saw it.
-    public struct RequestRecord: Sendable {
-        public var time: Date
-        public var method: String
-        /// `PUT /projects/:id/merge_requests/:iid/merge`; empty for requests that matched no route.
-        public var route: String
-        public var path: String
-        public var user: String?
-        public var status: Int
-    }
+    public typealias RequestRecord = SimulatorKit.RequestRecord
 
     public let url: String
     public let port: Int
@@ -107,17 +99,13 @@ public final class GitLabSim: Sendable {
         state.faults.set(faults)
     }
 
-    public var requests: [RequestRecord] { state.requests.withLock { $0 } }
+    public var requests: [RequestRecord] { state.requests.all }
 
     /// Requests counted by route, e.g. `"PUT /projects/:id/merge_requests/:iid/merge"`.
-    public var requestCounts: [String: Int] {
-        state.requests.withLock { records in
-            records.reduce(into: [:]) { counts, record in counts[record.route.isEmpty ? "\(record.method) \(record.path)" : record.route, default: 0] += 1 }
-        }
-    }
+    public var requestCounts: [String: Int] { state.requests.counts }
 
     public func resetRequests() {
-        state.requests.withLock { $0.removeAll() }
+        state.requests.reset()
     }
 
     /// Finishes every pending mergeability check now, as if `mergeabilityCheckDelay` had passed:
@@ -260,7 +248,7 @@ final class GitLabState: Sendable {
     let configuration: GitLabSim.Configuration
     let store: GitLabStore
     let faults: FaultInjector
-    let requests = Mutex<[GitLabSim.RequestRecord]>([])
+    let requests = RequestLog()
     let deliveries = Mutex<[WebhookDelivery]>([])
     let tokens: Mutex<[String: AccessToken]>
     let users: Mutex<[String: User]>
