@@ -210,7 +210,7 @@ let package = Package(
         .testTarget(name: "KubeTests", dependencies: ["Kube", "KubeSim", "JSON", "LocalPKI", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ScriptingTests", dependencies: ["Scripting", "JSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SleepTests", dependencies: ["Sleep", "Kube", "KubeSim", "JSON", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
-        .testTarget(name: "HubTests", dependencies: ["Hub", "Demo", "Config", "Kube", "KubeSim", "JSON", "Store", "Transport", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "HubTests", dependencies: ["Hub", "Demo", "Config", "Kube", "KubeSim", "GitLabSim", "ArgoSim", "JSON", "Store", "Transport", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "SchedulingTests", dependencies: ["Scheduling"], swiftSettings: swiftSettings),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: swiftSettings),

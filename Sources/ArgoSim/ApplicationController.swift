@@ -250,7 +250,8 @@ actor ApplicationController {
         let syncedRevision = last?[path: ["syncResult", "revision"]]?.string ?? last?[path: ["operation", "sync", "revision"]]?.string
         var resources: JSONValue?
         if syncedRevision == revision {
-            guard automated["selfHeal"]?.bool == true else { return }
+            // A failed attempt at this revision is not tried again, self-heal or not (no retry strategy).
+            guard automated["selfHeal"]?.bool == true, last?["phase"]?.string == "Succeeded" else { return }
             if let finished = record.lastSyncFinished, ContinuousClock.now - finished < settings.selfHealTimeout { return }
             // Self-heal syncs only what drifted.
             resources = .array((record.application[path: ["status", "resources"]]?.array ?? []).filter { $0["status"]?.string == "OutOfSync" }.map { resource in

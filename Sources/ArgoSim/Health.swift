@@ -25,6 +25,7 @@ public enum Health: String, Sendable, Comparable {
         guard let live else { return .missing }
         switch live["kind"]?.string {
         case "Deployment", "StatefulSet", "ReplicaSet":
+            if live[path: ["spec", "paused"]]?.bool == true { return .suspended }
             let desired = live[path: ["spec", "replicas"]]?.int ?? 1
             let ready = live[path: ["status", "readyReplicas"]]?.int ?? 0
             let generation = live[path: ["metadata", "generation"]]?.int ?? 0

@@ -253,15 +253,16 @@ actor GitLabStore {
     /// After a branch moved: merge requests from it see the new head, those into it need a new check.
     func branchMoved(projectID: Int, branch: String, by user: User) {
         guard var project = projects[projectID], let head = project.repository.branches[branch] else { return }
-        var events: [(MergeRequest, String)] = []
+        var events: [(MergeRequest, String, String)] = []
         for (iid, var request) in project.mergeRequests where request.state == .opened {
             if request.sourceBranch == branch, request.sha != head {
+                let previous = request.sha
                 request.sha = head
                 request.updatedAt = now
                 request.checkDone = ContinuousClock.now + settings.mergeabilityCheckDelay
                 request.unchecked = false
                 request.autoMergeBy = nil
-                events.append((request, "update"))
+                events.append((request, "update", previous))
             } else if request.targetBranch == branch {
                 request.unchecked = true
                 request.checkDone = ContinuousClock.now + settings.mergeabilityCheckDelay
@@ -269,7 +270,7 @@ actor GitLabStore {
             project.mergeRequests[iid] = request
         }
         update(project)
-        for (request, action) in events { emit(project: project, request: request, action: action, user: user) }
+        for (request, action, previous) in events { emit(project: project, request: request, action: action, user: user, oldrev: previous) }
     }
 
     // MARK: Hooks
@@ -342,10 +343,12 @@ actor GitLabStore {
 
     // MARK: Webhook events
 
-    func emit(project: Project, request: MergeRequest, action: String, user: User) {
+    /// Queues a merge request event for the project's hooks; `oldrev` is the previous head on a push.
+    func emit(project: Project, request: MergeRequest, action: String, user: User, oldrev: String? = nil) {
         let hooks = project.hooks.filter(\.mergeRequestsEvents)
         guard !hooks.isEmpty else { return }
-        let payload = mergeRequestEvent(project, request, action: action, user: user)
+        var payload = mergeRequestEvent(project, request, action: action, user: user)
+        if let oldrev { payload[path: ["object_attributes", "oldrev"]] = .string(oldrev) }
         for hook in hooks {
             webhooks.yield(WebhookEvent(hookID: hook.id, url: hook.url, token: hook.token, event: "Merge Request Hook", payload: payload))
         }

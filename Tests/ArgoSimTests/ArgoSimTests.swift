@@ -218,6 +218,22 @@ struct ArgoSimTests {
         #expect(result.contains { $0["kind"] == "ConfigMap" && $0["status"] == "Pruned" })
     }
 
+    @Test func aFailedSyncIsNotRepeatedAtTheSameRevision() async throws {
+        let badName = GitOpsHarness.deployment.replacingOccurrences(of: "name: api,", with: "name: Bad_Name,")
+        let harness = try await GitOpsHarness.start(files: ["apps/payments/deployment.yaml": badName])
+        defer { Task { await harness.stop() } }
+        try await harness.argocd.createApplication(GitOpsHarness.application())
+        #expect(try await eventually { await harness.status()[path: ["operationState", "phase"]] == "Failed" })
+        let failed = try #require(await harness.status()["operationState"])
+        #expect(failed["message"]?.string?.hasPrefix("one or more objects failed to apply") == true)
+        #expect(failed[path: ["syncResult", "resources"]]?.array?.first?["status"] == "SyncFailed")
+        // Comparing again finds the app still OutOfSync, and auto-sync does not try the same revision again.
+        let application = try #require(await harness.argocd.refresh("staging-payments"))
+        #expect(application[path: ["status", "sync", "status"]] == "OutOfSync")
+        #expect(application["operation"] == nil)
+        #expect(application[path: ["status", "operationState", "startedAt"]] == failed["startedAt"])
+    }
+
     @Test func annotationTracking() async throws {
         let harness = try await GitOpsHarness.start { $0.trackingMethod = .annotation }
         defer { Task { await harness.stop() } }

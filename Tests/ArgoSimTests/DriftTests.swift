@@ -87,6 +87,7 @@ struct DriftTests {
         #expect(Health.of(["kind": "Deployment", "spec": ["replicas": 3], "status": ["readyReplicas": 3]]) == .healthy)
         #expect(Health.of(["kind": "Deployment", "spec": ["replicas": 0]]) == .healthy)
         #expect(Health.of(["kind": "CronJob", "spec": ["suspend": true]]) == .suspended)
+        #expect(Health.of(["kind": "Deployment", "spec": ["replicas": 3, "paused": true]]) == .suspended)
         #expect(Health.of(["kind": "ConfigMap"]) == .healthy)
         #expect([Health.healthy, .missing, .progressing].max() == .missing)
     }

@@ -207,18 +207,22 @@ struct MergeRequestTests {
         #expect(hook.body["merge_requests_events"] == true)
         #expect(hook.body["token"] == nil)
 
-        try await harness.commit(branch: "sandman/payments", content: "x\n")
+        let first = try await harness.commit(branch: "sandman/payments", content: "x\n")
         _ = try await harness.openMergeRequest("sandman/payments")
+        // A push to the source branch (Sandman updating its open merge request): action update with oldrev.
+        try await harness.commit(branch: "sandman/payments", content: "y\n", start: nil)
         _ = try await harness.waitChecked(1)
         _ = try await harness.request(.put, "/projects/\(project)/merge_requests/1/merge")
-        #expect(try await eventually { receiver.requests.count >= 3 && harness.gitlab.webhookDeliveries.count >= 3 })
+        #expect(try await eventually { receiver.requests.count >= 4 && harness.gitlab.webhookDeliveries.count >= 4 })
         // Deliveries run concurrently: the retried "open" and the "merge" may arrive in either order.
         let requests = receiver.requests
         // doc/user/project/integrations/webhook_events.md: Merge request events.
         #expect(requests.allSatisfy { $0.header("X-Gitlab-Event") == "Merge Request Hook" && $0.header("X-Gitlab-Token") == "s3cret" })
         #expect(requests.allSatisfy { $0.header("X-Gitlab-Instance") == harness.gitlab.url && $0.header("X-Gitlab-Webhook-UUID") != nil })
         let bodies = try requests.map { try JSONValue(parsing: Data($0.body)) }
-        #expect(bodies.map { $0[path: ["object_attributes", "action"]]?.string ?? "" }.sorted() == ["merge", "open", "open"])
+        #expect(bodies.map { $0[path: ["object_attributes", "action"]]?.string ?? "" }.sorted() == ["merge", "open", "open", "update"])
+        let update = try #require(bodies.first { $0[path: ["object_attributes", "action"]] == "update" })
+        #expect(update[path: ["object_attributes", "oldrev"]] == first.body["id"])
         let merge = try #require(bodies.first { $0[path: ["object_attributes", "action"]] == "merge" })
         #expect(merge["object_kind"] == "merge_request")
         #expect(merge["event_type"] == "merge_request")

@@ -60,6 +60,12 @@ struct PythonGitLabTests {
         branch = project.branches.create({"branch": "sandman/other", "ref": "main"})
         out["branch"] = [branch.name, branch.commit["id"] == project.branches.get("main").commit["id"]]
         out["branches"] = sorted(b.name for b in project.branches.list(get_all=True))
+        # More than a page: python-gitlab follows the Link headers.
+        for i in range(25):
+            project.branches.create({"branch": "page/%02d" % i, "ref": "main"})
+        out["paged"] = [len(project.branches.list(get_all=True)), len(project.branches.list()), project.branches.list(iterator=True).total]
+        for i in range(25):
+            project.branches.delete("page/%02d" % i)
 
         mr = project.mergerequests.create({
             "source_branch": "sandman/payments-wake", "target_branch": "main", "title": "Wake payments",
@@ -159,6 +165,7 @@ struct PythonGitLabTests {
         #expect(out["stale"] == [400, "The file has changed since you started editing it: clusters/staging/payments/sleepinfo.yaml"])
         #expect(out["branch"] == ["sandman/other", true])
         #expect(out["branches"] == ["main", "sandman/other", "sandman/payments-wake"])
+        #expect(out["paged"] == [28, 20, 28])
         #expect(out["mr"] == [1, "opened", "preparing", true])
         #expect(out["duplicate"] == [409, "['Another open merge request already exists for this source branch: !1']"])
         #expect(out["listed"] == [1])
