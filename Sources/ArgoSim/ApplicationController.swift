@@ -270,6 +270,15 @@ actor ApplicationController {
 
     // MARK: Sync
 
+    /// What one operation did: its phase and message, the revision, one result per resource.
+    private struct Outcome {
+        var phase = "Succeeded"
+        var message = "successfully synced (all tasks run)"
+        var revision = ""
+        var results: [JSONValue] = []
+        var applied: Set<ResourceKey> = []
+    }
+
     /// Runs the Application's operation: apply (server-side, force, manager `argocd-controller`)
     /// what git says at the revision, prune when asked, record the result.
     func execute(_ name: String) async {
@@ -282,82 +291,90 @@ actor ApplicationController {
         if settings.syncDelay > .zero { try? await Task.sleep(for: settings.syncDelay) }
         let spec = record.application["spec"] ?? .null
         let sync = operation["sync"] ?? .null
-        let dryRun = sync["dryRun"]?.bool ?? false
-        let options = (sync["syncOptions"]?.array ?? []).compactMap(\.string)
-        let respectIgnored = options.contains("RespectIgnoreDifferences=true")
-        let rules = Drift.Rule.rules(from: spec)
-        var results: [JSONValue] = []
-        var phase = "Succeeded"
-        var message = "successfully synced (all tasks run)"
-        var revision = ""
-        var applied: Set<ResourceKey> = []
+        var outcome = Outcome()
         do {
-            let (client, namespace) = try destination(spec)
-            let requested = sync["revision"]?.string
-            let desired: [Desired]
-            (revision, desired) = try await desiredObjects(name: name, spec: spec, revision: requested, client: client, namespace: namespace)
-            let only = sync["resources"]?.array
-            for item in desired where only.map({ filters in filters.contains { Self.selects($0, item) } }) ?? true {
-                let live = try await get(item, client: client)
-                let object = respectIgnored ? Drift.respectingIgnored(item.object, live: live, pointers: Drift.ignoredPointers(for: item.object, rules: rules)) : item.object
-                var result = Self.resourceStatus(item.key, kind: item.kind, synced: true, health: nil)
-                result["hookPhase"] = "Running"
-                result["syncPhase"] = "Sync"
-                if dryRun {
-                    result["message"] = .string("\(item.kind.kind.lowercased())\(item.kind.group.isEmpty ? "" : ".\(item.kind.group)")/\(item.key.name) serverside-applied (dry run)")
-                } else {
-                    do {
-                        _ = try await client.patch(item.kind, namespace: item.key.namespace, name: item.key.name, .apply(object, force: true), fieldManager: Self.fieldManager)
-                        result["message"] = .string("\(item.kind.kind.lowercased())\(item.kind.group.isEmpty ? "" : ".\(item.kind.group)")/\(item.key.name) serverside-applied")
-                    } catch {
-                        result["status"] = "SyncFailed"
-                        result["message"] = .string("\(error)")
-                        phase = "Failed"
-                        message = "one or more objects failed to apply, reason: \(error)"
-                    }
-                }
-                applied.insert(item.key)
-                results.append(result)
-            }
-            let prune = sync["prune"]?.bool ?? false
-            for key in (records[name]?.managed ?? []).subtracting(desired.map(\.key)) where only == nil {
-                var result = Self.resourceStatus(key, kind: ResourceKind(apiVersion: key.apiVersion, kind: key.kind), synced: !prune, health: nil)
-                if prune, !dryRun {
-                    try? await client.delete(ResourceKind(apiVersion: key.apiVersion, kind: key.kind), namespace: key.namespace, name: key.name)
-                    result["message"] = "pruned"
-                    result["status"] = "Pruned"
-                } else {
-                    result["message"] = "ignored (requires pruning)"
-                    result["status"] = "PruneSkipped"
-                    applied.insert(key)
-                }
-                results.append(result)
-            }
+            try await runSync(name, spec: spec, sync: sync, into: &outcome)
         } catch {
-            phase = "Error"
-            message = "\(error)"
+            outcome.phase = "Error"
+            outcome.message = "\(error)"
         }
         guard var latest = records[name] else { return }
         let finished = Self.timestamp()
         latest.busy = false
         latest.application["operation"] = nil
         latest.application[path: ["status", "operationState"]] = [
-            "operation": operation, "phase": .string(phase), "message": .string(message), "startedAt": started, "finishedAt": finished,
-            "syncResult": ["revision": .string(revision), "resources": .array(results), "source": spec["source"] ?? .null],
+            "operation": operation, "phase": .string(outcome.phase), "message": .string(outcome.message), "startedAt": started,
+            "finishedAt": finished,
+            "syncResult": ["revision": .string(outcome.revision), "resources": .array(outcome.results), "source": spec["source"] ?? .null],
         ]
-        if phase == "Succeeded", !dryRun {
+        if outcome.phase == "Succeeded", sync["dryRun"]?.bool != true {
             var history = latest.application[path: ["status", "history"]]?.array ?? []
             history.append([
-                "id": .int(Int64(history.count)), "revision": .string(revision), "deployStartedAt": started, "deployedAt": finished,
+                "id": .int(Int64(history.count)), "revision": .string(outcome.revision), "deployStartedAt": started, "deployedAt": finished,
                 "source": spec["source"] ?? .null, "initiatedBy": operation["initiatedBy"] ?? .null,
             ])
             latest.application[path: ["status", "history"]] = .array(history)
-            if sync["resources"] == nil { latest.managed = applied } else { latest.managed.formUnion(applied) }
+            if sync["resources"] == nil { latest.managed = outcome.applied } else { latest.managed.formUnion(outcome.applied) }
         }
         latest.lastSyncFinished = ContinuousClock.now
         latest.application = stamped(latest.application)
         records[name] = latest
         await reconcile(name)
+    }
+
+    /// Applies the selected resources at the operation's revision, then prunes (or reports) what left git.
+    private func runSync(_ name: String, spec: JSONValue, sync: JSONValue, into outcome: inout Outcome) async throws {
+        let dryRun = sync["dryRun"]?.bool ?? false
+        let respectIgnored = (sync["syncOptions"]?.array ?? []).contains("RespectIgnoreDifferences=true")
+        let rules = Drift.Rule.rules(from: spec)
+        let (client, namespace) = try destination(spec)
+        let desired: [Desired]
+        (outcome.revision, desired) = try await desiredObjects(name: name, spec: spec, revision: sync["revision"]?.string, client: client, namespace: namespace)
+        let only = sync["resources"]?.array
+        for item in desired where only.map({ filters in filters.contains { Self.selects($0, item) } }) ?? true {
+            var object = item.object
+            if respectIgnored {
+                let pointers = Drift.ignoredPointers(for: item.object, rules: rules)
+                object = Drift.respectingIgnored(object, live: try await get(item, client: client), pointers: pointers)
+            }
+            var result = Self.resourceStatus(item.key, kind: item.kind, synced: true, health: nil)
+            result["hookPhase"] = "Running"
+            result["syncPhase"] = "Sync"
+            result["message"] = .string("\(Self.resourceName(item.kind, item.key.name)) serverside-applied\(dryRun ? " (dry run)" : "")")
+            if !dryRun {
+                do {
+                    _ = try await client.patch(item.kind, namespace: item.key.namespace, name: item.key.name, .apply(object, force: true), fieldManager: Self.fieldManager)
+                } catch {
+                    result["status"] = "SyncFailed"
+                    result["message"] = .string("\(error)")
+                    outcome.phase = "Failed"
+                    outcome.message = "one or more objects failed to apply, reason: \(error)"
+                }
+            }
+            outcome.applied.insert(item.key)
+            outcome.results.append(result)
+        }
+        guard only == nil else { return }
+        let prune = sync["prune"]?.bool ?? false
+        for key in (records[name]?.managed ?? []).subtracting(desired.map(\.key)) {
+            let kind = ResourceKind(apiVersion: key.apiVersion, kind: key.kind)
+            var result = Self.resourceStatus(key, kind: kind, synced: !prune, health: nil)
+            if prune, !dryRun {
+                try? await client.delete(kind, namespace: key.namespace, name: key.name)
+                result["message"] = "pruned"
+                result["status"] = "Pruned"
+            } else {
+                result["message"] = "ignored (requires pruning)"
+                result["status"] = "PruneSkipped"
+                outcome.applied.insert(key)
+            }
+            outcome.results.append(result)
+        }
+    }
+
+    /// `deployment.apps/api`, as kubectl and Argo CD's messages name objects.
+    static func resourceName(_ kind: ResourceKind, _ name: String) -> String {
+        "\(kind.kind.lowercased())\(kind.group.isEmpty ? "" : ".\(kind.group)")/\(name)"
     }
 
     private static func selects(_ filter: JSONValue, _ item: Desired) -> Bool {

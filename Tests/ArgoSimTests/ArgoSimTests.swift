@@ -214,8 +214,11 @@ struct ArgoSimTests {
                 return error.reason == .notFound
             }
         })
-        let result = try #require(await harness.status()[path: ["operationState", "syncResult", "resources"]]?.array)
-        #expect(result.contains { $0["kind"] == "ConfigMap" && $0["status"] == "Pruned" })
+        // The operation records the prune once it has finished.
+        #expect(try await eventually {
+            let result = await harness.status()[path: ["operationState", "syncResult", "resources"]]?.array ?? []
+            return result.contains { $0["kind"] == "ConfigMap" && $0["status"] == "Pruned" }
+        })
     }
 
     @Test func aFailedSyncIsNotRepeatedAtTheSameRevision() async throws {

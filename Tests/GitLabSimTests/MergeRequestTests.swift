@@ -198,8 +198,9 @@ struct MergeRequestTests {
         defer { Task { await harness.stop() } }
         let failures = Countdown(1)
         let receiver = try await TestHTTPServer.start { request in
-            // The first call fails: GitLabSim tries again.
-            failures.next() >= 0 ? .text(500, "down") : .text(200, "ok")
+            // The first "open" call fails: GitLabSim tries again.
+            let action = (try? JSONValue(parsing: Data(request.body)))?[path: ["object_attributes", "action"]]
+            return action == "open" && failures.next() >= 0 ? .text(500, "down") : .text(200, "ok")
         }
         defer { Task { await receiver.shutdown() } }
         let hook = try await harness.request(.post, "/projects/\(project)/hooks", json: ["url": .string(receiver.baseURL + "/gitlab/webhook"), "token": "s3cret", "merge_requests_events": true])
