@@ -6,6 +6,7 @@ import JSON
 import Kube
 import TestSupport
 import Testing
+import Transport
 
 /// `sandman sim all`: the repository's GitOps fixtures in KubeSim, GitLabSim and ArgoSim wired
 /// together, as the GitOps mode and its demo will use them.
@@ -36,6 +37,43 @@ struct GitOpsSimulatorsTests {
         #expect(try await eventually(timeout: .seconds(20)) {
             _ = await stack.argocd.refresh("staging-payments")
             return try await kube.get(.deployment, namespace: "payments", name: "api")[path: ["spec", "replicas"]] == 3
+        })
+    }
+
+    @Test func simAllPrintsWhereEverythingIsAndServesIt() async throws {
+        let directory = try TemporaryDirectory("sim-all")
+        defer { directory.remove() }
+        let log = directory.path + "/out.txt"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: HubFixture.binary)
+        process.currentDirectoryURL = URL(fileURLWithPath: HubFixture.repositoryFile("."))
+        process.arguments = ["sim", "all", "--gitops", "clusters/demo/gitops", "--write-kubeconfig", directory.path + "/kubeconfig.yaml"]
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardError = process.standardOutput
+        try process.run()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        func output() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        #expect(try await eventually(timeout: .seconds(60)) { output().contains("Ctrl-C stops them.") }, "\(output())")
+        func url(after label: String) -> String? {
+            output().split(separator: "\n").first { $0.hasPrefix(label) }?.split(separator: " ").first { $0.hasPrefix("http") }.map(String.init)
+        }
+        let argocd = try #require(url(after: "Argo CD:"))
+        let gitlab = try #require(url(after: "GitLab:"))
+        #expect(FileManager.default.fileExists(atPath: directory.path + "/kubeconfig.yaml"))
+
+        let client = HTTPClient()
+        defer { client.shutdown() }
+        let project = try await client.send(HTTPRequest(url: gitlab + "/api/v4/projects/platform%2Fdeploy", headers: ["PRIVATE-TOKEN": "glpat-sandman-sim"]))
+        #expect(project.status == 200)
+        #expect(try await eventually(timeout: .seconds(20)) {
+            let reply = try await client.send(HTTPRequest(
+                url: argocd + "/api/v1/applications/staging-payments?refresh=normal", headers: ["Authorization": "Bearer argocd-sandman-sim"]
+            ))
+            return (try? JSONValue(parsing: reply.body))?[path: ["status", "sync", "status"]] == "Synced"
         })
     }
 }
