@@ -51,8 +51,8 @@ public final class GitLabSim: Sendable {
     public let port: Int
     public let configuration: Configuration
     let state: GitLabState
-    private let serving: Task<Void, any Error>
-    private let delivering: Task<Void, Never>
+    /// The server, the webhook sender and the auto-merge loop.
+    private let tasks: [Task<Void, any Error>]
 
     /// Starts a server and returns once it accepts connections.
     public static func start(_ configuration: Configuration = .init(), logger: Logger = Logger(label: "gitlabsim")) async throws -> GitLabSim {
@@ -70,25 +70,29 @@ public final class GitLabSim: Sendable {
         }
         let url = server.url
         await store.setBaseURL(url)
-        let delivering = Task { await WebhookSender(state: state, instance: url).run(events) }
-        return GitLabSim(url: url, port: server.port, configuration: configuration, state: state, serving: server.task, delivering: delivering)
+        let delivering = Task<Void, any Error> { await WebhookSender(state: state, instance: url).run(events) }
+        // GitLab's background work: auto-merges whose checks have finished.
+        let merging = Task<Void, any Error> {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                await store.runDueAutoMerges()
+            }
+        }
+        return GitLabSim(url: url, port: server.port, configuration: configuration, state: state, tasks: [server.task, delivering, merging])
     }
 
-    private init(url: String, port: Int, configuration: Configuration, state: GitLabState, serving: Task<Void, any Error>, delivering: Task<Void, Never>) {
+    private init(url: String, port: Int, configuration: Configuration, state: GitLabState, tasks: [Task<Void, any Error>]) {
         self.url = url
         self.port = port
         self.configuration = configuration
         self.state = state
-        self.serving = serving
-        self.delivering = delivering
+        self.tasks = tasks
     }
 
-    /// Stops serving and abandons webhook calls still being retried.
+    /// Stops serving, abandons webhook calls still being retried and pending auto-merges.
     public func shutdown() async {
-        delivering.cancel()
-        serving.cancel()
-        _ = await serving.result
-        _ = await delivering.value
+        for task in tasks { task.cancel() }
+        for task in tasks { _ = await task.result }
     }
 
     // MARK: Faults and counters

@@ -43,6 +43,21 @@ extension GitLabStore {
             }
             projects[id] = project
         }
+        runDueAutoMerges()
+    }
+
+    /// Merges the merge requests set to auto-merge that have become mergeable (a check finished,
+    /// an approval arrived), as GitLab's auto-merge process does in the background.
+    func runDueAutoMerges() {
+        for id in projects.keys.sorted() {
+            for iid in (projects[id]?.mergeRequests.keys.sorted() ?? []) {
+                guard var project = projects[id], let pending = project.mergeRequests[iid], pending.state == .opened,
+                      let mergeUser = pending.autoMergeBy, let request = try? mergeRequest(in: &project, iid: iid),
+                      status(project, request) == .mergeable
+                else { continue }
+                _ = try? performMerge(&project, request, user: mergeUser, message: nil, removeSource: nil)
+            }
+        }
     }
 
     func status(_ project: Project, _ request: MergeRequest) -> MergeStatus {
@@ -287,8 +302,10 @@ extension GitLabStore {
         if !approve, !fullyApproved, !project.rules(for: request.targetBranch).isEmpty {
             emit(project: project, request: request, action: "unapproved", user: user)
         }
-        if approve, let mergeUser = request.autoMergeBy, status(project, request) == .mergeable {
-            request = (try? performMerge(&project, request, user: mergeUser, message: nil, removeSource: nil)) ?? request
+        if approve, request.autoMergeBy != nil {
+            runDueAutoMerges()
+            project = projects[project.id]!
+            request = project.mergeRequests[iid] ?? request
         }
         return approvalState(project, request, user: user)
     }

@@ -187,6 +187,19 @@ struct MergeRequestTests {
         let merged = try await harness.request(.get, "/projects/\(project)/merge_requests/1").body
         #expect(merged["state"] == "merged")
         #expect(merged[path: ["merged_by", "username"]] == "bot")
+
+        // Approved while GitLab is still checking: the merge happens when the check finishes.
+        try await harness.commit(branch: "sandman/later", content: "later\n")
+        let later = try await harness.openMergeRequest("sandman/later")
+        _ = try await harness.waitChecked(2)
+        _ = try await harness.request(.put, "/projects/\(project)/merge_requests/2/merge", json: ["auto_merge": true])
+        try await harness.gitlab.commit(project: "platform/deploy", branch: "main", message: "target moves", files: ["README.md": "moved\n"])
+        #expect(try await harness.request(.get, "/projects/\(project)/merge_requests/2").body["detailed_merge_status"] == "unchecked")
+        _ = try await harness.request(.post, "/projects/\(project)/merge_requests/2/approve", token: "alice-token")
+        #expect(try await harness.request(.get, "/projects/\(project)/merge_requests/2").body["state"] == "opened")
+        await harness.gitlab.finishMergeabilityChecks()
+        let laterMerged = try await harness.request(.get, "/projects/\(project)/merge_requests/2").body
+        #expect(laterMerged["state"] == "merged", "\(later.body)")
         #expect(try await harness.request(.get, "/projects/\(project)/merge_requests/1/approvals").body["approved"] == true)
         let rules = try await harness.request(.get, "/projects/\(project)/approval_rules").body.array ?? []
         #expect(rules.first?["approvals_required"] == 1)
