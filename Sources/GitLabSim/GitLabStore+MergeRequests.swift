@@ -316,6 +316,19 @@ extension GitLabStore {
         return approvalState(project, request, user: user)
     }
 
+    /// The commits of the source branch not yet on the target branch, newest first.
+    func mergeRequestCommits(_ reference: String, iid: Int) throws(GitLabError) -> [JSONValue] {
+        var project = try project(reference)
+        let request = try mergeRequest(in: &project, iid: iid)
+        let target = project.repository.branches[request.targetBranch]
+        let merged = Set(target.map { project.repository.history(from: $0).map(\.sha) } ?? [])
+        let head = request.state == .merged ? (project.repository.commits[request.mergeCommitSHA ?? ""]?.parents.last ?? request.sha) : request.sha
+        let base = Set(project.repository.commits[request.mergeCommitSHA ?? ""].map { commit in
+            commit.parents.first.map { project.repository.history(from: $0).map(\.sha) } ?? []
+        } ?? Array(merged))
+        return project.repository.history(from: head).filter { !base.contains($0.sha) }.map { commitEntity(project, $0) }
+    }
+
     // MARK: Notes
 
     func addNote(_ reference: String, iid: Int, body: String?, user: User) throws(GitLabError) -> JSONValue {

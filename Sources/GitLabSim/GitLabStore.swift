@@ -288,6 +288,12 @@ actor GitLabStore {
         return project.hooks.map { hookEntity(project, $0) }
     }
 
+    func hook(_ reference: String, id: Int) throws(GitLabError) -> JSONValue {
+        let project = try project(reference)
+        guard let hook = project.hooks.first(where: { $0.id == id }) else { throw .notFound() }
+        return hookEntity(project, hook)
+    }
+
     func deleteHook(_ reference: String, id: Int) throws(GitLabError) {
         var project = try project(reference)
         guard project.hooks.contains(where: { $0.id == id }) else { throw .notFound() }
@@ -306,6 +312,30 @@ actor GitLabStore {
         project.protectedBranches.append(branch)
         update(project)
         return protectedBranchEntity(branch)
+    }
+
+    func protectedBranch(_ reference: String, name: String) throws(GitLabError) -> JSONValue {
+        guard let branch = try project(reference).protectedBranches.first(where: { $0.name == name }) else { throw .notFound() }
+        return protectedBranchEntity(branch)
+    }
+
+    func unprotectBranch(_ reference: String, name: String) throws(GitLabError) {
+        var project = try project(reference)
+        guard let branch = project.protectedBranches.first(where: { $0.name == name }) else { throw .notFound() }
+        project.protectedBranches.removeAll { $0.id == branch.id }
+        for index in project.approvalRules.indices { project.approvalRules[index].protectedBranchIDs.removeAll { $0 == branch.id } }
+        update(project)
+    }
+
+    /// The project's approval settings (`GET /projects/:id/approvals`): authors may not approve.
+    func projectApprovals(_ reference: String) throws(GitLabError) -> JSONValue {
+        _ = try project(reference)
+        return [
+            "approvers": [], "approver_groups": [], "approvals_before_merge": 0, "reset_approvals_on_push": true,
+            "selective_code_owner_removals": false, "disable_overriding_approvers_per_merge_request": false,
+            "merge_requests_author_approval": false, "merge_requests_disable_committers_approval": false,
+            "require_password_to_approve": false, "require_reauthentication_to_approve": false,
+        ]
     }
 
     func protectedBranches(_ reference: String) throws(GitLabError) -> [JSONValue] {

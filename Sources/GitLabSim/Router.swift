@@ -32,7 +32,10 @@ struct Router {
 
     /// `repository/files/:file_path/raw` for the counters, with values replaced by their names.
     static func pattern(_ rest: [String]) -> [String] {
-        let names = ["branches": ":branch", "files": ":file_path", "commits": ":sha", "merge_requests": ":iid", "hooks": ":hook_id"]
+        let names = [
+            "branches": ":branch", "files": ":file_path", "commits": ":sha", "merge_requests": ":iid", "hooks": ":hook_id",
+            "protected_branches": ":name",
+        ]
         var result: [String] = []
         for (index, segment) in rest.enumerated() {
             if index > 0, let name = names[rest[index - 1]] {
@@ -54,6 +57,13 @@ struct Router {
             return try await mergeRequestRoute(project, Array(rest.dropFirst()), user: user)
         case (_, "hooks"):
             return try await hookRoute(project, Array(rest.dropFirst()))
+        case ("GET", "approvals") where rest.count == 1:
+            return .json(try await store.projectApprovals(project))
+        case ("GET", "protected_branches") where rest.count == 2:
+            return .json(try await store.protectedBranch(project, name: rest[1]))
+        case ("DELETE", "protected_branches") where rest.count == 2:
+            try await store.unprotectBranch(project, name: rest[1])
+            return .noContent
         case ("GET", "protected_branches") where rest.count == 1:
             return .list(try await store.protectedBranches(project))
         case ("POST", "protected_branches") where rest.count == 1:
@@ -155,6 +165,8 @@ struct Router {
             return .json(try await store.approve(project, iid: iid, sha: nil, user: user, approve: false), status: 201)
         case ("GET", "approvals", 2):
             return .json(try await store.approvals(project, iid: iid, user: user))
+        case ("GET", "commits", 2):
+            return .list(try await store.mergeRequestCommits(project, iid: iid))
         case ("GET", "notes", 2):
             return .list(try await store.notes(project, iid: iid))
         case ("POST", "notes", 2):
@@ -178,6 +190,9 @@ struct Router {
                 project, url: url, token: parameters.nonEmptyString("token"),
                 mergeRequestsEvents: try parameters.bool("merge_requests_events") ?? false, pushEvents: try parameters.bool("push_events") ?? true
             ), status: 201)
+        case ("GET", 1):
+            guard let id = Int(rest[0]) else { throw .invalid("hook_id is invalid") }
+            return .json(try await store.hook(project, id: id))
         case ("DELETE", 1):
             guard let id = Int(rest[0]) else { throw .invalid("hook_id is invalid") }
             try await store.deleteHook(project, id: id)

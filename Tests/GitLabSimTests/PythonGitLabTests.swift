@@ -128,6 +128,26 @@ struct PythonGitLabTests {
 
         note = project.mergerequests.get(prod.iid).notes.create({"body": "Argo CD synced"})
         out["note"] = note.body
+        out["note_list"] = [n.body for n in project.mergerequests.get(prod.iid).notes.list()]
+        out["mr_commits"] = [c.title for c in project.mergerequests.get(prod.iid).commits()]
+        out["project_approvals"] = project.approvals.get().merge_requests_author_approval
+        protected = project.protectedbranches.create({"name": "release/*"})
+        out["protected"] = [protected.name, project.protectedbranches.get("release/*").name]
+        project.protectedbranches.delete("release/*")
+        out["protected_after"] = [p.name for p in project.protectedbranches.list()]
+
+        # Webhooks as a project maintainer sets them up.
+        hook = project.hooks.create({"url": "http://127.0.0.1:9/hook", "token": "s3cret", "merge_requests_events": True, "push_events": False})
+        out["hook"] = [project.hooks.get(hook.id).url, hook.merge_requests_events, hasattr(hook, "token")]
+        hook.delete()
+        out["hooks_after"] = len(project.hooks.list())
+
+        # A file created, then deleted, through the single-file API.
+        created = project.files.create({"file_path": "clusters/dev/new.yaml", "branch": "main", "content": "a: 1\n", "commit_message": "add"})
+        out["created_file"] = created.file_path
+        project.files.delete(file_path="clusters/dev/new.yaml", branch="main", commit_message="remove")
+        out["tree"] = sorted(t["path"] for t in project.repository_tree(path="clusters", recursive=True, get_all=True) if t["type"] == "blob")
+        out["commit_get"] = project.commits.get(commit.id).id == commit.id
 
         # Read-only token: reads work, writes are refused with 403.
         ro = reader.projects.get("platform/deploy")
@@ -182,6 +202,16 @@ struct PythonGitLabTests {
         #expect(out["prod_after"] == "merged")
         #expect(out["approvals"] == true)
         #expect(out["note"] == "Argo CD synced")
+        #expect(out["note_list"] == ["Argo CD synced"])
+        #expect(out["mr_commits"] == ["prod"])
+        #expect(out["project_approvals"] == false)
+        #expect(out["protected"] == ["release/*", "release/*"])
+        #expect(out["protected_after"] == [])
+        #expect(out["hook"] == ["http://127.0.0.1:9/hook", true, false])
+        #expect(out["hooks_after"] == 0)
+        #expect(out["created_file"] == "clusters/dev/new.yaml")
+        #expect(out["tree"] == ["clusters/staging/payments/NOTE.md", "clusters/staging/payments/sleepinfo.yaml"])
+        #expect(out["commit_get"] == true)
         #expect(out["read_only"] == 403)
         #expect(out["closed"] == "closed")
         // Everything python-gitlab sent was routed (no request fell through to the unknown-route 404).
