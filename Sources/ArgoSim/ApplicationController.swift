@@ -11,6 +11,7 @@ actor ApplicationController {
         var selfHealTimeout: Duration
         var trackingMethod: ArgoSim.TrackingMethod
         var syncDelay: Duration
+        var liveCheckInterval: Duration
     }
 
     /// A resource an Application manages.
@@ -28,6 +29,11 @@ actor ApplicationController {
         var lastSyncFinished: ContinuousClock.Instant?
         var busy = false
         var generation = 1
+        /// What the last comparison read from git, reused when only the cluster changed.
+        var compared: (revision: String, desired: [Desired])?
+        /// The resourceVersion of each managed object at the last comparison ("" when absent).
+        var liveVersions: [ResourceKey: String] = [:]
+        var liveCheckedAt: ContinuousClock.Instant?
     }
 
     static let fieldManager = "argocd-controller"
@@ -153,10 +159,31 @@ actor ApplicationController {
                     await execute(name)
                 } else if record.reconciledAt.map({ ContinuousClock.now - $0 >= settings.reconciliationInterval }) ?? true || selfHealDue(record) {
                     await reconcile(name)
+                } else if record.liveCheckedAt.map({ ContinuousClock.now - $0 >= settings.liveCheckInterval }) ?? true {
+                    await checkLive(name)
                 }
             }
             try? await Task.sleep(for: .milliseconds(50))
         }
+    }
+
+    /// Argo CD watches the objects it manages and compares again when one changes; the simulator
+    /// looks at their resourceVersions every `liveCheckInterval` and compares with the cached
+    /// manifests (git is read again only at the polling interval or on refresh).
+    private func checkLive(_ name: String) async {
+        guard var record = records[name], let compared = record.compared, let (client, _) = try? destination(record.application["spec"]) else { return }
+        record.liveCheckedAt = ContinuousClock.now
+        records[name] = record
+        var changed = false
+        for item in compared.desired {
+            let version = (try? await get(item, client: client))?[path: ["metadata", "resourceVersion"]]?.string ?? ""
+            if version != record.liveVersions[item.key] {
+                changed = true
+                break
+            }
+        }
+        guard changed, records[name]?.busy == false else { return }
+        await reconcile(name, readGit: false)
     }
 
     private func selfHealDue(_ record: Record) -> Bool {
@@ -174,29 +201,38 @@ actor ApplicationController {
 
     // MARK: Comparison
 
-    private struct Desired {
+    struct Desired: Sendable {
         var object: JSONValue
         var key: ResourceKey
         var kind: ResourceKind
     }
 
     /// Compares git with the cluster, records the status, then auto-syncs when Argo CD would.
-    func reconcile(_ name: String) async {
+    func reconcile(_ name: String, readGit: Bool = true) async {
         guard var record = records[name] else { return }
         record.busy = true
         records[name] = record
         let generation = record.generation
         let spec = record.application["spec"] ?? .null
         var status = record.application["status"] ?? .emptyObject
+        var compared: (revision: String, desired: [Desired])?
+        var liveVersions: [ResourceKey: String] = [:]
         do {
             let (client, namespace) = try destination(spec)
-            let (revision, desired) = try await desiredObjects(name: name, spec: spec, revision: nil, client: client, namespace: namespace)
+            let revision: String, desired: [Desired]
+            if !readGit, let cached = record.compared {
+                (revision, desired) = cached
+            } else {
+                (revision, desired) = try await desiredObjects(name: name, spec: spec, revision: nil, client: client, namespace: namespace)
+            }
+            compared = (revision, desired)
             let pointersRules = Drift.Rule.rules(from: spec)
             var resources: [JSONValue] = []
             var outOfSync = false
             var worst = Health.healthy
             for item in desired {
                 let live = try await get(item, client: client)
+                liveVersions[item.key] = live?[path: ["metadata", "resourceVersion"]]?.string ?? ""
                 let differences = Drift.differences(desired: item.object, live: live ?? .null, ignoring: Drift.ignoredPointers(for: item.object, rules: pointersRules))
                 let synced = live != nil && differences.isEmpty
                 let health = Health.of(live)
@@ -233,7 +269,10 @@ actor ApplicationController {
         }
         latest.application["status"] = status
         latest.application = stamped(latest.application)
-        latest.reconciledAt = ContinuousClock.now
+        if readGit { latest.reconciledAt = ContinuousClock.now }
+        latest.compared = compared
+        latest.liveVersions = liveVersions
+        latest.liveCheckedAt = ContinuousClock.now
         records[name] = latest
         autoSync(name)
     }

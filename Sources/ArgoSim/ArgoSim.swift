@@ -64,6 +64,9 @@ public final class ArgoSim: Sendable {
         /// Wait after a sync before self-heal syncs drift again (`--self-heal-timeout-seconds`), 5 s in Argo CD.
         public var selfHealTimeout: Duration = .seconds(5)
         public var trackingMethod: TrackingMethod = .label
+        /// How often the controller looks for changes to the objects it manages (Argo CD watches
+        /// them); a change is compared at once, and self-heal follows.
+        public var liveCheckInterval: Duration = .seconds(1)
         /// How long an operation stays `Running` before it applies, to test clients against
         /// operations in progress.
         public var syncDelay: Duration = .zero
@@ -91,7 +94,8 @@ public final class ArgoSim: Sendable {
         let controller = ApplicationController(
             settings: .init(
                 reconciliationInterval: configuration.reconciliationInterval, selfHealTimeout: configuration.selfHealTimeout,
-                trackingMethod: configuration.trackingMethod, syncDelay: configuration.syncDelay
+                trackingMethod: configuration.trackingMethod, syncDelay: configuration.syncDelay,
+                liveCheckInterval: configuration.liveCheckInterval
             ),
             source: ManifestSource(baseURL: configuration.gitlabURL, token: configuration.gitlabToken, client: gitClient),
             clusters: configuration.clusters

@@ -140,6 +140,20 @@ struct ArgoSimTests {
         #expect(live[path: ["spec", "replicas"]] == 0)
     }
 
+    @Test func driftIsNoticedWithoutARefresh() async throws {
+        // Argo CD watches what it manages: no refresh and no repository poll is needed to self-heal.
+        let harness = try await GitOpsHarness.start { $0.liveCheckInterval = .milliseconds(100) }
+        defer { Task { await harness.stop() } }
+        try await harness.argocd.createApplication(GitOpsHarness.application())
+        #expect(try await harness.waitSynced())
+        let polls = harness.gitlab.requests.count
+        try await harness.scale(0)
+        #expect(try await eventually { try await harness.replicas() == 3 })
+        #expect(await harness.status()[path: ["operationState", "operation", "initiatedBy", "automated"]] == true)
+        // The drift was compared with the manifests already read; git is read for the sync itself.
+        #expect(harness.gitlab.requests.count > polls)
+    }
+
     @Test func ignoreDifferencesWithoutRespectIsUndoneByTheNextSync() async throws {
         let harness = try await GitOpsHarness.start()
         defer { Task { await harness.stop() } }

@@ -35,8 +35,7 @@ struct GitOpsSimulatorsTests {
         // The conflict the GitOps mode must handle: a sleep is undone by self-heal.
         _ = try await kube.setScale(.deployment, namespace: "payments", name: "api", replicas: 0)
         #expect(try await eventually(timeout: .seconds(20)) {
-            _ = await stack.argocd.refresh("staging-payments")
-            return try await kube.get(.deployment, namespace: "payments", name: "api")[path: ["spec", "replicas"]] == 3
+            try await kube.get(.deployment, namespace: "payments", name: "api")[path: ["spec", "replicas"]] == 3
         })
     }
 
