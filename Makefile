@@ -1,6 +1,7 @@
 # Sandman: build, test, demo. See README.md.
 SWIFT ?= swift
-APT_PACKAGES := liblua5.4-dev libcurl4-openssl-dev libsqlite3-dev pkg-config
+# python3-venv: the GitLabSim tests install python-gitlab from PyPI into .build/python-gitlab-venv.
+APT_PACKAGES := liblua5.4-dev libcurl4-openssl-dev libsqlite3-dev pkg-config python3 python3-venv
 BIN := .build/debug/sandman
 
 .PHONY: deps build test demo bench clean

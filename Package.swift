@@ -69,6 +69,36 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SimulatorKit",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GitLabSim",
+            dependencies: [
+                "JSON", "Transport", "SimulatorKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ArgoSim",
+            dependencies: [
+                "JSON", "Kube", "Transport", "SimulatorKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Kube",
             dependencies: [
                 "Transport", "JSON", "Scheduling",
@@ -136,7 +166,7 @@ let package = Package(
         .target(
             name: "Demo",
             dependencies: [
-                "Hub", "Config", "Kube", "KubeSim", "Store",
+                "Hub", "Config", "Kube", "KubeSim", "GitLabSim", "ArgoSim", "Store",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -144,7 +174,7 @@ let package = Package(
         .executableTarget(
             name: "sandman",
             dependencies: [
-                "Hub", "Config", "Demo", "KubeSim", "Scripting",
+                "Hub", "Config", "Demo", "KubeSim", "GitLabSim", "ArgoSim", "Scripting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -177,10 +207,19 @@ let package = Package(
         ),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "TestSupport", "LocalPKI"], swiftSettings: swiftSettings),
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "GitLabSimTests", dependencies: ["GitLabSim", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ArgoSimTests", dependencies: ["ArgoSim", "GitLabSim", "KubeSim", "Kube", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "KubeTests", dependencies: ["Kube", "KubeSim", "JSON", "LocalPKI", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ScriptingTests", dependencies: ["Scripting", "JSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SleepTests", dependencies: ["Sleep", "Kube", "KubeSim", "JSON", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
-        .testTarget(name: "HubTests", dependencies: ["Hub", "Demo", "Config", "Kube", "KubeSim", "JSON", "Scheduling", "Store", "Transport", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HubTests",
+            dependencies: [
+                "Hub", "Demo", "Config", "Kube", "KubeSim", "GitLabSim", "ArgoSim", "JSON", "Scheduling", "Store", "Transport", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SchedulingTests", dependencies: ["Scheduling"],

@@ -11,7 +11,8 @@ struct Sim: AsyncParsableCommand {
         discussion: """
             Serves HTTPS with its own CA and client-certificate authentication, loads the fixtures \
             (multi-document YAML) and writes a kubeconfig for kubectl. See docs/kubesim.md.
-            """
+            """,
+        subcommands: [SimGitLab.self, SimArgoCD.self, SimAll.self]
     )
 
     @Option(help: "Directory of YAML manifests to load at start.")
