@@ -54,6 +54,11 @@ public final class HubMetrics: Sendable, HubEventSink {
             .recordNanoseconds(Int64(seconds * 1e9))
     }
 
+    /// A Slack request refused before any plugin saw it (`reason`: bad_signature, replayed, ...).
+    public func recordSlackRejection(reason: String) {
+        counter("sandman_slack_rejected_requests_total", [("reason", reason)]).increment()
+    }
+
     /// `kind`: `load` (a version of the file that does not compile or validate) or `call`.
     public func recordPluginFailures(plugin: String, kind: String, count: Int) {
         guard count > 0 else { return }
