@@ -107,6 +107,7 @@ public enum ConfigLoader {
 
         configuration.slack = readSlack(root["slack"], environment: environment)
         configuration.gitops = readGitOps(root["gitops"], environment: environment)
+        configuration.limits = readLimits(root["limits"])
         configuration.prices = readPrices(root["prices"])
         configuration.leaderElection = readLeaderElection(root["leaderElection"])
         root.rejectUnknownFields()
@@ -212,6 +213,15 @@ public enum ConfigLoader {
         gitops.gitlab.token = environment[Environment.gitlabToken] ?? gitops.gitlab.token
         gitops.argocd.token = environment[Environment.argocdToken] ?? gitops.argocd.token
         return gitops
+    }
+
+    private static func readLimits(_ node: ConfigNode) -> HubConfiguration.Limits {
+        var limits = HubConfiguration.Limits()
+        guard node.expectMapping() else { return limits }
+        limits.maxDuration = node["maxDuration"].duration(default: limits.maxDuration, atLeast: .minutes(1))
+        limits.maxReasonLength = node["maxReasonLength"].int(default: limits.maxReasonLength, in: 1...10_000)
+        node.rejectUnknownFields()
+        return limits
     }
 
     private static func readPrices(_ node: ConfigNode) -> HubConfiguration.Prices {

@@ -97,8 +97,7 @@ final class ConfigNode {
             guard !readKeys.contains(name) else { continue }
             let fieldPath = path.isEmpty ? name : "\(path).\(name)"
             var message = "unknown field"
-            if let suggestion = readKeys.min(by: { editDistance($0, name) < editDistance($1, name) }),
-               editDistance(suggestion, name) <= 2 {
+            if let suggestion = closestName(to: name, among: readKeys) {
                 message += "; did you mean \"\(suggestion)\"?"
             } else if !readKeys.isEmpty {
                 message += "; known fields: \(readKeys.sorted().joined(separator: ", "))"
@@ -205,6 +204,13 @@ final class ConfigNode {
         if case .scalar = node { return string().map { [$0] } ?? [] }
         return items().compactMap { $0.nonEmptyString() }
     }
+}
+
+/// The known name within two edits of `name` (the closest), for "did you mean" suggestions; the
+/// configuration loader and the API share it.
+package func closestName(to name: String, among known: some Collection<String>) -> String? {
+    guard let best = known.sorted().min(by: { editDistance($0, name) < editDistance($1, name) }) else { return nil }
+    return editDistance(best, name) <= 2 ? best : nil
 }
 
 /// Levenshtein distance, for "did you mean" suggestions on short field names.

@@ -82,6 +82,16 @@ public struct HubConfiguration: Sendable {
         public init() {}
     }
 
+    /// Bounds on what people may ask, the same from every source (API, CLI, Slack, buttons).
+    public struct Limits: Sendable, Equatable {
+        /// Longest a sleep, wake or override may be asked to last (`for`, `duration`, `until`).
+        public var maxDuration: Duration = .hours(24 * 7)
+        /// Longest `reason`, in characters.
+        public var maxReasonLength: Int = 500
+
+        public init() {}
+    }
+
     /// Prices used for the savings estimate.
     public struct Prices: Sendable, Equatable {
         public var cpuHour: Double = 0.0316
@@ -117,6 +127,7 @@ public struct HubConfiguration: Sendable {
     public var resyncInterval: Duration = .minutes(5)
     public var slack = Slack()
     public var gitops = GitOps()
+    public var limits = Limits()
     public var prices = Prices()
     public var leaderElection = LeaderElection()
     public var clusters: [ClusterConfiguration] = []

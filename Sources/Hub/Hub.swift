@@ -137,14 +137,17 @@ public final class Hub: Sendable {
     }
 }
 
-/// Why the hub refused a request; the HTTP layer maps `kind` to a status code.
+/// Why the hub refused a request; `kind` maps to an HTTP status (`Kind.status`).
 public struct HubError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable {
         case badRequest = "bad_request"
         case unauthorized
         case forbidden
         case notFound = "not_found"
+        case methodNotAllowed = "method_not_allowed"
         case conflict
+        case payloadTooLarge = "payload_too_large"
+        case tooManyRequests = "too_many_requests"
         case unavailable
         case internalError = "internal"
     }

@@ -9,10 +9,11 @@ import Store
 /// Assembles a hub from its configuration: the store, the plugins, the agents, Slack, the
 /// server. The same factory serves `sandman serve`, `sandman demo` and the end-to-end tests.
 public enum HubRuntime {
+    /// `console`: where Slack messages go when Slack is not configured (the demo prints them).
     public static func start(
         configuration: HubConfiguration, clock: any HubClock, handleSignals: Bool, logger: Logger,
         agentSettings: ClusterAgent.Settings = .init(), makeClient: ((ClusterConfiguration) throws -> KubeClient)? = nil,
-        store given: Store? = nil
+        store given: Store? = nil, console: (@Sendable (String) -> Void)? = nil
     ) async throws -> HubServer {
         let store = try given ?? Store(path: configuration.database)
         let plugins = PluginHost(
@@ -24,7 +25,8 @@ public enum HubRuntime {
         )
         // Plugins are loaded before the hub says it is ready.
         await plugins.reload()
-        let delivery = SlackDelivery(settings: configuration.slack, store: store, clock: clock, logger: logger)
+        let delivery = SlackDelivery(settings: configuration.slack, store: store, clock: clock, logger: logger, console: console)
+        for warning in startupWarnings(configuration.slack, console: console != nil) { logger.warning("\(warning)") }
         let notifier = SlackNotifier(configuration: configuration, plugins: plugins, delivery: delivery, clock: clock, logger: logger)
         let hub = try Hub(
             configuration: configuration, store: store, clock: clock, policy: PluginAdvisor(host: plugins),
@@ -38,8 +40,30 @@ public enum HubRuntime {
             BackgroundService { await notifier.run(hub: hub) },
             BackgroundService { await PluginMetricsSync(host: plugins, metrics: hub.metrics, interval: configuration.plugins.reloadInterval).run() },
         ]
-        if let gateway { services.append(BackgroundService { await gateway.followUps.run() }) }
+        if let gateway {
+            services.append(BackgroundService { await gateway.followUps.run() })
+            services.append(BackgroundService { await gateway.mentions.run() })
+        }
         return try await HubServer.start(hub: hub, plugins: plugins, slack: gateway, extraServices: services, handleSignals: handleSignals, logger: logger)
+    }
+}
+
+extension HubRuntime {
+    /// What a hub started with these Slack settings will not do, said at start rather than found
+    /// out later: notifications with nowhere to go, mentions that cannot be answered.
+    public static func startupWarnings(_ slack: HubConfiguration.Slack, console: Bool) -> [String] {
+        var warnings: [String] = []
+        if !slack.notificationsEnabled {
+            warnings.append(console
+                ? "Slack notifications are printed on this console: no slack.botToken (SANDMAN_SLACK_BOT_TOKEN) or slack.webhookURL (SANDMAN_SLACK_WEBHOOK_URL) is set"
+                : "Slack notifications are off: set slack.botToken (SANDMAN_SLACK_BOT_TOKEN) or slack.webhookURL (SANDMAN_SLACK_WEBHOOK_URL) to send them")
+        }
+        if !slack.commandsEnabled {
+            warnings.append("Slack commands are off: no slack.signingSecrets (SANDMAN_SLACK_SIGNING_SECRETS); /slack/* is not served")
+        } else if slack.botToken == nil {
+            warnings.append("mentions of the bot cannot be answered without slack.botToken (SANDMAN_SLACK_BOT_TOKEN); slash commands work")
+        }
+        return warnings
     }
 }
 

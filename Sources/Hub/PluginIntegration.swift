@@ -31,7 +31,7 @@ extension PluginHost: PluginStatusProvider {
 extension PluginStatus {
     var json: JSONValue {
         [
-            "file": .string(file), "kind": .string("\(kind)"), "state": .string(state.rawValue),
+            "file": .string(file), "kind": .string(kind.rawValue), "state": .string(state.rawValue),
             "version": version.map(JSONValue.string) ?? .null,
             "loadedAt": loadedAt.map { .string($0.formatted(.iso8601)) } ?? .null,
             "loadError": loadError.map { .string($0.description) } ?? .null,

@@ -81,7 +81,7 @@ struct HubEndToEndTests {
             #expect(await eventually { await fixture.replicas("staging", namespace).values.allSatisfy { $0 == 0 } }, "\(namespace)")
         }
 
-        let woken = try await fixture.cli(["wake", "staging", "--for", "1h"])
+        let woken = try await fixture.cli(["wake", "staging", "--all", "--for", "1h"])
         #expect(woken.status == 0, "\(woken.stderr)")
         #expect(woken.stdout.contains("14 object(s) done, 0 skipped, 0 failed"), "\(woken.stdout)")
         for namespace in namespaces { #expect(woken.stdout.contains("  \(namespace): 2 object(s) done, 0 skipped, 0 failed")) }
@@ -149,7 +149,7 @@ struct HubEndToEndTests {
 
         // A whole-cluster sleep counts too, until now while it lasts.
         fixture.clock.set(instant("2027-01-05T10:00:30Z"))
-        let sleep = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: "{}")
+        let sleep = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"all": true}"#)
         #expect(sleep.status == 202, "\(sleep.body)")
         let id = try #require(sleep.body[path: ["operation", "id"]]?.string)
         #expect(await eventually { (try? await fixture.api("GET", "/api/v1/operations/\(id)"))?.body[path: ["operation", "state"]] == "succeeded" })
@@ -222,7 +222,7 @@ struct HubEndToEndTests {
         let otherTeam = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["search-api"]}"#, as: "payments-operator")
         #expect(otherTeam.status == 403)
         #expect(otherTeam.body[path: ["error", "message"]] == "namespace search-api does not belong to teams payments")
-        let wholeCluster = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: "{}", as: "payments-operator")
+        let wholeCluster = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"all": true}"#, as: "payments-operator")
         #expect(wholeCluster.status == 403)
         let production = try await fixture.api("POST", "/api/v1/clusters/production/sleep", body: #"{"namespaces":["shop"]}"#, as: "payments-operator")
         #expect(production.status == 403)

@@ -77,11 +77,14 @@ struct HubFixture {
         return settings
     }
 
-    /// Starts (or restarts) the hub in this process.
-    mutating func startHub() async throws {
+    /// Starts (or restarts) the hub in this process; `console` receives Slack messages when Slack
+    /// is not configured.
+    mutating func startHub(console: (@Sendable (String) -> Void)? = nil) async throws {
         var logger = Logger(label: "hub-test")
-        logger.logLevel = .warning
-        server = try await HubRuntime.start(configuration: try configuration, clock: clock, handleSignals: false, logger: logger, agentSettings: Self.agentSettings)
+        logger.logLevel = .error
+        server = try await HubRuntime.start(
+            configuration: try configuration, clock: clock, handleSignals: false, logger: logger, agentSettings: Self.agentSettings, console: console
+        )
         if tokens.isEmpty {
             let store = server!.hub.store
             for (name, role, teams) in [("admin", Role.admin, [String]()), ("viewer", .viewer, []), ("payments-operator", .operator, ["payments"])] {

@@ -287,8 +287,8 @@ import Testing
         #expect(noon.consulted == ["policy/default.lua", "teams/example.lua"])
         #expect(noon.failures.isEmpty)
 
-        let command = await host.handleSlackCommand(["command": "/k8s-wake", "text": "staging 2h", "user_id": "U1", "clusters": ["staging"]])
-        #expect(command.actions == [.wake(cluster: "staging", namespaces: [], duration: .seconds(7200))])
+        let command = await host.handleSlackCommand(["command": "/k8s-wake", "text": "staging all 2h", "user_id": "U1", "clusters": ["staging"]])
+        #expect(command.actions == [.wake(cluster: "staging", namespaces: [], all: true, duration: .seconds(7200))])
 
         let warning = await host.format(["type": "pre_sleep_warning", "cluster": "dev", "namespace": "web", "sleep_at": 1_772_477_400, "minutes": 10, "button_value": "dev/web"])
         #expect(warning.messages.map(\.plugin) == ["notify/lifecycle.lua"])
