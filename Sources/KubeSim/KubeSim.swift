@@ -45,7 +45,8 @@ public final class KubeSim: Sendable {
         public var workloadReadyDelay: Duration = .zero
         /// How often watches that asked for bookmarks get one.
         public var bookmarkInterval: Duration = .seconds(5)
-        public var gitVersion = "v1.31.2-kubesim"
+        /// What `/version` reports; kubectl's version dispatch and clients' feature checks read it.
+        public var gitVersion = "v1.32.0"
         public var faults = Faults()
 
         public init() {}
@@ -112,7 +113,8 @@ public final class KubeSim: Sendable {
         let store = ObjectStore(settings: .init(
             historyLimit: configuration.historyLimit,
             continueTokenLifetime: configuration.continueTokenLifetime,
-            workloadReadyDelay: configuration.workloadReadyDelay
+            workloadReadyDelay: configuration.workloadReadyDelay,
+            gitVersion: configuration.gitVersion
         ))
         await store.createSystemNamespaces()
         let state = SimulatorState(configuration: configuration, store: store)
@@ -191,8 +193,7 @@ public final class KubeSim: Sendable {
     }
 
     public func setFaults(_ faults: Faults) {
-        state.faults.withLock { $0 = faults }
-        state.rateLimiter.withLock { $0 = TokenBucket(limit: faults.rateLimit) }
+        state.setFaults(faults)
     }
 
     public var requests: [RequestRecord] { state.requests.withLock { $0 } }
@@ -240,6 +241,13 @@ public final class KubeSim: Sendable {
         try await Fixtures.load(text, source: source, into: state.store)
     }
 
+    /// Loads the CustomResourceDefinitions Sandman ships (the SleepInfo CRD).
+    public func loadBundledCustomResourceDefinitions() async throws {
+        for (file, text) in Self.bundledCustomResourceDefinitions.sorted(by: { $0.key < $1.key }) {
+            try await load(manifests: text, source: file)
+        }
+    }
+
     /// Loads every `.yaml`/`.yml`/`.json` file under `directory`, in path order.
     public func load(directory: String) async throws {
         try await Fixtures.load(directory: directory, into: state.store)
@@ -273,8 +281,8 @@ public final class KubeSim: Sendable {
     }
 
     /// A kubeconfig authenticating with a bearer token.
-    public func kubeconfig(token: String, contextName: String = "kubesim") -> String {
-        kubeconfig(contextName: contextName, userName: "token-user", credentials: ["token": token])
+    public func kubeconfig(token: String, userName: String = "token-user", contextName: String = "kubesim") -> String {
+        kubeconfig(contextName: contextName, userName: userName, credentials: ["token": token])
     }
 
     private func kubeconfig(contextName: String, userName: String, credentials: [String: String]) -> String {
@@ -315,6 +323,7 @@ final class SimulatorState: Sendable {
     let requests = Mutex<[KubeSim.RequestRecord]>([])
     /// Bearer tokens in force: the configured ones, changeable at run time.
     let tokens: Mutex<[String: String]>
+    let authorizer: Authorizer
 
     init(configuration: KubeSim.Configuration, store: ObjectStore) {
         self.configuration = configuration
@@ -322,6 +331,12 @@ final class SimulatorState: Sendable {
         self.tokens = Mutex(configuration.tokens)
         self.faults = Mutex(configuration.faults)
         self.rateLimiter = Mutex(TokenBucket(limit: configuration.faults.rateLimit))
+        self.authorizer = Authorizer(readOnlyUsers: configuration.readOnlyUsers)
+    }
+
+    func setFaults(_ faults: KubeSim.Faults) {
+        self.faults.withLock { $0 = faults }
+        rateLimiter.withLock { $0 = TokenBucket(limit: faults.rateLimit) }
     }
 }
 

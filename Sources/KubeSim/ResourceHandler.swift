@@ -11,17 +11,32 @@ struct ResourceHandler {
     let request: Request
     let target: ResourceTarget
     let context: SimContext
+    let identity: Identity
+    /// Warnings for the answer (unknown fields under `fieldValidation=Warn`).
+    let warnings = WarningSink()
 
     private var store: ObjectStore { state.store }
     private var type: ResourceType { target.type }
 
+    private var parameters: QueryParameters { QueryParameters(request.uri.query) }
+
     private func query(_ name: String) -> String? {
-        request.uri.queryParameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        parameters[name]
     }
 
     private var writeContext: WriteContext {
-        let agent = request.headers[.userAgent].flatMap { $0.split(separator: "/").first.map(String.init) }
-        return WriteContext(fieldManager: query("fieldManager") ?? agent ?? "unknown", dryRun: query("dryRun") == "All", now: Date())
+        get throws(APIError) {
+            let agent = request.headers[.userAgent].flatMap { $0.split(separator: "/").first.map(String.init) }
+            var context = WriteContext(fieldManager: query("fieldManager") ?? agent ?? "unknown", dryRun: query("dryRun") == "All", now: Date())
+            if let text = query("fieldValidation") {
+                guard let mode = ObjectDecoder.FieldValidation(rawValue: text) else {
+                    throw .badRequest("fieldValidation parameter unsupported: \(text)")
+                }
+                context.fieldValidation = mode
+            }
+            context.warnings = warnings
+            return context
+        }
     }
 
     private var wantsTable: Bool {
@@ -29,6 +44,13 @@ struct ResourceHandler {
     }
 
     func handle(verb: String) async throws(APIError) -> Response {
+        guard type.verbs.contains(verb) else {
+            throw .methodNotAllowed("the server does not allow this method on the requested resource")
+        }
+        if type.isCreateOnly {
+            let review = try await AccessReview(state: state, identity: identity, type: type, namespace: target.namespace).answer(to: try await jsonBody())
+            return APIServer.json(review, status: 201)
+        }
         switch verb {
         case "get": return try await get()
         case "list": return try await list()
@@ -62,6 +84,17 @@ struct ResourceHandler {
 
     private func jsonBody() async throws(APIError) -> JSONValue {
         let data = try await body()
+        let contentType = (request.headers[.contentType] ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        if contentType == ProtobufDecoder.contentType {
+            guard type.builtIn else {
+                throw .unsupportedMediaType(contentType, accepted: ["application/json", "application/yaml"])
+            }
+            do {
+                return try ProtobufDecoder.decode(data, type: type)
+            } catch {
+                throw .badRequest("the object provided is unrecognized (must be of type \(type.kind)): \(error)")
+            }
+        }
         do {
             return try JSONValue(parsing: data)
         } catch {
@@ -74,10 +107,16 @@ struct ResourceHandler {
     }
 
     private func respond(_ object: JSONValue, status: Int = 200) -> Response {
+        var response: Response
         if wantsTable, object["kind"]?.string == type.kind {
-            return APIServer.json(TablePrinter.table(for: type, objects: [object], resourceVersion: object[path: ["metadata", "resourceVersion"]]?.string, includeObject: query("includeObject") ?? "Metadata", now: Date()), status: status)
+            response = APIServer.json(TablePrinter.table(for: type, objects: [object], resourceVersion: object[path: ["metadata", "resourceVersion"]]?.string, includeObject: query("includeObject") ?? "Metadata", now: Date()), status: status)
+        } else {
+            response = APIServer.json(object, status: status)
         }
-        return APIServer.json(object, status: status)
+        for warning in warnings.all {
+            response.headers.append(HTTPField(name: HTTPField.Name("Warning")!, value: "299 - \"\(warning.replacingOccurrences(of: "\"", with: "\\\""))\""))
+        }
+        return response
     }
 
     // MARK: Reads
@@ -184,7 +223,7 @@ struct ResourceHandler {
         guard target.name == nil || type.kind == "Namespace" && target.subresource == nil else {
             throw .methodNotAllowed("POST is not supported on a named \(type.qualifiedName)")
         }
-        let object = try await store.create(type, namespace: target.namespace, body: try await jsonBody(), context: writeContext)
+        let object = try await store.create(type, namespace: target.namespace, body: try await jsonBody(), context: try writeContext)
         return respond(object, status: 201)
     }
 
@@ -192,9 +231,9 @@ struct ResourceHandler {
         let name = try requireName()
         let body = try await jsonBody()
         if subresource == .scale {
-            return APIServer.json(try await store.updateScale(type, namespace: target.namespace, name: name, scale: body, context: writeContext))
+            return APIServer.json(try await store.updateScale(type, namespace: target.namespace, name: name, scale: body, context: try writeContext))
         }
-        return respond(try await store.update(type, namespace: target.namespace, name: name, body: body, subresource: subresource, context: writeContext))
+        return respond(try await store.update(type, namespace: target.namespace, name: name, body: body, subresource: subresource, context: try writeContext))
     }
 
     private func patch() async throws(APIError) -> Response {
@@ -210,7 +249,7 @@ struct ResourceHandler {
         if force, format != .apply {
             throw .badRequest("force is only supported for apply patches")
         }
-        let result = try await store.patch(type, namespace: target.namespace, name: name, format: format, body: try await body(), subresource: subresource, force: force, context: writeContext)
+        let result = try await store.patch(type, namespace: target.namespace, name: name, format: format, body: try await body(), subresource: subresource, force: force, context: try writeContext)
         return subresource == .scale ? APIServer.json(result) : respond(result)
     }
 
@@ -226,20 +265,31 @@ struct ResourceHandler {
 
     private func delete() async throws(APIError) -> Response {
         let name = try requireName()
+        if type.storageKey == "/namespaces", ["default", "kube-system", "kube-public"].contains(name) {
+            // The NamespaceLifecycle admission plugin.
+            throw .forbidden(type, name, "this namespace may not be deleted")
+        }
         let (policy, precondition) = try await deleteOptions()
-        return respond(try await store.delete(type, namespace: target.namespace, name: name, propagation: policy, precondition: precondition, context: writeContext))
+        let result = try await store.delete(type, namespace: target.namespace, name: name, propagation: policy, precondition: precondition, context: try writeContext)
+        // Still there (finalizers, a terminating namespace), or a kind that returns what it deleted.
+        if result.pending || type.returnsDeletedObject {
+            return respond(result.object)
+        }
+        var details: JSONValue = ["name": .string(name), "kind": .string(type.plural), "uid": result.object[path: ["metadata", "uid"]] ?? ""]
+        if !type.group.isEmpty { details["group"] = .string(type.group) }
+        return APIServer.json(["kind": "Status", "apiVersion": "v1", "metadata": .emptyObject, "status": "Success", "details": details])
     }
 
     private func deleteCollection() async throws(APIError) -> Response {
         let (labels, fields) = try selectors()
         let (policy, _) = try await deleteOptions()
-        let context = writeContext
+        let context = try writeContext
         let items = try await store.list(type, namespace: target.namespace, labels: labels, fields: fields, limit: nil, continueToken: nil, now: Date()).items
         var deleted: [JSONValue] = []
         for item in items {
             guard let name = item[path: ["metadata", "name"]]?.string else { continue }
-            if let object = try? await store.delete(type, namespace: item[path: ["metadata", "namespace"]]?.string, name: name, propagation: policy, context: context) {
-                deleted.append(object)
+            if let result = try? await store.delete(type, namespace: item[path: ["metadata", "namespace"]]?.string, name: name, propagation: policy, context: context) {
+                deleted.append(result.object)
             }
         }
         return APIServer.json(["kind": .string(type.listKind), "apiVersion": .string(type.groupVersion), "metadata": .emptyObject, "items": .array(deleted)])
