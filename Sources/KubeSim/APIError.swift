@@ -12,8 +12,9 @@ struct APIError: Error, Sendable {
     var status: JSONValue {
         var status: JSONValue = [
             "kind": "Status", "apiVersion": "v1", "metadata": .emptyObject, "status": "Failure",
-            "message": .string(message), "reason": .string(reason), "code": .int(Int64(code)),
+            "message": .string(message), "code": .int(Int64(code)),
         ]
+        if !reason.isEmpty { status["reason"] = .string(reason) }
         if let details { status["details"] = details }
         return status
     }

@@ -84,7 +84,7 @@ struct FieldOwnership: Sendable {
         var merged = walker.merge(live, configuration)
         let others = entries.filter { !$0.isSame(manager, "Apply", subresource) }.reduce(into: Set<FieldPath>()) { $0.formUnion($1.fields) }
         let kept = applied.union(others)
-        for path in previous.subtracting(applied).sorted(by: { $0.elements.count > $1.elements.count }) {
+        for path in previous.subtracting(applied).sorted(by: { $0.elements.count < $1.elements.count }) {
             if !kept.contains(where: { $0.hasPrefix(path) }) { merged = path.removed(from: merged) }
         }
         let comparison = walker.compare(live, merged)

@@ -65,7 +65,14 @@ enum OpenAPI {
         switch schema {
         case .object(var members):
             if let target = members["$ref"]?.string {
-                members["$ref"] = .string(target.replacingOccurrences(of: "#/definitions/", with: reference))
+                let rewritten = JSONValue.string(target.replacingOccurrences(of: "#/definitions/", with: reference))
+                // OpenAPI v3 ignores siblings of `$ref`; kube-apiserver wraps the reference in `allOf`.
+                if members.count > 1 {
+                    members["$ref"] = nil
+                    members["allOf"] = [["$ref": rewritten]]
+                } else {
+                    members["$ref"] = rewritten
+                }
             }
             return .object(members.mapValues { rewrite($0, reference: reference) })
         case .array(let items):

@@ -249,8 +249,10 @@ struct ResourceHandler {
         if force, format != .apply {
             throw .badRequest("force is only supported for apply patches")
         }
+        let existed = (try? await store.object(type, namespace: target.namespace, name: name)) != nil
         let result = try await store.patch(type, namespace: target.namespace, name: name, format: format, body: try await body(), subresource: subresource, force: force, context: try writeContext)
-        return subresource == .scale ? APIServer.json(result) : respond(result)
+        // An apply that creates the object answers 201, as a create does.
+        return subresource == .scale ? APIServer.json(result) : respond(result, status: existed ? 200 : 201)
     }
 
     private func deleteOptions() async throws(APIError) -> (ObjectStore.Propagation, (uid: String?, resourceVersion: String?)) {
