@@ -116,8 +116,14 @@ struct Sim: AsyncParsableCommand {
     func run() async throws {
         global.bootstrapLogging()
         var configuration = try simConfiguration()
+        // Over plain HTTP kubectl sends no credentials (client-go keeps tokens off insecure
+        // connections), as against the old insecure port: requests without any are let in; the
+        // kubeconfig still carries a token for clients that do send one.
         let token = configuration.tls ? nil : UUID().uuidString.lowercased()
-        if let token { configuration.tokens[token] = "admin" }
+        if let token {
+            configuration.tokens[token] = "admin"
+            configuration.allowAnonymous = true
+        }
         let sim = try await KubeSim.start(configuration)
         do {
             if !withoutBundledCrds { try await sim.loadBundledCustomResourceDefinitions() }
