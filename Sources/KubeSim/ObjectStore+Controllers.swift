@@ -26,7 +26,9 @@ extension ObjectStore {
         else { return }
         let names = definition[path: ["spec", "names"]] ?? .emptyObject
         let namespaced = definition[path: ["spec", "scope"]]?.string != "Cluster"
+        // The storage version first: objects are kept in it and converted for the others.
         let versions = (definition[path: ["spec", "versions"]]?.array ?? []).filter { $0["served"]?.bool != false }
+            .sorted { ($0["storage"]?.bool == true ? 0 : 1) < ($1["storage"]?.bool == true ? 0 : 1) }
         let newTypes = versions.compactMap { version -> ResourceType? in
             guard let name = version["name"]?.string else { return nil }
             return ResourceType(

@@ -64,6 +64,11 @@ struct ResourceHandler {
         }
     }
 
+    /// The version objects of this resource are stored in.
+    private var storageType: ResourceType {
+        get async { await store.type(forStorageKey: type.storageKey) ?? type }
+    }
+
     private var subresource: ObjectStore.Subresource? {
         target.subresource.flatMap(ObjectStore.Subresource.init(rawValue:))
     }
@@ -106,7 +111,21 @@ struct ResourceHandler {
         }
     }
 
-    private func respond(_ object: JSONValue, status: Int = 200) -> Response {
+    /// The body with the request's apiVersion and kind where it names none, for conversion.
+    private func typedBody() async throws(APIError) -> JSONValue {
+        Self.typed(try await jsonBody(), type)
+    }
+
+    private static func typed(_ body: JSONValue, _ type: ResourceType) -> JSONValue {
+        guard case .object = body else { return body }
+        var typed = body
+        if typed["apiVersion"]?.string?.isEmpty ?? true { typed["apiVersion"] = .string(type.groupVersion) }
+        if typed["kind"]?.string?.isEmpty ?? true { typed["kind"] = .string(type.kind) }
+        return typed
+    }
+
+    private func respond(_ stored: JSONValue, status: Int = 200) -> Response {
+        let object = Conversion.convert(stored, to: type)
         var response: Response
         if wantsTable, object["kind"]?.string == type.kind {
             response = APIServer.json(TablePrinter.table(for: type, objects: [object], resourceVersion: object[path: ["metadata", "resourceVersion"]]?.string, includeObject: query("includeObject") ?? "Metadata", now: Date()), status: status)
@@ -142,7 +161,8 @@ struct ResourceHandler {
             guard let value = Int(text), value >= 0 else { throw .badRequest("limit must be a non-negative integer, got \(text)") }
             limit = value == 0 ? nil : value
         }
-        let result = try await store.list(type, namespace: target.namespace, labels: labels, fields: fields, limit: limit, continueToken: query("continue"), now: Date())
+        var result = try await store.list(type, namespace: target.namespace, labels: labels, fields: fields, limit: limit, continueToken: query("continue"), now: Date())
+        result.items = result.items.map { Conversion.convert($0, to: type) }
         var metadata: JSONValue = ["resourceVersion": .string(String(result.resourceVersion))]
         if let token = result.continueToken { metadata["continue"] = .string(token) }
         if let remaining = result.remainingItemCount { metadata["remainingItemCount"] = .int(Int64(remaining)) }
@@ -202,6 +222,7 @@ struct ResourceHandler {
                             try? await channel.close()
                             return
                         case .event(var event):
+                            event.object = Conversion.convert(event.object, to: type)
                             if table, event.kind != .error, event.kind != .bookmark {
                                 event.object = TablePrinter.table(for: type, objects: [event.object], resourceVersion: event.object[path: ["metadata", "resourceVersion"]]?.string, includeObject: includeObject, now: Date())
                             }
@@ -223,7 +244,8 @@ struct ResourceHandler {
         guard target.name == nil || type.kind == "Namespace" && target.subresource == nil else {
             throw .methodNotAllowed("POST is not supported on a named \(type.qualifiedName)")
         }
-        let object = try await store.create(type, namespace: target.namespace, body: try await jsonBody(), context: try writeContext)
+        let storage = await storageType
+        let object = try await store.create(storage, namespace: target.namespace, body: Conversion.convert(try await typedBody(), to: storage), context: try writeContext)
         return respond(object, status: 201)
     }
 
@@ -233,7 +255,8 @@ struct ResourceHandler {
         if subresource == .scale {
             return APIServer.json(try await store.updateScale(type, namespace: target.namespace, name: name, scale: body, context: try writeContext))
         }
-        return respond(try await store.update(type, namespace: target.namespace, name: name, body: body, subresource: subresource, context: try writeContext))
+        let storage = await storageType
+        return respond(try await store.update(storage, namespace: target.namespace, name: name, body: Conversion.convert(Self.typed(body, type), to: storage), subresource: subresource, context: try writeContext))
     }
 
     private func patch() async throws(APIError) -> Response {

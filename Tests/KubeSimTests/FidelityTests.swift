@@ -245,6 +245,24 @@ struct FidelityTests {
         #expect(last?[path: ["metadata", "resourceVersion"]] != events.first?[path: ["object", "metadata", "resourceVersion"]])
     }
 
+    /// One HorizontalPodAutoscaler, served as autoscaling/v2 (storage) and autoscaling/v1, each
+    /// in its own form (API reference: HorizontalPodAutoscaler v1 and v2).
+    @Test func autoscalingVersionsConvert() async throws {
+        let harness = try await SimHarness.start()
+        defer { Task { await harness.stop() } }
+        let created = try await harness.request(.post, "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers", body: [
+            "metadata": ["name": "web"],
+            "spec": ["scaleTargetRef": ["apiVersion": "apps/v1", "kind": "Deployment", "name": "web"], "maxReplicas": 5, "targetCPUUtilizationPercentage": 70],
+        ])
+        #expect(created.status == 201, "\(created.body)")
+        #expect(created.body["apiVersion"] == "autoscaling/v1")
+        #expect(created.body[path: ["spec", "targetCPUUtilizationPercentage"]] == 70)
+        let v2 = try await harness.request(.get, "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/web").body
+        #expect(v2["apiVersion"] == "autoscaling/v2")
+        #expect(v2[path: ["spec", "metrics"]]?.array?.first?[path: ["resource", "target", "averageUtilization"]] == 70)
+        #expect(v2[path: ["spec", "minReplicas"]] == 1)
+    }
+
     /// The SleepInfo CRD ships in the binary and matches deploy/crds/.
     @Test func bundledCRDMatchesTheRepository() throws {
         for (file, text) in KubeSim.bundledCustomResourceDefinitions {
