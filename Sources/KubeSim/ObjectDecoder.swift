@@ -92,7 +92,7 @@ struct ObjectDecoder {
                     fail("illegal base64 data at input byte \(position)")
                     return nil
                 }
-            } else if builtIn, schema.isTime, Timestamp.parse(text) == nil {
+            } else if builtIn, schema.isTime, !Self.isRFC3339(text) {
                 fail("parsing time \"\\\"\(text)\\\"\" as \"\\\"2006-01-02T15:04:05Z07:00\\\"\": cannot parse \"\\\"\(text)\\\"\" as \"2006\"")
                 return nil
             }
@@ -243,6 +243,11 @@ struct ObjectDecoder {
         case .int: "integer"
         case .double: "number"
         }
+    }
+
+    /// Go's `time.RFC3339` (Time) and `RFC3339Micro` (MicroTime) both accept fractional seconds.
+    static func isRFC3339(_ text: String) -> Bool {
+        text.range(of: #"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"#, options: .regularExpression) != nil
     }
 
     /// Where Go's base64 decoder would stop, or nil for valid standard base64.

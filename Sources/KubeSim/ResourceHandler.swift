@@ -273,7 +273,7 @@ struct ResourceHandler {
             throw .badRequest("force is only supported for apply patches")
         }
         let existed = (try? await store.object(type, namespace: target.namespace, name: name)) != nil
-        let result = try await store.patch(type, namespace: target.namespace, name: name, format: format, body: try await body(), subresource: subresource, force: force, context: try writeContext)
+        let result = try await store.patch(await storageType, namespace: target.namespace, name: name, format: format, body: try await body(), subresource: subresource, force: force, context: try writeContext)
         // An apply that creates the object answers 201, as a create does.
         return subresource == .scale ? APIServer.json(result) : respond(result, status: existed ? 200 : 201)
     }
