@@ -7,7 +7,7 @@ import Testing
 /// kubectl 1.31, 1.32 and 1.33 against KubeSim: what each sends must be answered as a real
 /// kube-apiserver answers it. Expected answers come from kubectl's own output against a real
 /// cluster (kubernetes.io/docs/reference/kubectl), noted beside each case.
-@Suite("kubectl releases against KubeSim")
+@Suite("kubectl releases against KubeSim", .serialized)
 struct KubectlReleasesTests {
     static let releases = [31, 32, 33]
 

@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 
 /// `sandman sim` as a user runs it: flags, the kubeconfig it writes, the control endpoints.
-@Suite("sandman sim")
+@Suite("sandman sim", .serialized)
 struct SimCommandTests {
     struct MissingBinary: Error, CustomStringConvertible {
         var description: String { "the sandman binary is not built: run `swift build` first" }
@@ -99,7 +99,7 @@ struct SimCommandTests {
         (["--kubernetes-version", "1.32"], "--kubernetes-version 1.32: expected a version like v1.32.4"),
     ])
     func badOptionsAreRefused(arguments: [String], message: String) async throws {
-        let result = try await ProcessOutput.run(try Self.binary(), arguments: ["sim"] + arguments, timeout: .seconds(20))
+        let result = try await ProcessOutput.run(try Self.binary(), arguments: ["sim"] + arguments, timeout: .seconds(60))
         #expect(result.status != 0)
         #expect(result.stderr.contains(message), "\(result.stderr)")
     }
