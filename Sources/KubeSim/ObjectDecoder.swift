@@ -49,7 +49,8 @@ struct ObjectDecoder {
                 }
             }
         }
-        if !builtIn { checkRequired(.object(result), schema: schema, path: []) }
+        // Required means present in what was sent, even if its value was wrong.
+        if !builtIn { checkRequired(object, schema: schema, path: []) }
         return .object(result)
     }
 
@@ -140,7 +141,7 @@ struct ObjectDecoder {
         }
         let decoded = JSONValue.object(result)
         if !builtIn {
-            checkRequired(decoded, schema: schema, path: path)
+            checkRequired(value, schema: schema, path: path)
             checkBounds(decoded, schema: schema, path: path)
         }
         return decoded

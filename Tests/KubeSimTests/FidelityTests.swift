@@ -158,6 +158,70 @@ struct FidelityTests {
         #expect(strict.body["message"] == #"SleepInfo in version "v1alpha1" cannot be handled as a SleepInfo: strict decoding error: unknown field "spec.colour""#)
     }
 
+    /// A third-party CRD of the kind deploy manifests need (prometheus-operator's PrometheusRule,
+    /// its schema's features): `kubectl apply --dry-run=server` of a rule is checked, not stored.
+    static let prometheusRuleCRD = #"""
+        apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata: {name: prometheusrules.monitoring.coreos.com}
+        spec:
+          group: monitoring.coreos.com
+          names: {categories: [prometheus-operator], kind: PrometheusRule, listKind: PrometheusRuleList, plural: prometheusrules, shortNames: [promrule], singular: prometheusrule}
+          scope: Namespaced
+          versions:
+          - name: v1
+            served: true
+            storage: true
+            schema:
+              openAPIV3Schema:
+                type: object
+                required: [spec]
+                properties:
+                  apiVersion: {type: string}
+                  kind: {type: string}
+                  metadata: {type: object}
+                  spec:
+                    type: object
+                    properties:
+                      groups:
+                        type: array
+                        x-kubernetes-list-map-keys: [name]
+                        x-kubernetes-list-type: map
+                        items:
+                          type: object
+                          required: [name]
+                          properties:
+                            name: {type: string, minLength: 1}
+                            partial_response_strategy: {type: string, pattern: '^(?i)(abort|warn)?$'}
+                            rules:
+                              type: array
+                              items:
+                                type: object
+                                required: [expr]
+                                properties:
+                                  alert: {type: string}
+                                  expr: {anyOf: [{type: integer}, {type: string}], x-kubernetes-int-or-string: true}
+                                  for: {type: string, pattern: '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$'}
+                                  labels: {type: object, additionalProperties: {type: string}}
+        """#
+
+    @Test func thirdPartyCustomResourcesDryRun() async throws {
+        let harness = try await SimHarness.start()
+        defer { Task { await harness.stop() } }
+        try await harness.sim.load(manifests: Self.prometheusRuleCRD)
+        let path = "/apis/monitoring.coreos.com/v1/namespaces/default/prometheusrules"
+        func rule(_ expr: JSONValue, for duration: String) -> JSONValue {
+            ["metadata": ["name": "sandman"], "spec": ["groups": [["name": "sandman", "rules": [["alert": "SandmanDown", "expr": expr, "for": .string(duration)]]]]]]
+        }
+        let checked = try await harness.request(.post, path + "?dryRun=All&fieldValidation=Strict", body: rule("up == 0", for: "5m"))
+        #expect(checked.status == 201, "\(checked.body)")
+        #expect(try await harness.request(.get, path + "/sandman").status == 404)
+        #expect(try await harness.request(.post, path + "?dryRun=All", body: rule(1, for: "5m")).status == 201)
+        let bad = try await harness.request(.post, path + "?dryRun=All", body: rule(true, for: "five"))
+        #expect(bad.status == 422)
+        #expect((bad.body[path: ["details", "causes"]]?.array ?? []).compactMap { $0["field"]?.string }.sorted() == ["spec.groups[0].rules[0].expr", "spec.groups[0].rules[0].for"])
+    }
+
     /// Server-side apply (structured-merge-diff): containers are a map list keyed by name, so
     /// two appliers own one container each; a field applied by two managers stays when one drops
     /// it; /scale writes are their own manager with `subresource: scale`.
