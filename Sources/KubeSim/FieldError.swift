@@ -71,6 +71,12 @@ struct FieldError: Sendable, Equatable {
         case .int(let number): String(number)
         case .double(let number): number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
         case .string(let text): "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        case .object(let members) where members.values.allSatisfy({ $0.string != nil }):
+            // Go's %#v of a map[string]string.
+            "map[string]string{" + members.keys.sorted().map { "\"\($0)\":\"\(members[$0]!.string!)\"" }.joined(separator: ", ") + "}"
+        case .object(let members) where !members.isEmpty && Set(members.keys).isSubset(of: ["matchLabels", "matchExpressions"]):
+            // Go's %#v of a *metav1.LabelSelector.
+            "v1.LabelSelector{MatchLabels:\(members["matchLabels"].map(goValue) ?? "map[string]string(nil)"), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}"
         case .array, .object: value.serialized()
         }
     }

@@ -9,34 +9,27 @@ enum NameRules {
     private static let label = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
     private static let qualifiedNamePart = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 
+    /// A length limit and a pattern, each with kube-apiserver's message.
+    private static func check(_ name: String, maximum: Int, pattern: String, message: String) -> [String] {
+        var problems: [String] = []
+        if name.count > maximum { problems.append("must be no more than \(maximum) characters") }
+        if !matches(name, pattern) { problems.append(message) }
+        return problems
+    }
+
     /// RFC 1123 subdomain: the rule for most object names.
     static func subdomain(_ name: String) -> [String] {
-        var problems: [String] = []
-        if name.count > 253 { problems.append("must be no more than 253 characters") }
-        if !matches(name, "\(label)(\\.\(label))*") {
-            problems.append("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
-        }
-        return problems
+        check(name, maximum: 253, pattern: "\(label)(\\.\(label))*", message: "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
     }
 
     /// RFC 1123 label: namespaces and container names.
     static func label(_ name: String) -> [String] {
-        var problems: [String] = []
-        if name.count > 63 { problems.append("must be no more than 63 characters") }
-        if !matches(name, label) {
-            problems.append("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
-        }
-        return problems
+        check(name, maximum: 63, pattern: label, message: "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
     }
 
     /// RFC 1035 label: service names.
     static func label1035(_ name: String) -> [String] {
-        var problems: [String] = []
-        if name.count > 63 { problems.append("must be no more than 63 characters") }
-        if !matches(name, "[a-z]([-a-z0-9]*[a-z0-9])?") {
-            problems.append("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
-        }
-        return problems
+        check(name, maximum: 63, pattern: "[a-z]([-a-z0-9]*[a-z0-9])?", message: "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
     }
 
     /// Path segment names: RBAC objects may be named anything without `/` or `%`.
