@@ -78,6 +78,11 @@ extension ObjectStore {
             metadata[field] = nil
         }
         object["metadata"] = .object(metadata)
+        // Status is written through its subresource: a create's is dropped (PrepareForCreate),
+        // except for the kinds whose creators report it at once.
+        if type.hasStatus, !["Pod", "Node", "Namespace", "CustomResourceDefinition"].contains(type.kind) {
+            object["status"] = nil
+        }
         Defaulting.prepareForCreate(type, &object)
         object = try admit(type, object, old: nil, context: context)
         var ownership = FieldOwnership(object: .emptyObject, schema: type.schema)
