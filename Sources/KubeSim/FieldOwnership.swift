@@ -152,13 +152,6 @@ struct FieldWalker {
         return result
     }
 
-    /// Every path present in an object, containers included.
-    private func allPaths(of object: JSONValue) -> Set<FieldPath> {
-        var result: Set<FieldPath> = []
-        collect(object, schema: schema, path: [], into: &result, containers: true)
-        return result
-    }
-
     private func collect(_ value: JSONValue, schema: Schema?, path: [FieldPath.Element], into result: inout Set<FieldPath>, containers: Bool) {
         let tracked = path.isEmpty || isTracked(path)
         func insert() { if tracked, !path.isEmpty { result.insert(FieldPath(path)) } }
@@ -208,33 +201,57 @@ struct FieldWalker {
         var removed: Set<FieldPath>
     }
 
+    /// The paths added or changed, and removed, between two versions: one walk over both,
+    /// skipping equal subtrees.
     func compare(_ old: JSONValue, _ new: JSONValue) -> Comparison {
-        let before = allPaths(of: old), after = allPaths(of: new)
-        var changed = after.subtracting(before)
-        for path in after.intersection(before) where isLeaf(path, in: new) && path.value(in: old) != path.value(in: new) {
-            changed.insert(path)
-        }
-        return Comparison(changed: changed, removed: before.subtracting(after))
+        var comparison = Comparison(changed: [], removed: [])
+        compare(old, new, schema: schema, path: [], into: &comparison)
+        return comparison
     }
 
-    /// A path whose value is compared whole: a scalar, an atomic list or map, or an empty object.
-    private func isLeaf(_ path: FieldPath, in object: JSONValue) -> Bool {
-        switch path.value(in: object) {
-        case .object(let members): return members.isEmpty || schemaAt(path)?.isAtomicMap == true
-        case .array: if case .atomic = schemaAt(path)?.listType ?? .atomic { return true } else { return false }
-        default: return true
-        }
-    }
-
-    private func schemaAt(_ path: FieldPath) -> Schema? {
-        var current = schema
-        for element in path.elements {
-            switch element {
-            case .field(let name): current = current?.property(name) ?? current?.additionalProperties
-            case .key, .value: current = current?.items
+    private func compare(_ old: JSONValue?, _ new: JSONValue?, schema: Schema?, path: [FieldPath.Element], into comparison: inout Comparison) {
+        switch (old, new) {
+        case (nil, nil):
+            return
+        case (nil, let added?):
+            comparison.changed.formUnion(everyPath(of: added, schema: schema, path: path))
+        case (let gone?, nil):
+            comparison.removed.formUnion(everyPath(of: gone, schema: schema, path: path))
+        case (let before?, let after?):
+            guard before != after else { return }
+            switch (before, after) {
+            case (.object(let oldMembers), .object(let newMembers)) where schema?.isAtomicMap != true:
+                for key in Set(oldMembers.keys).union(newMembers.keys) {
+                    compare(oldMembers[key], newMembers[key], schema: schema?.property(key) ?? schema?.additionalProperties, path: path + [.field(key)], into: &comparison)
+                }
+            case (.array(let oldItems), .array(let newItems)):
+                switch schema?.listType ?? .atomic {
+                case .atomic:
+                    if isTracked(path) { comparison.changed.insert(FieldPath(path)) }
+                case .set:
+                    guard isTracked(path) else { return }
+                    for item in newItems where !oldItems.contains(item) { comparison.changed.insert(FieldPath(path + [.value(item)])) }
+                    for item in oldItems where !newItems.contains(item) { comparison.removed.insert(FieldPath(path + [.value(item)])) }
+                case .map(let keys):
+                    var oldByKey: [[String: JSONValue]: JSONValue] = [:], newByKey: [[String: JSONValue]: JSONValue] = [:]
+                    for item in oldItems { oldByKey[Self.keyFields(item, keys)] = item }
+                    for item in newItems { newByKey[Self.keyFields(item, keys)] = item }
+                    for key in Set(oldByKey.keys).union(newByKey.keys) {
+                        compare(oldByKey[key], newByKey[key], schema: schema?.items, path: path + [.key(key)], into: &comparison)
+                    }
+                }
+            default:
+                if !path.isEmpty, isTracked(path) { comparison.changed.insert(FieldPath(path)) }
             }
         }
-        return current
+    }
+
+    /// A value's own path and every path under it.
+    private func everyPath(of value: JSONValue, schema: Schema?, path: [FieldPath.Element]) -> Set<FieldPath> {
+        var paths: Set<FieldPath> = []
+        collect(value, schema: schema, path: path, into: &paths, containers: true)
+        if !path.isEmpty, isTracked(path) { paths.insert(FieldPath(path)) }
+        return paths
     }
 
     // MARK: Merge

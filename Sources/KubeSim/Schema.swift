@@ -13,7 +13,7 @@ struct Schema: Sendable {
         var resolvedName = name
         // `$ref`, or `allOf: [{$ref}]` as OpenAPI v3 documents write it.
         while let reference = resolved["$ref"]?.string ?? resolved["allOf"]?.array?.first?["$ref"]?.string {
-            let definition = String(reference.split(separator: "/").last ?? "")
+            let definition = reference.hasPrefix("#/definitions/") ? String(reference.dropFirst(14)) : String(reference.split(separator: "/").last ?? "")
             guard let target = BuiltInSchemas.definitions[definition] else { break }
             resolvedName = definition
             resolved = target
