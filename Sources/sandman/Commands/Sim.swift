@@ -11,8 +11,8 @@ struct Sim: AsyncParsableCommand {
         commandName: "sim",
         abstract: "Run a simulated Kubernetes API server (KubeSim) usable with kubectl.",
         discussion: """
-            Serves HTTPS with its own CA and client-certificate authentication (or plain HTTP with a \
-            bearer token), loads the SleepInfo CRD and the fixtures (multi-document YAML) and writes a \
+            Serves HTTPS with its own CA and client-certificate authentication (or plain HTTP, where \
+            requests without credentials are let in), loads the SleepInfo CRD and the fixtures (multi-document YAML) and writes a \
             kubeconfig for kubectl. Faults can be set at start or changed while running through \
             PUT /kubesim/faults; request counts are at GET /kubesim/requests. See docs/kubesim.md.
             """
@@ -30,7 +30,7 @@ struct Sim: AsyncParsableCommand {
     @Option(help: "Where to write the kubeconfig.")
     var kubeconfig: String = "kubesim.kubeconfig"
 
-    @Flag(help: "Serve plain HTTP; the kubeconfig then carries a bearer token.")
+    @Flag(help: "Serve plain HTTP; requests without credentials are let in (kubectl sends none over HTTP).")
     var http = false
 
     @Option(help: "Delay before workloads report their new replicas ready, e.g. 2s.")
