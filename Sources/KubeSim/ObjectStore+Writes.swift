@@ -4,14 +4,23 @@ import JSON
 /// Who writes, how, and when: what every write verb needs besides the object.
 struct WriteContext: Sendable {
     var fieldManager: String
-    var dryRun: Bool = false
-    var now: Date
+    var dryRun: Bool
+    var now: Date {
+        didSet { timestamp = Timestamp.format(now) }
+    }
+    /// `now` as RFC 3339, formatted once per request.
+    private(set) var timestamp: String
     /// What to do with unknown fields (the `fieldValidation` parameter; Warn when absent).
     var fieldValidation: ObjectDecoder.FieldValidation = .warn
     /// Collects the warnings the answer carries as `Warning` headers.
     var warnings: WarningSink?
 
-    var timestamp: String { Timestamp.format(now) }
+    init(fieldManager: String, dryRun: Bool = false, now: Date) {
+        self.fieldManager = fieldManager
+        self.dryRun = dryRun
+        self.now = now
+        self.timestamp = Timestamp.format(now)
+    }
 }
 
 enum Timestamp {
