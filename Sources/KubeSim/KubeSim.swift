@@ -8,6 +8,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import Scheduling
+import ServiceLifecycle
 import Synchronization
 
 /// A simulated Kubernetes API server, in-process, for tests, the demo and benchmarks: faithful
@@ -105,6 +106,9 @@ public final class KubeSim: Sendable {
     public let configuration: Configuration
     let state: SimulatorState
     private let serving: Task<Void, any Error>
+    /// Runs the server, so that shutdown is graceful: cancelling the server instead drops
+    /// connections accepted but not yet handled, which NIO treats as a programming error.
+    private let services: ServiceGroup
     private let bookmarks: Task<Void, Never>
 
     /// Starts a server and returns once it accepts connections.
@@ -145,7 +149,8 @@ public final class KubeSim: Sendable {
             },
             logger: quietLogger
         )
-        let serving = Task { try await app.run() }
+        let services = ServiceGroup(configuration: .init(services: [app], logger: quietLogger))
+        let serving = Task { try await services.run() }
         var boundPort: Int?
         for await port in started { boundPort = port }
         guard let boundPort, boundPort > 0 else {
@@ -156,17 +161,18 @@ public final class KubeSim: Sendable {
         let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
         return KubeSim(
             url: "\(configuration.tls ? "https" : "http")://\(host):\(boundPort)",
-            port: boundPort, authority: authority, configuration: configuration, state: state, serving: serving
+            port: boundPort, authority: authority, configuration: configuration, state: state, serving: serving, services: services
         )
     }
 
-    private init(url: String, port: Int, authority: CertificateAuthority, configuration: Configuration, state: SimulatorState, serving: Task<Void, any Error>) {
+    private init(url: String, port: Int, authority: CertificateAuthority, configuration: Configuration, state: SimulatorState, serving: Task<Void, any Error>, services: ServiceGroup) {
         self.url = url
         self.port = port
         self.certificateAuthority = authority
         self.configuration = configuration
         self.state = state
         self.serving = serving
+        self.services = services
         let interval = configuration.bookmarkInterval
         let store = state.store
         self.bookmarks = Task {
@@ -181,8 +187,15 @@ public final class KubeSim: Sendable {
     public func shutdown() async {
         bookmarks.cancel()
         await state.store.shutdown()
-        serving.cancel()
+        await services.triggerGracefulShutdown()
+        // A connection that never ends (a client that keeps a request open) must not hold the
+        // shutdown forever.
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(5))
+            serving.cancel()
+        }
         _ = await serving.result
+        deadline.cancel()
     }
 
     // MARK: Faults and counters
