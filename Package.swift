@@ -65,6 +65,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -206,7 +207,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "TestSupport", "LocalPKI"], swiftSettings: swiftSettings),
-        .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "Kube", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "GitLabSimTests", dependencies: ["GitLabSim", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ArgoSimTests", dependencies: ["ArgoSim", "GitLabSim", "KubeSim", "Kube", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "KubeTests", dependencies: ["Kube", "KubeSim", "JSON", "LocalPKI", "Transport", "TestSupport"], swiftSettings: swiftSettings),
