@@ -216,7 +216,7 @@ let package = Package(
         .testTarget(
             name: "HubTests",
             dependencies: [
-                "Hub", "Demo", "Config", "Kube", "KubeSim", "GitLabSim", "ArgoSim", "JSON", "Scheduling", "Store", "Transport", "TestSupport",
+                "Hub", "Demo", "Config", "Kube", "KubeSim", "GitLabSim", "ArgoSim", "JSON", "Scheduling", "Sleep", "Store", "Transport", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
