@@ -223,7 +223,7 @@ let package = Package(
         ),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "SchedulingTests", dependencies: ["Scheduling"],
+            name: "SchedulingTests", dependencies: ["Scheduling", "TestSupport"],
             // Its randomized model test plays 10,000 sequences.
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
