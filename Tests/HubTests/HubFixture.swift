@@ -5,6 +5,7 @@ import JSON
 import Kube
 import KubeSim
 import Logging
+import Sleep
 import Store
 import TestSupport
 
@@ -77,13 +78,18 @@ struct HubFixture {
         return settings
     }
 
-    /// Starts (or restarts) the hub in this process; `console` receives Slack messages when Slack
-    /// is not configured.
-    mutating func startHub(console: (@Sendable (String) -> Void)? = nil) async throws {
+    /// Starts (or restarts) the hub in this process; `checkpoint` sees every moment of its sleeps
+    /// and wakes where a kill would leave work half done; `console` receives Slack messages when
+    /// Slack is not configured.
+    mutating func startHub(
+        checkpoint: (@Sendable (SleepExecutor.Checkpoint) async -> Void)? = nil, console: (@Sendable (String) -> Void)? = nil
+    ) async throws {
         var logger = Logger(label: "hub-test")
         logger.logLevel = .error
+        var settings = Self.agentSettings
+        settings.checkpoint = checkpoint
         server = try await HubRuntime.start(
-            configuration: try configuration, clock: clock, handleSignals: false, logger: logger, agentSettings: Self.agentSettings, console: console
+            configuration: try configuration, clock: clock, handleSignals: false, logger: logger, agentSettings: settings, console: console
         )
         if tokens.isEmpty {
             let store = server!.hub.store
