@@ -273,7 +273,7 @@ struct CrashRecoveryTests {
         var served = try await ServedHub.start(namespaces: ["shop", "blog"])
         defer { Task { [served] in await served.stop() } }
         let original = (shop: await served.replicas("shop"), blog: await served.replicas("blog"))
-        _ = try await served.request("sleep", "{}")
+        _ = try await served.request("sleep", #"{"all":true}"#)
         #expect(await served.settled())
         served.sim.setFaults(.init(latency: .milliseconds(100)))
         let shop = try await served.request("wake", #"{"namespaces":["shop"]}"#)
