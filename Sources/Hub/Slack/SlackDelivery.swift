@@ -75,6 +75,8 @@ public final class SlackDelivery: Sendable {
         if destination == .chat || destination == .ephemeral, payload["channel"] == nil, let channel { payload["channel"] = .string(channel) }
         do {
             return try await store.enqueue(OutboxMessage(dedupKey: key, destination: destination.stored, channel: channel, payload: payload.serialized(), createdAt: clock.now))
+        } catch is CancellationError {
+            return false  // the hub is stopping
         } catch {
             logger.error("cannot enqueue a Slack message", metadata: ["error": "\(error)"])
             return false
