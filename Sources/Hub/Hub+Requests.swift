@@ -126,7 +126,9 @@ extension Hub {
             await audit(principal, source: source, action: action, cluster: name, namespaces: namespaces, result: "denied", detail: denial.reason)
             throw .forbidden(denial.reason)
         }
-        guard let agent = agents[name] else { throw .notFound("cluster \"\(name)\" has no agent", field: "cluster") }
+        guard let agent = agents[name] else {
+            throw HubError(kind: .unavailable, message: "cluster \(name) cannot be reached: \(unusable[name] ?? "no agent")")
+        }
         guard let managed = await agent.managedNamespaces() else {
             throw HubError(kind: .unavailable, message: "cluster \(name) is not synced yet (reachable: \(await agent.health.reachable)); try again shortly")
         }

@@ -15,6 +15,8 @@ public final class Hub: Sendable {
     public let clock: any HubClock
     public let metrics: HubMetrics
     public let agents: [String: ClusterAgent]
+    /// Clusters without an agent, because no client could be made: why, by cluster.
+    public let unusable: [String: String]
     let logger: Logger
 
     /// Builds the hub and an agent per cluster; `makeClient` is how each cluster is reached.
@@ -32,12 +34,25 @@ public final class Hub: Sendable {
         self.metrics = metrics
         var settings = agentSettings
         settings.resyncInterval = configuration.resyncInterval.inSeconds
+        // A cluster that cannot be reached as configured is reported, and the others run.
         var clients: [String: KubeClient] = [:]
-        for cluster in configuration.clusters { clients[cluster.name] = try makeClient(cluster) }
+        var unusable: [String: String] = [:]
+        for cluster in configuration.clusters {
+            do {
+                clients[cluster.name] = try makeClient(cluster)
+            } catch {
+                unusable[cluster.name] = "\(error)"
+                logger.error("cluster not ready", metadata: ["cluster": "\(cluster.name)", "error": "\(error)"])
+            }
+        }
+        self.unusable = unusable
         let election = configuration.leaderElection
+        if election.enabled, let home = election.homeCluster, let reason = unusable[home] {
+            throw HubError(kind: .unavailable, message: "leader election needs its home cluster \(home): \(reason)")
+        }
         let home = election.enabled ? election.homeCluster.flatMap { clients[$0] } : nil
         var agents: [String: ClusterAgent] = [:]
-        for cluster in configuration.clusters {
+        for cluster in configuration.clusters where clients[cluster.name] != nil {
             var clusterSettings = settings
             clusterSettings.concurrency = cluster.client.concurrency
             let elector = home.map { home in
@@ -79,7 +94,13 @@ public final class Hub: Sendable {
     public func clusterStatuses() async -> [ClusterStatus] {
         var statuses: [ClusterStatus] = []
         for cluster in configuration.clusters {
-            if let agent = agents[cluster.name] { statuses.append(await agent.status()) }
+            if let agent = agents[cluster.name] {
+                statuses.append(await agent.status())
+            } else if let reason = unusable[cluster.name] {
+                var health = ClusterHealth()
+                health.lastError = reason
+                statuses.append(ClusterStatus(name: cluster.name, tier: cluster.tier, health: health, namespaces: [], owner: nil, ownedHere: true))
+            }
         }
         return statuses
     }

@@ -1,6 +1,7 @@
 import Demo
 import Foundation
 import Hub
+import JSON
 import Kube
 import KubeSim
 import Logging
@@ -67,6 +68,53 @@ struct ProcessLifecycleTests {
         #expect(process.status == 0, "\(process.logText)")
         // Idle, it stops in milliseconds; the bound leaves room for a loaded machine.
         #expect(elapsed < .seconds(4), "\(elapsed)")
+    }
+
+    /// A second cluster whose context is not in the kubeconfig.
+    static func addTypo(to directory: TemporaryDirectory) throws -> String {
+        try directory.write("clusters/typo.yaml", """
+            tier: development
+            kubeconfig: ../kube.yaml
+            context: dev-typo
+            """)
+    }
+
+    @Test func validateFindsAContextMissingFromTheKubeconfigWithoutProbing() async throws {
+        let sim = try await KubeSim.start()
+        let (directory, config) = try Self.configuration(for: sim)
+        await sim.shutdown()
+        defer { directory.remove() }
+        let file = try Self.addTypo(to: directory)
+        let output = try await ProcessOutput.run(HubFixture.binary, arguments: ["config", "validate", "--config", config], timeout: .seconds(60))
+        #expect(output.status == 1)
+        let lines = output.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.first == "\(file):3: context: kubeconfig \(directory.path)/kube.yaml, context \"dev-typo\": contexts: context \"dev-typo\" not found; contexts: dev", "\(output.stderr)")
+        #expect(lines.last == "1 problem(s) found")
+    }
+
+    @Test func serveRunsTheGoodClustersAndReportsTheBrokenOne() async throws {
+        let sim = try await KubeSim.start()
+        defer { Task { await sim.shutdown() } }
+        let (directory, config) = try Self.configuration(for: sim)
+        defer { directory.remove() }
+        let file = try Self.addTypo(to: directory)
+        let created = try await ProcessOutput.run(HubFixture.binary, arguments: ["token", "create", "--role", "admin", "--name", "ci", "--config", config], timeout: .seconds(60))
+        let token = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let process = try SignalledProcess(arguments: ["serve", "--config", config], log: directory.path + "/serve.log")
+        #expect(await process.waitForLog(containing: "hub listening"), "\(process.logText)")
+        let line = process.logText.split(separator: "\n").last { $0.contains("hub listening") } ?? ""
+        let url = line.range(of: "url=").map { String(line[$0.upperBound...].prefix { $0 != " " }) } ?? ""
+        func clusters() async -> [JSONValue] {
+            var request = URLRequestLike(method: "GET", url: url + "/api/v1/clusters")
+            request.headers["Authorization"] = "Bearer \(token)"
+            return (try? await request.send().body["clusters"]?.array) ?? []
+        }
+        #expect(await eventually(timeout: .seconds(30)) { await clusters().first { $0["name"] == "dev" }?["ready"] == true })
+        let typo = await clusters().first { $0["name"] == "typo" }
+        #expect(typo?["ready"] == false)
+        #expect(typo?["lastError"]?.string?.hasPrefix("cluster typo (\(file)): kubeconfig") == true, "\(String(describing: typo))")
+        #expect(typo?["lastError"]?.string?.contains("context \"dev-typo\" not found") == true)
+        _ = try await process.stop(with: SIGTERM)
     }
 
     /// The demo's simulators are in the process: an idle keep-alive connection of the hub's used to
