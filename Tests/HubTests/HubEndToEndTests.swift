@@ -172,7 +172,7 @@ struct HubEndToEndTests {
 
         let woken = try await fixture.cli(["wake", "staging", "shop", "--for", "2h", "--reason", "late release"])
         #expect(woken.status == 0, "\(woken.stderr)")
-        #expect(woken.stdout.contains("wake staging succeeded"))
+        #expect(woken.stdout.contains("wake staging/shop succeeded"), "\(woken.stdout)")
         #expect(woken.stdout.contains("4 object(s) done"))
         #expect(await fixture.replicas("staging", "shop") == original)
 
@@ -201,6 +201,18 @@ struct HubEndToEndTests {
         let namespaces = try await fixture.cli(["get", "namespaces", "--cluster", "staging"])
         #expect(namespaces.stdout.contains("shop"))
         #expect(namespaces.stdout.contains("asleep"))
+
+        // An override is cleared by the short id `overrides list` shows.
+        _ = try await fixture.cli(["wake", "staging", "shop", "--for", "1h"])
+        let listed = try await fixture.cli(["overrides", "list"])
+        let short = try #require(listed.stdout.split(separator: "\n").dropFirst().first?.split(separator: " ").first, "\(listed.stdout)")
+        #expect(short.count == 8)
+        let unknown = try await fixture.cli(["overrides", "delete", "zzzz"])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("no override in force has an id starting with \"zzzz\""), "\(unknown.stderr)")
+        let cleared = try await fixture.cli(["overrides", "delete", String(short)])
+        #expect(cleared.status == 0, "\(cleared.stderr)")
+        #expect(try await fixture.api("GET", "/api/v1/overrides").body["overrides"]?.array?.isEmpty == true)
     }
 
     @Test func tokenRolesAreEnforced() async throws {

@@ -52,6 +52,7 @@ struct Overrides: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Overrides in force.", subcommands: [List.self, Delete.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the overrides in force, with the first 8 characters of their ids.")
         @OptionGroup var options: HubOptions
         @Option(help: "Only this cluster.") var cluster: String?
 
@@ -70,13 +71,31 @@ struct Overrides: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Clear an override: the namespaces follow their schedules again.",
+            discussion: "The id may be shortened to any prefix that names one override, such as the 8 characters `overrides list` shows."
+        )
         @OptionGroup var options: HubOptions
-        @Argument(help: "Override id.") var id: String
+        @Argument(help: "Override id, or a prefix of it naming one override.") var id: String
 
         func run() async throws {
             let client = options.client
-            try await calling { () async throws(HubClientError) in try await client.delete("/api/v1/overrides/\(id)") }
-            print("override \(id) cleared")
+            let listed = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/overrides") }
+            let ids = (listed["overrides"]?.array ?? []).compactMap { $0["id"]?.string }
+            let full = try Self.resolve(id, among: ids)
+            try await calling { () async throws(HubClientError) in try await client.delete("/api/v1/overrides/\(full)") }
+            print("override \(full) cleared")
+        }
+
+        /// The one id among `ids` that starts with `prefix` (case-insensitive).
+        static func resolve(_ prefix: String, among ids: [String]) throws -> String {
+            guard !prefix.isEmpty else { throw ValidationError("the override id is empty") }
+            let matches = ids.filter { $0.lowercased().hasPrefix(prefix.lowercased()) }
+            switch matches.count {
+            case 1: return matches[0]
+            case 0: throw ValidationError("no override in force has an id starting with \"\(prefix)\"; see `sandman overrides list`")
+            default: throw ValidationError("\"\(prefix)\" is the start of \(matches.count) override ids (\(matches.joined(separator: ", "))); give more of it")
+            }
         }
     }
 }

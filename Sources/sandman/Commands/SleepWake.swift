@@ -80,7 +80,10 @@ private func requestOperation(_ action: String, target: OperationTarget, options
 enum OperationSummary {
     static func text(_ operation: JSONValue) -> String {
         let summary = operation["summary"] ?? .null
-        var lines = ["operation \(operation["id"]?.string ?? "?"): \(operation["action"]?.string ?? "?") \(operation["cluster"]?.string ?? "?") \(operation["state"]?.string ?? "?")"]
+        let cluster = operation["cluster"]?.string ?? "?"
+        let namespaces = (operation["namespaces"]?.array ?? []).compactMap(\.string)
+        let target = namespaces.isEmpty ? "\(cluster) (every namespace)" : "\(cluster)/\(namespaces.joined(separator: ", "))"
+        var lines = ["operation \(operation["id"]?.string ?? "?"): \(operation["action"]?.string ?? "?") \(target) \(operation["state"]?.string ?? "?")"]
         let skipped = summary["skipped"]?.array ?? []
         let failed = summary["failed"]?.array ?? []
         lines.append("  " + counts(summary))
