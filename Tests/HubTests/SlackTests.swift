@@ -10,7 +10,7 @@ import Testing
 /// Signatures computed independently, with Python's standard `hmac` module.
 func pythonSignature(secret: String, timestamp: String, body: String) async throws -> String {
     let script = "import hmac,hashlib,sys; print('v0=' + hmac.new(sys.argv[1].encode(), ('v0:' + sys.argv[2] + ':' + sys.argv[3]).encode(), hashlib.sha256).hexdigest())"
-    let output = try await ProcessOutput.run("python3", arguments: ["-c", script, secret, timestamp, body], timeout: .seconds(20))
+    let output = try await ProcessOutput.run("python3", arguments: ["-c", script, secret, timestamp, body], timeout: .seconds(120))
     return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
@@ -347,6 +347,19 @@ struct SlackBotTests {
         #expect(created["until"] == "2027-01-04T22:00:00Z")
         #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 > 0 } })
 
+        // A button naming a namespace the hub does not manage makes no override.
+        let stray: JSONValue = [
+            "type": "block_actions", "user": ["id": "U-ADMIN", "username": "alice"], "channel": ["id": "C1"], "trigger_id": "t2",
+            "actions": [["action_id": "keep_awake_1h", "value": "staging/nope", "block_id": "b1"]],
+        ]
+        let strayBody = String(decoding: FormBody.encode([("payload", stray.serialized())]), as: UTF8.self)
+        var strayRequest = URLRequestLike(method: "POST", url: fixture.url + "/slack/interactions", body: strayBody)
+        strayRequest.headers["Content-Type"] = "application/x-www-form-urlencoded"
+        strayRequest.headers["X-Slack-Request-Timestamp"] = timestamp
+        strayRequest.headers["X-Slack-Signature"] = try await pythonSignature(secret: Self.secret, timestamp: timestamp, body: strayBody)
+        #expect(try await strayRequest.send().status == 200)
+        #expect(try await fixture.api("GET", "/api/v1/overrides").body["overrides"]?.array?.count == 1)
+
         let challenge = #"{"type":"url_verification","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","token":"x"}"#
         var event = URLRequestLike(method: "POST", url: fixture.url + "/slack/events", body: challenge)
         event.headers["X-Slack-Request-Timestamp"] = timestamp
@@ -380,7 +393,7 @@ struct SlackBotTests {
         for _ in 0..<4 where received.values.count < 3 {
             let before = received.values.count
             fixture.clock.advance(by: 5)
-            _ = await eventually(timeout: .seconds(3)) { received.values.count > before }
+            _ = await eventually(timeout: .seconds(30)) { received.values.count > before }
         }
         #expect(firstAttempt == 1)
         #expect(received.values.count == 3, "down twice, then throttled: \(received.values.map(\.2))")
