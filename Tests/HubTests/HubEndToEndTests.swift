@@ -209,7 +209,7 @@ struct HubEndToEndTests {
         #expect(short.count == 8)
         let unknown = try await fixture.cli(["overrides", "delete", "zzzz"])
         #expect(unknown.status != 0)
-        #expect(unknown.stderr.contains("no override in force has an id starting with \"zzzz\""), "\(unknown.stderr)")
+        #expect(unknown.stderr.contains("override zzzz not found or already cleared"), "\(unknown.stderr)")
         let cleared = try await fixture.cli(["overrides", "delete", String(short)])
         #expect(cleared.status == 0, "\(cleared.stderr)")
         #expect(try await fixture.api("GET", "/api/v1/overrides").body["overrides"]?.array?.isEmpty == true)

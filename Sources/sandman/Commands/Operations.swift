@@ -80,22 +80,9 @@ struct Overrides: AsyncParsableCommand {
 
         func run() async throws {
             let client = options.client
-            let listed = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/overrides") }
-            let ids = (listed["overrides"]?.array ?? []).compactMap { $0["id"]?.string }
-            let full = try Self.resolve(id, among: ids)
-            try await calling { () async throws(HubClientError) in try await client.delete("/api/v1/overrides/\(full)") }
-            print("override \(full) cleared")
-        }
-
-        /// The one id among `ids` that starts with `prefix` (case-insensitive).
-        static func resolve(_ prefix: String, among ids: [String]) throws -> String {
-            guard !prefix.isEmpty else { throw ValidationError("the override id is empty") }
-            let matches = ids.filter { $0.lowercased().hasPrefix(prefix.lowercased()) }
-            switch matches.count {
-            case 1: return matches[0]
-            case 0: throw ValidationError("no override in force has an id starting with \"\(prefix)\"; see `sandman overrides list`")
-            default: throw ValidationError("\"\(prefix)\" is the start of \(matches.count) override ids (\(matches.joined(separator: ", "))); give more of it")
-            }
+            // The hub takes any unique start of an id.
+            try await calling { () async throws(HubClientError) in try await client.delete("/api/v1/overrides/\(id)") }
+            print("override \(id) cleared")
         }
     }
 }
