@@ -58,6 +58,8 @@ public struct ClusterConfiguration: Sendable {
     public var name: String
     /// The file this cluster was read from.
     public var source: String
+    /// The line of its `name:` field, when the file has one (else the name is the file's).
+    package var nameLine: Int?
     public var tier: Tier
     /// Absolute kubeconfig path; nil means kubectl's default files (or in-cluster, below).
     public var kubeconfig: String?

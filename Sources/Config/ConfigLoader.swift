@@ -284,6 +284,7 @@ public enum ConfigLoader {
         var cluster = ClusterConfiguration(
             name: name,
             source: root.file,
+            nameLine: nameNode.node?.mark?.line,
             tier: tierNode.oneOf(ClusterConfiguration.Tier.self) ?? .production,
             kubeconfig: nil,
             context: root["context"].nonEmptyString(),
@@ -374,18 +375,16 @@ public enum ConfigLoader {
             suspendDeployments: node["suspendDeployments"].bool(default: true),
             suspendStatefulSets: node["suspendStatefulSets"].bool(default: true)
         )
-        if weekdays != nil, sleepAt != nil {
-            do {
-                _ = try SleepSchedule(
-                    weekdays: schedule.weekdays, sleepAt: schedule.sleepAt, wakeUpAt: schedule.wakeUpAt, timeZone: schedule.timeZone,
-                    sleepDays: schedule.sleepDays, wakeDays: schedule.wakeDays, exceptions: schedule.exceptions
-                )
-            } catch {
-                // Point at the offending list item for dates, at the field otherwise.
-                let field = node[error.field]
-                let target = error.field == "exceptions" ? field.items().first { $0.string() == error.value } ?? field : field
-                target.report(error.field == "exceptions" ? "expected a date YYYY-MM-DD, got \"\(error.value)\"" : "\"\(error.value)\": \(error.reason)")
-            }
+        // Every field is checked on its own: one bad field hides none of the others.
+        let problems = SleepSchedule.problems(
+            weekdays: weekdays, sleepAt: sleepAt, wakeUpAt: schedule.wakeUpAt, timeZone: schedule.timeZone,
+            sleepDays: schedule.sleepDays, wakeDays: schedule.wakeDays, exceptions: schedule.exceptions
+        )
+        for error in problems {
+            // Point at the offending list item for dates, at the field otherwise.
+            let field = node[error.field]
+            let target = error.field == "exceptions" ? field.items().first { $0.string() == error.value } ?? field : field
+            target.report(error.field == "exceptions" ? "expected a date YYYY-MM-DD, got \"\(error.value)\"" : "\"\(error.value)\": \(error.reason)")
         }
         node.rejectUnknownFields()
         guard name != nil, weekdays != nil, sleepAt != nil else { return nil }
@@ -398,7 +397,9 @@ public enum ConfigLoader {
         var seen: [String: String] = [:]
         for cluster in configuration.clusters {
             if let other = seen[cluster.name] {
-                root.diagnostics.report(ConfigIssue(file: cluster.source, field: "name", message: "cluster \"\(cluster.name)\" is already defined in \(other)"))
+                root.diagnostics.report(ConfigIssue(
+                    file: cluster.source, line: cluster.nameLine ?? 1, field: "name", message: "cluster \"\(cluster.name)\" is already defined in \(other)"
+                ))
             }
             seen[cluster.name] = cluster.source
         }

@@ -20,13 +20,16 @@ final class ConfigNode {
     let path: String
     let node: Node?
     let diagnostics: ConfigDiagnostics
+    /// The line of the value, else (an absent field) of the mapping it is missing from.
+    let line: Int?
     private var readKeys: Set<String> = []
 
-    init(file: String, path: String, node: Node?, diagnostics: ConfigDiagnostics) {
+    init(file: String, path: String, node: Node?, diagnostics: ConfigDiagnostics, parentLine: Int? = nil) {
         self.file = file
         self.path = path
         self.node = node
         self.diagnostics = diagnostics
+        line = node?.mark?.line ?? parentLine
     }
 
     /// True when the value is present and not YAML null.
@@ -39,7 +42,7 @@ final class ConfigNode {
     }
 
     func report(_ message: String) {
-        diagnostics.report(ConfigIssue(file: file, line: node?.mark?.line, field: path, message: message))
+        diagnostics.report(ConfigIssue(file: file, line: line, field: path, message: message))
     }
 
     private var kindDescription: String {
@@ -59,7 +62,7 @@ final class ConfigNode {
     subscript(key: String) -> ConfigNode {
         readKeys.insert(key)
         let child: Node? = if case .mapping(let mapping) = node { mapping[key] } else { nil }
-        return ConfigNode(file: file, path: path.isEmpty ? key : "\(path).\(key)", node: child, diagnostics: diagnostics)
+        return ConfigNode(file: file, path: path.isEmpty ? key : "\(path).\(key)", node: child, diagnostics: diagnostics, parentLine: line)
     }
 
     /// Reports a present value that is not a mapping; true when it is a usable mapping.
@@ -79,7 +82,7 @@ final class ConfigNode {
             return []
         }
         return sequence.enumerated().map { index, item in
-            ConfigNode(file: file, path: "\(path)[\(index)]", node: item, diagnostics: diagnostics)
+            ConfigNode(file: file, path: "\(path)[\(index)]", node: item, diagnostics: diagnostics, parentLine: line)
         }
     }
 
