@@ -3,19 +3,25 @@ import JSON
 import Logging
 import Synchronization
 
-/// Runs the calls of one plugin version one at a time, in one Lua state, on a thread it owns.
+/// Loads one plugin version and runs its calls one at a time, in one Lua state, on a thread it
+/// owns.
 ///
-/// Callers wait on a continuation, never on a blocked thread of the cooperative pool. When a call
-/// passes its deadline the watchdog tells the executor, which answers the caller with a timeout,
-/// abandons that thread and its state (the thread closes the state and ends once the stuck call
-/// returns) and starts a fresh thread with a fresh state for the next calls. While
-/// ``maximumStuckThreads`` abandoned threads are still running, calls fail at once instead of
-/// piling up more stuck threads. A state that reached its memory cap is replaced too.
+/// Callers wait on a continuation, never on a blocked thread of the cooperative pool. The load
+/// (the file's top level) is the first job of the thread; the calls follow. When a job passes its
+/// deadline the watchdog tells the executor, which answers the caller with a timeout, abandons
+/// that thread and its state (the state is flagged, so the thread stops at its next instruction
+/// or library checkpoint, closes the state and ends) and starts a fresh thread with a fresh
+/// state for the next calls. A state that reached its memory cap is replaced too.
+///
+/// Abandoned threads still running are counted here and host-wide (``AbandonedStates``): while
+/// ``maximumAbandonedThreads`` of this version, or the host-wide maximum, are running, calls fail
+/// at once. A thread still running its grace after the deadline is stuck somewhere nothing can
+/// interrupt: the version is then disabled for good (a new version of the file replaces it).
 final class PluginExecutor: @unchecked Sendable {
     typealias Outcome = Result<JSONValue?, PluginError>
 
-    /// Abandoned threads (stuck in a call) tolerated before calls are refused.
-    static let maximumStuckThreads = 4
+    /// Abandoned threads of one version tolerated before its calls are refused.
+    static let maximumAbandonedThreads = 2
 
     /// How long an idle worker polls for the next call before it sleeps on the condition. A call
     /// that arrives meanwhile costs no thread wake-up, which is most of the cost of a hand-over
@@ -26,11 +32,16 @@ final class PluginExecutor: @unchecked Sendable {
 
     /// Guarded by the executor's lock.
     private final class Job: @unchecked Sendable {
-        let input: JSONValue
+        enum Work {
+            case load
+            case call(JSONValue)
+        }
+
+        let work: Work
         var continuation: CheckedContinuation<Outcome, Never>?
 
-        init(input: JSONValue, continuation: CheckedContinuation<Outcome, Never>) {
-            self.input = input
+        init(_ work: Work, continuation: CheckedContinuation<Outcome, Never>) {
+            self.work = work
             self.continuation = continuation
         }
     }
@@ -42,55 +53,34 @@ final class PluginExecutor: @unchecked Sendable {
 
     let source: PluginSource
     private let watchdog: Watchdog
+    private let abandonedStates: AbandonedStates
     private let condition = NSCondition()
     private var queue: [Job] = []
     private var queueHead = 0
     /// Calls queued and not yet taken, readable without the lock by a spinning worker.
     private let pending = Atomic<Int>(0)
     private var worker: Worker?
-    private var stuckThreads = 0
+    private var abandonedThreads = 0
+    private var disabled: PluginError?
     private var stopped = false
-    /// A state created while loading, handed to the first worker so it is not created twice.
-    private var spare: SpareInstance?
 
-    /// Wraps a state built on another thread (the loader) until the first worker takes it.
-    private final class SpareInstance: @unchecked Sendable {
-        let instance: PluginInstance
-        init(_ instance: PluginInstance) { self.instance = instance }
-    }
-
-    /// An executor for `source`; `loaded`, when given, is an instance of it already started on the
-    /// calling thread and never used there again.
-    init(source: PluginSource, loaded: PluginInstance?, watchdog: Watchdog) {
+    init(source: PluginSource, watchdog: Watchdog, abandonedStates: AbandonedStates) {
         self.source = source
         self.watchdog = watchdog
-        if let loaded { spare = SpareInstance(loaded) }
+        self.abandonedStates = abandonedStates
     }
 
-    /// Runs the hook on `input`; never throws, never waits past the call timeout for a stuck call.
+    /// Loads the plugin on the executor's thread: its top level within the load timeout, and its
+    /// hook checked. Nil when it loaded; the executor then serves calls. After an error the
+    /// executor serves nothing.
+    func load() async -> PluginError? {
+        if case .failure(let error) = await submit(.load) { return error }
+        return nil
+    }
+
+    /// Runs the hook on `input`; never throws, never waits past the call timeout.
     func call(_ input: JSONValue) async -> Outcome {
-        await withCheckedContinuation { continuation in
-            condition.lock()
-            if stopped {
-                condition.unlock()
-                continuation.resume(returning: .failure(PluginError(.unavailable, file: source.file, message: "this version of the plugin was unloaded")))
-                return
-            }
-            if stuckThreads >= Self.maximumStuckThreads {
-                let count = stuckThreads
-                condition.unlock()
-                continuation.resume(returning: .failure(PluginError(
-                    .unavailable, file: source.file,
-                    message: "suspended: \(count) earlier calls are still stuck past their deadline"
-                )))
-                return
-            }
-            queue.append(Job(input: input, continuation: continuation))
-            pending.add(1, ordering: .releasing)
-            if worker == nil { startWorker() }
-            condition.signal()
-            condition.unlock()
-        }
+        await submit(.call(input))
     }
 
     /// Lets queued calls finish, then ends the worker thread. Later calls fail as unavailable.
@@ -101,11 +91,49 @@ final class PluginExecutor: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Abandoned threads still stuck in a call.
-    var stuckThreadCount: Int {
+    /// Threads of this version abandoned at a deadline and still running.
+    var abandonedThreadCount: Int {
         condition.lock()
         defer { condition.unlock() }
-        return stuckThreads
+        return abandonedThreads
+    }
+
+    /// Why this version no longer serves calls, once a call of it could not be stopped.
+    var disabledError: PluginError? {
+        condition.lock()
+        defer { condition.unlock() }
+        return disabled
+    }
+
+    private func submit(_ work: Job.Work) async -> Outcome {
+        await withCheckedContinuation { continuation in
+            condition.lock()
+            if let refusal = refusal() ?? (worker == nil && abandonedStates.isFull ? abandonedStates.refusal(file: source.file) : nil) {
+                condition.unlock()
+                continuation.resume(returning: .failure(refusal))
+                return
+            }
+            queue.append(Job(work, continuation: continuation))
+            pending.add(1, ordering: .releasing)
+            if worker == nil { startWorker() }
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    /// Why a job must fail at once, if it must. Called with the lock held.
+    private func refusal() -> PluginError? {
+        if let disabled { return disabled }
+        if stopped {
+            return PluginError(.unavailable, file: source.file, message: "this version of the plugin was unloaded")
+        }
+        if abandonedThreads >= Self.maximumAbandonedThreads {
+            return PluginError(
+                .unavailable, file: source.file,
+                message: "suspended: \(abandonedThreads) earlier calls are still running past their deadline"
+            )
+        }
+        return nil
     }
 
     // MARK: - Workers
@@ -114,15 +142,13 @@ final class PluginExecutor: @unchecked Sendable {
     private func startWorker() {
         let worker = Worker()
         self.worker = worker
-        let spare = self.spare
-        self.spare = nil
-        let thread = Thread { [self] in run(worker, spare: spare) }
+        let thread = Thread { [self] in run(worker) }
         thread.name = "sandman-lua \(source.file)"
         thread.start()
     }
 
-    private func run(_ worker: Worker, spare: SpareInstance?) {
-        var instance: PluginInstance? = spare?.instance
+    private func run(_ worker: Worker) {
+        var instance: PluginInstance?
         while true {
             if Self.spins { awaitCall(within: Self.spinWindow) }
             condition.lock()
@@ -143,13 +169,20 @@ final class PluginExecutor: @unchecked Sendable {
             }
             condition.unlock()
 
-            let onExpire: @Sendable () -> Void = { [self] in expire(job: job, worker: worker) }
+            let observer = PluginInstance.Observer(
+                onExpire: { [self] elapsed in expire(job, on: worker, after: elapsed) },
+                onStuck: { [self] elapsed in stuck(job, on: worker, after: elapsed) }
+            )
             let outcome: Outcome
             do throws(PluginError) {
                 if instance == nil {
-                    instance = try PluginInstance(source, watchdog: watchdog, onExpire: onExpire)
+                    instance = try PluginInstance(source, watchdog: watchdog, observer: observer)
                 }
-                outcome = .success(try instance!.invoke(job.input, watchdog: watchdog, onExpire: onExpire))
+                if case .call(let input) = job.work {
+                    outcome = .success(try instance!.invoke(input, watchdog: watchdog, observer: observer))
+                } else {
+                    outcome = .success(nil)
+                }
             } catch {
                 outcome = .failure(error)
                 if error.replacesState { instance = nil }
@@ -157,10 +190,14 @@ final class PluginExecutor: @unchecked Sendable {
 
             condition.lock()
             if worker.abandoned {
-                stuckThreads -= 1
+                abandonedThreads -= 1
                 condition.unlock()
-                source.logger.debug("abandoned plugin call finished", metadata: ["plugin": "\(source.file)"])
+                abandonedStates.remove(file: source.file)
+                source.logger.debug("abandoned plugin thread ended", metadata: ["plugin": "\(source.file)"])
                 return
+            }
+            if case .load = job.work, case .failure = outcome {
+                stopped = true
             }
             let continuation = job.continuation
             job.continuation = nil
@@ -179,8 +216,17 @@ final class PluginExecutor: @unchecked Sendable {
         }
     }
 
+    /// Takes every queued job out, to fail them (called with the lock held).
+    private func drainQueue() -> [Job] {
+        let drained = Array(queue[queueHead...])
+        pending.subtract(drained.count, ordering: .relaxed)
+        queue.removeAll()
+        queueHead = 0
+        return drained
+    }
+
     /// The watchdog's report that `job` passed its deadline on `worker`'s thread.
-    private func expire(job: Job, worker: Worker) {
+    private func expire(_ job: Job, on worker: Worker, after elapsed: Duration) {
         condition.lock()
         guard let continuation = job.continuation, !worker.abandoned else {
             condition.unlock()
@@ -188,15 +234,55 @@ final class PluginExecutor: @unchecked Sendable {
         }
         job.continuation = nil
         worker.abandoned = true
-        stuckThreads += 1
+        abandonedThreads += 1
+        abandonedStates.add(file: source.file)
+        let isLoad = if case .load = job.work { true } else { false }
+        if isLoad { stopped = true }
+        var refused: [Job] = []
+        var refusal: PluginError?
         if self.worker === worker {
             self.worker = nil
-            if queueHead < queue.count { startWorker() }
+            if queueHead < queue.count {
+                refusal = self.refusal() ?? (abandonedStates.isFull ? abandonedStates.refusal(file: source.file) : nil)
+                if refusal != nil {
+                    refused = drainQueue()
+                } else {
+                    startWorker()
+                }
+            }
         }
         condition.unlock()
+        if let refusal {
+            for job in refused { job.continuation?.resume(returning: .failure(refusal)) }
+        }
+        let message = isLoad
+            ? "its top level did not finish within its deadline of \(source.limits.loadTimeout.sandmanText); the host stopped waiting after \(elapsed.sandmanText)"
+            : "no answer within its deadline of \(source.limits.callTimeout.sandmanText); the host stopped waiting after \(elapsed.sandmanText) and replaced the state"
         continuation.resume(returning: .failure(PluginError(
-            .timeout(source.limits.callTimeout), file: source.file,
-            message: "no answer within \(source.limits.callTimeout.sandmanText); the host stopped waiting and replaced the state"
+            .timeout(isLoad ? source.limits.loadTimeout : source.limits.callTimeout), file: source.file, message: message
         )))
+    }
+
+    /// The watchdog's report that `job` is still running on `worker`'s thread its grace after
+    /// the deadline: stuck where nothing can interrupt it. The version is disabled.
+    private func stuck(_ job: Job, on worker: Worker, after elapsed: Duration) {
+        let activity = if case .load = job.work { "loading the file" } else { "a call to \(source.kind.hook)" }
+        let error = PluginError(
+            .disabled, file: source.file,
+            message: "disabled: \(activity) has been running for \(elapsed.sandmanText), past its deadline, where it cannot be "
+                + "interrupted; its thread keeps its state until it returns, and the plugin stays disabled until its file changes"
+        )
+        condition.lock()
+        guard disabled == nil else {
+            condition.unlock()
+            return
+        }
+        disabled = error
+        let refused = drainQueue()
+        condition.unlock()
+        for job in refused { job.continuation?.resume(returning: .failure(error)) }
+        source.logger.error("plugin disabled: a call could not be stopped", metadata: [
+            "plugin": "\(source.file)", "plugin.version": "\(source.version)", "error": "\(error.description)",
+        ])
     }
 }

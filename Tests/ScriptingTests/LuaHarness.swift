@@ -1,25 +1,39 @@
 import Foundation
 import JSON
 import Logging
+import Synchronization
 @testable import Scripting
 
 /// Runs Lua source as a plugin of a given kind, in a real state, with real limits.
 final class LuaHarness {
     let watchdog = Watchdog()
+    let abandonedStates = AbandonedStates()
     let logs = LogRecorder()
 
     deinit { watchdog.shutdown() }
 
     func source(
         _ text: String, kind: PluginKind = .policy, file: String = "policy/test.lua",
-        timeout: Duration = .seconds(2), memory: Int = 32 << 20, instructions: Int = 10_000_000,
-        now: Date = Date(timeIntervalSince1970: 1_767_225_600)
+        timeout: Duration = .seconds(2), memory: Int = 32 << 20, instructions: Int = 10_000_000, grace: Duration = .seconds(1),
+        clock: @escaping @Sendable () -> Date = { Date(timeIntervalSince1970: 1_767_225_600) }
     ) -> PluginSource {
         PluginSource(
             file: file, kind: kind, text: text,
-            limits: .init(callTimeout: timeout, loadTimeout: timeout, memoryBytes: memory, instructions: instructions),
-            logger: logs.logger, clock: { now }
+            limits: .init(callTimeout: timeout, loadTimeout: timeout, memoryBytes: memory, instructions: instructions, grace: grace),
+            logger: logs.logger, clock: clock
         )
+    }
+
+    /// An executor for `source`, counting its abandoned threads in ``abandonedStates``.
+    func executor(_ source: PluginSource) -> PluginExecutor {
+        PluginExecutor(source: source, watchdog: watchdog, abandonedStates: abandonedStates)
+    }
+
+    /// The hostile plugin shared with the CLI and hub tests (Tests/Fixtures/hostile-plugins).
+    static let hostilePlugin = try! String(contentsOf: fixtures.appendingPathComponent("hostile-plugins/policy/attacks.lua"), encoding: .utf8)
+
+    static var fixtures: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
     }
 
     /// Loads `text` (which must define the kind's hook) into a fresh state.
@@ -31,6 +45,43 @@ final class LuaHarness {
     func evaluate(_ body: String, input: JSONValue = .null, timeout: Duration = .seconds(2), memory: Int = 32 << 20, instructions: Int = 10_000_000) throws(PluginError) -> JSONValue? {
         let instance = try load("function decide(ctx)\n\(body)\nend", timeout: timeout, memory: memory, instructions: instructions)
         return try instance.invoke(input, watchdog: watchdog)
+    }
+}
+
+/// A clock that keeps whoever asks the time waiting while it is held (from the start, or after
+/// `hold()`), until `release()`: a host call that nothing can interrupt, standing for any code
+/// path that would not check the deadline.
+final class HeldClock: Sendable {
+    private let held: Mutex<Bool>
+    private let waiting = Atomic<Int>(0)
+    private let now = Mutex(Date(timeIntervalSince1970: 1_767_225_600))
+
+    init(held: Bool = true) {
+        self.held = Mutex(held)
+    }
+
+    var clock: @Sendable () -> Date {
+        { [self] in
+            waiting.add(1, ordering: .relaxed)
+            while held.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.005) }
+            waiting.subtract(1, ordering: .relaxed)
+            return now.withLock { $0 }
+        }
+    }
+
+    /// Callers waiting for the time now.
+    var blocked: Int { waiting.load(ordering: .relaxed) }
+
+    func hold() {
+        held.withLock { $0 = true }
+    }
+
+    func release() {
+        held.withLock { $0 = false }
+    }
+
+    func set(_ date: Date) {
+        now.withLock { $0 = date }
     }
 }
 

@@ -1,7 +1,7 @@
 import Foundation
 import JSON
 import Logging
-import Scripting
+@testable import Scripting
 import TestSupport
 import Testing
 
@@ -302,5 +302,111 @@ import Testing
             try await Task.sleep(for: .milliseconds(50))
         }
         Issue.record("no answer \"\(reason)\" within \(limit)")
+    }
+}
+
+/// Loading runs under the same limits as a call, on a thread per file: a file that never
+/// finishes loading holds back neither the others nor the reload, and is tried again later.
+@Suite struct PluginLoadingTests {
+    static let now = Date(timeIntervalSince1970: 1_772_476_200)
+
+    @Test func aFileThatNeverFinishesLoadingHoldsBackNeitherTheOthersNorTheReload() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/1-stuck.lua", "local digits = ('1'):rep(64 << 20) while true do local _ = digits + 0 end")
+        try directory.write("policy/2-good.lua", "function decide(ctx) return {action = 'keep', reason = 'v1'} end")
+        let host = PluginHost(
+            configuration: .init(directory: directory.path, memoryLimitBytes: 256 << 20, instructionLimit: 0, loadTimeout: .milliseconds(300)),
+            clock: { Self.now }, logger: LuaHarness().logs.logger
+        )
+        let start = ContinuousClock.now
+        await host.reload()
+        #expect(ContinuousClock.now - start < .seconds(3))
+        let statuses = Dictionary(uniqueKeysWithValues: host.statuses().map { ($0.file, $0) })
+        #expect(statuses["policy/2-good.lua"]?.state == .loaded)
+        #expect(statuses["policy/1-stuck.lua"]?.state == .failed)
+        #expect(statuses["policy/1-stuck.lua"]?.loadError?.reason == .timeout(.milliseconds(300)))
+        #expect(await host.decide([:], team: nil).decision?.reason == "v1")
+
+        // A fix to the good file loads while the stuck one keeps failing, reloads running side by side.
+        try directory.write("policy/2-good.lua", "function decide(ctx) return {action = 'keep', reason = 'v2'} end")
+        let again = ContinuousClock.now
+        async let first: Void = host.reload()
+        async let second: Void = host.reload()
+        _ = await (first, second)
+        #expect(ContinuousClock.now - again < .seconds(5))
+        #expect(await host.decide([:], team: nil).decision?.reason == "v2")
+        #expect(host.abandonedStateCount.maximum == 8)
+    }
+
+    @Test func aLoadThatTimedOutIsTriedAgainAfterItsBackoffWithoutAFileChange() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let clock = HeldClock(held: false)
+        clock.set(Date(timeIntervalSince1970: 100))
+        // Busy until the clock says 200: its first load times out.
+        try directory.write("policy/slow.lua", """
+            while sandman.time.now() < 200 do end
+            function decide(ctx) return {action = 'keep', reason = 'loaded'} end
+            """)
+        let host = PluginHost(
+            configuration: .init(directory: directory.path, instructionLimit: 0, loadTimeout: .milliseconds(200)),
+            clock: clock.clock, logger: LuaHarness().logs.logger
+        )
+        await host.reload()
+        let failedAt = ContinuousClock.now
+        #expect(host.statuses().first?.loadError?.reason == .timeout(.milliseconds(200)))
+        clock.set(Date(timeIntervalSince1970: 300))
+
+        // Not before the backoff (twice the load timeout): the file did not change.
+        await host.reload()
+        if ContinuousClock.now - failedAt < .milliseconds(400) {
+            #expect(host.statuses().first?.state == .failed)
+            #expect(host.statuses().first?.loadFailureCount == 1)
+        }
+        // After it, the load is tried again, and succeeds.
+        let loaded = await eventually(within: .seconds(5)) {
+            await host.reload()
+            return host.statuses().first?.state == .loaded
+        }
+        #expect(loaded)
+        #expect(ContinuousClock.now - failedAt >= .milliseconds(400))
+        #expect(await host.decide([:], team: nil).decision?.reason == "loaded")
+    }
+
+    @Test("backoff between attempts", arguments: [(1, 2), (2, 4), (3, 8), (4, 16), (9, 300), (60, 300)])
+    func backoff(attempts: Int, seconds: Int64) {
+        #expect(PluginRegistry.retryDelay(afterAttempts: attempts, loadTimeout: .seconds(1)) == .seconds(seconds))
+    }
+
+    @Test func aPluginWhoseCallCannotBeStoppedIsDisabledUntilItsFileChanges() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let clock = HeldClock(held: false)
+        defer { clock.release() }
+        try directory.write("policy/p.lua", "function decide(ctx) if ctx.block then sandman.time.now() end return {action = 'keep', reason = 'v1'} end")
+        let host = PluginHost(
+            configuration: .init(directory: directory.path, callTimeout: .milliseconds(200), deadlineGrace: .milliseconds(300)),
+            clock: clock.clock, logger: LuaHarness().logs.logger
+        )
+        await host.reload()
+        clock.hold()
+        let outcome = await host.decide(["block": true], team: nil)
+        #expect(outcome.failures.first?.reason == .timeout(.milliseconds(200)))
+        #expect(await eventually(within: .seconds(5)) { host.statuses().first?.state == .disabled })
+        let status = try #require(host.statuses().first)
+        #expect(status.abandonedStates == 1)
+        #expect(host.abandonedStateCount.running == 1)
+        #expect(status.disabledError?.reason == .disabled)
+        #expect(status.lastError == status.disabledError)
+        #expect(await host.decide([:], team: nil).failures.first?.reason == .disabled)
+
+        clock.release()
+        #expect(await eventually(within: .seconds(5)) { host.statuses().first?.abandonedStates == 0 })
+        #expect(host.statuses().first?.state == .disabled)
+        try directory.write("policy/p.lua", "function decide(ctx) return {action = 'keep', reason = 'v2'} end")
+        await host.reload()
+        #expect(host.statuses().first?.state == .loaded)
+        #expect(await host.decide([:], team: nil).decision?.reason == "v2")
     }
 }
