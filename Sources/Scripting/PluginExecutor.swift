@@ -6,8 +6,9 @@ import Synchronization
 /// Loads one plugin version and runs its calls one at a time, in one Lua state, on a thread it
 /// owns.
 ///
-/// Callers wait on a continuation, never on a blocked thread of the cooperative pool. The load
-/// (the file's top level) is the first job of the thread; the calls follow. When a job passes its
+/// Async callers wait on a continuation, never on a blocked thread of the cooperative pool; the
+/// host's loader thread waits for loads itself. The load (the file's top level) is the first job
+/// of the thread; the calls follow. When a job passes its
 /// deadline the watchdog tells the executor, which answers the caller with a timeout, abandons
 /// that thread and its state (the state is flagged, so the thread stops at its next instruction
 /// or library checkpoint, closes the state and ends) and starts a fresh thread with a fresh
@@ -38,11 +39,12 @@ final class PluginExecutor: @unchecked Sendable {
         }
 
         let work: Work
-        var continuation: CheckedContinuation<Outcome, Never>?
+        /// Told the outcome once, then cleared.
+        var reply: (@Sendable (Outcome) -> Void)?
 
-        init(_ work: Work, continuation: CheckedContinuation<Outcome, Never>) {
+        init(_ work: Work, reply: @escaping @Sendable (Outcome) -> Void) {
             self.work = work
-            self.continuation = continuation
+            self.reply = reply
         }
     }
 
@@ -71,16 +73,26 @@ final class PluginExecutor: @unchecked Sendable {
     }
 
     /// Loads the plugin on the executor's thread: its top level within the load timeout, and its
-    /// hook checked. Nil when it loaded; the executor then serves calls. After an error the
-    /// executor serves nothing.
+    /// hook checked. `completion` is told nil when it loaded (the executor then serves calls), or
+    /// the error, at the latest at the deadline; after an error the executor serves nothing.
+    func load(completion: @escaping @Sendable (PluginError?) -> Void) {
+        submit(.load) { outcome in
+            if case .failure(let error) = outcome { completion(error) } else { completion(nil) }
+        }
+    }
+
+    /// ``load(completion:)`` for async callers.
     func load() async -> PluginError? {
-        if case .failure(let error) = await submit(.load) { return error }
-        return nil
+        await withCheckedContinuation { continuation in
+            load { continuation.resume(returning: $0) }
+        }
     }
 
     /// Runs the hook on `input`; never throws, never waits past the call timeout.
     func call(_ input: JSONValue) async -> Outcome {
-        await submit(.call(input))
+        await withCheckedContinuation { continuation in
+            submit(.call(input)) { continuation.resume(returning: $0) }
+        }
     }
 
     /// Lets queued calls finish, then ends the worker thread. Later calls fail as unavailable.
@@ -105,20 +117,18 @@ final class PluginExecutor: @unchecked Sendable {
         return disabled
     }
 
-    private func submit(_ work: Job.Work) async -> Outcome {
-        await withCheckedContinuation { continuation in
-            condition.lock()
-            if let refusal = refusal() ?? (worker == nil && abandonedStates.isFull ? abandonedStates.refusal(file: source.file) : nil) {
-                condition.unlock()
-                continuation.resume(returning: .failure(refusal))
-                return
-            }
-            queue.append(Job(work, continuation: continuation))
-            pending.add(1, ordering: .releasing)
-            if worker == nil { startWorker() }
-            condition.signal()
+    private func submit(_ work: Job.Work, reply: @escaping @Sendable (Outcome) -> Void) {
+        condition.lock()
+        if let refusal = refusal() ?? (worker == nil && abandonedStates.isFull ? abandonedStates.refusal(file: source.file) : nil) {
             condition.unlock()
+            reply(.failure(refusal))
+            return
         }
+        queue.append(Job(work, reply: reply))
+        pending.add(1, ordering: .releasing)
+        if worker == nil { startWorker() }
+        condition.signal()
+        condition.unlock()
     }
 
     /// Why a job must fail at once, if it must. Called with the lock held.
@@ -199,10 +209,10 @@ final class PluginExecutor: @unchecked Sendable {
             if case .load = job.work, case .failure = outcome {
                 stopped = true
             }
-            let continuation = job.continuation
-            job.continuation = nil
+            let reply = job.reply
+            job.reply = nil
             condition.unlock()
-            continuation?.resume(returning: outcome)
+            reply?(outcome)
         }
     }
 
@@ -228,11 +238,11 @@ final class PluginExecutor: @unchecked Sendable {
     /// The watchdog's report that `job` passed its deadline on `worker`'s thread.
     private func expire(_ job: Job, on worker: Worker, after elapsed: Duration) {
         condition.lock()
-        guard let continuation = job.continuation, !worker.abandoned else {
+        guard let reply = job.reply, !worker.abandoned else {
             condition.unlock()
             return
         }
-        job.continuation = nil
+        job.reply = nil
         worker.abandoned = true
         abandonedThreads += 1
         abandonedStates.add(file: source.file)
@@ -253,14 +263,13 @@ final class PluginExecutor: @unchecked Sendable {
         }
         condition.unlock()
         if let refusal {
-            for job in refused { job.continuation?.resume(returning: .failure(refusal)) }
+            for job in refused { job.reply?(.failure(refusal)) }
         }
+        let deadline = isLoad ? source.limits.loadTimeout : source.limits.callTimeout
         let message = isLoad
-            ? "its top level did not finish within its deadline of \(source.limits.loadTimeout.sandmanText); the host stopped waiting after \(elapsed.sandmanText)"
-            : "no answer within its deadline of \(source.limits.callTimeout.sandmanText); the host stopped waiting after \(elapsed.sandmanText) and replaced the state"
-        continuation.resume(returning: .failure(PluginError(
-            .timeout(isLoad ? source.limits.loadTimeout : source.limits.callTimeout), file: source.file, message: message
-        )))
+            ? "its top level did not finish within its deadline of \(deadline.sandmanText); the host stopped waiting after \(elapsed.sandmanText)"
+            : "no answer within its deadline of \(deadline.sandmanText); the host stopped waiting after \(elapsed.sandmanText) and replaced the state"
+        reply(.failure(PluginError(.timeout(deadline), file: source.file, message: message)))
     }
 
     /// The watchdog's report that `job` is still running on `worker`'s thread its grace after
@@ -280,7 +289,7 @@ final class PluginExecutor: @unchecked Sendable {
         disabled = error
         let refused = drainQueue()
         condition.unlock()
-        for job in refused { job.continuation?.resume(returning: .failure(error)) }
+        for job in refused { job.reply?(.failure(error)) }
         source.logger.error("plugin disabled: a call could not be stopped", metadata: [
             "plugin": "\(source.file)", "plugin.version": "\(source.version)", "error": "\(error.description)",
         ])

@@ -57,10 +57,10 @@ public final class PluginHost: Sendable {
             self.deadlineGrace = deadlineGrace
         }
 
-        /// Every interruptible path ends within microseconds of its deadline; a second leaves room
-        /// for a loaded machine and for the longest single step (docs/plugins.md, "What can run
-        /// long").
-        public static let defaultDeadlineGrace: Duration = .seconds(1)
+        /// Every interruptible path ends within microseconds of its deadline, and the longest step
+        /// that checks nothing within about 0.1 s; two seconds leave room for a machine so busy
+        /// that a thread waits that long for a core, since disabling a plugin is for good.
+        public static let defaultDeadlineGrace: Duration = .seconds(2)
 
         var limits: PluginSource.Limits {
             .init(
@@ -75,9 +75,9 @@ public final class PluginHost: Sendable {
     private let logger: Logger
     private let watchdog = Watchdog()
     private let abandonedStates = AbandonedStates()
-    /// Reads the directory (blocking file I/O) off the cooperative pool.
-    private let reader = SerialThread(name: "sandman-plugin-reader")
-    private let reloads = ReloadQueue()
+    /// Runs reloads, one at a time, off the cooperative pool: reading files, and waiting for the
+    /// loads (each on the thread of its own executor).
+    private let loader = SerialThread(name: "sandman-plugin-loader")
     private let registry = Mutex(PluginRegistry())
 
     /// A host for `configuration.directory`. Nothing is loaded until ``reload()`` or ``run()``.
@@ -94,7 +94,7 @@ public final class PluginHost: Sendable {
             registry.entries.values.compactMap(\.serving)
         }
         for plugin in retired { plugin.executor.shutdown() }
-        reader.shutdown()
+        loader.shutdown()
         watchdog.shutdown()
     }
 
@@ -183,7 +183,7 @@ public final class PluginHost: Sendable {
     /// again when their backoff has passed. One reload at a time; a reload takes about the load
     /// timeout at most, however its files behave.
     public func reload() async {
-        await reloads.run { [self] in await reloadNow() }
+        await loader.perform { [self] in reloadNow() }
     }
 
     /// Reloads at once, then every `reloadInterval`, until the task is cancelled.
@@ -212,15 +212,9 @@ public final class PluginHost: Sendable {
         var loads: [(source: PluginSource, signature: FileSignature)] = []
     }
 
-    private func reloadNow() async {
-        guard let scan = await reader.perform({ [self] in scanDirectory() }) else { return }
-        var changes = scan.changes
-        await withTaskGroup(of: PluginRegistry.Change.self) { group in
-            for (source, signature) in scan.loads {
-                group.addTask { [self] in await load(source, signature: signature) }
-            }
-            for await change in group { changes.append(change) }
-        }
+    private func reloadNow() {
+        guard let scan = scanDirectory() else { return }
+        let changes = scan.changes + load(scan.loads)
         guard !changes.isEmpty else { return }
         let now = ContinuousClock.now
         let loadTimeout = configuration.loadTimeout
@@ -232,8 +226,7 @@ public final class PluginHost: Sendable {
         log(changes, after: after)
     }
 
-    /// Reads what changed since the last reload (on the reader thread); nil when the directory
-    /// is missing.
+    /// Reads what changed since the last reload; nil when the directory is missing.
     private func scanDirectory() -> Scan? {
         let directory = PluginDirectory(root: configuration.directory)
         guard directory.exists else {
@@ -261,7 +254,9 @@ public final class PluginHost: Sendable {
                 scan.changes.append(.failed(path: file.path, kind: file.kind, error: error, signature: file.signature, fileVersion: nil))
                 continue
             }
-            let source = PluginSource(file: file.path, kind: file.kind, text: text, limits: configuration.limits, logger: logger, clock: clock)
+            let source = PluginSource(
+                file: file.path, kind: file.kind, text: text, limits: configuration.limits, logger: logger, clock: clock
+            )
             if entry?.version == source.version, !retry {
                 scan.changes.append(.touched(path: file.path, signature: file.signature))
                 continue
@@ -275,14 +270,52 @@ public final class PluginHost: Sendable {
         return scan
     }
 
-    /// Loads one version on a fresh executor; its outcome as a change.
-    private func load(_ source: PluginSource, signature: FileSignature) async -> PluginRegistry.Change {
-        let executor = PluginExecutor(source: source, watchdog: watchdog, abandonedStates: abandonedStates)
-        if let error = await executor.load() {
-            executor.shutdown()
-            return .failed(path: source.file, kind: source.kind, error: error, signature: signature, fileVersion: source.version)
+    /// Loads each version on a fresh executor of its own, all at once, and waits for them: each
+    /// answers by its deadline, however its file behaves.
+    private func load(_ loads: [(source: PluginSource, signature: FileSignature)]) -> [PluginRegistry.Change] {
+        let outcomes = LoadOutcomes(count: loads.count)
+        for (index, load) in loads.enumerated() {
+            let executor = PluginExecutor(source: load.source, watchdog: watchdog, abandonedStates: abandonedStates)
+            executor.load { error in outcomes.set(index, executor: executor, error: error) }
         }
-        return .loaded(LoadedPlugin(executor: executor, loadedAt: clock()), signature: signature)
+        return zip(loads, outcomes.wait()).map { load, outcome in
+            if let error = outcome.error {
+                outcome.executor.shutdown()
+                return .failed(
+                    path: load.source.file, kind: load.source.kind, error: error, signature: load.signature, fileVersion: load.source.version
+                )
+            }
+            return .loaded(LoadedPlugin(executor: outcome.executor, loadedAt: clock()), signature: load.signature)
+        }
+    }
+
+    /// The outcomes of loads running side by side, waited for by the loader thread.
+    private final class LoadOutcomes: @unchecked Sendable {
+        struct Outcome {
+            var executor: PluginExecutor
+            var error: PluginError?
+        }
+
+        private let condition = NSCondition()
+        private var outcomes: [Outcome?]
+
+        init(count: Int) {
+            outcomes = Array(repeating: nil, count: count)
+        }
+
+        func set(_ index: Int, executor: PluginExecutor, error: PluginError?) {
+            condition.lock()
+            outcomes[index] = Outcome(executor: executor, error: error)
+            condition.broadcast()
+            condition.unlock()
+        }
+
+        func wait() -> [Outcome] {
+            condition.lock()
+            defer { condition.unlock() }
+            while outcomes.contains(where: { $0 == nil }) { condition.wait() }
+            return outcomes.map { $0! }
+        }
     }
 
     private func log(_ changes: [PluginRegistry.Change], after: [String: (version: String?, retryIn: Duration?)]) {
@@ -301,28 +334,6 @@ public final class PluginHost: Sendable {
                 logger.error("plugin failed to load", metadata: metadata)
             case .removed(let path):
                 logger.info("plugin removed", metadata: ["plugin": "\(path)"])
-            }
-        }
-    }
-}
-
-extension PluginHost {
-    /// Runs reloads one at a time, in the order they were asked for.
-    actor ReloadQueue {
-        private var busy = false
-        private var waiting: [CheckedContinuation<Void, Never>] = []
-
-        func run(_ body: @Sendable () async -> Void) async {
-            if busy {
-                await withCheckedContinuation { waiting.append($0) }
-            } else {
-                busy = true
-            }
-            await body()
-            if waiting.isEmpty {
-                busy = false
-            } else {
-                waiting.removeFirst().resume()
             }
         }
     }

@@ -42,8 +42,12 @@ final class PluginInstance {
         return try state.call(hook, arguments: [input], file: source.file, supervision: supervision)
     }
 
-    private static func supervision(_ watchdog: Watchdog, timeout: Duration, limits: PluginSource.Limits, observer: Observer?) -> LuaState.Supervision {
-        LuaState.Supervision(watchdog: watchdog, timeout: timeout, grace: limits.grace, onExpire: observer?.onExpire, onStuck: observer?.onStuck)
+    private static func supervision(
+        _ watchdog: Watchdog, timeout: Duration, limits: PluginSource.Limits, observer: Observer?
+    ) -> LuaState.Supervision {
+        LuaState.Supervision(
+            watchdog: watchdog, timeout: timeout, grace: limits.grace, onExpire: observer?.onExpire, onStuck: observer?.onStuck
+        )
     }
 
     private static func parameter(_ kind: PluginKind) -> String {

@@ -132,7 +132,10 @@ struct PluginRegistry: Sendable {
         entries.map { file, entry in
             let disabledError = entry.serving?.executor.disabledError
             let state: PluginStatus.State =
-                if entry.serving == nil { .failed } else if disabledError != nil { .disabled } else if entry.loadError == nil { .loaded } else { .stale }
+                if entry.serving == nil { .failed }
+                else if disabledError != nil { .disabled }
+                else if entry.loadError == nil { .loaded }
+                else { .stale }
             return PluginStatus(
                 file: file,
                 kind: entry.kind,

@@ -18,7 +18,9 @@ public struct PluginTestRunner: Sendable {
     /// test cases check what a plugin answers, and a busy CI machine must not fail them on
     /// time (`sandman-bench lua` measures speed). Each Lua test, and a Lua test file's top
     /// level, may run for `luaTestTimeout`.
-    public init(directory: String, configuration: PluginHost.Configuration? = nil, luaTestTimeout: Duration = .seconds(10), logger: Logger) {
+    public init(
+        directory: String, configuration: PluginHost.Configuration? = nil, luaTestTimeout: Duration = .seconds(10), logger: Logger
+    ) {
         self.directory = directory
         self.configuration = configuration ?? PluginHost.Configuration(directory: directory, callTimeout: .seconds(1))
         self.luaTestTimeout = luaTestTimeout
@@ -212,7 +214,8 @@ private final class TestSession {
         var input: JSONValue
         var now: Date?
         var output: JSONValue?
-        var error: String?
+        /// Texts of which the error must contain one.
+        var error: [String]?
 
         init(_ entry: JSONValue, file: String, directory: String) throws(CaseFailure) {
             guard case .object(let members) = entry else { throw CaseFailure("a case must be a mapping") }
@@ -232,7 +235,16 @@ private final class TestSession {
             }
             now = try members["now"].map(TestSession.date)
             output = members["output"]
-            error = members["error"]?.string
+            switch members["error"] {
+            case nil:
+                error = nil
+            case .string(let text)?:
+                error = [text]
+            case .array(let texts)? where !texts.isEmpty && texts.allSatisfy({ $0.string != nil }):
+                error = texts.compactMap(\.string)
+            default:
+                throw CaseFailure("error: expected a text the error must contain, or a list of texts it must contain one of")
+            }
             if (output == nil) == (error == nil) {
                 throw CaseFailure("give either 'output' (null for no result) or 'error' (text the error must contain)")
             }
@@ -242,12 +254,18 @@ private final class TestSession {
         func check(_ result: Result<JSONValue, PluginError>) -> String? {
             switch result {
             case .success(let actual):
-                if let error { return "expected an error containing \"\(error)\", got \(actual.serialized())" }
+                if let error { return "expected an error containing \(Self.describe(error)), got \(actual.serialized())" }
                 return PluginOutput.mismatch(expected: output ?? .null, actual: actual)
             case .failure(let error):
                 guard let expected = self.error else { return "unexpected error: \(error.description)" }
-                return error.description.contains(expected) ? nil : "expected an error containing \"\(expected)\", got: \(error.description)"
+                if expected.contains(where: error.description.contains) { return nil }
+                return "expected an error containing \(Self.describe(expected)), got: \(error.description)"
             }
+        }
+
+        /// `"a"`, or `"a" or "b"`.
+        private static func describe(_ texts: [String]) -> String {
+            texts.map { "\"\($0)\"" }.joined(separator: " or ")
         }
     }
 

@@ -2,7 +2,6 @@ import Foundation
 import Hub
 import JSON
 import Kube
-import Synchronization
 import TestSupport
 import Testing
 
@@ -40,9 +39,10 @@ struct HostilePluginHubTests {
         )
         let run = try JSONValue(parsing: output.stdout)
         let stdout = run["stdout"]?.string ?? ""
-        #expect(run["status"] == 0, "\(stdout)\(run["stderr"]?.string ?? "")")
+        let failures = stdout.split(separator: "\n").filter { !$0.hasPrefix("ok ") }.joined(separator: "\n")
+        #expect(run["status"] == 0, "\(failures)\n\(run["stderr"]?.string ?? "")")
         let cases = try Self.attacks.count + 4
-        #expect(stdout.contains("\(cases) passed, 0 failed"), "\(stdout)")
+        #expect(stdout.contains("\(cases) passed, 0 failed"), "\(failures)")
         // Bounds: 6 attacks run into a 1 s deadline, the others stop at once or at the budget.
         let wall = try #require(run["wall"]?.double)
         let cpu = try #require(run["cpu"]?.double)
@@ -62,7 +62,7 @@ struct HostilePluginHubTests {
         let statuses = try await hub.pluginStates()
         #expect(statuses["slack/commands.lua"] == "loaded")
         #expect(statuses["policy/00-good.lua"] == "loaded")
-        for file in ["policy/load_loop.lua", "policy/load_library.lua", "policy/load_host_calls.lua", "policy/load_memory.lua"] {
+        for file in ["policy/load_loop.lua", "policy/load_library.lua", "policy/load_memory.lua"] {
             #expect(statuses[file] == "failed", "\(file): \(statuses)")
         }
         try hub.directory.write("plugins/policy/00-good.lua", "function decide(ctx) return {action = 'keep', reason = 'v2'} end")
@@ -71,6 +71,10 @@ struct HostilePluginHubTests {
         let reloadTime = ContinuousClock.now - reloadStart
         #expect(reload.status == 200)
         #expect(reloadTime < .seconds(4), "reload answered after \(reloadTime)")
+        let stuck = (reload.body["plugins"]?.array ?? []).first { $0["file"] == "policy/load_loop.lua" }
+        let loadError = stuck?["loadError"]?.string ?? ""
+        #expect(loadError.contains("instruction budget of 10000000 exceeded") || loadError.contains("deadline of 1s"), "\(loadError)")
+        #expect(stuck?["abandonedStates"] == 0)
         let good = (reload.body["plugins"]?.array ?? []).first { $0["file"] == "policy/00-good.lua" }
         #expect(good?["state"] == "loaded")
         #expect(good?["version"] != statuses["policy/00-good.lua.version"].map(JSONValue.string))
@@ -86,7 +90,6 @@ struct HostilePluginHubTests {
             #expect(reply.status == 200, "\(attack)")
             #expect(SlackCommandSimulator.text(reply.body).hasPrefix("Sorry"), "\(attack): \(reply.body)")
             // The hub answers within its deadline (200 ms), plus the HTTP round trip on a busy machine.
-            // Going back to idle may include a retry of load_host_calls.lua, which spends its 1 s.
             #expect(replyTime < .milliseconds(1200), "\(attack): answered after \(replyTime)")
             let idle = try await hub.waitForIdle(within: .seconds(2))
             #expect(idle.after < .seconds(2), "\(attack): the hub still used CPU \(idle.after) after answering")
@@ -106,8 +109,11 @@ struct HostilePluginHubTests {
         let columns = commands.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         let attackCount = try Self.attacks.count
         #expect(columns.count > 5 && columns[2] == "loaded" && columns[4] == "\(attackCount)" && columns[5] == "0", "\(commands)")
-        let metrics = try await hub.api("GET", "/metrics")
-        #expect(metrics.body.string?.contains("sandman_plugin_abandoned_states_total 0") == true)
+        // The metrics are synced every 2 s.
+        let noneAbandoned = await eventually(timeout: .seconds(10)) {
+            (try? await hub.api("GET", "/metrics").body.string?.contains("sandman_plugin_abandoned_states_total 0")) == true
+        }
+        #expect(noneAbandoned)
     }
 }
 
@@ -116,23 +122,18 @@ struct HostilePluginHubTests {
 private struct HostileHub {
     static let secret = "hostile-test-secret"
 
-    let directory: TemporaryDirectory
-    let process: Process
+    let fixture: HubFixture
+    let serve: CrashRecoveryTests.ServeProcess
     let url: String
     let token: String
 
+    var directory: TemporaryDirectory { fixture.directory }
+    var process: Process { serve.process }
+
     static func start() async throws -> HostileHub {
-        let directory = try TemporaryDirectory("hostile-hub")
-        try directory.write("kube/staging.yaml", """
-            apiVersion: v1
-            kind: Config
-            clusters: [{name: staging, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
-            users: [{name: u, user: {token: t}}]
-            contexts: [{name: staging, context: {cluster: staging, user: u}}]
-            current-context: staging
-            """)
-        try directory.write("clusters/staging.yaml", "tier: staging\nkubeconfig: ../kube/staging.yaml\n")
-        try directory.write("sandman.yaml", """
+        let fixture = try await HubFixture.make(clusters: [:], unreachable: ["staging"], start: Date())
+        let directory = fixture.directory
+        let config = try directory.write("sandman.yaml", """
             listen: 127.0.0.1:0
             database: hub.sqlite
             plugins: {directory: plugins, callTimeout: 200ms}
@@ -143,42 +144,32 @@ private struct HostileHub {
             """)
         let fixtures = HostilePluginHubTests.fixtures
         try directory.write("plugins/slack/commands.lua", String(contentsOfFile: fixtures + "/policy/attacks.lua", encoding: .utf8))
-        for name in ["load_loop", "load_library", "load_host_calls", "load_memory"] {
+        // Loads that fail on a limit other than time (a load that times out is retried, and its
+        // second would blur the CPU measurements; PluginLoadingTests cover it).
+        for name in ["load_loop", "load_library", "load_memory"] {
             try directory.write("plugins/policy/\(name).lua", String(contentsOfFile: fixtures + "/policy/\(name).lua", encoding: .utf8))
         }
         try directory.write("plugins/policy/00-good.lua", "function decide(ctx) return {action = 'keep', reason = 'v1'} end")
-
-        let config = directory.path + "/sandman.yaml"
         let created = try await ProcessOutput.run(HubFixture.binary, arguments: ["token", "create", "--config", config, "--role", "admin"], timeout: .seconds(60))
         guard created.status == 0 else { throw HostileHubError.failed("token create: \(created.stderr)") }
         let token = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: HubFixture.binary)
-        process.arguments = ["serve", "--config", config]
-        process.currentDirectoryURL = directory.url
-        let log = Pipe()
-        process.standardOutput = log
-        process.standardError = log
-        let output = LogBuffer()
-        log.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData) }
-        try process.run()
+        let log = directory.path + "/serve.log"
+        let serve = try CrashRecoveryTests.ServeProcess(config: config, log: log)
         let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline, process.isRunning {
-            if let match = output.text.firstMatch(of: /url=(http:\/\/127\.0\.0\.1:\d+)/) {
-                return HostileHub(directory: directory, process: process, url: String(match.output.1), token: token)
+        while ContinuousClock.now < deadline, serve.process.isRunning {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if let match = text.firstMatch(of: /hub listening.*url=(http:\/\/127\.0\.0\.1:\d+)|url=(http:\/\/127\.0\.0\.1:\d+).*hub listening/) {
+                return HostileHub(fixture: fixture, serve: serve, url: String(match.output.1 ?? match.output.2 ?? ""), token: token)
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        process.terminate()
-        throw HostileHubError.failed("the hub did not start: \(output.text)")
+        serve.stop()
+        throw HostileHubError.failed("the hub did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
     }
 
     func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        serve.stop()
         directory.remove()
     }
 
@@ -254,17 +245,4 @@ private struct HostileHub {
 
 private enum HostileHubError: Error {
     case failed(String)
-}
-
-/// What the hub process writes, gathered as it comes.
-private final class LogBuffer: Sendable {
-    private let data = Mutex(Data())
-
-    func append(_ chunk: Data) {
-        data.withLock { $0.append(chunk) }
-    }
-
-    var text: String {
-        data.withLock { String(decoding: $0, as: UTF8.self) }
-    }
 }

@@ -108,7 +108,7 @@ import Testing
     static let attacksInCode: [String] = [
         "table_move", "table_insert_len", "table_remove_len", "table_concat_range", "pattern_backtracking",
         "gsub_empty_matches", "plain_find_loop", "sort_long_strings", "format_quote_loop", "number_coercion_loop",
-        "close_handler_loop", "pcall_swallows_checkpoint", "log_flood", "shared_encode",
+        "close_handler_loop", "pcall_swallows_checkpoint", "log_flood",
     ]
 
     @Test("stopped at the deadline, in C or host code", arguments: attacksInCode)
@@ -120,15 +120,11 @@ import Testing
         let start = ContinuousClock.now
         let result = await executor.call(["attack": .string(name)])
         let answered = ContinuousClock.now - start
-        if name == "shared_encode" {
-            // Refused by the conversion budget long before the deadline.
-            #expect(result.error?.message.contains("the memory limit leaves") == true, "\(result)")
-            return
-        }
         #expect(result.error?.reason == .timeout(timeout), "\(result)")
         #expect(answered < timeout + .seconds(2), "answered after \(answered)")
-        // The thread stops within the grace: here, as soon as the interrupt is noticed.
-        let stopped = await eventually(within: .seconds(1)) { executor.abandonedThreadCount == 0 }
+        // The thread stops soon after: as soon as the interrupt is noticed (generous for a busy
+        // machine; without the checkpoints most of these run for seconds or forever).
+        let stopped = await eventually(within: .seconds(3)) { executor.abandonedThreadCount == 0 }
         #expect(stopped, "\(name): the abandoned thread still runs \(ContinuousClock.now - start) after the call started")
         #expect(harness.abandonedStates.total == 0)
         #expect(executor.disabledError == nil)
@@ -167,7 +163,7 @@ import Testing
         let clock = HeldClock()
         defer { clock.release() }
         let executor = harness.executor(harness.source(
-            Self.blockingPlugin, timeout: .milliseconds(300), instructions: 0, grace: .seconds(1), clock: clock.clock
+            Self.blockingPlugin, timeout: .milliseconds(300), instructions: 0, grace: .seconds(3), clock: clock.clock
         ))
         defer { executor.shutdown() }
         #expect(try await executor.call([:]).get() == ["action": "keep"])
@@ -180,7 +176,7 @@ import Testing
         #expect(try await executor.call([:]).get() == ["action": "keep"])
 
         // Past the grace it is stuck: the version is disabled, calls fail at once, it is logged.
-        #expect(await eventually(within: .seconds(5)) { executor.disabledError != nil })
+        #expect(await eventually(within: .seconds(10)) { executor.disabledError != nil })
         let refused = await executor.call([:])
         #expect(refused.error?.reason == .disabled)
         #expect(refused.error?.message.contains("a call to decide has been running for") == true, "\(refused)")

@@ -50,21 +50,32 @@ final class LuaHarness {
 
 /// A clock that keeps whoever asks the time waiting while it is held (from the start, or after
 /// `hold()`), until `release()`: a host call that nothing can interrupt, standing for any code
-/// path that would not check the deadline.
+/// path that would not check the deadline. `holds` picks which callers wait (by default all;
+/// see ``firstCallers(_:)``).
 final class HeldClock: Sendable {
     private let held: Mutex<Bool>
+    private let holds: @Sendable () -> Bool
     private let waiting = Atomic<Int>(0)
     private let now = Mutex(Date(timeIntervalSince1970: 1_767_225_600))
 
-    init(held: Bool = true) {
+    init(held: Bool = true, holds: @escaping @Sendable () -> Bool = { true }) {
         self.held = Mutex(held)
+        self.holds = holds
+    }
+
+    /// Holds only the first `count` callers; later ones get the time at once.
+    static func firstCallers(_ count: Int) -> @Sendable () -> Bool {
+        let calls = Atomic<Int>(0)
+        return { calls.add(1, ordering: .relaxed).newValue <= count }
     }
 
     var clock: @Sendable () -> Date {
         { [self] in
-            waiting.add(1, ordering: .relaxed)
-            while held.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.005) }
-            waiting.subtract(1, ordering: .relaxed)
+            if holds() {
+                waiting.add(1, ordering: .relaxed)
+                while held.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.005) }
+                waiting.subtract(1, ordering: .relaxed)
+            }
             return now.withLock { $0 }
         }
     }

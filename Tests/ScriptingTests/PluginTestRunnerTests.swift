@@ -129,6 +129,26 @@ import Testing
     }
 }
 
+extension PluginTestRunnerTests {
+    @Test func anExpectedErrorMayBeOneOfSeveralTexts() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/p.lua", "function decide(ctx) error('no tier') end")
+        try directory.write("policy/tests/p.yaml", """
+            cases:
+              - {name: one of two, input: {}, error: [instruction budget, no tier]}
+              - {name: none of two, input: {}, error: [instruction budget, deadline]}
+              - {name: not a text, input: {}, error: [1]}
+            """)
+        let report = await PluginTestRunner(directory: directory.path, logger: LuaHarness().logs.logger).run()
+        #expect(report.cases.map(\.failure) == [
+            nil,
+            "expected an error containing \"instruction budget\" or \"deadline\", got: policy/p.lua:1: no tier",
+            "error: expected a text the error must contain, or a list of texts it must contain one of",
+        ])
+    }
+}
+
 /// Each part of a case runs within its deadline: a case stuck where nothing can interrupt it
 /// (here utf8.len over 96 MiB: most of a second inside one C function) fails with how long it
 /// ran, and the next case runs.

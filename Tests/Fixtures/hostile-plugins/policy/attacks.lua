@@ -130,7 +130,7 @@ function attacks.pcall_swallows_checkpoint()
 end
 
 function attacks.log_flood()
-  local line = string.rep("x", 4 * 1024 * 1024)
+  local line = string.rep("x", 1024 * 1024)
   while true do print(line) end
 end
 
