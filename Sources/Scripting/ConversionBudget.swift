@@ -9,6 +9,11 @@
 /// refused quickly rather than converted a million times. Every ``checkInterval`` elements the
 /// budget asks whether the call's deadline has passed.
 struct ConversionBudget {
+    /// What tells a conversion that its call's deadline has passed (the state's ``LuaState/Interrupt``).
+    protocol Deadline: AnyObject {
+        var hasPassed: Bool { get }
+    }
+
     /// Tables nested deeper than this are refused in both directions.
     static let maximumDepth = 100
     /// Values in one converted value, counting a shared table each time it appears.
@@ -27,12 +32,12 @@ struct ConversionBudget {
     private(set) var bytes = 0
     /// The bytes the value may take: what the state's memory cap leaves.
     let byteLimit: Int
-    private let deadlinePassed: () -> Bool
+    private let deadline: any Deadline
     private var untilCheck = checkInterval
 
-    init(byteLimit: Int, deadlinePassed: @escaping () -> Bool) {
+    init(byteLimit: Int, deadline: any Deadline) {
         self.byteLimit = byteLimit
-        self.deadlinePassed = deadlinePassed
+        self.deadline = deadline
     }
 
     /// Spends `elements` values of `bytes` bytes in all, or throws why that is too much.
@@ -48,7 +53,7 @@ struct ConversionBudget {
         untilCheck -= count
         if untilCheck <= 0 {
             untilCheck = Self.checkInterval
-            if deadlinePassed() { throw .init(reason: "time limit exceeded") }
+            if deadline.hasPassed { throw .init(reason: "time limit exceeded") }
         }
     }
 

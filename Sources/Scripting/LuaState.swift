@@ -44,7 +44,7 @@ final class LuaState {
     /// The handle through which the watchdog thread stops a running call: it arms the count hook
     /// (`lua_sethook`, which Lua documents as safe to call asynchronously) and flags the deadline,
     /// which the bounded library functions check too.
-    final class Interrupt: @unchecked Sendable {
+    final class Interrupt: @unchecked Sendable, ConversionBudget.Deadline {
         /// Instructions between two runs of the count hook once the budget is armed.
         static let hookPeriod: Int32 = 1000
 
@@ -65,6 +65,11 @@ final class LuaState {
 
         func expire() {
             sandman_lua_expire(state, limits)
+        }
+
+        /// Whether the watchdog flagged the current call's deadline.
+        var hasPassed: Bool {
+            sandman_lua_limits_expired(limits) != 0
         }
     }
 
@@ -365,82 +370,64 @@ final class LuaState {
     private func newBudget() -> ConversionBudget {
         let cap = limits.pointee.limit
         let left = cap == 0 ? Int.max : max(0, cap - limits.pointee.used)
-        let limits = self.limits
-        return ConversionBudget(byteLimit: left, deadlinePassed: { sandman_lua_limits_expired(limits) != 0 })
+        return ConversionBudget(byteLimit: left, deadline: interrupt)
     }
 
     // MARK: - JSON to Lua
 
-    /// Pushes `value` (nil for null) once its cost fits `budget`: nothing is allocated for a
-    /// value that would not fit.
+    /// Pushes `value` (nil for null), spending its cost before each part is allocated: what is
+    /// allocated stays within `budget`.
     private func pushArgument(_ value: JSONValue, budget: inout ConversionBudget) throws(ConversionError) {
         if value == .null {
             lua_pushnil(state)
-            return
+        } else {
+            try push(value, depth: 0, budget: &budget)
         }
-        try Self.measure(value, depth: 0, budget: &budget)
-        guard lua_checkstack(state, Int32(3 * ConversionBudget.maximumDepth + 4)) != 0 else {
-            throw ConversionError(reason: "the Lua stack cannot grow")
-        }
-        push(value)
     }
 
-    /// Spends what pushing `value` will cost, or throws with the path of where it stops fitting.
-    private static func measure(_ value: JSONValue, depth: Int, budget: inout ConversionBudget) throws(ConversionError) {
+    private func push(_ value: JSONValue, depth: Int, budget: inout ConversionBudget) throws(ConversionError) {
         try ConversionBudget.checkDepth(depth)
+        guard lua_checkstack(state, 4) != 0 else { throw ConversionError(reason: "the Lua stack cannot grow") }
         switch value {
-        case .null, .bool, .int, .double:
+        case .null:
             try budget.spendScalar()
+            lua_pushlightuserdata(state, Self.nullMarker)
+        case .bool(let flag):
+            try budget.spendScalar()
+            lua_pushboolean(state, flag ? 1 : 0)
+        case .int(let number):
+            try budget.spendScalar()
+            lua_pushinteger(state, lua_Integer(number))
+        case .double(let number):
+            try budget.spendScalar()
+            lua_pushnumber(state, number)
         case .string(let text):
             try budget.spendString(length: text.utf8.count)
+            push(string: text)
         case .array(let elements):
             try budget.spendTable()
+            lua_createtable(state, Int32(clamping: elements.count), 0)
             for (position, element) in elements.enumerated() {
                 do {
-                    try measure(element, depth: depth + 1, budget: &budget)
+                    try push(element, depth: depth + 1, budget: &budget)
                 } catch {
                     throw error.inside(.index(position + 1))
                 }
-            }
-        case .object(let members):
-            try budget.spendTable()
-            for (key, member) in members where member != .null {
-                do {
-                    try budget.spendMember(keyLength: key.utf8.count)
-                    try measure(member, depth: depth + 1, budget: &budget)
-                } catch {
-                    throw error.inside(.key(key))
-                }
-            }
-        }
-    }
-
-    /// Pushes a value already measured (so within the depth limit, and the stack has room).
-    private func push(_ value: JSONValue) {
-        switch value {
-        case .null:
-            lua_pushlightuserdata(state, Self.nullMarker)
-        case .bool(let flag):
-            lua_pushboolean(state, flag ? 1 : 0)
-        case .int(let number):
-            lua_pushinteger(state, lua_Integer(number))
-        case .double(let number):
-            lua_pushnumber(state, number)
-        case .string(let text):
-            push(string: text)
-        case .array(let elements):
-            lua_createtable(state, Int32(clamping: elements.count), 0)
-            for (position, element) in elements.enumerated() {
-                push(element)
                 lua_rawseti(state, -2, lua_Integer(position + 1))
             }
             lua_rawgeti(state, sandman_lua_registryindex(), lua_Integer(arrayMetatable.slot))
             _ = lua_setmetatable(state, -2)
         case .object(let members):
+            try budget.spendTable()
             lua_createtable(state, 0, Int32(clamping: members.count))
             for (key, member) in members where member != .null {
-                push(string: key)
-                push(member)
+                do {
+                    try budget.spendMember(keyLength: key.utf8.count)
+                    push(string: key)
+                    try push(member, depth: depth + 1, budget: &budget)
+                } catch {
+                    throw error.inside(.key(key))
+                }
                 lua_rawset(state, -3)
             }
         }
@@ -457,24 +444,35 @@ final class LuaState {
 
     // MARK: - Lua to JSON
 
-    /// One conversion from Lua: its budget, and the tables met so far, so that a table met again
-    /// is converted once (or refused, when it contains itself).
+    /// One conversion from Lua: its budget, and the tables already converted that hold tables,
+    /// so that such a table met again is converted once. (Tables of plain values are converted
+    /// again when met again, which the budget counts anyway: results like `{action = ...}` then
+    /// cost no bookkeeping.)
     private struct ToJSON {
-        enum Table {
-            /// Being converted; it sits this many levels deep in the value.
-            case converting(depth: Int)
-            /// Converted, with what it cost.
-            case converted(JSONValue, elements: Int, bytes: Int)
+        struct Converted {
+            var value: JSONValue
+            var elements: Int
+            var bytes: Int
         }
 
         var budget: ConversionBudget
-        var tables: [UnsafeRawPointer: Table] = [:]
+        var converted: [UnsafeRawPointer: Converted] = [:]
+    }
+
+    /// A table being converted, and the one holding it: the chain of tables from the value down
+    /// to where the conversion is, kept on the stack, for finding cycles.
+    private struct Ancestor {
+        var identity: UnsafeRawPointer
+        var depth: Int
+        var parent: UnsafePointer<Ancestor>?
     }
 
     /// The Lua value at absolute stack `index` as JSON. Functions, userdata, threads, cycles,
     /// non-finite numbers, invalid UTF-8, tables mixing keys and values past the budget are
     /// refused with their path.
-    private func value(at index: Int32, depth: Int, conversion: inout ToJSON) throws(ConversionError) -> JSONValue {
+    private func value(
+        at index: Int32, depth: Int, conversion: inout ToJSON, ancestors: UnsafePointer<Ancestor>? = nil
+    ) throws(ConversionError) -> JSONValue {
         switch lua_type(state, index) {
         case LUA_TNIL:
             try conversion.budget.spendScalar()
@@ -491,8 +489,7 @@ final class LuaState {
             guard number.isFinite else { throw ConversionError(reason: "\(number) is not a number JSON can hold") }
             return .double(number)
         case LUA_TSTRING:
-            try conversion.budget.spendString(length: length(at: index))
-            guard let text = string(at: index) else { throw ConversionError(reason: "a string that is not valid UTF-8") }
+            let text = try string(at: index, budget: &conversion.budget)
             return .string(text)
         case LUA_TLIGHTUSERDATA:
             try conversion.budget.spendScalar()
@@ -502,7 +499,7 @@ final class LuaState {
             default: throw ConversionError(reason: "a userdata value cannot be converted")
             }
         case LUA_TTABLE:
-            return try table(at: index, depth: depth, conversion: &conversion)
+            return try table(at: index, depth: depth, conversion: &conversion, ancestors: ancestors)
         case LUA_TFUNCTION:
             throw ConversionError(reason: "a function cannot be converted")
         case LUA_TTHREAD:
@@ -512,52 +509,75 @@ final class LuaState {
         }
     }
 
-    private func table(at index: Int32, depth: Int, conversion: inout ToJSON) throws(ConversionError) -> JSONValue {
+    /// The string at `index`, its cost spent first, or why it cannot be converted.
+    private func string(at index: Int32, budget: inout ConversionBudget) throws(ConversionError) -> String {
+        var length = 0
+        let pointer = lua_tolstring(state, index, &length)!
+        try budget.spendString(length: length)
+        guard let text = Self.text(pointer, length: length) else { throw ConversionError(reason: "a string that is not valid UTF-8") }
+        return text
+    }
+
+    private func table(
+        at index: Int32, depth: Int, conversion: inout ToJSON, ancestors: UnsafePointer<Ancestor>?
+    ) throws(ConversionError) -> JSONValue {
         let identity = lua_topointer(state, index)!
-        switch conversion.tables[identity] {
-        case .converting(let start):
-            throw ConversionError(reason: "a table that contains itself cannot be converted", cycleStart: start)
-        case .converted(let value, let elements, let bytes):
-            try conversion.budget.spend(elements: elements, bytes: bytes)
-            return value
-        case nil:
-            break
+        if let converted = conversion.converted[identity] {
+            try conversion.budget.spend(elements: converted.elements, bytes: converted.bytes)
+            return converted.value
+        }
+        var ancestor = ancestors
+        while let current = ancestor {
+            if current.pointee.identity == identity {
+                throw ConversionError(reason: "a table that contains itself cannot be converted", cycleStart: current.pointee.depth)
+            }
+            ancestor = current.pointee.parent
         }
         try ConversionBudget.checkDepth(depth)
         guard lua_checkstack(state, 4) != 0 else { throw ConversionError(reason: "the Lua stack cannot grow") }
-        conversion.tables[identity] = .converting(depth: depth)
         let spentBefore = (elements: conversion.budget.elements, bytes: conversion.budget.bytes)
         try conversion.budget.spendTable()
-        let value = try members(ofTableAt: index, depth: depth, conversion: &conversion)
-        conversion.tables[identity] = .converted(
-            value, elements: conversion.budget.elements - spentBefore.elements, bytes: conversion.budget.bytes - spentBefore.bytes
-        )
+        let (value, holdsTables) = try withUnsafePointer(to: Ancestor(identity: identity, depth: depth, parent: ancestors)) {
+            (me) throws(ConversionError) in try members(ofTableAt: index, depth: depth, conversion: &conversion, ancestors: me)
+        }
+        if holdsTables {
+            conversion.converted[identity] = ToJSON.Converted(
+                value: value, elements: conversion.budget.elements - spentBefore.elements, bytes: conversion.budget.bytes - spentBefore.bytes
+            )
+        }
         return value
     }
 
-    private func members(ofTableAt index: Int32, depth: Int, conversion: inout ToJSON) throws(ConversionError) -> JSONValue {
+    /// The table at `index` as an array or object, and whether it holds tables.
+    private func members(
+        ofTableAt index: Int32, depth: Int, conversion: inout ToJSON, ancestors: UnsafePointer<Ancestor>
+    ) throws(ConversionError) -> (JSONValue, holdsTables: Bool) {
         let markedArray = isMarkedArray(at: index)
         var members: [String: JSONValue] = [:]
         var itemKeys: [Int64] = []
         var itemValues: [JSONValue] = []
+        var holdsTables = false
         let top = lua_gettop(state)
         defer { lua_settop(state, top) }
         lua_pushnil(state)
         while lua_next(state, index) != 0 {
             let valueIndex = lua_gettop(state)
+            if lua_type(state, valueIndex) == LUA_TTABLE { holdsTables = true }
             switch lua_type(state, -2) {
             case LUA_TSTRING:
-                try conversion.budget.spendMember(keyLength: length(at: valueIndex - 1))
-                guard let key = string(at: valueIndex - 1) else { throw ConversionError(reason: "a key that is not valid UTF-8") }
+                var keyLength = 0
+                let keyPointer = lua_tolstring(state, valueIndex - 1, &keyLength)!
+                try conversion.budget.spendMember(keyLength: keyLength)
+                guard let key = Self.text(keyPointer, length: keyLength) else { throw ConversionError(reason: "a key that is not valid UTF-8") }
                 do {
-                    members[key] = try value(at: valueIndex, depth: depth + 1, conversion: &conversion)
+                    members[key] = try value(at: valueIndex, depth: depth + 1, conversion: &conversion, ancestors: ancestors)
                 } catch {
                     throw error.inside(.key(key))
                 }
             case LUA_TNUMBER where lua_isinteger(state, -2) != 0:
                 let key = Int64(lua_tointegerx(state, -2, nil))
                 do {
-                    itemValues.append(try value(at: valueIndex, depth: depth + 1, conversion: &conversion))
+                    itemValues.append(try value(at: valueIndex, depth: depth + 1, conversion: &conversion, ancestors: ancestors))
                     itemKeys.append(key)
                 } catch {
                     throw error.inside(.index(Int(truncatingIfNeeded: key)))
@@ -573,15 +593,15 @@ final class LuaState {
         }
         if !members.isEmpty {
             guard !markedArray else { throw ConversionError(reason: "an array (sandman.json.array) with named fields cannot be converted") }
-            return .object(members)
+            return (.object(members), holdsTables)
         }
         if itemKeys.isEmpty {
-            return markedArray ? .array([]) : .object([:])
+            return (markedArray ? .array([]) : .object([:]), holdsTables)
         }
         // lua_next visits the array part in order, so the items are usually in place already.
         let count = Int64(itemKeys.count)
         if itemKeys.enumerated().allSatisfy({ $0.element == Int64($0.offset + 1) }) {
-            return .array(itemValues)
+            return (.array(itemValues), holdsTables)
         }
         var elements = [JSONValue](repeating: .null, count: itemKeys.count)
         for (position, key) in itemKeys.enumerated() {
@@ -590,7 +610,7 @@ final class LuaState {
             }
             elements[Int(key - 1)] = itemValues[position]
         }
-        return .array(elements)
+        return (.array(elements), holdsTables)
     }
 
     private func isMarkedArray(at index: Int32) -> Bool {
@@ -601,19 +621,17 @@ final class LuaState {
         return marked
     }
 
-    /// The length in bytes of the string at `index` (which must hold a string).
-    private func length(at index: Int32) -> Int {
-        var length = 0
-        _ = lua_tolstring(state, index, &length)
-        return length
-    }
-
     /// The string at `index` (which must hold a string), or nil when it is not valid UTF-8.
     private func string(at index: Int32) -> String? {
         guard lua_type(state, index) == LUA_TSTRING else { return nil }
         var length = 0
         guard let pointer = lua_tolstring(state, index, &length) else { return nil }
-        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+        return Self.text(pointer, length: length)
+    }
+
+    /// `length` bytes at `pointer` as text, or nil when they are not valid UTF-8.
+    private static func text(_ pointer: UnsafePointer<CChar>, length: Int) -> String? {
+        pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
             let buffer = UnsafeBufferPointer(start: bytes, count: length)
             // Most strings are ASCII, which needs no validation beyond this scan.
             if buffer.allSatisfy({ $0 < 0x80 }) { return String(decoding: buffer, as: UTF8.self) }

@@ -29,15 +29,15 @@ import Testing
     }
 
     @Test func withoutAMemoryCapTheElementCountStillBoundsTheConversion() throws {
-        var budget = ConversionBudget(byteLimit: .max, deadlinePassed: { false })
+        var budget = ConversionBudget(byteLimit: .max, deadline: Deadline())
         for _ in 0..<ConversionBudget.maximumElements { try budget.spendScalar() }
         let error = #expect(throws: LuaState.ConversionError.self) { try budget.spendScalar() }
         #expect(error?.reason == "more than 1048576 values (a table counts each time it appears)")
     }
 
     @Test func theDeadlineIsCheckedWhileConverting() throws {
-        var checks = 0
-        var budget = ConversionBudget(byteLimit: .max, deadlinePassed: { checks += 1; return checks > 2 })
+        let deadline = Deadline(passesAfter: 2)
+        var budget = ConversionBudget(byteLimit: .max, deadline: deadline)
         var converted = 0
         let error = #expect(throws: LuaState.ConversionError.self) {
             while true {
@@ -83,7 +83,22 @@ import Testing
         #expect(try harness.evaluate("local s = string.rep('x', 1 << 20) return {a = s}", memory: 8 << 20)?["a"]?.string?.count == 1 << 20)
     }
 
-    @Test func argumentsAreMeasuredBeforeAnythingIsAllocated() throws {
+    /// A deadline that passes once asked `passesAfter` times.
+    final class Deadline: ConversionBudget.Deadline {
+        private let passesAfter: Int
+        private var asked = 0
+
+        init(passesAfter: Int = .max) {
+            self.passesAfter = passesAfter
+        }
+
+        var hasPassed: Bool {
+            asked += 1
+            return asked > passesAfter
+        }
+    }
+
+    @Test func argumentsBeyondWhatTheMemoryCapLeavesAreRefused() throws {
         let harness = LuaHarness()
         let big = JSONValue.array(Array(repeating: .string(String(repeating: "x", count: 1000)), count: 10_000))
         let error = #expect(throws: PluginError.self) { try harness.evaluate("return nil", input: big, memory: 4 << 20) }
