@@ -18,7 +18,7 @@ struct ScheduleBench: AsyncParsableCommand {
         start = ContinuousClock.now
         while ContinuousClock.now - start < .seconds(2) {
             for offset in 0..<1000 {
-                let plan = SchedulePlanner.plan(PlanInput(schedule: schedule, lastExecuted: base, isAsleep: offset % 2 == 0, now: base.addingTimeInterval(Double(offset * 3607))))
+                let plan = SchedulePlanner.plan(PlanInput(schedule: schedule, memory: ScheduleMemory(lastTransition: base), isAsleep: offset % 2 == 0, now: base.addingTimeInterval(Double(offset * 3607))))
                 if plan.nextCheck != nil { count += 1 }
             }
         }

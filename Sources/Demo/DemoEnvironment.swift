@@ -22,7 +22,11 @@ public final class DemoEnvironment: Sendable {
     /// Starts everything; `speed` makes the hub's clock run that many times faster. The state
     /// (database, kubeconfig) goes to `stateDirectory`, by default `.sandman/demo` next to the
     /// configuration, emptied first.
-    public static func start(configPath: String, port: Int?, speed: Double, stateDirectory: String? = nil, handleSignals: Bool = true, logger: Logger) async throws -> DemoEnvironment {
+    /// `start` sets the hub's clock (the machine's time by default).
+    public static func start(
+        configPath: String, port: Int?, speed: Double, start: Date? = nil, stateDirectory: String? = nil, handleSignals: Bool = true,
+        logger: Logger
+    ) async throws -> DemoEnvironment {
         var configuration = try ConfigLoader.load(path: configPath)
         let root = URL(fileURLWithPath: configPath).deletingLastPathComponent()
         let state = stateDirectory ?? root.appendingPathComponent(".sandman/demo").path
@@ -53,7 +57,7 @@ public final class DemoEnvironment: Sendable {
 
         let store = try Store(path: configuration.database)
         let (token, _) = try await APITokens.create(name: "demo-admin", role: .admin, teams: [], clusters: [], in: store, now: Date())
-        let clock: any HubClock = speed == 1 ? SystemClock() : WarpedClock(speed: speed)
+        let clock: any HubClock = speed == 1 && start == nil ? SystemClock() : WarpedClock(speed: speed, start: start ?? Date())
         let server = try await HubRuntime.start(configuration: configuration, clock: clock, handleSignals: handleSignals, logger: logger, makeClient: { cluster in
             try KubeClient(name: cluster.name, access: kubeconfig.access(context: cluster.context ?? cluster.name))
         }, store: store)

@@ -18,6 +18,28 @@ public enum JSONPatchError: Error, Sendable, Equatable, CustomStringConvertible 
 /// An RFC 6902 JSON Patch: a list of `add`, `remove`, `replace`, `move`, `copy` and `test`
 /// operations applied in order, all or nothing.
 public struct JSONPatch: Sendable, Hashable {
+    /// How strictly operations apply: RFC 6902 by default. The lenient rules are those of
+    /// evanphx/json-patch v5 (`ApplyOptions` in v5/patch.go), which kube-green applies sleep
+    /// patches with.
+    public struct Options: Sendable, Hashable {
+        /// A `remove` whose target (or a parent of it) is missing does nothing instead of failing.
+        public var allowMissingPathOnRemove: Bool
+        /// An `add` creates the missing containers on its path: an array when the next token is an
+        /// index or `-` (padded with nulls up to that index), an object otherwise.
+        public var createMissingParentsOnAdd: Bool
+
+        public init(allowMissingPathOnRemove: Bool = false, createMissingParentsOnAdd: Bool = false) {
+            self.allowMissingPathOnRemove = allowMissingPathOnRemove
+            self.createMissingParentsOnAdd = createMissingParentsOnAdd
+        }
+
+        /// RFC 6902, as the Kubernetes API server applies `application/json-patch+json`.
+        public static let rfc6902 = Options()
+        /// kube-green's patcher (internal/patcher/patcher.go): `EnsurePathExistsOnAdd` and
+        /// `AllowMissingPathOnRemove`, negative indices not supported.
+        public static let kubeGreen = Options(allowMissingPathOnRemove: true, createMissingParentsOnAdd: true)
+    }
+
     public enum Operation: Sendable, Hashable {
         case add(JSONPointer, JSONValue)
         case remove(JSONPointer)
@@ -76,13 +98,14 @@ public struct JSONPatch: Sendable, Hashable {
         })
     }
 
-    public func applied(to document: JSONValue) throws(JSONPatchError) -> JSONValue {
+    public func applied(to document: JSONValue, options: Options = .rfc6902) throws(JSONPatchError) -> JSONValue {
         var result = document
         for operation in operations {
             switch operation {
             case .add(let path, let value):
-                try Self.add(value, at: path.tokens[...], in: &result, pointer: path)
+                try Self.add(value, at: path.tokens[...], in: &result, pointer: path, createParents: options.createMissingParentsOnAdd)
             case .remove(let path):
+                if options.allowMissingPathOnRemove, Self.isAbsent(path, in: result) { continue }
                 _ = try Self.remove(at: path.tokens[...], in: &result, pointer: path)
             case .replace(let path, let value):
                 _ = try Self.remove(at: path.tokens[...], in: &result, pointer: path)
@@ -117,7 +140,7 @@ public struct JSONPatch: Sendable, Hashable {
         return current
     }
 
-    private static func add(_ value: JSONValue, at tokens: ArraySlice<String>, in document: inout JSONValue, pointer: JSONPointer) throws(JSONPatchError) {
+    private static func add(_ value: JSONValue, at tokens: ArraySlice<String>, in document: inout JSONValue, pointer: JSONPointer, createParents: Bool = false) throws(JSONPatchError) {
         guard let token = tokens.first else {
             document = value
             return
@@ -128,8 +151,15 @@ public struct JSONPatch: Sendable, Hashable {
             if rest.isEmpty {
                 members[token] = value
             } else {
-                guard var child = members[token] else { throw .pathNotFound(pointer.description) }
-                try add(value, at: rest, in: &child, pointer: pointer)
+                var child: JSONValue
+                if let existing = members[token] {
+                    child = existing
+                } else if createParents {
+                    child = try emptyContainer(before: rest.first!, pointer: pointer)
+                } else {
+                    throw .pathNotFound(pointer.description)
+                }
+                try add(value, at: rest, in: &child, pointer: pointer, createParents: createParents)
                 members[token] = child
             }
             document = .object(members)
@@ -141,13 +171,43 @@ public struct JSONPatch: Sendable, Hashable {
                     guard let index = Int(token), (0...elements.count).contains(index) else { throw .pathNotFound(pointer.description) }
                     elements.insert(value, at: index)
                 }
+            } else if let index = Int(token), elements.indices.contains(index) {
+                try add(value, at: rest, in: &elements[index], pointer: pointer, createParents: createParents)
+            } else if createParents, let index = Int(token), index >= elements.count {
+                // As evanphx/json-patch's ensurePathExists: pad with nulls up to the index.
+                elements += Array(repeating: .null, count: index - elements.count)
+                var child = try emptyContainer(before: rest.first!, pointer: pointer)
+                try add(value, at: rest, in: &child, pointer: pointer, createParents: createParents)
+                elements.append(child)
             } else {
-                guard let index = Int(token), elements.indices.contains(index) else { throw .pathNotFound(pointer.description) }
-                try add(value, at: rest, in: &elements[index], pointer: pointer)
+                throw .pathNotFound(pointer.description)
             }
             document = .array(elements)
         default:
             throw .pathNotFound(pointer.description)
+        }
+    }
+
+    /// The container `add` creates for a missing parent, given the token that follows it: an array
+    /// (holding `index` nulls, so that adding at that index works) or an object.
+    private static func emptyContainer(before next: String, pointer: JSONPointer) throws(JSONPatchError) -> JSONValue {
+        if next == "-" { return .array([]) }
+        guard let index = Int(next) else { return .emptyObject }
+        guard index >= 0 else { throw .pathNotFound(pointer.description) }
+        return .array(Array(repeating: .null, count: index))
+    }
+
+    /// Whether removing `pointer` is a no-op for evanphx/json-patch with `AllowMissingPathOnRemove`:
+    /// a parent is missing or not a container, the member is missing, or the index is past the end.
+    /// A token that is not an index into an array, or a negative one, is still an error.
+    private static func isAbsent(_ pointer: JSONPointer, in document: JSONValue) -> Bool {
+        guard let last = pointer.tokens.last else { return false }
+        switch value(at: JSONPointer(tokens: pointer.tokens.dropLast()), in: document) {
+        case .object(let members): return members[last] == nil
+        case .array(let elements):
+            guard let index = Int(last), index >= 0 else { return false }
+            return index >= elements.count
+        default: return true
         }
     }
 

@@ -1,5 +1,10 @@
-/// One field of a cron expression (`*`, `5`, `1-5`, `*/15`, `8-18/2`, and comma lists of those),
-/// expanded to the set of values it matches within its range.
+/// One field of a cron expression (`*`, `?`, `5`, `1-5`, `*/15`, `8-18/2`, names such as `Mon-Fri`,
+/// and comma lists of those), expanded to the set of values it matches within its range.
+///
+/// The grammar is that of robfig/cron v3 (parser.go `getField` and `getRange`), which kube-green
+/// parses SleepInfo schedules with: empty list items are ignored, names are matched without
+/// regard to case, `N/step` runs from N to the end of the range, and `*` or `?` before a `-`
+/// means the whole range.
 public struct CronField: Sendable, Hashable, CustomStringConvertible {
     public struct ParseError: Error, Equatable, CustomStringConvertible {
         public var text: String
@@ -7,22 +12,31 @@ public struct CronField: Sendable, Hashable, CustomStringConvertible {
         public var description: String { "\"\(text)\": \(reason)" }
     }
 
+    /// robfig/cron's day-of-week names (spec.go `dow`).
+    public static let weekdayNames = ["sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6]
+
     /// The matched values, ascending.
     public let values: [Int]
     public let text: String
-    /// True for a bare `*`: every value of the range.
+    /// True for a bare `*` (or `?`): every value of the range.
     public let isWildcard: Bool
 
-    public init(parsing text: String, range: ClosedRange<Int>) throws(ParseError) {
-        let trimmed = text.filter { $0 != " " }
-        guard !trimmed.isEmpty else { throw ParseError(text: text, reason: "empty") }
+    /// - Parameter names: names that stand for values (lowercase), such as ``weekdayNames``.
+    public init(parsing text: String, range: ClosedRange<Int>, names: [String: Int] = [:]) throws(ParseError) {
+        // Leading and trailing spaces vanish when kube-green joins the fields into one spec; inner
+        // ones split it into too many fields.
+        let words = text.split(whereSeparator: \.isWhitespace)
+        guard words.count <= 1 else { throw ParseError(text: text, reason: "spaces are not allowed inside a field") }
+        let trimmed = words.first.map(String.init) ?? ""
+        let items = trimmed.split(separator: ",")
+        guard !items.isEmpty else { throw ParseError(text: text, reason: "empty") }
         var matched = Set<Int>()
-        for part in trimmed.split(separator: ",", omittingEmptySubsequences: false) {
-            matched.formUnion(try Self.expand(part, in: range, original: text))
+        for item in items {
+            matched.formUnion(try Self.expand(item, in: range, names: names, original: text))
         }
         self.values = matched.sorted()
         self.text = text
-        self.isWildcard = trimmed == "*"
+        self.isWildcard = trimmed == "*" || trimmed == "?"
     }
 
     public func contains(_ value: Int) -> Bool {
@@ -31,40 +45,41 @@ public struct CronField: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { text }
 
-    private static func expand(_ part: Substring, in range: ClosedRange<Int>, original: String) throws(ParseError) -> Set<Int> {
-        guard !part.isEmpty else { throw ParseError(text: original, reason: "empty item in list") }
-        let pieces = part.split(separator: "/", omittingEmptySubsequences: false)
-        guard pieces.count <= 2 else { throw ParseError(text: original, reason: "more than one \"/\" in \"\(part)\"") }
+    private static func expand(_ item: Substring, in range: ClosedRange<Int>, names: [String: Int], original: String) throws(ParseError) -> Set<Int> {
+        let pieces = item.split(separator: "/", omittingEmptySubsequences: false)
+        guard pieces.count <= 2 else { throw ParseError(text: original, reason: "more than one \"/\" in \"\(item)\"") }
+        let bounds = pieces[0].split(separator: "-", omittingEmptySubsequences: false)
+        var low: Int
+        var high: Int
+        if bounds[0] == "*" || bounds[0] == "?" {
+            (low, high) = (range.lowerBound, range.upperBound)
+        } else {
+            guard bounds.count <= 2 else { throw ParseError(text: original, reason: "more than one \"-\" in \"\(item)\"") }
+            low = try value(bounds[0], names: names, original: original)
+            high = bounds.count == 2 ? try value(bounds[1], names: names, original: original) : low
+        }
         var step = 1
         if pieces.count == 2 {
             guard let parsed = Int(pieces[1]), parsed > 0 else {
                 throw ParseError(text: original, reason: "step \"\(pieces[1])\" must be a positive number")
             }
             step = parsed
+            // "5/15" means from 5 to the end of the range in steps of 15.
+            if bounds.count == 1 { high = range.upperBound }
         }
-        let base = pieces[0]
-        let bounds: ClosedRange<Int>
-        if base == "*" {
-            bounds = range
-        } else if let dash = base.firstIndex(of: "-") {
-            let low = try number(base[..<dash], in: range, original: original)
-            let high = try number(base[base.index(after: dash)...], in: range, original: original)
-            guard low <= high else { throw ParseError(text: original, reason: "range \(low)-\(high) runs backwards") }
-            bounds = low...high
-        } else {
-            let single = try number(base, in: range, original: original)
-            // "5/15" means from 5 to the end of the range in steps of 15, as in Vixie cron.
-            bounds = pieces.count == 2 ? single...range.upperBound : single...single
+        guard range.contains(low), range.contains(high) else {
+            let outside = range.contains(low) ? high : low
+            throw ParseError(text: original, reason: "\(outside) is outside \(range.lowerBound)-\(range.upperBound)")
         }
-        return Set(stride(from: bounds.lowerBound, through: bounds.upperBound, by: step))
+        guard low <= high else { throw ParseError(text: original, reason: "range \(low)-\(high) runs backwards") }
+        return Set(stride(from: low, through: high, by: step))
     }
 
-    private static func number(_ text: Substring, in range: ClosedRange<Int>, original: String) throws(ParseError) -> Int {
-        guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(text) else {
-            throw ParseError(text: original, reason: "\"\(text)\" is not a number")
-        }
-        guard range.contains(value) else {
-            throw ParseError(text: original, reason: "\(value) is outside \(range.lowerBound)-\(range.upperBound)")
+    private static func value(_ text: Substring, names: [String: Int], original: String) throws(ParseError) -> Int {
+        if let named = names[text.lowercased()] { return named }
+        guard let value = Int(text), value >= 0 else {
+            let expected = names.isEmpty ? "a number" : "a number or a name (\(names.sorted { $0.value < $1.value }.map(\.key).joined(separator: ", ")))"
+            throw ParseError(text: original, reason: "\"\(text)\" is not \(expected)")
         }
         return value
     }

@@ -49,9 +49,9 @@ public struct SleepSchedule: Sendable, Equatable {
     ) throws(ScheduleError) {
         func days(_ text: String, field: String) throws(ScheduleError) -> CronField {
             do {
-                return try CronField(parsing: text, range: 0...6)
+                return try CronField(parsing: text, range: 0...6, names: CronField.weekdayNames)
             } catch {
-                throw ScheduleError(field: field, value: text, reason: "invalid day-of-week field: \(error.reason) (0 is Sunday; e.g. \"1-5\", \"0,6\", \"*\")")
+                throw ScheduleError(field: field, value: text, reason: "invalid day-of-week field: \(error.reason) (0 is Sunday; e.g. \"1-5\", \"Mon-Fri\", \"0,6\", \"*\")")
             }
         }
         let shared = try days(weekdays, field: "weekdays")
@@ -100,6 +100,14 @@ public struct SleepSchedule: Sendable, Equatable {
         return Array(found.sorted().prefix(count))
     }
 
+    /// The transitions after `start` and at or before `end`, in order.
+    public func transitions(after start: Date, through end: Date) -> [Transition] {
+        guard start < end else { return [] }
+        let first = WallClock.dayNumber(of: start, in: timeZone) - 1
+        let last = WallClock.dayNumber(of: end, in: timeZone) + 1
+        return (first...last).flatMap { transitions(onDay: $0) }.filter { $0.at > start && $0.at <= end }.sorted()
+    }
+
     /// The latest transition at or before `instant` (the one that should have happened by now).
     public func latestTransition(atOrBefore instant: Date) -> Transition? {
         let today = WallClock.dayNumber(of: instant, in: timeZone) + 1
@@ -119,8 +127,7 @@ public struct SleepSchedule: Sendable, Equatable {
 
     /// Every transition of one local day (a day number in the schedule's time zone), sorted.
     func transitions(onDay day: Int) -> [Transition] {
-        let date = CalendarDate(dayNumber: day)
-        guard !exceptions.contains(date) else { return [] }
+        guard exceptions.isEmpty || !exceptions.contains(CalendarDate(dayNumber: day)) else { return [] }
         let weekday = WallClock.weekday(ofDay: day)
         var result: [Transition] = []
         func add(_ kind: Transition.Kind, _ pattern: ClockPattern) {
@@ -134,8 +141,11 @@ public struct SleepSchedule: Sendable, Equatable {
         if sleepDays.contains(weekday) { add(.sleep, sleepAt) }
         if let wakeAt, wakeDays.contains(weekday) { add(.wake, wakeAt) }
         // Several wall times that fall in one skipped hour land on the same instant: keep one.
-        var seen = Set<Transition>()
-        return result.sorted().filter { seen.insert($0).inserted }
+        result.sort()
+        var unique: [Transition] = []
+        unique.reserveCapacity(result.count)
+        for transition in result where unique.last != transition { unique.append(transition) }
+        return unique
     }
 }
 

@@ -18,6 +18,11 @@ enum WallClock {
     /// change; a time that happens twice happens the first time.
     static func instant(day: Int, hour: Int, minute: Int, in zone: TimeZone) -> Date {
         let wall = Double(day) * 86_400 + Double(hour) * 3600 + Double(minute) * 60
+        let before = zone.secondsFromGMT(for: Date(timeIntervalSince1970: wall - 86_400))
+        if before == zone.secondsFromGMT(for: Date(timeIntervalSince1970: wall + 86_400)) {
+            // No clock change within a day either side (the common case): one offset applies.
+            return Date(timeIntervalSince1970: wall - Double(before))
+        }
         let offsets = Set([-86_400.0, 0, 86_400].map { zone.secondsFromGMT(for: Date(timeIntervalSince1970: wall + $0)) })
         let valid = offsets.map { wall - Double($0) }.filter { candidate in
             Double(zone.secondsFromGMT(for: Date(timeIntervalSince1970: candidate))) == wall - candidate

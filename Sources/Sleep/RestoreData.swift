@@ -3,36 +3,57 @@ import JSON
 import Kube
 
 /// For each slept object, the RFC 7386 merge patch that restores it, keyed as kube-green keys
-/// it: `{"Deployment.apps": {"api": "{\"spec\":{\"replicas\":3}}"}}`.
+/// it: `{"Deployment.apps": {"api": "{\"spec\":{\"replicas\":3}}"}, "ConfigMap.": {...}}`.
 public struct RestoreData: Sendable, Equatable {
     public private(set) var patches: [String: [String: String]]
 
+    /// Keys are normalized (``normalized(_:)``); when both spellings of a core kind hold an
+    /// entry for one object, kube-green's (`ConfigMap.`) wins.
     public init(patches: [String: [String: String]] = [:]) {
-        self.patches = patches.filter { !$0.value.isEmpty }
+        var normalized: [String: [String: String]] = [:]
+        for (groupKind, entries) in patches.sorted(by: { $0.key < $1.key }) where !entries.isEmpty {
+            normalized[Self.normalized(groupKind), default: [:]].merge(entries) { $1 }
+        }
+        self.patches = normalized
+    }
+
+    /// kube-green's key of a kind, `fmt.Sprintf("%s.%s", Kind, Group)` (api/v1alpha1/sleepinfo_types.go
+    /// `PatchTarget.String`): `Deployment.apps`, and `ConfigMap.` for the core group.
+    public static func key(group: String, kind: String) -> String {
+        "\(kind).\(group)"
+    }
+
+    /// A key in kube-green's spelling: Sandman once wrote core kinds without the dot (`ConfigMap`).
+    /// Kind names have no dots, so a key without one is always a core kind.
+    public static func normalized(_ groupKind: String) -> String {
+        groupKind.contains(".") ? groupKind : groupKind + "."
     }
 
     public var isEmpty: Bool { patches.values.allSatisfy(\.isEmpty) }
     public var count: Int { patches.values.reduce(0) { $0 + $1.count } }
 
     public func patch(groupKind: String, name: String) -> String? {
-        patches[groupKind]?[name]
+        patches[Self.normalized(groupKind)]?[name]
     }
 
     public mutating func set(_ patch: String?, groupKind: String, name: String) {
-        patches[groupKind, default: [:]][name] = patch
-        if patches[groupKind]?.isEmpty == true { patches[groupKind] = nil }
+        let key = Self.normalized(groupKind)
+        patches[key, default: [:]][name] = patch
+        if patches[key]?.isEmpty == true { patches[key] = nil }
     }
 
-    /// The entries of `other` that this data does not have yet: an entry already saved is
-    /// never replaced (it may hold the original of an object that is asleep now).
-    public func adding(_ other: RestoreData) -> RestoreData {
-        var merged = self
-        for (groupKind, entries) in other.patches {
-            for (name, patch) in entries where merged.patch(groupKind: groupKind, name: name) == nil {
-                merged.set(patch, groupKind: groupKind, name: name)
-            }
-        }
-        return merged
+    /// The entries of kinds `keep` accepts, and the others.
+    public func partitioned(by keep: (String) -> Bool) -> (kept: RestoreData, dropped: RestoreData) {
+        (RestoreData(patches: patches.filter { keep($0.key) }), RestoreData(patches: patches.filter { !keep($0.key) }))
+    }
+
+    /// Every object with an entry, sorted.
+    public var refs: [ObjectRef] {
+        patches.flatMap { groupKind, entries in entries.keys.map { ObjectRef(groupKind: groupKind, name: $0) } }.sorted()
+    }
+
+    mutating func replaceEntries(of groupKind: String, with entries: [String: String]) {
+        patches[Self.normalized(groupKind)] = entries.isEmpty ? nil : entries
     }
 
     /// kube-green's `original-resource-info` value.
@@ -46,10 +67,15 @@ public struct RestoreData: Sendable, Equatable {
         }
         var patches: [String: [String: String]] = [:]
         for (groupKind, entries) in kinds {
+            // kube-green reads it as map[string]map[string]string: anything else fails its wake too.
             guard case .object(let byName) = entries else {
                 throw RestoreSecretError(key: RestoreSecret.originalResourceInfoKey, reason: "\(groupKind) is not an object of restore patches")
             }
-            patches[groupKind] = byName.compactMapValues(\.string)
+            let texts = byName.compactMapValues(\.string)
+            guard texts.count == byName.count else {
+                throw RestoreSecretError(key: RestoreSecret.originalResourceInfoKey, reason: "\(groupKind): a restore patch is not a string")
+            }
+            patches[groupKind] = texts
         }
         self.init(patches: patches)
     }
@@ -115,14 +141,15 @@ public enum RestoreSecret {
         if let info = data[originalResourceInfoKey] {
             restore = try RestoreData(serialized: String(decoding: info, as: UTF8.self))
         }
+        // Keys of kube-green before 0.6: they replace the kind's entries, as kube-green's
+        // convertOldSecretDataToNewFormat (sleepinfodata.go) does; missing fields read as Go's zero values.
         if let legacy = data[legacyDeploymentReplicasKey] {
-            restore = restore.adding(try legacyEntries(legacy, key: legacyDeploymentReplicasKey, groupKind: "Deployment.apps") { item in
-                guard let replicas = item["replicas"]?.int else { return nil }
-                return ["spec": ["replicas": .int(replicas)]]
+            restore.replaceEntries(of: "Deployment.apps", with: try legacyEntries(legacy, key: legacyDeploymentReplicasKey) { item in
+                ["spec": ["replicas": .int(item["replicas"]?.int ?? 0)]]
             })
         }
         if let legacy = data[legacyCronJobsKey] {
-            restore = restore.adding(try legacyEntries(legacy, key: legacyCronJobsKey, groupKind: "CronJob.batch") { item in
+            restore.replaceEntries(of: "CronJob.batch", with: try legacyEntries(legacy, key: legacyCronJobsKey) { item in
                 ["spec": ["suspend": .bool(item["suspend"]?.bool ?? false)]]
             })
         }
@@ -131,16 +158,28 @@ public enum RestoreSecret {
         return Contents(scheduledAt: scheduledAt, operation: operation, restore: restore)
     }
 
-    private static func legacyEntries(_ data: Data, key: String, groupKind: String, patch: (JSONValue) -> JSONValue?) throws(RestoreSecretError) -> RestoreData {
-        guard let value = try? JSONValue(parsing: data), let items = value.array else {
+    /// `secret` with its restore data keyed as kube-green keys it, or nil when it already is
+    /// (Sandman once wrote core kinds as `ConfigMap`, which kube-green never finds).
+    public static func keyedForKubeGreen(_ secret: Secret) throws(RestoreSecretError) -> Secret? {
+        guard let info = secret.data[originalResourceInfoKey] else { return nil }
+        let text = String(decoding: info, as: UTF8.self)
+        let keys = (try? JSONValue(parsing: text))?.object?.keys
+        guard keys?.contains(where: { RestoreData.normalized($0) != $0 }) == true else { return nil }
+        var rewritten = secret
+        rewritten.data[originalResourceInfoKey] = Data(try RestoreData(serialized: text).serialized.utf8)
+        return rewritten
+    }
+
+    private static func legacyEntries(_ data: Data, key: String, patch: (JSONValue) -> JSONValue) throws(RestoreSecretError) -> [String: String] {
+        guard let value = try? JSONValue(parsing: data), let items = value.isNull ? [] : value.array else {
             throw RestoreSecretError(key: key, reason: "not a JSON list")
         }
-        var restore = RestoreData()
+        var entries: [String: String] = [:]
         for item in items {
-            guard let name = item["name"]?.string, let restorePatch = patch(item) else { continue }
-            restore.set(restorePatch.serialized(), groupKind: groupKind, name: name)
+            guard let name = item["name"]?.string, !name.isEmpty else { continue }
+            entries[name] = patch(item).serialized()
         }
-        return restore
+        return entries
     }
 }
 

@@ -64,7 +64,24 @@ public final class SleepExecutor: Sendable {
     private let now: @Sendable () -> Date
     private let logger: Logger
 
-    public init(cluster: String, client: KubeClient, store: Store, concurrency: Int = 16, now: @escaping @Sendable () -> Date = Date.init, logger: Logger) {
+    /// A moment of a sleep or wake where the process could die; tests stop there (`checkpoint`)
+    /// to play what a kill at that moment leaves behind.
+    public enum Checkpoint: Sendable, Equatable {
+        /// A sleep's restore data is in the journal and the Secret; nothing patched yet.
+        case restoreDataWritten(namespace: String)
+        /// One object was patched (asleep or awake) and its journal entry is not marked yet.
+        case patched(ObjectRef, action: RestoreSecret.Operation)
+        /// A wake patched what it could; the Secret is not rewritten yet.
+        case wakeBeforeSecret(namespace: String)
+    }
+
+    private let checkpoint: (@Sendable (Checkpoint) async -> Void)?
+
+    public init(
+        cluster: String, client: KubeClient, store: Store, concurrency: Int = 16, now: @escaping @Sendable () -> Date = Date.init,
+        checkpoint: (@Sendable (Checkpoint) async -> Void)? = nil, logger: Logger
+    ) {
+        self.checkpoint = checkpoint
         self.cluster = cluster
         self.client = client
         self.store = store
@@ -114,11 +131,13 @@ public final class SleepExecutor: Sendable {
         }
         entries = try await store.journal(entries)
         try await writeSecret(target, operation: .sleep, scheduledAt: scheduledAt, restore: plan.restore)
+        await checkpoint?(.restoreDataWritten(namespace: target.namespace))
         logger.debug("restore data written", metadata: ["cluster": "\(cluster)", "namespace": "\(target.namespace)"])
 
         let results: [(ObjectRef, ObjectResult)] = await forEach(Array(zip(plan.changes, entries))) { change, entry in
             do {
                 _ = try await self.client.patch(change.kind, namespace: target.namespace, name: change.ref.name, .json(change.patch.document))
+                await self.checkpoint?(.patched(change.ref, action: .sleep))
                 try await self.store.markJournalEntry(id: entry.id!, as: .slept, at: self.now())
                 return (change.ref, .done)
             } catch let error as KubeError where error.isNotFound {
@@ -153,55 +172,44 @@ public final class SleepExecutor: Sendable {
 
     // MARK: Wake
 
-    /// Restores every object still in its sleep state; objects changed meanwhile are left alone
-    /// and reported. Entries that fail stay in the Secret for the next attempt.
+    /// Restores every object still in its sleep state, read from the cluster (one list per kind):
+    /// an object already as the restore data has it is awake (a wake cut short restored it, or a
+    /// sleep cut short never reached it); one in neither state was changed by someone and is left
+    /// alone and reported. Entries that fail stay in the Secret, which says WAKE_UP only when
+    /// nothing is left asleep.
     public func wake(_ target: Target, operation: OperationRecord, scheduledAt: Date) async throws -> Outcome {
         var outcome = Outcome()
         let contents = try await state(of: target)
         var restore = contents?.restore ?? RestoreData()
-        if restore.isEmpty, contents?.operation != .wakeUp {
-            // The Secret is gone or empty: fall back to the journal's mirror of the last sleep.
-            // (A Secret saying WAKE_UP means the last wake finished: nothing is asleep.)
+        if contents == nil {
+            // The Secret is gone: fall back to the journal's mirror of the last sleep.
             for entry in try await store.latestSleepEntries(cluster: cluster, namespace: target.namespace, sleepInfo: target.name) where entry.state != .skipped {
                 restore.set(entry.restorePatch, groupKind: entry.groupKind, name: entry.name)
             }
         }
+        // Entries of kinds the spec no longer patches are left alone, as kube-green leaves them
+        // (jsonpatch.go WakeUp restores only the targets' objects), and reported.
+        let (targeted, ignored) = restore.partitioned { target.spec.target(forGroupKind: $0) != nil }
+        restore = targeted
+        outcome.skipped = ignored.refs.map { ($0, .notTargeted) }
         let restoreData = restore
-        let alreadyRestored = Set(try await store.restoredByUnfinishedWakes(cluster: cluster, namespace: target.namespace, sleepInfo: target.name).map { ObjectRef(groupKind: $0.groupKind, name: $0.name) })
-        let refs = restore.patches.flatMap { groupKind, entries in entries.keys.map { ObjectRef(groupKind: groupKind, name: $0) } }.sorted()
+        let refs = restore.refs
         outcome.planned = refs
         let time = now()
         let entries = try await store.journal(refs.map { ref in
             JournalEntry(operationId: operation.id, cluster: cluster, namespace: target.namespace, sleepInfo: target.name, groupKind: ref.groupKind, name: ref.name, restorePatch: restore.patch(groupKind: ref.groupKind, name: ref.name) ?? "{}", updatedAt: time)
         })
+        let current = try await objects(of: Set(refs.map(\.groupKind)), in: target.namespace)
 
         let results: [(ObjectRef, ObjectResult)] = await forEach(Array(zip(refs, entries))) { ref, entry in
-            if alreadyRestored.contains(ref) {
-                try? await self.store.markJournalEntry(id: entry.id!, as: .restored, at: self.now())
-                return (ref, .done)
+            let result = await self.restore(ref, listed: current[ref], target: target, restore: restoreData)
+            let mark: JournalEntry.State? = switch result {
+            case .done: .restored
+            case .skipped: .skipped
+            case .failed: nil
             }
-            do {
-                let (group, kind) = ref.groupAndKind
-                let resource = try await self.client.resource(group: group, kind: kind)
-                let current = try await self.client.get(resource.kind, namespace: target.namespace, name: ref.name)
-                if let sleepTarget = target.spec.target(forGroupKind: ref.groupKind), !SleepPlanner.isAsleep(current, under: sleepTarget) {
-                    try await self.store.markJournalEntry(id: entry.id!, as: .skipped, at: self.now())
-                    return (ref, .skipped(.modifiedDuringSleep))
-                }
-                guard let patchText = restoreData.patch(groupKind: ref.groupKind, name: ref.name), let patch = try? JSONValue(parsing: patchText) else {
-                    return (ref, .failed("restore patch is not JSON"))
-                }
-                var guarded = patch
-                guarded[path: ["metadata", "resourceVersion"]] = current[path: ["metadata", "resourceVersion"]]
-                _ = try await self.client.patch(resource.kind, namespace: target.namespace, name: ref.name, .merge(guarded))
-                try await self.store.markJournalEntry(id: entry.id!, as: .restored, at: self.now())
-                return (ref, .done)
-            } catch let error as KubeError where error.isNotFound {
-                try? await self.store.markJournalEntry(id: entry.id!, as: .skipped, at: self.now())
-                return (ref, .skipped(.gone))
-            } catch {
-                return (ref, .failed("\(error)"))
-            }
+            if let mark { try? await self.store.markJournalEntry(id: entry.id!, as: mark, at: self.now()) }
+            return (ref, result)
         }
         var remaining = RestoreData()
         for (ref, result) in results {
@@ -215,6 +223,7 @@ public final class SleepExecutor: Sendable {
                 remaining.set(restore.patch(groupKind: ref.groupKind, name: ref.name), groupKind: ref.groupKind, name: ref.name)
             }
         }
+        await checkpoint?(.wakeBeforeSecret(namespace: target.namespace))
         if remaining.isEmpty {
             try await writeSecret(target, operation: .wakeUp, scheduledAt: scheduledAt, restore: nil)
         } else {
@@ -222,6 +231,60 @@ public final class SleepExecutor: Sendable {
         }
         await report(target, operation: .wakeUp, scheduledAt: scheduledAt, outcome: outcome)
         return outcome
+    }
+
+    /// The objects of `groupKinds` in a namespace, as listed now (kinds the cluster does not
+    /// serve have none).
+    private func objects(of groupKinds: Set<String>, in namespace: String) async throws -> [ObjectRef: (kind: ResourceKind, object: JSONValue)] {
+        var found: [ObjectRef: (kind: ResourceKind, object: JSONValue)] = [:]
+        for groupKind in groupKinds.sorted() {
+            let (group, kind) = ObjectRef(groupKind: groupKind, name: "").groupAndKind
+            do {
+                let resource = try await client.resource(group: group, kind: kind)
+                for object in try await client.list(resource.kind, namespace: namespace).items {
+                    found[ObjectRef(groupKind: groupKind, name: object[path: ["metadata", "name"]]?.string ?? "")] = (resource.kind, object)
+                }
+            } catch let error as KubeError where error.isNotFound {
+                continue
+            }
+        }
+        return found
+    }
+
+    /// Wakes one object from how it was `listed`: restored when still asleep, left alone when
+    /// awake already or changed by someone. A change between the read and the patch is read again.
+    private func restore(_ ref: ObjectRef, listed: (kind: ResourceKind, object: JSONValue)?, target: Target, restore: RestoreData) async -> ObjectResult {
+        guard let (kind, listedObject) = listed else { return .skipped(.gone) }
+        guard let patchText = restore.patch(groupKind: ref.groupKind, name: ref.name), let patch = try? JSONValue(parsing: patchText) else {
+            return .failed("restore patch is not JSON")
+        }
+        var object = listedObject
+        for attempt in 1...2 {
+            if MergePatch.apply(patch, to: object) == object { return .skipped(.alreadyAwake) }
+            if let sleepTarget = target.spec.target(forGroupKind: ref.groupKind), !SleepPlanner.isAsleep(object, under: sleepTarget) {
+                return .skipped(.modifiedDuringSleep)
+            }
+            var guarded = patch
+            guarded[path: ["metadata", "resourceVersion"]] = object[path: ["metadata", "resourceVersion"]]
+            do {
+                _ = try await client.patch(kind, namespace: target.namespace, name: ref.name, .merge(guarded))
+                await checkpoint?(.patched(ref, action: .wakeUp))
+                return .done
+            } catch let error as KubeError where error.isNotFound {
+                return .skipped(.gone)
+            } catch let error as KubeError where error.isConflict && attempt == 1 {
+                do {
+                    object = try await client.get(kind, namespace: target.namespace, name: ref.name)
+                } catch let error as KubeError where error.isNotFound {
+                    return .skipped(.gone)
+                } catch {
+                    return .failed("\(error)")
+                }
+            } catch {
+                return .failed("\(error)")
+            }
+        }
+        return .failed("changed while being restored, twice")
     }
 
     // MARK: Helpers
@@ -291,6 +354,10 @@ public final class SleepExecutor: Sendable {
         let modified = outcome.skipped.filter { $0.reason == .modifiedDuringSleep }.map(\.ref.description)
         if !modified.isEmpty {
             events.append(("Warning", "ModifiedDuringSleep", "left as they are, changed while asleep: \(modified.joined(separator: ", "))"))
+        }
+        let ignored = outcome.skipped.filter { $0.reason == .notTargeted }.map(\.ref.description)
+        if !ignored.isEmpty {
+            events.append(("Warning", "RestoreIgnored", "restore data ignored, their kinds are no longer patched: \(ignored.joined(separator: ", "))"))
         }
         for event in events {
             let object = Event(about: involved, type: event.type, reason: event.reason, message: event.message, component: "sandman", at: now())

@@ -16,39 +16,32 @@ public struct SleepSpec: Sendable, Equatable {
             self.patch = patch
         }
 
-        /// `Deployment.apps`: the key of kube-green's restore data.
-        public var groupKind: String { group.isEmpty ? kind : "\(kind).\(group)" }
+        /// `Deployment.apps`, `ConfigMap.` for the core group: kube-green's `PatchTarget.String()`
+        /// (api/v1alpha1/sleepinfo_types.go), the key of its restore data.
+        public var groupKind: String { RestoreData.key(group: group, kind: kind) }
     }
 
-    /// An object picked by kind and name, or by labels (never both, as kube-green validates).
-    public struct Selector: Sendable, Equatable {
-        public var apiVersion: String?
-        public var kind: String?
-        public var name: String?
-        public var labels: [String: String]?
+    /// An `excludeRef` or `includeRef` entry: one object by kind and name, or objects by labels
+    /// (never both, as kube-green validates).
+    public enum Selector: Sendable, Equatable {
+        /// The object `name` of `kind` in the group of `apiVersion` (`apps/v1`: apps; `v1`: core).
+        case name(String, kind: String, apiVersion: String)
+        case labels([String: String])
 
-        public init(apiVersion: String? = nil, kind: String? = nil, name: String? = nil, labels: [String: String]? = nil) {
-            self.apiVersion = apiVersion
-            self.kind = kind
-            self.name = name
-            self.labels = labels
-        }
-
-        func matches(kind objectKind: String, object: JSONValue) -> Bool {
-            if let labels {
-                let objectLabels = (object[path: ["metadata", "labels"]]?.object ?? [:]).compactMapValues(\.string)
-                return labels.allSatisfy { objectLabels[$0.key] == $0.value }
-            }
-            if let kind, kind != objectKind { return false }
-            if let name { return object[path: ["metadata", "name"]]?.string == name }
-            return false
+        /// Whether a name selector names an object of `target`'s kind and group. kube-green checks
+        /// the prefix `<group>/` of `apiVersion` (genericresources.go `matchPatchTargetAndFilterRef`),
+        /// which never matches the core group's `v1`; Sandman reads `v1` as the core group.
+        func refers(to target: Target) -> Bool {
+            guard case .name(_, let kind, let apiVersion) = self, kind == target.kind else { return false }
+            let group = apiVersion.contains("/") ? String(apiVersion.prefix { $0 != "/" }) : ""
+            return group == target.group
         }
     }
 
     public var targets: [Target]
-    /// Objects to leave alone: any match excludes.
+    /// Objects to leave alone (see ``skipReason(for:in:)``).
     public var exclude: [Selector]
-    /// When not empty, only objects that match at least one of these are touched.
+    /// Objects to restrict sleeping to (see ``skipReason(for:in:)``).
     public var include: [Selector]
 
     public init(targets: [Target], exclude: [Selector] = [], include: [Selector] = []) {
@@ -96,14 +89,18 @@ public struct SleepSpec: Sendable, Equatable {
         func selectors(_ references: [SleepInfo.Reference], field: String) throws(SleepSpecError) -> [Selector] {
             var result: [Selector] = []
             for (index, reference) in references.enumerated() {
-                let byLabels = !(reference.matchLabels ?? [:]).isEmpty
-                if byLabels, reference.name != nil || reference.kind != nil {
-                    throw SleepSpecError(field: "spec.\(field)[\(index)]", reason: "give either matchLabels or kind and name, not both")
+                // kube-green's rule (its webhook in 0.7, a CEL rule on the CRD since).
+                let byName = [reference.apiVersion, reference.kind, reference.name].map { ($0 ?? "").isEmpty }
+                if let labels = reference.matchLabels, !labels.isEmpty {
+                    guard byName.allSatisfy(\.self) else {
+                        throw SleepSpecError(field: "spec.\(field)[\(index)]", reason: "give either matchLabels or apiVersion, kind and name, not both")
+                    }
+                    result.append(.labels(labels))
+                } else if let apiVersion = reference.apiVersion, let kind = reference.kind, let name = reference.name, !byName.contains(true) {
+                    result.append(.name(name, kind: kind, apiVersion: apiVersion))
+                } else {
+                    throw SleepSpecError(field: "spec.\(field)[\(index)]", reason: "needs apiVersion, kind and name, or matchLabels")
                 }
-                if !byLabels, reference.name == nil || reference.kind == nil {
-                    throw SleepSpecError(field: "spec.\(field)[\(index)]", reason: "needs kind and name, or matchLabels")
-                }
-                result.append(Selector(apiVersion: reference.apiVersion, kind: reference.kind, name: reference.name, labels: byLabels ? reference.matchLabels : nil))
             }
             guard result.count <= 100 else { throw SleepSpecError(field: "spec.\(field)", reason: "at most 100 items, got \(result.count)") }
             return result
@@ -115,8 +112,47 @@ public struct SleepSpec: Sendable, Equatable {
         )
     }
 
+    /// The target whose restore data is kept under `groupKind` (either spelling of a core kind).
     public func target(forGroupKind groupKind: String) -> Target? {
-        targets.first { $0.groupKind == groupKind }
+        let key = RestoreData.normalized(groupKind)
+        return targets.first { $0.groupKind == key }
+    }
+
+    /// Why `object`, of `target`'s kind, is left out of sleeping, as kube-green's list options
+    /// leave it out (internal/controller/sleepinfo/jsonpatch/genericresources.go
+    /// `getListOptions`): every rule is ANDed into one field and one label selector.
+    ///
+    /// - excludeRef by name: `metadata.name!=NAME` for the names of this kind only.
+    /// - excludeRef by labels: `KEY!=VALUE` for every pair of every entry, for every kind; so an
+    ///   object with any one of the pairs is excluded.
+    /// - includeRef by name: `metadata.name==NAME` for this kind only; other kinds are not restricted.
+    /// - includeRef by labels: `KEY==VALUE` for every pair of every entry, for every kind.
+    ///
+    /// One difference: several includeRef names of one kind select any of them here, where
+    /// kube-green ANDs them and selects nothing (kube-green issue #472).
+    public func skipReason(for object: JSONValue, in target: Target) -> SkipReason? {
+        let name = object[path: ["metadata", "name"]]?.string ?? ""
+        let labels = (object[path: ["metadata", "labels"]]?.object ?? [:]).compactMapValues(\.string)
+        func names(_ selectors: [Selector]) -> [String] {
+            selectors.compactMap { selector in
+                guard case .name(let name, _, _) = selector, selector.refers(to: target) else { return nil }
+                return name
+            }
+        }
+        func pairs(_ selectors: [Selector]) -> [(key: String, value: String)] {
+            selectors.flatMap { selector -> [(key: String, value: String)] in
+                guard case .labels(let labels) = selector else { return [] }
+                return labels.map { ($0.key, $0.value) }
+            }
+        }
+        if names(exclude).contains(name) || pairs(exclude).contains(where: { labels[$0.key] == $0.value }) {
+            return .excluded
+        }
+        let included = names(include)
+        if !included.isEmpty && !included.contains(name) || pairs(include).contains(where: { labels[$0.key] != $0.value }) {
+            return .notIncluded
+        }
+        return nil
     }
 }
 

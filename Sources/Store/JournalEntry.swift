@@ -82,19 +82,6 @@ extension Store {
         }
     }
 
-    /// Entries already restored by wake operations of a namespace that never finished (the hub
-    /// stopped midway): restoring them again would undo what people did since.
-    public func restoredByUnfinishedWakes(cluster: String, namespace: String, sleepInfo: String) async throws -> [JournalEntry] {
-        try await writer.read { db in
-            try JournalEntry.fetchAll(db, sql: """
-                SELECT journalEntry.* FROM journalEntry JOIN operation ON operation.id = journalEntry.operationId
-                WHERE operation.action = 'wake' AND operation.state IN ('pending', 'running')
-                  AND journalEntry.cluster = ? AND journalEntry.namespace = ? AND journalEntry.sleepInfo = ?
-                  AND journalEntry.state = 'restored'
-                """, arguments: [cluster, namespace, sleepInfo])
-        }
-    }
-
     public func journalEntries(operationId: String) async throws -> [JournalEntry] {
         try await writer.read { db in
             try JournalEntry.filter(Column("operationId") == operationId).order(Column("id")).fetchAll(db)

@@ -7,6 +7,10 @@ public struct OperationRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
 
     public enum State: String, Codable, Sendable {
         case pending, running, succeeded, partial, failed
+        /// Never run: a newer request the other way covered it first.
+        case superseded
+
+        public var isFinished: Bool { self != .pending && self != .running }
     }
 
     public var id: String
@@ -55,19 +59,39 @@ extension Store {
         }
     }
 
+    /// Accepts a person's request: the operation and the overrides that keep its result are
+    /// stored together, so that neither exists without the other. Returns the overrides replaced.
+    public func accept(_ operation: OperationRecord, overrides: [OverrideRecord], at now: Date) async throws -> [OverrideRecord] {
+        try await writer.write { db in
+            try operation.insert(db)
+            return try Self.place(overrides, at: now, in: db)
+        }
+    }
+
+    /// What an agent works from: its cluster's open overrides and unfinished operations, read
+    /// together so that a request accepted meanwhile is seen whole or not at all.
+    public func pendingWork(cluster: String) async throws -> (overrides: [OverrideRecord], operations: [OperationRecord]) {
+        try await writer.read { db in
+            (try Self.openOverrides(cluster: cluster, in: db), try Self.unfinishedOperations(cluster: cluster, in: db))
+        }
+    }
+
     public func operation(id: String) async throws -> OperationRecord? {
         try await writer.read { db in try OperationRecord.fetchOne(db, key: id) }
     }
 
     /// Operations that started and never finished (the hub stopped midway), oldest first.
     public func unfinishedOperations(cluster: String) async throws -> [OperationRecord] {
-        try await writer.read { db in
-            try OperationRecord
-                .filter(Column("cluster") == cluster)
-                .filter([OperationRecord.State.pending.rawValue, OperationRecord.State.running.rawValue].contains(Column("state")))
-                .order(Column("createdAt"))
-                .fetchAll(db)
-        }
+        try await writer.read { db in try Self.unfinishedOperations(cluster: cluster, in: db) }
+    }
+
+    static func unfinishedOperations(cluster: String, in db: Database) throws -> [OperationRecord] {
+        try OperationRecord
+            .filter(Column("cluster") == cluster)
+            .filter([OperationRecord.State.pending.rawValue, OperationRecord.State.running.rawValue].contains(Column("state")))
+            // Requests made in the same instant keep the order they were accepted in.
+            .order(Column("createdAt"), Column.rowID)
+            .fetchAll(db)
     }
 
     /// The newest operations, optionally of one cluster.
@@ -75,7 +99,7 @@ extension Store {
         try await writer.read { db in
             var request = OperationRecord.all()
             if let cluster { request = request.filter(Column("cluster") == cluster) }
-            return try request.order(Column("createdAt").desc).limit(limit).fetchAll(db)
+            return try request.order(Column("createdAt").desc, Column.rowID.desc).limit(limit).fetchAll(db)
         }
     }
 }

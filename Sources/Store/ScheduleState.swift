@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Scheduling
 
 /// What the hub remembers of one schedule on one namespace: since when it manages it, and the
 /// last transition acted on (so that none is repeated and none missed).
@@ -11,14 +12,26 @@ public struct ScheduleState: Codable, Sendable, Equatable, FetchableRecord, Pers
     /// The SleepInfo name, or `hub-<schedule>`.
     public var unit: String
     public var firstSeenAt: Date
+    /// The latest transition taken into account.
     public var lastExecutedAt: Date?
+    /// What the schedule wants since then (`sleep`, `wake`, `none`); nil in rows written
+    /// before sandman remembered it.
+    public var wants: String?
 
-    public init(cluster: String, namespace: String, unit: String, firstSeenAt: Date, lastExecutedAt: Date? = nil) {
+    public init(cluster: String, namespace: String, unit: String, firstSeenAt: Date, lastExecutedAt: Date? = nil, wants: String? = nil) {
         self.cluster = cluster
         self.namespace = namespace
         self.unit = unit
         self.firstSeenAt = firstSeenAt
         self.lastExecutedAt = lastExecutedAt
+        self.wants = wants
+    }
+
+    /// The planner's memory; `schedule` works out what older rows did not record.
+    public func memory(schedule: SleepSchedule?) -> ScheduleMemory {
+        let remembered: Transition.Kind?? = wants.map { $0 == "none" ? nil : Transition.Kind(rawValue: $0) }
+        let derived = lastExecutedAt.flatMap { schedule?.latestTransition(atOrBefore: $0)?.kind }
+        return ScheduleMemory(lastTransition: lastExecutedAt, wants: remembered ?? derived)
     }
 }
 
@@ -38,11 +51,15 @@ extension Store {
         }
     }
 
-    public func recordExecuted(cluster: String, namespace: String, unit: String, at transition: Date) async throws {
+    /// Remembers the schedule's transitions taken into account, when they moved on.
+    public func remember(_ memory: ScheduleMemory, cluster: String, namespace: String, unit: String) async throws {
         try await writer.write { db in
             try db.execute(
-                sql: "UPDATE scheduleState SET lastExecutedAt = ? WHERE cluster = ? AND namespace = ? AND unit = ? AND (lastExecutedAt IS NULL OR lastExecutedAt < ?)",
-                arguments: [transition, cluster, namespace, unit, transition]
+                sql: """
+                    UPDATE scheduleState SET lastExecutedAt = ?, wants = ?
+                    WHERE cluster = ? AND namespace = ? AND unit = ? AND (lastExecutedAt IS NULL OR lastExecutedAt <= ?)
+                    """,
+                arguments: [memory.lastTransition, memory.wants?.rawValue ?? "none", cluster, namespace, unit, memory.lastTransition]
             )
         }
     }

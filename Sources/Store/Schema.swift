@@ -119,6 +119,21 @@ enum Schema {
             try db.rename(table: "newJournalEntry", to: "journalEntry")
             try db.create(index: "journalEntry_on_namespace", on: "journalEntry", columns: ["cluster", "namespace", "sleepInfo"])
         }
+        migrator.registerMigration("v4: overrides end with a reason and belong to their request; the schedule's memory") { db in
+            // Why an override ended (cleared, superseded, ended, used, failed) and what replaced it.
+            try db.alter(table: "override") { t in
+                t.add(column: "operationId", .text)
+                t.add(column: "endReason", .text)
+                t.add(column: "replacedBy", .text)
+            }
+            try db.create(index: "override_open", on: "override", columns: ["cluster", "clearedAt"])
+            // What the schedule wants since its last transition taken into account: sleep, wake or
+            // none; NULL for rows written before this migration (worked out from the schedule).
+            try db.alter(table: "scheduleState") { t in
+                t.add(column: "wants", .text)
+            }
+            try db.create(index: "operation_unfinished", on: "operation", columns: ["cluster", "state"])
+        }
         return migrator
     }()
 }

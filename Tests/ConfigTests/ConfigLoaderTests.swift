@@ -126,7 +126,7 @@ struct ConfigLoaderTests {
         BrokenCase(name: "cluster with unknown tier", cluster: "tier: prod\n", file: "staging.yaml", line: 1, field: "tier", message: "expected one of production, staging, development, got \"prod\""),
         BrokenCase(name: "cluster with missing kubeconfig", cluster: "tier: staging\nkubeconfig: ./nowhere.yaml\n", file: "staging.yaml", line: 2, field: "kubeconfig", message: "file not found"),
         BrokenCase(name: "weekday 7", cluster: validCluster.replacingOccurrences(of: "\"1-5\"", with: "\"1-7\""), file: "staging.yaml", line: 6, field: "schedules[0].weekdays", message: "7 is outside 0-6"),
-        BrokenCase(name: "weekday names", cluster: validCluster.replacingOccurrences(of: "\"1-5\"", with: "mon-fri"), file: "staging.yaml", field: "schedules[0].weekdays", message: "\"mon\" is not a number"),
+        BrokenCase(name: "weekday full names", cluster: validCluster.replacingOccurrences(of: "\"1-5\"", with: "monday-friday"), file: "staging.yaml", field: "schedules[0].weekdays", message: "\"monday\" is not a number or a name"),
         BrokenCase(name: "hour 25", cluster: validCluster.replacingOccurrences(of: "\"20:00\"", with: "\"25:00\""), file: "staging.yaml", line: 7, field: "schedules[0].sleepAt", message: "invalid hour \"25\": 25 is outside 0-23"),
         BrokenCase(name: "time without colon", cluster: validCluster.replacingOccurrences(of: "\"08:00\"", with: "\"0800\""), file: "staging.yaml", field: "schedules[0].wakeUpAt", message: "expected HOUR:MINUTE"),
         BrokenCase(name: "sleep equals wake", cluster: validCluster.replacingOccurrences(of: "\"08:00\"", with: "\"20:00\""), file: "staging.yaml", field: "schedules[0].wakeUpAt", message: "must differ from sleepAt"),

@@ -5,6 +5,7 @@ import JSON
 import Kube
 import KubeSim
 import Logging
+import Sleep
 import Store
 import TestSupport
 
@@ -77,11 +78,14 @@ struct HubFixture {
         return settings
     }
 
-    /// Starts (or restarts) the hub in this process.
-    mutating func startHub() async throws {
+    /// Starts (or restarts) the hub in this process; `checkpoint` sees every moment of its sleeps
+    /// and wakes where a kill would leave work half done.
+    mutating func startHub(checkpoint: (@Sendable (SleepExecutor.Checkpoint) async -> Void)? = nil) async throws {
         var logger = Logger(label: "hub-test")
         logger.logLevel = .warning
-        server = try await HubRuntime.start(configuration: try configuration, clock: clock, handleSignals: false, logger: logger, agentSettings: Self.agentSettings)
+        var settings = Self.agentSettings
+        settings.checkpoint = checkpoint
+        server = try await HubRuntime.start(configuration: try configuration, clock: clock, handleSignals: false, logger: logger, agentSettings: settings)
         if tokens.isEmpty {
             let store = server!.hub.store
             for (name, role, teams) in [("admin", Role.admin, [String]()), ("viewer", .viewer, []), ("payments-operator", .operator, ["payments"])] {
@@ -112,6 +116,22 @@ struct HubFixture {
         var request = URLRequestLike(method: method, url: url + path, body: body)
         if let token { request.headers["Authorization"] = "Bearer \(tokens[token] ?? token)" }
         return try await request.send()
+    }
+
+    /// Sets the hub clock (when given), has the cluster's agent evaluate, and waits until an
+    /// evaluation that started after this call finished without running anything: the hub has
+    /// seen every change made before the call and done all it will do about it.
+    @discardableResult
+    func settle(at instant: Date? = nil, cluster: String = "staging", timeout: Duration = .seconds(30)) async -> Bool {
+        if let instant { clock.set(instant) }
+        guard let agent = server?.hub.agents[cluster] else { return false }
+        let before = await agent.evaluations.started
+        await agent.wake()
+        return await eventually(timeout: timeout) {
+            let count = await agent.evaluations
+            if count.finished > before, !count.lastWasQuiet { await agent.wake() }
+            return count.finished > before && count.lastWasQuiet
+        }
     }
 
     func replicas(_ cluster: String, _ namespace: String) async -> [String: Int64] {

@@ -1,3 +1,4 @@
+import Foundation
 import Hub
 import JSON
 import Testing
@@ -32,6 +33,39 @@ struct ReportTests {
             "override": .null, "problem": .null, "heldBy": ["plugin": "policy/default.lua", "reason": "not before 18:00"],
         ]
         let text = Report.namespacesTable([namespace], cluster: nil, colors: false)
-        #expect(text.split(separator: "\n").last?.hasSuffix("held by policy/default.lua: not before 18:00") == true, "\(text)")
+        let row = String(text.split(separator: "\n").last ?? "")
+        #expect(row.contains("held by policy/default.lua"), "NEXT says what holds it: \(text)")
+        #expect(row.hasSuffix("not before 18:00"), "NOTE says why: \(text)")
+    }
+
+    static let utc = TimeZone(identifier: "UTC")!
+    static let now = try! Date("2027-01-04T12:00:00Z", strategy: .iso8601)
+
+    /// Times show the weekday within six days of now, else the date; always the zone.
+    @Test(arguments: [
+        ("2027-01-04T20:00:00Z", "UTC", "Mon 20:00 UTC"),
+        ("2027-01-09T06:25:00Z", "UTC", "Sat 06:25 UTC"),
+        ("2027-01-11T06:25:00Z", "UTC", "2027-01-11 06:25 UTC"),
+        ("2054-03-07T06:25:00Z", "UTC", "2054-03-07 06:25 UTC"),
+        ("2026-12-01T08:00:00Z", "UTC", "2026-12-01 08:00 UTC"),
+        ("2027-01-04T20:00:00Z", "America/New_York", "Mon 15:00 EST"),
+    ])
+    func timesShowTheDateWhenFarAndTheZone(at: String, zone: String, expected: String) {
+        let text = Report.localTime(at, zone: TimeZone(identifier: zone)!, now: Self.now)
+        // Systems without zone names write offsets instead (GMT-5).
+        #expect(text == expected || text == expected.replacingOccurrences(of: "EST", with: "GMT-5"))
+    }
+
+    static let overrideCases: [(JSONValue, String)] = [
+        (["kind": "wake", "scope": "namespace", "until": "2054-03-07T06:25:00Z"], "wake until 2054-03-07 06:25 UTC"),
+        (["kind": "sleep", "scope": "cluster", "until": .null], "cluster: sleep until cleared"),
+        (["kind": "skip", "scope": "namespace", "until": .null], "skip next transition"),
+    ]
+
+    @Test(arguments: overrideCases)
+    func overridesSayWhenTheyEnd(item: JSONValue, expected: String) {
+        let namespace: JSONValue = ["namespace": "web", "state": "awake", "unit": "u", "nextTransition": .null, "override": item]
+        let text = Report.namespacesTable([namespace], cluster: "dev", colors: false, zone: Self.utc)
+        #expect(text.contains(expected), "\(text)")
     }
 }

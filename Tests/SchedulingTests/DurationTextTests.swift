@@ -42,7 +42,8 @@ struct CronFieldTests {
 
     @Test(arguments: [
         ("7", 0...6, "7 is outside 0-6"), ("mon", 0...6, "\"mon\" is not a number"), ("5-1", 0...6, "runs backwards"),
-        ("*/0", 0...6, "must be a positive number"), ("1,,2", 0...6, "empty item"), ("", 0...6, "empty"), ("1/2/3", 0...6, "more than one"),
+        ("*/0", 0...6, "must be a positive number"), ("", 0...6, "empty"), (",", 0...6, "empty"), ("1/2/3", 0...6, "more than one"),
+        ("1-2-3", 0...6, "more than one \"-\""), ("1, 2", 0...6, "spaces are not allowed"),
     ] as [(String, ClosedRange<Int>, String)])
     func rejects(text: String, range: ClosedRange<Int>, reason: String) {
         let error = #expect(throws: CronField.ParseError.self) { try CronField(parsing: text, range: range) }

@@ -139,8 +139,8 @@ struct SleepScheduleTests {
     }
 
     @Test(arguments: [
-        (["weekdays": "1-7"], "weekdays: \"1-7\": invalid day-of-week field: 7 is outside 0-6 (0 is Sunday; e.g. \"1-5\", \"0,6\", \"*\")"),
-        (["weekdays": "mon-fri"], "weekdays: \"mon-fri\": invalid day-of-week field: \"mon\" is not a number"),
+        (["weekdays": "1-7"], "weekdays: \"1-7\": invalid day-of-week field: 7 is outside 0-6 (0 is Sunday; e.g. \"1-5\", \"Mon-Fri\", \"0,6\", \"*\")"),
+        (["weekdays": "monday"], "weekdays: \"monday\": invalid day-of-week field: \"monday\" is not a number or a name (sun, mon, tue, wed, thu, fri, sat)"),
         (["sleepDays": "9"], "sleepDays: \"9\": invalid day-of-week field: 9 is outside 0-6"),
         (["sleepAt": "25:00"], "sleepAt: \"25:00\": invalid hour \"25\": 25 is outside 0-23"),
         (["sleepAt": "20:60"], "sleepAt: \"20:60\": invalid minute \"60\": 60 is outside 0-59"),
@@ -179,80 +179,155 @@ struct SchedulePlannerTests {
     struct Case: Sendable, CustomTestStringConvertible {
         var name: String
         var schedule: SleepSchedule? = SchedulePlannerTests.office
-        var lastExecuted: String?
+        var lastTransition: String?
         var managedSince: String?
         var overrides: [ScheduleOverride] = []
         var asleep: Bool
         var now: String
         var action: Transition.Kind?
-        var executed: String?
-        var consumed: [String] = []
+        /// The latest transition taken into account after the plan.
+        var last: String?
+        var ended: [String] = []
+        var usedSkips: [String] = []
         var nextCheck: String?
         var byOverride = false
+        /// `sleep 2026-12-08T20:00:00Z (schedule)`
+        var nextChange: String?
         var testDescription: String { name }
     }
 
+    static func wake(_ id: String, from: String, until: String?, scope: ScheduleOverride.Scope = .namespace) -> ScheduleOverride {
+        ScheduleOverride(id: id, kind: .wake, scope: scope, until: until.map(instant), createdAt: instant(from))
+    }
+
+    static func sleep(_ id: String, from: String, until: String?, scope: ScheduleOverride.Scope = .namespace) -> ScheduleOverride {
+        ScheduleOverride(id: id, kind: .sleep, scope: scope, until: until.map(instant), createdAt: instant(from))
+    }
+
+    static func skip(_ id: String, from: String, scope: ScheduleOverride.Scope = .namespace) -> ScheduleOverride {
+        ScheduleOverride(id: id, kind: .skip, scope: scope, until: nil, createdAt: instant(from))
+    }
+
     static let cases: [Case] = [
-        Case(name: "transition due now is acted on", lastExecuted: "2026-12-07T08:00:00Z", asleep: false, now: "2026-12-07T20:00:05Z",
-             action: .sleep, executed: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T08:00:00Z"),
-        Case(name: "a transition is not repeated", lastExecuted: "2026-12-07T20:00:00Z", asleep: false, now: "2026-12-07T23:00:00Z",
-             action: nil, executed: nil, nextCheck: "2026-12-08T08:00:00Z"),
-        Case(name: "hub down over the weekend wakes on Monday once", lastExecuted: "2026-12-04T20:00:00Z", asleep: true, now: "2026-12-07T09:30:00Z",
-             action: .wake, executed: "2026-12-07T08:00:00Z", nextCheck: "2026-12-07T20:00:00Z"),
-        Case(name: "down for days: only the latest transition counts", lastExecuted: "2026-12-01T08:00:00Z", asleep: false, now: "2026-12-04T22:00:00Z",
-             action: .sleep, executed: "2026-12-04T20:00:00Z", nextCheck: "2026-12-07T08:00:00Z"),
-        Case(name: "due but already in that state", lastExecuted: "2026-12-07T08:00:00Z", asleep: true, now: "2026-12-07T20:01:00Z",
-             action: nil, executed: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T08:00:00Z"),
-        Case(name: "new schedule does not act on transitions before it existed", lastExecuted: nil, managedSince: "2026-12-07T21:00:00Z", asleep: false, now: "2026-12-07T21:05:00Z",
-             action: nil, executed: nil, nextCheck: "2026-12-08T08:00:00Z"),
-        Case(name: "first start catches up an old schedule", lastExecuted: nil, managedSince: "2026-01-01T00:00:00Z", asleep: false, now: "2026-12-07T21:05:00Z",
-             action: .sleep, executed: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T08:00:00Z"),
-        Case(name: "keep-awake override at night wakes", lastExecuted: "2026-12-07T20:00:00Z",
-             overrides: [ScheduleOverride(id: "o1", kind: .wake, until: instant("2026-12-07T23:00:00Z"), createdAt: instant("2026-12-07T21:00:00Z"))],
-             asleep: true, now: "2026-12-07T21:00:01Z", action: .wake, executed: nil, nextCheck: "2026-12-07T23:00:00Z", byOverride: true),
-        Case(name: "keep-awake override absorbs the transition it spans", lastExecuted: "2026-12-07T08:00:00Z",
-             overrides: [ScheduleOverride(id: "o1", kind: .wake, until: instant("2026-12-07T23:00:00Z"), createdAt: instant("2026-12-07T19:00:00Z"))],
-             asleep: false, now: "2026-12-07T20:00:01Z", action: nil, executed: "2026-12-07T20:00:00Z", nextCheck: "2026-12-07T23:00:00Z", byOverride: true),
-        Case(name: "override expiry returns to sleep", lastExecuted: "2026-12-07T20:00:00Z",
-             overrides: [ScheduleOverride(id: "o1", kind: .wake, until: instant("2026-12-07T23:00:00Z"), createdAt: instant("2026-12-07T21:00:00Z"))],
-             asleep: false, now: "2026-12-07T23:00:00Z", action: .sleep, executed: "2026-12-07T20:00:00Z", consumed: ["o1"], nextCheck: "2026-12-08T08:00:00Z"),
-        Case(name: "override expiry during the day stays awake", lastExecuted: "2026-12-08T08:00:00Z",
-             overrides: [ScheduleOverride(id: "o2", kind: .sleep, until: instant("2026-12-08T12:00:00Z"), createdAt: instant("2026-12-08T09:00:00Z"))],
-             asleep: true, now: "2026-12-08T12:00:30Z", action: .wake, executed: "2026-12-08T08:00:00Z", consumed: ["o2"], nextCheck: "2026-12-08T20:00:00Z"),
-        Case(name: "keep-asleep override in the day sleeps", lastExecuted: "2026-12-08T08:00:00Z",
-             overrides: [ScheduleOverride(id: "o2", kind: .sleep, until: nil, createdAt: instant("2026-12-08T09:00:00Z"))],
-             asleep: false, now: "2026-12-08T09:00:00Z", action: .sleep, executed: nil, nextCheck: nil, byOverride: true),
-        Case(name: "the newest override wins", lastExecuted: "2026-12-08T08:00:00Z",
-             overrides: [
-                ScheduleOverride(id: "old", kind: .sleep, until: instant("2026-12-08T18:00:00Z"), createdAt: instant("2026-12-08T09:00:00Z")),
-                ScheduleOverride(id: "new", kind: .wake, until: instant("2026-12-08T17:00:00Z"), createdAt: instant("2026-12-08T10:00:00Z")),
-             ],
-             asleep: true, now: "2026-12-08T10:30:00Z", action: .wake, executed: nil, nextCheck: "2026-12-08T17:00:00Z", byOverride: true),
-        Case(name: "skip swallows the next sleep", lastExecuted: "2026-12-08T08:00:00Z",
-             overrides: [ScheduleOverride(id: "s", kind: .skip, until: nil, createdAt: instant("2026-12-08T15:00:00Z"))],
-             asleep: false, now: "2026-12-08T20:00:10Z", action: nil, executed: "2026-12-08T20:00:00Z", consumed: ["s"], nextCheck: "2026-12-09T08:00:00Z"),
-        Case(name: "skip made after a transition leaves that one alone", lastExecuted: "2026-12-08T08:00:00Z",
-             overrides: [ScheduleOverride(id: "s", kind: .skip, until: nil, createdAt: instant("2026-12-08T20:05:00Z"))],
-             asleep: false, now: "2026-12-08T20:06:00Z", action: .sleep, executed: "2026-12-08T20:00:00Z", nextCheck: "2026-12-09T08:00:00Z"),
+        Case(name: "transition due now is acted on", lastTransition: "2026-12-07T08:00:00Z", asleep: false, now: "2026-12-07T20:00:05Z",
+             action: .sleep, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T08:00:00Z", nextChange: "wake 2026-12-08T08:00:00Z (schedule)"),
+        Case(name: "asleep after the transition: nothing to do", lastTransition: "2026-12-07T20:00:00Z", asleep: true, now: "2026-12-07T23:00:00Z",
+             action: nil, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T08:00:00Z"),
+        Case(name: "a sleep that did not happen is done again", lastTransition: "2026-12-07T20:00:00Z", asleep: false, now: "2026-12-07T23:00:00Z",
+             action: .sleep, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T08:00:00Z"),
+        Case(name: "hub down over the weekend wakes on Monday once", lastTransition: "2026-12-04T20:00:00Z", asleep: true, now: "2026-12-07T09:30:00Z",
+             action: .wake, last: "2026-12-07T08:00:00Z", nextCheck: "2026-12-07T20:00:00Z"),
+        Case(name: "down for days: only the latest transition counts", lastTransition: "2026-12-01T08:00:00Z", asleep: false, now: "2026-12-04T22:00:00Z",
+             action: .sleep, last: "2026-12-04T20:00:00Z", nextCheck: "2026-12-07T08:00:00Z"),
+        Case(name: "due but already in that state", lastTransition: "2026-12-07T08:00:00Z", asleep: true, now: "2026-12-07T20:01:00Z",
+             action: nil, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T08:00:00Z"),
+        Case(name: "new schedule does not act on transitions before it existed", managedSince: "2026-12-07T21:00:00Z", asleep: false, now: "2026-12-07T21:05:00Z",
+             action: nil, last: nil, nextCheck: "2026-12-08T08:00:00Z", nextChange: "sleep 2026-12-08T20:00:00Z (schedule)"),
+        Case(name: "first start catches up an old schedule", managedSince: "2026-01-01T00:00:00Z", asleep: false, now: "2026-12-07T21:05:00Z",
+             action: .sleep, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T08:00:00Z"),
+        Case(name: "hub schedule seen for the first time takes its latest transition", asleep: false, now: "2026-12-07T21:05:00Z",
+             action: .sleep, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T08:00:00Z"),
+        Case(name: "keep-awake override at night wakes", lastTransition: "2026-12-07T20:00:00Z",
+             overrides: [wake("o1", from: "2026-12-07T21:00:00Z", until: "2026-12-07T23:00:00Z")],
+             asleep: true, now: "2026-12-07T21:00:01Z", action: .wake, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-07T23:00:00Z", byOverride: true,
+             nextChange: "sleep 2026-12-07T23:00:00Z (override ends)"),
+        Case(name: "keep-awake override absorbs the transition it spans", lastTransition: "2026-12-07T08:00:00Z",
+             overrides: [wake("o1", from: "2026-12-07T19:00:00Z", until: "2026-12-07T23:00:00Z")],
+             asleep: false, now: "2026-12-07T20:00:01Z", action: nil, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-07T23:00:00Z", byOverride: true),
+        Case(name: "override expiry returns to sleep", lastTransition: "2026-12-07T20:00:00Z",
+             overrides: [wake("o1", from: "2026-12-07T21:00:00Z", until: "2026-12-07T23:00:00Z")],
+             asleep: false, now: "2026-12-07T23:00:00Z", action: .sleep, last: "2026-12-07T20:00:00Z", ended: ["o1"], nextCheck: "2026-12-08T08:00:00Z"),
+        Case(name: "override expiry during the day stays awake", lastTransition: "2026-12-08T08:00:00Z",
+             overrides: [sleep("o2", from: "2026-12-08T09:00:00Z", until: "2026-12-08T12:00:00Z")],
+             asleep: true, now: "2026-12-08T12:00:30Z", action: .wake, last: "2026-12-08T08:00:00Z", ended: ["o2"], nextCheck: "2026-12-08T20:00:00Z"),
+        Case(name: "keep-asleep override in the day sleeps", lastTransition: "2026-12-08T08:00:00Z",
+             overrides: [sleep("o2", from: "2026-12-08T09:00:00Z", until: nil)],
+             asleep: false, now: "2026-12-08T09:00:00Z", action: .sleep, last: "2026-12-08T08:00:00Z", nextCheck: "2026-12-08T20:00:00Z", byOverride: true,
+             nextChange: nil),
+        Case(name: "the newest override of a scope wins", lastTransition: "2026-12-08T08:00:00Z",
+             overrides: [sleep("old", from: "2026-12-08T09:00:00Z", until: "2026-12-08T18:00:00Z"), wake("new", from: "2026-12-08T10:00:00Z", until: "2026-12-08T17:00:00Z")],
+             asleep: true, now: "2026-12-08T10:30:00Z", action: .wake, last: "2026-12-08T08:00:00Z", nextCheck: "2026-12-08T17:00:00Z", byOverride: true),
+        Case(name: "the namespace's own override wins over its cluster's newer one", lastTransition: "2026-12-08T08:00:00Z",
+             overrides: [sleep("ns", from: "2026-12-08T09:00:00Z", until: "2026-12-08T12:00:00Z"), wake("cl", from: "2026-12-08T10:00:00Z", until: "2026-12-08T20:30:00Z", scope: .cluster)],
+             asleep: false, now: "2026-12-08T10:30:00Z", action: .sleep, last: "2026-12-08T08:00:00Z", nextCheck: "2026-12-08T12:00:00Z", byOverride: true,
+             nextChange: "wake 2026-12-08T12:00:00Z (override ends)"),
+        Case(name: "the cluster's override applies again when the namespace's ends", lastTransition: "2026-12-08T20:00:00Z",
+             overrides: [wake("ns", from: "2026-12-08T21:00:00Z", until: "2026-12-08T22:00:00Z"), sleep("cl", from: "2026-12-08T20:30:00Z", until: nil, scope: .cluster)],
+             asleep: false, now: "2026-12-08T22:00:00Z", action: .sleep, last: "2026-12-08T20:00:00Z", ended: ["ns"], nextCheck: "2026-12-09T08:00:00Z", byOverride: true),
+        Case(name: "skip swallows the next sleep", lastTransition: "2026-12-08T08:00:00Z",
+             overrides: [skip("s", from: "2026-12-08T15:00:00Z")],
+             asleep: false, now: "2026-12-08T20:00:10Z", action: nil, last: "2026-12-08T20:00:00Z", usedSkips: ["s"], nextCheck: "2026-12-09T08:00:00Z",
+             nextChange: "sleep 2026-12-09T20:00:00Z (schedule)"),
+        Case(name: "a pending skip moves NEXT to the transition after", lastTransition: "2026-12-08T08:00:00Z",
+             overrides: [skip("s", from: "2026-12-08T15:00:00Z")],
+             asleep: false, now: "2026-12-08T16:00:00Z", action: nil, last: "2026-12-08T08:00:00Z", nextCheck: "2026-12-08T20:00:00Z",
+             nextChange: "sleep 2026-12-09T20:00:00Z (schedule)"),
+        Case(name: "skip made after a transition leaves that one alone", lastTransition: "2026-12-08T08:00:00Z",
+             overrides: [skip("s", from: "2026-12-08T20:05:00Z")],
+             asleep: false, now: "2026-12-08T20:06:00Z", action: .sleep, last: "2026-12-08T20:00:00Z", nextCheck: "2026-12-09T08:00:00Z",
+             nextChange: "wake 2026-12-10T08:00:00Z (schedule)"),
+        Case(name: "skip swallows the wake at the instant a sleep override ends (observation 2)", lastTransition: "2026-12-08T20:00:00Z",
+             overrides: [sleep("n", from: "2026-12-08T21:00:00Z", until: "2026-12-09T08:00:00Z"), skip("c", from: "2026-12-08T22:00:00Z", scope: .cluster)],
+             asleep: true, now: "2026-12-09T08:00:00Z", action: nil, last: "2026-12-09T08:00:00Z", ended: ["n"], usedSkips: ["c"],
+             nextCheck: "2026-12-09T20:00:00Z", nextChange: "wake 2026-12-10T08:00:00Z (schedule)"),
+        Case(name: "a wake for an hour after a day's sleep override ends awake (observation 1)", lastTransition: "2026-12-08T08:00:00Z",
+             overrides: [wake("w", from: "2026-12-08T11:00:00Z", until: "2026-12-08T12:00:00Z")],
+             asleep: false, now: "2026-12-08T12:00:00Z", action: nil, last: "2026-12-08T08:00:00Z", ended: ["w"], nextCheck: "2026-12-08T20:00:00Z",
+             nextChange: "sleep 2026-12-08T20:00:00Z (schedule)"),
+        Case(name: "NEXT under a sleep override is its end (observation 6)", lastTransition: "2026-12-08T08:00:00Z",
+             overrides: [sleep("s", from: "2026-12-08T10:00:00Z", until: "2026-12-09T08:00:00Z")],
+             asleep: true, now: "2026-12-08T21:00:00Z", action: nil, last: "2026-12-08T20:00:00Z", nextCheck: "2026-12-09T08:00:00Z", byOverride: true,
+             nextChange: "wake 2026-12-09T08:00:00Z (schedule)"),
+        Case(name: "NEXT under a wake override skips the absorbed sleep", lastTransition: "2026-12-08T08:00:00Z",
+             overrides: [wake("w", from: "2026-12-08T10:00:00Z", until: "2026-12-08T22:00:00Z")],
+             asleep: false, now: "2026-12-08T10:00:00Z", action: nil, last: "2026-12-08T08:00:00Z", nextCheck: "2026-12-08T20:00:00Z", byOverride: true,
+             nextChange: "sleep 2026-12-08T22:00:00Z (override ends)"),
+        Case(name: "a cleared override: back to what the schedule says", lastTransition: nil, managedSince: "2026-12-08T21:00:00Z",
+             overrides: [wake("w", from: "2026-12-08T21:30:00Z", until: nil)],
+             asleep: false, now: "2026-12-08T21:30:00Z", action: nil, last: nil, nextCheck: "2026-12-09T08:00:00Z", byOverride: true),
         Case(name: "no schedule and nothing to do", schedule: nil, asleep: false, now: "2026-12-08T10:00:00Z", action: nil, nextCheck: nil),
         Case(name: "no schedule: a timed sleep ends awake", schedule: nil,
-             overrides: [ScheduleOverride(id: "t", kind: .sleep, until: instant("2026-12-08T12:00:00Z"), createdAt: instant("2026-12-08T10:00:00Z"))],
-             asleep: true, now: "2026-12-08T12:00:00Z", action: .wake, consumed: ["t"], nextCheck: nil),
-        Case(name: "a future override does not act yet", lastExecuted: "2026-12-08T08:00:00Z",
-             overrides: [ScheduleOverride(id: "f", kind: .sleep, until: nil, createdAt: instant("2026-12-08T15:00:00Z"))],
-             asleep: false, now: "2026-12-08T10:00:00Z", action: nil, nextCheck: "2026-12-08T20:00:00Z"),
+             overrides: [sleep("t", from: "2026-12-08T10:00:00Z", until: "2026-12-08T12:00:00Z")],
+             asleep: true, now: "2026-12-08T12:00:00Z", action: .wake, ended: ["t"], nextCheck: nil),
+        Case(name: "a future override does not act yet", lastTransition: "2026-12-08T08:00:00Z",
+             overrides: [sleep("f", from: "2026-12-08T15:00:00Z", until: nil)],
+             asleep: false, now: "2026-12-08T10:00:00Z", action: nil, last: "2026-12-08T08:00:00Z", nextCheck: "2026-12-08T20:00:00Z"),
     ]
 
     @Test(arguments: cases)
     func plans(_ testCase: Case) {
+        // What a hub that took that transition into account (and no skip) remembers.
+        let last = testCase.lastTransition.map(instant)
+        let memory = ScheduleMemory(lastTransition: last, wants: last.flatMap { testCase.schedule?.latestTransition(atOrBefore: $0)?.kind })
         let plan = SchedulePlanner.plan(PlanInput(
-            schedule: testCase.schedule, lastExecuted: testCase.lastExecuted.map(instant), managedSince: testCase.managedSince.map(instant),
-            overrides: testCase.overrides, isAsleep: testCase.asleep, now: instant(testCase.now)
+            schedule: testCase.schedule, memory: memory,
+            managedSince: testCase.managedSince.map(instant), overrides: testCase.overrides, isAsleep: testCase.asleep,
+            now: instant(testCase.now)
         ))
         #expect(plan.action == testCase.action, "\(plan.reason)")
-        #expect(plan.executedTransition == testCase.executed.map(instant))
-        #expect(plan.consumedOverrides == testCase.consumed)
+        #expect(plan.memory.lastTransition == testCase.last.map(instant))
+        #expect(plan.ended == testCase.ended)
+        #expect(plan.usedSkips == testCase.usedSkips)
         #expect(plan.nextCheck == testCase.nextCheck.map(instant))
         #expect(plan.byOverride == testCase.byOverride)
+        if let expected = testCase.nextChange {
+            let change = plan.nextChange.map { "\($0.kind.rawValue) \($0.at.formatted(.iso8601)) (\($0.cause.rawValue))" }
+            #expect(change == expected)
+        }
+    }
+
+    @Test func aClearedOverrideLeavesTheScheduleSpeaking() {
+        // A new SleepInfo (managed since 21:00) has said nothing; a person's wake makes the schedule speak,
+        // so that once the override is cleared the namespace goes back to what the schedule says (asleep).
+        let during = SchedulePlanner.plan(PlanInput(
+            schedule: Self.office, managedSince: instant("2026-12-08T21:00:00Z"),
+            overrides: [Self.wake("w", from: "2026-12-08T21:30:00Z", until: nil)], isAsleep: false, now: instant("2026-12-08T21:30:00Z")
+        ))
+        #expect(during.memory.wants == .sleep)
+        let after = SchedulePlanner.plan(PlanInput(
+            schedule: Self.office, memory: during.memory, managedSince: instant("2026-12-08T21:00:00Z"),
+            isAsleep: false, now: instant("2026-12-08T22:00:00Z")
+        ))
+        #expect(after.action == .sleep)
     }
 }

@@ -31,7 +31,7 @@ struct SleepPlannerTests {
     }
 
     @Test func planSavesRestorePatchesAndSkipsWithReasons() {
-        let spec = SleepSpec(suspendCronJobs: true, exclude: [.init(kind: "Deployment", name: "keep-me")])
+        let spec = SleepSpec(suspendCronJobs: true, exclude: [.name("keep-me", kind: "Deployment", apiVersion: "apps/v1")])
         let plan = SleepPlanner.plan(spec: spec, objects: [
             (.deployment, [deployment("api"), deployment("keep-me"), deployment("owned", owner: "canary"), deployment("idle", replicas: 0)]),
             (.cronJob, [cronJob("nightly"), cronJob("never-set", suspend: nil), cronJob("paused", suspend: true)]),
@@ -53,13 +53,13 @@ struct SleepPlannerTests {
         ])
     }
 
-    @Test func severalIncludedNamesMeanAnyOfThem() {
+    @Test func severalIncludedNamesOfOneKindMeanAnyOfThem() {
         // kube-green ANDs several names into one field selector and matches nothing (#472).
-        let spec = SleepSpec(include: [.init(kind: "Deployment", name: "a"), .init(kind: "Deployment", name: "b"), .init(labels: ["tier": "batch"])])
-        let plan = SleepPlanner.plan(spec: spec, objects: [
-            (.deployment, [deployment("a"), deployment("b"), deployment("c"), deployment("d", labels: ["tier": "batch"])]),
+        let include: [SleepSpec.Selector] = [.name("a", kind: "Deployment", apiVersion: "apps/v1"), .name("b", kind: "Deployment", apiVersion: "apps/v1")]
+        let plan = SleepPlanner.plan(spec: SleepSpec(include: include), objects: [
+            (.deployment, [deployment("a"), deployment("b"), deployment("c")]),
         ], existing: RestoreData())
-        #expect(plan.changes.map(\.ref.name) == ["a", "b", "d"])
+        #expect(plan.changes.map(\.ref.name) == ["a", "b"])
         #expect(plan.skipped.map(\.ref.name) == ["c"])
         #expect(plan.skipped.first?.reason == .notIncluded)
     }
@@ -119,7 +119,12 @@ struct SleepPlannerTests {
         sleepInfo.object[path: ["spec", "patches"]] = nil
         sleepInfo.object[path: ["spec", "excludeRef"]] = [["kind": "Deployment", "name": "x", "matchLabels": ["a": "b"]]]
         let both = #expect(throws: SleepSpecError.self) { try SleepSpec(sleepInfo: sleepInfo) }
-        #expect(both?.description == "spec.excludeRef[0]: give either matchLabels or kind and name, not both")
+        #expect(both?.description == "spec.excludeRef[0]: give either matchLabels or apiVersion, kind and name, not both")
+        // kube-green's CRD (and its 0.7 webhook for excludeRef) wants all three of a name reference.
+        sleepInfo.object[path: ["spec", "excludeRef"]] = nil
+        sleepInfo.object[path: ["spec", "includeRef"]] = [["kind": "Deployment", "name": "x"]]
+        let noVersion = #expect(throws: SleepSpecError.self) { try SleepSpec(sleepInfo: sleepInfo) }
+        #expect(noVersion?.description == "spec.includeRef[0]: needs apiVersion, kind and name, or matchLabels")
     }
 }
 

@@ -14,13 +14,16 @@ struct StoreTests {
         defer { directory.remove() }
         do {
             let store = try Store(path: path)
-            #expect(try await store.appliedMigrations() == ["v1: journal, overrides, operations, audit, tokens, outbox", "v2: schedule state", "v3: journal entries unique per namespace"])
+            #expect(try await store.appliedMigrations() == [
+                "v1: journal, overrides, operations, audit, tokens, outbox", "v2: schedule state", "v3: journal entries unique per namespace",
+                "v4: overrides end with a reason and belong to their request; the schedule's memory",
+            ])
             let mode = try await store.writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
             #expect(mode == "wal")
             try await store.record(AuditEntry(at: t0, actor: "alice", source: "cli", action: "wake", cluster: "staging", result: "ok"))
         }
         let reopened = try Store(path: path)
-        #expect(try await reopened.appliedMigrations().count == 3)
+        #expect(try await reopened.appliedMigrations().count == 4)
         let entries = try await reopened.auditEntries()
         #expect(entries.map(\.actor) == ["alice"])
         #expect(entries.first?.at == t0)
@@ -101,13 +104,53 @@ struct StoreTests {
         let store = try Store(path: path)
         let expiring = OverrideRecord(cluster: "staging", namespace: nil, kind: .wake, until: t0.addingTimeInterval(3600), reason: "demo", actor: "alice", createdAt: t0)
         let forever = OverrideRecord(cluster: "staging", namespace: "web", kind: .sleep, until: nil, reason: nil, actor: "bob", createdAt: t0)
-        try await store.save(expiring)
-        try await store.save(forever)
+        try await store.place([expiring, forever], at: t0)
         #expect(try await store.activeOverrides(at: t0.addingTimeInterval(10)).count == 2)
         #expect(try await store.activeOverrides(at: t0.addingTimeInterval(7200)).map(\.id) == [forever.id])
-        #expect(try await store.clearOverride(id: forever.id, at: t0))
-        #expect(try await !store.clearOverride(id: forever.id, at: t0))
+        #expect(try await store.closeOverride(id: forever.id, at: t0, because: .cleared))
+        #expect(try await !store.closeOverride(id: forever.id, at: t0, because: .cleared))
+        #expect(try await store.override(id: forever.id)?.endReason == .cleared)
         #expect(try await store.activeOverrides(at: t0.addingTimeInterval(10), cluster: "staging").map(\.id) == [expiring.id])
+        #expect(try await store.overrides(idPrefix: String(expiring.id.prefix(6))).map(\.id) == [expiring.id])
+    }
+
+    /// Rule 1 of the override model: a new override replaces the older ones it covers, closed as
+    /// superseded with what replaced them; other clusters and other namespaces keep theirs.
+    @Test func aNewOverrideReplacesTheOnesItCovers() async throws {
+        defer { directory.remove() }
+        let store = try Store(path: path)
+        func make(_ namespace: String?, _ kind: OverrideRecord.Kind, cluster: String = "staging", at offset: TimeInterval) -> OverrideRecord {
+            OverrideRecord(cluster: cluster, namespace: namespace, kind: kind, until: nil, reason: nil, actor: "a", createdAt: t0.addingTimeInterval(offset))
+        }
+        let web = make("web", .sleep, at: 0), shop = make("shop", .wake, at: 1), other = make("web", .sleep, cluster: "dev", at: 2)
+        #expect(try await store.place([web, shop, other], at: t0).isEmpty)
+        let webWake = make("web", .wake, at: 10)
+        #expect(try await store.place([webWake], at: t0.addingTimeInterval(10)).map(\.id) == [web.id])
+        let closed = try #require(try await store.override(id: web.id))
+        #expect(closed.endReason == .superseded && closed.replacedBy == webWake.id && closed.clearedAt == t0.addingTimeInterval(10))
+        let clusterSkip = make(nil, .skip, at: 20)
+        #expect(Set(try await store.place([clusterSkip], at: t0.addingTimeInterval(20)).map(\.id)) == [webWake.id, shop.id])
+        #expect(try await store.openOverrides(cluster: "staging").map(\.id) == [clusterSkip.id])
+        #expect(try await store.openOverrides(cluster: "dev").map(\.id) == [other.id])
+    }
+
+    /// A request and its overrides are stored together; a request that failed closes its
+    /// overrides (those of the namespaces that failed, when given).
+    @Test func requestsAreAcceptedWithTheirOverrides() async throws {
+        defer { directory.remove() }
+        let store = try Store(path: path)
+        let operation = OperationRecord(cluster: "staging", namespaces: ["web", "shop"], action: "wake", source: "api", actor: "a", createdAt: t0)
+        let overrides = ["web", "shop"].map { OverrideRecord(cluster: "staging", namespace: $0, kind: .wake, until: nil, reason: nil, actor: "a", createdAt: t0, operationId: operation.id) }
+        try await store.accept(operation, overrides: overrides, at: t0)
+        let work = try await store.pendingWork(cluster: "staging")
+        #expect(work.operations.map(\.id) == [operation.id])
+        #expect(work.overrides.map(\.id) == overrides.map(\.id))
+        #expect(try await store.closeOverrides(ofOperation: operation.id, namespaces: ["shop"], at: t0, because: .failed).map(\.namespace) == ["shop"])
+        #expect(try await store.openOverrides(cluster: "staging").map(\.namespace) == ["web"])
+        // A duplicate operation id is refused whole: nothing of it is stored.
+        let again = [OverrideRecord(cluster: "staging", namespace: "other", kind: .sleep, until: nil, reason: nil, actor: "a", createdAt: t0)]
+        await #expect(throws: (any Error).self) { try await store.accept(operation, overrides: again, at: t0) }
+        #expect(try await store.openOverrides(cluster: "staging").map(\.namespace) == ["web"])
     }
 
     @Test func outboxDeduplicatesAndReturnsDueMessages() async throws {

@@ -129,11 +129,14 @@ public enum HubAPI {
             } else if let duration = try positiveDuration(body["duration"]) {
                 until = now.addingTimeInterval(duration.inSeconds)
             }
-            let record = try await hub.createOverride(
-                cluster: cluster, namespace: try optionalString(body["namespace"], field: "namespace"), kind: kind, until: until,
+            if body["namespace"] != nil, body["namespaces"] != nil { throw HubError.badRequest("give namespace or namespaces, not both", field: "namespaces") }
+            var namespaces = try stringList(body["namespaces"], field: "namespaces")
+            if let namespace = try optionalString(body["namespace"], field: "namespace") { namespaces = [namespace] }
+            let records = try await hub.createOverride(
+                cluster: cluster, namespaces: namespaces, kind: kind, until: until,
                 reason: try optionalString(body["reason"], field: "reason"), by: try context.requirePrincipal(), source: source(of: request)
             )
-            return json(["override": Representation.override(record)], status: .created)
+            return json(["override": Representation.override(records[0]), "overrides": .array(records.map(Representation.override))], status: .created)
         }
         api.delete("overrides/:id") { request, context in
             try await hub.deleteOverride(id: try context.parameters.require("id"), by: try context.requirePrincipal(), source: source(of: request))

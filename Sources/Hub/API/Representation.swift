@@ -9,14 +9,18 @@ enum Representation {
         date.map { .string($0.formatted(.iso8601)) } ?? .null
     }
 
-    static func transition(_ transition: Transition?, now: Date) -> JSONValue {
-        guard let transition else { return .null }
-        return ["action": .string(transition.kind.rawValue), "at": time(transition.at), "inSeconds": .int(Int64(transition.at.timeIntervalSince(now)))]
+    /// The next change of a namespace's state: what, when, and what brings it.
+    static func change(_ change: Change?, now: Date) -> JSONValue {
+        guard let change else { return .null }
+        return [
+            "action": .string(change.kind.rawValue), "at": time(change.at), "inSeconds": .int(Int64(change.at.timeIntervalSince(now))),
+            "cause": .string(change.cause.rawValue),
+        ]
     }
 
     static func cluster(_ status: ClusterStatus, savings: Double, now: Date) -> JSONValue {
-        let next = status.nextTransition
-        var nextJSON = transition(next?.transition, now: now)
+        let next = status.nextChange
+        var nextJSON = change(next?.change, now: now)
         if let next { nextJSON["namespace"] = .string(next.namespace) }
         return [
             "name": .string(status.name), "tier": .string(status.tier.rawValue),
@@ -37,7 +41,9 @@ enum Representation {
             "namespace": .string(status.namespace), "unit": .string(status.unit), "team": status.team.map(JSONValue.string) ?? .null,
             "state": .string(status.problem != nil && status.asleep == nil ? "invalid" : (status.asleep == true ? "asleep" : (status.asleep == false ? "awake" : "unknown"))),
             "sleptSince": time(status.sleptSince), "schedule": status.schedule,
-            "nextTransition": transition(status.nextTransition, now: now),
+            "nextTransition": change(status.nextChange, now: now),
+            // To the millisecond: clients wait for an evaluation after something they did.
+            "evaluatedAt": status.evaluatedAt.map { .string($0.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))) } ?? .null,
             "override": status.override.map(override) ?? .null,
             "problem": status.problem.map(JSONValue.string) ?? .null,
             "heldBy": status.heldBy.map { ["plugin": .string($0.plugin ?? ""), "reason": $0.reason.map(JSONValue.string) ?? .null] } ?? .null,
@@ -57,8 +63,11 @@ enum Representation {
     static func override(_ record: OverrideRecord) -> JSONValue {
         [
             "id": .string(record.id), "cluster": .string(record.cluster), "namespace": record.namespace.map(JSONValue.string) ?? .null,
-            "kind": .string(record.kind.rawValue), "until": time(record.until), "reason": record.reason.map(JSONValue.string) ?? .null,
+            "kind": .string(record.kind.rawValue), "scope": .string(record.namespace == nil ? "cluster" : "namespace"),
+            "until": time(record.until), "reason": record.reason.map(JSONValue.string) ?? .null,
             "actor": .string(record.actor), "createdAt": time(record.createdAt),
+            "operation": record.operationId.map(JSONValue.string) ?? .null,
+            "endedAt": time(record.clearedAt), "endReason": record.endReason.map { .string($0.rawValue) } ?? .null,
         ]
     }
 

@@ -23,6 +23,9 @@ public actor ClusterAgent {
         public var concurrency = 16
         /// Namespaces evaluated in parallel.
         public var namespaceConcurrency = 4
+        /// Called at each moment of a sleep or wake where a kill would leave work half done; tests
+        /// stop there to play a kill (nil in production).
+        public var checkpoint: (@Sendable (SleepExecutor.Checkpoint) async -> Void)?
 
         public init() {}
     }
@@ -41,24 +44,20 @@ public actor ClusterAgent {
     let elector: LeaderElector?
 
     public private(set) var health = ClusterHealth()
-    private var namespaces: Set<String> = []
-    private var sleepInfos: [String: SleepInfo] = [:]
+    var namespaces: Set<String> = []
+    var sleepInfos: [String: SleepInfo] = [:]
     private var synced: (namespaces: Bool, sleepInfos: Bool) = (false, false)
-    private var statuses: [String: NamespaceStatus] = [:]
-    /// Units whose due transition a plugin holds back, with that transition: logged once each.
-    private var heldBack: [String: Date?] = [:]
+    var statuses: [String: NamespaceStatus] = [:]
+    /// Units a plugin holds back, with the plugin: logged once each time it starts.
+    var heldBack: [String: String] = [:]
     private var healthAnnounced = false
     private let trigger: AsyncStream<Void>.Continuation
     private let triggers: AsyncStream<Void>
-    private var manual: [ManualRequest] = []
-    private var resumed = false
-
-    struct ManualRequest: Sendable {
-        var operation: OperationRecord
-        var action: Transition.Kind
-        /// The overrides that keep the operation's result, stored when the operation is taken up.
-        var overrides: [OverrideRecord] = []
-    }
+    /// Evaluations started and finished, and whether the last one changed nothing (ran no
+    /// operation): something to wait on for whoever needs the agent to have seen a change.
+    public internal(set) var evaluations = EvaluationCount()
+    /// Units whose last action failed: not tried again before `retryAt`.
+    var failures: [String: (count: Int, retryAt: Date)] = [:]
 
     public init(configuration: ClusterConfiguration, client: KubeClient, store: Store, clock: any HubClock, policy: any PolicyAdvisor, events: any HubEventSink, prices: HubConfiguration.Prices, settings: Settings = .init(), elector: LeaderElector? = nil, logger: Logger) {
         self.elector = elector
@@ -73,7 +72,10 @@ public actor ClusterAgent {
         var logger = logger
         logger[metadataKey: "cluster"] = "\(configuration.name)"
         self.logger = logger
-        self.executor = SleepExecutor(cluster: configuration.name, client: client, store: store, concurrency: settings.concurrency, now: { clock.now }, logger: logger)
+        self.executor = SleepExecutor(
+            cluster: configuration.name, client: client, store: store, concurrency: settings.concurrency, now: { clock.now },
+            checkpoint: settings.checkpoint, logger: logger
+        )
         (triggers, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -101,6 +103,9 @@ public actor ClusterAgent {
         logger.info("agent stopped")
     }
 
+    /// Whether the watches have listed everything once: evaluating before would miss namespaces.
+    var isSynced: Bool { synced.namespaces && synced.sleepInfos }
+
     /// Lets the evaluation under way finish, then stops (graceful shutdown).
     public func finishCurrentWork() {
         trigger.finish()
@@ -108,16 +113,6 @@ public actor ClusterAgent {
 
     /// Asks for an evaluation now (an override or a manual operation changed something).
     public func wake() {
-        trigger.yield()
-    }
-
-    /// Queues a sleep or wake requested by a person; it runs at the next evaluation, at once.
-    /// Queues a person's operation, with the overrides that keep its result afterwards. They
-    /// are stored when an evaluation takes the operation up, never before: an evaluation that
-    /// saw them first would act on them as on a schedule change, and the operation would find
-    /// its work done by someone else.
-    public func submit(_ operation: OperationRecord, action: Transition.Kind, overrides: [OverrideRecord] = []) {
-        manual.append(ManualRequest(operation: operation, action: action, overrides: overrides))
         trigger.yield()
     }
 
@@ -209,7 +204,9 @@ public actor ClusterAgent {
     private func evaluationLoop() async {
         trigger.yield()
         for await _ in triggers {
+            evaluations.started += 1
             let next = await evaluate()
+            evaluations.finished += 1
             let resync = clock.now.addingTimeInterval(settings.resyncInterval)
             scheduleEvaluation(at: min(next ?? resync, resync))
         }
@@ -229,265 +226,12 @@ public actor ClusterAgent {
         }
     }
 
-    /// Evaluates every managed namespace once; returns when the next evaluation is due.
-    @discardableResult
-    public func evaluate() async -> Date? {
-        guard health.ready, synced.namespaces, synced.sleepInfos else {
-            return clock.now.addingTimeInterval(settings.probeInterval)
-        }
-        if let elector, await !elector.isLeader {
-            statuses.removeAll()
-            return nil
-        }
-        let now = clock.now
-        let units = ManagedUnit.units(namespaces: Array(namespaces), sleepInfos: Array(sleepInfos.values), configuration: configuration)
-        let overrides: [OverrideRecord]
-        do {
-            overrides = try await store.openOverrides(cluster: name)
-        } catch {
-            logger.error("cannot read overrides", metadata: ["error": "\(error)"])
-            return now.addingTimeInterval(settings.probeInterval)
-        }
-        var requests = manual
-        manual.removeAll()
-        requests = requests.reduce(into: []) { unique, request in
-            if !unique.contains(where: { $0.operation.id == request.operation.id }) { unique.append(request) }
-        }
-        for override in requests.flatMap(\.overrides) {
-            do {
-                try await store.save(override)
-            } catch {
-                logger.error("cannot store an override", metadata: ["operation": "\(override.id)", "error": "\(error)"])
-            }
-        }
-        if !resumed {
-            // Operations a previous run left unfinished (the hub stopped midway) run again:
-            // sleeping and waking are idempotent, and the journal knows what was already done.
-            var unfinished: [OperationRecord] = []
-            do {
-                unfinished = try await store.unfinishedOperations(cluster: name)
-                resumed = true
-            } catch {
-                logger.error("cannot read unfinished operations; trying again at the next evaluation", metadata: ["error": "\(error)"])
-            }
-            for operation in unfinished where !requests.contains(where: { $0.operation.id == operation.id }) {
-                logger.notice("resuming an unfinished operation", metadata: ["operation": "\(operation.id)", "action": "\(operation.action)", "namespaces": "\(operation.namespaces)"])
-                requests.append(ManualRequest(operation: operation, action: operation.action == "sleep" ? .sleep : .wake))
-            }
-        }
-        var earliest: Date?
-        var seen = Set<String>()
-        for batch in units.chunked(into: settings.namespaceConcurrency) {
-            let results = await withTaskGroup(of: (String, NamespaceStatus, Date?).self) { group in
-                for unit in batch {
-                    let unitOverrides = overrides.filter { $0.namespace == nil || $0.namespace == unit.namespace }
-                    let unitRequests = requests.filter { $0.operation.namespaces.isEmpty || $0.operation.namespaces.contains(unit.namespace) }
-                    group.addTask { await self.evaluate(unit, overrides: unitOverrides, requests: unitRequests, now: now) }
-                }
-                var results: [(String, NamespaceStatus, Date?)] = []
-                for await result in group { results.append(result) }
-                return results
-            }
-            for (key, status, next) in results {
-                statuses[key] = status
-                seen.insert(key)
-                if let next { earliest = min(earliest ?? next, next) }
-            }
-        }
-        for key in statuses.keys where !seen.contains(key) { statuses[key] = nil }
-        for request in requests {
-            await finishManual(request, units: units)
-        }
-        return earliest
-    }
-
-    /// Plans and runs one unit; returns its status and when it next needs a look.
-    private func evaluate(_ unit: ManagedUnit, overrides: [OverrideRecord], requests: [ManualRequest], now: Date) async -> (String, NamespaceStatus, Date?) {
-        var status = NamespaceStatus(unit: unit, now: now)
-        guard let schedule = unit.schedule, let target = unit.target else {
-            status.problem = unit.problem
-            if let sleepInfo = unit.sleepInfo {
-                await reportInvalid(sleepInfo, problem: unit.problem ?? "invalid")
-            }
-            return (unit.key, status, nil)
-        }
-        logger.debug("evaluating", metadata: ["namespace": "\(unit.namespace)", "unit": "\(unit.name)", "requests": "\(requests.count)"])
-        do {
-            let contents = try await executor.state(of: target)
-            var asleep = contents?.operation == .sleep && !(contents?.restore.isEmpty ?? true)
-            let state = try await store.scheduleState(cluster: name, namespace: unit.namespace, unit: unit.name, now: now)
-
-            if unit.isBeingDeleted {
-                if asleep, let outcome = try await run(.wake, unit: unit, target: target, source: "schedule", actor: "finalizer", reason: "SleepInfo deleted while asleep", now: now), !outcome.failed.isEmpty {
-                    // The restore Secret is owned by the SleepInfo: releasing it now would let
-                    // the garbage collector take the restore data of the objects still asleep.
-                    status.problem = "SleepInfo being deleted: \(outcome.failed.count) object(s) could not be woken yet; it is kept until they are"
-                    return (unit.key, status, now.addingTimeInterval(settings.probeInterval))
-                }
-                try await releaseFinalizer(unit)
-                return (unit.key, status, nil)
-            }
-            if let sleepInfo = unit.sleepInfo { try await ensureFinalizer(sleepInfo) }
-
-            // Requested (or resumed) operations always run: both directions are idempotent, and a
-            // resumed sleep must finish the objects a crash left awake.
-            var requested = false
-            for request in requests {
-                // An operation never runs again once it has finished.
-                if let stored = try await store.operation(id: request.operation.id), stored.finishedAt != nil { continue }
-                let outcome = try await run(request.action, unit: unit, target: target, source: request.operation.source, actor: request.operation.actor, reason: request.operation.reason ?? "requested", now: now, operation: request.operation)
-                if outcome != nil { asleep = request.action == .sleep }
-                requested = true
-            }
-
-            let lastExecuted = [state.lastExecutedAt, unit.sleepInfo?.lastScheduleTime].compactMap { $0 }.max()
-            // A new SleepInfo does not act on transitions from before it existed (as kube-green);
-            // a hub schedule is the hub's own declaration and is caught up from the start.
-            let managedSince = unit.sleepInfo?.metadata.creationTimestamp
-            let plan = SchedulePlanner.plan(PlanInput(
-                schedule: schedule, lastExecuted: lastExecuted, managedSince: managedSince,
-                overrides: overrides.map(\.scheduleOverride), isAsleep: asleep, now: now
-            ))
-            var held = false
-            // After a person's operation the overrides this evaluation read are older than it
-            // (its own were stored after they were read): the plan acts at the next one.
-            if requested, plan.action != nil {
-                held = true
-            } else if var action = plan.action {
-                // Policies shape schedules; an override in force was authorized when a person made it.
-                let advice = plan.byOverride ? .noOpinion : await policy.advise(policyContext(unit, action: action, reason: plan.reason, asleep: asleep, overrides: overrides, now: now), team: unit.team?.name)
-                switch advice.action {
-                case .keep?: action = asleep ? .sleep : .wake
-                case .sleep?: action = .sleep
-                case .wake?: action = .wake
-                case nil: break
-                }
-                if (action == .sleep) != asleep {
-                    let reason = advice.action == nil ? plan.reason : "\(plan.reason); plugin \(advice.plugin ?? "?"): \(advice.reason ?? advice.action!.rawValue)"
-                    let outcome = try await run(action, unit: unit, target: target, source: "schedule", actor: advice.plugin.map { "plugin:\($0)" } ?? "schedule", reason: reason, now: now)
-                    if outcome != nil { asleep = action == .sleep }
-                } else if advice.action == .keep {
-                    // Held back, not skipped: the transition stays due and the plugins are asked
-                    // again every `heldRecheckInterval`, so a sleep kept at 19:00 by a 20:00
-                    // policy window happens just after 20:00, not a day later.
-                    held = true
-                    status.heldBy = advice
-                    if heldBack[unit.key] != plan.executedTransition {
-                        heldBack[unit.key] = plan.executedTransition
-                        logger.info("a plugin holds the transition back", metadata: ["namespace": "\(unit.namespace)", "plugin": "\(advice.plugin ?? "")", "reason": "\(advice.reason ?? "")"])
-                    }
-                }
-            }
-            if !held { heldBack[unit.key] = nil }
-            if let executed = plan.executedTransition, !held {
-                try await store.recordExecuted(cluster: name, namespace: unit.namespace, unit: unit.name, at: executed)
-            }
-            for id in plan.consumedOverrides {
-                try await store.clearOverride(id: id, at: now)
-            }
-            status.asleep = asleep
-            status.nextTransition = schedule.transitions(after: now, count: 1).first
-            status.override = overrides.first { $0.until.map { $0 > now } ?? true && !plan.consumedOverrides.contains($0.id) }
-            if let sleepInfo = unit.sleepInfo {
-                await mirror(status.override, on: sleepInfo, now: now)
-            }
-            status.sleptSince = asleep ? contents?.scheduledAt : nil
-            let recheck = requested ? now : (held ? now.addingTimeInterval(settings.heldRecheckInterval) : nil)
-            return (unit.key, status, [plan.nextCheck, recheck].compactMap { $0 }.min())
-        } catch {
-            logger.error("evaluation failed", metadata: ["namespace": "\(unit.namespace)", "unit": "\(unit.name)", "error": "\(error)"])
-            status.problem = "\(error)"
-            return (unit.key, status, now.addingTimeInterval(settings.probeInterval))
-        }
-    }
-
-    /// Runs a sleep or wake as an operation: recorded, executed, audited, announced.
-    @discardableResult
-    private func run(_ action: Transition.Kind, unit: ManagedUnit, target: SleepExecutor.Target, source: String, actor: String, reason: String, now: Date, operation given: OperationRecord? = nil) async throws -> SleepExecutor.Outcome? {
-        var operation = given ?? OperationRecord(cluster: name, namespaces: [unit.namespace], action: action.rawValue, source: source, actor: actor, reason: reason, createdAt: now)
-        // One namespace's run is the whole of a one-namespace operation, and a part of one over
-        // several namespaces (or the whole cluster), which `finishManual` completes.
-        let whole = operation.namespaces.count == 1
-        if whole {
-            operation.state = .running
-            try await store.save(operation)
-        } else {
-            operation = try await store.updateOperation(id: operation.id) { if $0.state == .pending { $0.state = .running } } ?? operation
-        }
-        await events.operationStarted(operation, cluster: configuration, unit: unit.namespace)
-        let started = ContinuousClock.now
-        let outcome: SleepExecutor.Outcome
-        do {
-            outcome = action == .sleep
-                ? try await executor.sleep(target, operation: operation, scheduledAt: now)
-                : try await executor.wake(target, operation: operation, scheduledAt: now)
-        } catch {
-            operation = try await record(operation, namespace: unit.namespace, summary: ["error": .string("\(error)")], state: .failed, whole: whole)
-            await events.operationFinished(operation, cluster: configuration, namespace: unit.namespace, timeZone: unit.scheduleDescription["timeZone"]?.string, outcome: nil, duration: ContinuousClock.now - started)
-            throw error
-        }
-        var summary = outcome.summary
-        summary["namespace"] = .string(unit.namespace)
-        summary["unit"] = .string(unit.name)
-        if action == .sleep {
-            summary["hourlySavings"] = .double(outcome.releasedCPU * prices.cpuHour + outcome.releasedMemory / 1_073_741_824 * prices.memoryGiBHour)
-        }
-        operation = try await record(operation, namespace: unit.namespace, summary: summary, state: outcome.state, whole: whole)
-        try await store.record(AuditEntry(at: clock.now, actor: actor, source: source, action: action.rawValue, cluster: name, namespace: unit.namespace, target: unit.name, result: outcome.state.rawValue, detail: reason))
-        await events.operationFinished(operation, cluster: configuration, namespace: unit.namespace, timeZone: unit.scheduleDescription["timeZone"]?.string, outcome: outcome, duration: ContinuousClock.now - started)
-        logger.info(action == .sleep ? "namespace asleep" : "namespace awake", metadata: [
-            "namespace": "\(unit.namespace)", "unit": "\(unit.name)", "done": "\(outcome.done.count)",
-            "skipped": "\(outcome.skipped.count)", "failed": "\(outcome.failed.count)", "reason": "\(reason)",
-        ])
-        return outcome
-    }
-
-    /// Marks a manual operation over several namespaces finished once every unit ran.
-    /// Stores one namespace's result: the whole result of a one-namespace operation, or its part
-    /// of a larger one (by namespace, so a resumed run replaces rather than repeats it).
-    private func record(_ operation: OperationRecord, namespace: String, summary: JSONValue, state: OperationRecord.State, whole: Bool) async throws -> OperationRecord {
-        if whole {
-            var operation = operation
-            operation.summary = summary.serialized()
-            operation.state = state
-            operation.finishedAt = clock.now
-            try await store.save(operation)
-            return operation
-        }
-        return try await store.updateOperation(id: operation.id) { stored in
-            stored.summary = OperationSummary.adding(summary, of: namespace, to: stored.summary).serialized()
-        } ?? operation
-    }
-
-    private func finishManual(_ request: ManualRequest, units: [ManagedUnit]) async {
-        guard var operation = try? await store.operation(id: request.operation.id), operation.finishedAt == nil else { return }
-        let matched = units.contains { request.operation.namespaces.isEmpty || request.operation.namespaces.contains($0.namespace) }
-        if operation.namespaces.count != 1, let summary = operation.summary.flatMap({ try? JSONValue(parsing: $0) }) {
-            operation.state = OperationSummary.state(of: summary)
-        } else {
-            operation.state = matched ? (operation.state == .running || operation.state == .pending ? .succeeded : operation.state) : .failed
-        }
-        if !matched { operation.summary = JSONValue.object(["error": "no managed namespace matched"]).serialized() }
-        operation.finishedAt = clock.now
-        try? await store.save(operation)
-    }
-
-    private func policyContext(_ unit: ManagedUnit, action: Transition.Kind, reason: String, asleep: Bool, overrides: [OverrideRecord], now: Date) -> JSONValue {
-        [
-            "cluster": .string(name), "tier": .string(configuration.tier.rawValue), "namespace": .string(unit.namespace),
-            "team": unit.team.map { .string($0.name) } ?? .null, "now": .int(Int64(now.timeIntervalSince1970)),
-            "action": .string(action.rawValue), "reason": .string(reason), "asleep": .bool(asleep),
-            "schedule": unit.scheduleDescription,
-            "overrides": .array(overrides.map { ["kind": .string($0.kind.rawValue), "until": $0.until.map { .int(Int64($0.timeIntervalSince1970)) } ?? .null, "actor": .string($0.actor)] }),
-        ]
-    }
-
     // MARK: SleepInfo housekeeping
 
     static let finalizer = "sandman.dev/wake-on-delete"
 
     /// Adds the wake-on-delete finalizer, re-reading the SleepInfo when the cached copy is stale.
-    private func ensureFinalizer(_ cached: SleepInfo) async throws {
+    func ensureFinalizer(_ cached: SleepInfo) async throws {
         guard !cached.metadata.finalizers.contains(Self.finalizer) else { return }
         cache(try await updateFinalizers(of: cached) { $0 + [Self.finalizer] })
     }
@@ -497,7 +241,7 @@ public actor ClusterAgent {
         sleepInfos["\(sleepInfo.namespace ?? "")/\(sleepInfo.name)"] = sleepInfo
     }
 
-    private func releaseFinalizer(_ unit: ManagedUnit) async throws {
+    func releaseFinalizer(_ unit: ManagedUnit) async throws {
         guard let sleepInfo = unit.sleepInfo, sleepInfo.metadata.finalizers.contains(Self.finalizer) else { return }
         _ = try await updateFinalizers(of: sleepInfo) { $0.filter { $0 != Self.finalizer } }
         logger.info("SleepInfo released after waking its namespace", metadata: ["namespace": "\(unit.namespace)", "sleepInfo": "\(sleepInfo.name)"])
@@ -539,16 +283,20 @@ public actor ClusterAgent {
 
     /// The namespaces the agent manages now, from its watches; nil before they have synced.
     public func managedNamespaces() -> [String]? {
-        guard synced.namespaces, synced.sleepInfos else { return nil }
-        return Array(Set(ManagedUnit.units(namespaces: Array(namespaces), sleepInfos: Array(sleepInfos.values), configuration: configuration).map(\.namespace))).sorted()
+        guard isSynced else { return nil }
+        return Array(Set(units().map(\.namespace))).sorted()
+    }
+
+    /// The units the watches show now.
+    func units() -> [ManagedUnit] {
+        ManagedUnit.units(namespaces: Array(namespaces), sleepInfos: Array(sleepInfos.values), configuration: configuration)
     }
 
     /// The first `kind` transition after `instant` of the schedules of `namespace` (of any
     /// managed namespace when nil), from the schedules themselves: a status may be an
     /// evaluation old.
     public func nextTransition(_ kind: Transition.Kind, namespace: String?, after instant: Date) -> Date? {
-        ManagedUnit.units(namespaces: Array(namespaces), sleepInfos: Array(sleepInfos.values), configuration: configuration)
-            .filter { namespace == nil || $0.namespace == namespace }
+        units().filter { namespace == nil || $0.namespace == namespace }
             .compactMap { unit in unit.schedule?.transitions(after: instant, count: 4).first { $0.kind == kind }?.at }
             .min()
     }
@@ -568,14 +316,16 @@ public actor ClusterAgent {
     }
 }
 
-extension OverrideRecord {
-    var scheduleOverride: ScheduleOverride {
-        ScheduleOverride(id: id, kind: ScheduleOverride.Kind(rawValue: kind.rawValue) ?? .skip, until: until, createdAt: createdAt)
-    }
-}
-
 extension Array {
     func chunked(into size: Int) -> [[Element]] {
         stride(from: 0, to: count, by: Swift.max(1, size)).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
+}
+
+/// How far an agent's evaluations have come.
+public struct EvaluationCount: Sendable, Equatable {
+    public var started = 0
+    public var finished = 0
+    /// The last finished evaluation ran no operation.
+    public var lastWasQuiet = false
 }

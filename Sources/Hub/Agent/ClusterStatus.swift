@@ -14,13 +14,17 @@ public struct NamespaceStatus: Sendable {
     public var schedule: JSONValue
     public var asleep: Bool?
     public var sleptSince: Date?
-    public var nextTransition: Transition?
+    /// When the namespace's state next changes if nobody does anything (overrides, skips applied).
+    public var nextChange: Change?
+    /// The override shown for the namespace: its own, else its cluster's.
     public var override: OverrideRecord?
     /// Why the namespace cannot be managed (a malformed SleepInfo, an API error), nil when fine.
     public var problem: String?
     /// A plugin holding back the transition the schedule wants (answered `keep`): the plugin and
     /// its reason. The transition is asked again at every evaluation until the plugin lets it go.
     public var heldBy: PolicyAdvice?
+    /// The hub-clock instant of the evaluation this status comes from.
+    public var evaluatedAt: Date?
 
     init(unit: ManagedUnit, now: Date) {
         namespace = unit.namespace
@@ -42,8 +46,9 @@ public struct ClusterStatus: Sendable {
     public var ownedHere: Bool
 
     public var asleepCount: Int { namespaces.filter { $0.asleep == true }.count }
-    public var nextTransition: (namespace: String, transition: Transition)? {
-        namespaces.compactMap { status in status.nextTransition.map { (status.namespace, $0) } }.min { $0.1.at < $1.1.at }
+    /// The first namespace whose state will change, and that change.
+    public var nextChange: (namespace: String, change: Change)? {
+        namespaces.compactMap { status in status.nextChange.map { (status.namespace, $0) } }.min { $0.1.at < $1.1.at }
     }
 }
 

@@ -1,46 +1,65 @@
 import JSON
 import Store
 
-/// The summary of an operation over several namespaces: each namespace's own summary under
-/// `namespaces`, and the totals at the top in the shape of a one-namespace summary (`done`,
-/// `skipped`, `failed` with objects named `<namespace>/<kind>/<name>`, summed resources), so
-/// that readers of either kind see the same fields.
+/// The summary of an operation: each namespace's own summary under `namespaces` (itself the
+/// total of its units', under `units`, when a namespace has several SleepInfos), and the totals
+/// at the top in the shape of a one-namespace summary (`done`, `skipped`, `failed` with objects
+/// named `<namespace>/<kind>/<name>`, summed resources), so that readers see the same fields.
 enum OperationSummary {
-    static func adding(_ part: JSONValue, of namespace: String, to stored: String?) -> JSONValue {
+    static let summed = ["releasedCPU", "releasedMemoryBytes", "hourlySavings"]
+
+    /// `stored` with the part of one unit of `namespace` set (replaced when resumed, never repeated).
+    static func adding(_ part: JSONValue, of namespace: String, unit: String, to stored: String?) -> JSONValue {
         var parts = stored.flatMap { try? JSONValue(parsing: $0) }?["namespaces"]?.object ?? [:]
-        parts[namespace] = part
-        var planned: [JSONValue] = [], done: [JSONValue] = [], skipped: [JSONValue] = [], failed: [JSONValue] = []
+        var units = parts[namespace]?["units"]?.object ?? [:]
+        units[unit] = part
+        var namespacePart = total(units, prefixed: false)
+        namespacePart["namespace"] = .string(namespace)
+        namespacePart["units"] = .object(units)
+        parts[namespace] = namespacePart
+        var summary = total(parts, prefixed: true)
+        summary["namespaces"] = .object(parts)
+        return summary
+    }
+
+    /// The lists and sums of `parts` together; objects named after their part when `prefixed`.
+    private static func total(_ parts: [String: JSONValue], prefixed: Bool) -> JSONValue {
+        var lists: [String: [JSONValue]] = ["planned": [], "done": [], "skipped": [], "failed": []]
         var sums: [String: Double] = [:]
-        for (name, summary) in parts.sorted(by: { $0.key < $1.key }) {
-            planned += (summary["planned"]?.array ?? []).map { .string("\(name)/\($0.string ?? "?")") }
-            done += (summary["done"]?.array ?? []).map { .string("\(name)/\($0.string ?? "?")") }
-            skipped += (summary["skipped"]?.array ?? []).map { prefixed($0, name) }
-            failed += (summary["failed"]?.array ?? []).map { prefixed($0, name) }
-            if let error = summary["error"]?.string { failed.append(["object": .string(name), "error": .string(error)]) }
-            for key in ["releasedCPU", "releasedMemoryBytes", "hourlySavings"] {
-                if let value = summary[key]?.double { sums[key, default: 0] += value }
+        for (name, part) in parts.sorted(by: { $0.key < $1.key }) {
+            for key in ["planned", "done"] {
+                lists[key]! += (part[key]?.array ?? []).map { prefixed ? .string("\(name)/\($0.string ?? "?")") : $0 }
+            }
+            for key in ["skipped", "failed"] {
+                lists[key]! += (part[key]?.array ?? []).map { prefixed ? prefix($0, name) : $0 }
+            }
+            if let error = part["error"]?.string {
+                lists["failed"]!.append(["object": .string(name), "error": .string(error)])
+            }
+            for key in summed {
+                if let value = part[key]?.double { sums[key, default: 0] += value }
             }
         }
-        var total: JSONValue = ["namespaces": .object(parts), "planned": .array(planned), "done": .array(done), "skipped": .array(skipped), "failed": .array(failed)]
+        var total = JSONValue.object(lists.mapValues(JSONValue.array))
         for (key, value) in sums { total[key] = .double(value) }
         return total
     }
 
-    /// Each namespace's own summary: the parts of a larger operation, or the one namespace's.
+    /// Each namespace's own summary.
     static func parts(of summary: JSONValue) -> [String: JSONValue] {
         if let parts = summary["namespaces"]?.object { return parts }
         if let namespace = summary["namespace"]?.string { return [namespace: summary] }
         return [:]
     }
 
-    /// The final state of an operation from its summary.
+    /// The final state of an operation (or of one namespace's part) from its summary.
     static func state(of summary: JSONValue) -> OperationRecord.State {
         let failed = summary["failed"]?.array ?? []
         if failed.isEmpty { return .succeeded }
         return (summary["done"]?.array ?? []).isEmpty ? .failed : .partial
     }
 
-    private static func prefixed(_ item: JSONValue, _ namespace: String) -> JSONValue {
+    private static func prefix(_ item: JSONValue, _ namespace: String) -> JSONValue {
         var item = item
         item["object"] = .string("\(namespace)/\(item["object"]?.string ?? "?")")
         return item

@@ -21,14 +21,28 @@ public enum Report {
         return seconds >= 0 ? "in \(text)" : "\(text) ago"
     }
 
-    /// `Mon 20:00` in the viewer's time zone.
-    public static func localTime(_ text: String?, zone: TimeZone = .current) -> String {
+    /// `Mon 20:00 UTC` within six days of `now`, else `2054-03-07 06:25 UTC`: in the viewer's
+    /// time zone, which is named.
+    public static func localTime(_ text: String?, zone: TimeZone = .current, now: Date = Date()) -> String {
         guard let text, let date = try? Date(text, strategy: .iso8601) else { return "-" }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = zone
-        let parts = calendar.dateComponents([.weekday, .hour, .minute], from: date)
+        let parts = calendar.dateComponents([.year, .month, .day, .weekday, .hour, .minute], from: date)
+        let clock = String(format: "%02d:%02d", parts.hour ?? 0, parts.minute ?? 0)
+        let name = zoneName(zone, at: date)
+        guard abs(date.timeIntervalSince(now)) < 6 * 86_400 else {
+            return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0) + " \(clock) \(name)"
+        }
         let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        return "\(days[((parts.weekday ?? 1) - 1) % 7]) \(String(format: "%02d:%02d", parts.hour ?? 0, parts.minute ?? 0))"
+        return "\(days[((parts.weekday ?? 1) - 1) % 7]) \(clock) \(name)"
+    }
+
+    /// `UTC`, or the zone's abbreviation at `date` (`CET`, or `GMT+1` where the system has no name).
+    static func zoneName(_ zone: TimeZone, at date: Date) -> String {
+        if zone.secondsFromGMT(for: date) == 0, ["UTC", "Etc/UTC", "GMT", "Etc/GMT", "Universal", "Zulu"].contains(zone.identifier) {
+            return "UTC"
+        }
+        return zone.abbreviation(for: date) ?? zone.identifier
     }
 
     public static func table(_ header: [String], _ rows: [[String]]) -> String {
@@ -70,10 +84,7 @@ public enum Report {
             let ready = cluster["ready"]?.bool == true
             let reachable = cluster["reachable"]?.bool == true
             let state = ready ? colored("Ready", 32, enabled: colors) : (reachable ? colored("NotReady", 33, enabled: colors) : colored("Unreachable", 31, enabled: colors))
-            let next = cluster["nextTransition"]
-            let nextText = next?["action"]?.string.map { action in
-                "\(action) \(localTime(next?["at"]?.string)) (\(relative(Int(next?["inSeconds"]?.int ?? 0))))"
-            } ?? "-"
+            let nextText = cluster["nextTransition"].map { change($0) } ?? "-"
             let savings = cluster[path: ["savings", "week"]]?.double ?? 0
             return [
                 cluster["name"]?.string ?? "?", cluster["tier"]?.string ?? "?", state, cluster["version"]?.string ?? "-",
@@ -87,16 +98,34 @@ public enum Report {
         return table(owned ? header : Array(header.dropLast()), owned ? rows : rows.map { Array($0.dropLast()) })
     }
 
-    public static func namespacesTable(_ namespaces: [JSONValue], cluster: String?, colors: Bool) -> String {
+    /// A NEXT cell: `wake Thu 05:00 UTC (in 9h, override ends)`, times relative to the hub's clock.
+    static func change(_ next: JSONValue, zone: TimeZone = .current) -> String {
+        guard let action = next["action"]?.string, let at = next["at"]?.string else { return "-" }
+        let seconds = Int(next["inSeconds"]?.int ?? 0)
+        let hubNow = (try? Date(at, strategy: .iso8601))?.addingTimeInterval(-Double(seconds)) ?? Date()
+        let cause = next["cause"]?.string.flatMap { $0 == "schedule" ? nil : ", \($0)" } ?? ""
+        return "\(action) \(localTime(at, zone: zone, now: hubNow)) (\(relative(seconds))\(cause))"
+    }
+
+    /// An OVERRIDE cell: `wake until Tue 22:00 UTC`, `sleep until cleared`, `skip next transition`,
+    /// prefixed `cluster:` for the cluster's own.
+    static func override(_ item: JSONValue, zone: TimeZone = .current) -> String {
+        let kind = item["kind"]?.string ?? "?"
+        let scope = item["scope"] == "cluster" ? "cluster: " : ""
+        if kind == "skip" { return scope + "skip next transition" }
+        return scope + kind + (item["until"]?.string.map { " until \(localTime($0, zone: zone))" } ?? " until cleared")
+    }
+
+    public static func namespacesTable(_ namespaces: [JSONValue], cluster: String?, colors: Bool, zone: TimeZone = .current) -> String {
         let rows: [[String]] = namespaces.map { namespace in
             let state = namespace["state"]?.string ?? "?"
             let coloredState = state == "asleep" ? colored(state, 34, enabled: colors) : (state == "invalid" ? colored(state, 31, enabled: colors) : state)
-            let next = namespace["nextTransition"]
-            let nextText = next?["action"]?.string.map { "\($0) \(localTime(next?["at"]?.string)) (\(relative(Int(next?["inSeconds"]?.int ?? 0))))" } ?? "-"
-            let override = namespace["override"].flatMap { $0 == .null ? nil : $0 }.map { "\($0["kind"]?.string ?? "") until \(localTime($0["until"]?.string))" } ?? "-"
-            let held = namespace["heldBy"].flatMap { $0 == .null ? nil : $0 }.map { "held by \($0["plugin"]?.string ?? "?")" + ($0["reason"]?.string.map { ": \($0)" } ?? "") }
-            let note = namespace["problem"]?.string ?? held ?? ""
-            return [namespace["cluster"]?.string ?? cluster ?? "", namespace["namespace"]?.string ?? "?", coloredState, namespace["unit"]?.string ?? "", nextText, override, note]
+            let held = namespace["heldBy"].flatMap { $0 == .null ? nil : $0 }.map { "held by \($0["plugin"]?.string ?? "?")" }
+            let nextText = held ?? namespace["nextTransition"].map { change($0, zone: zone) } ?? "-"
+            let overrideText = namespace["override"].flatMap { $0 == .null ? nil : $0 }.map { override($0, zone: zone) } ?? "-"
+            let reason = namespace[path: ["heldBy", "reason"]]?.string
+            let note = namespace["problem"]?.string ?? reason ?? ""
+            return [namespace["cluster"]?.string ?? cluster ?? "", namespace["namespace"]?.string ?? "?", coloredState, namespace["unit"]?.string ?? "", nextText, overrideText, note]
         }
         return table(["CLUSTER", "NAMESPACE", "STATE", "SCHEDULE", "NEXT", "OVERRIDE", "NOTE"], rows)
     }

@@ -100,25 +100,23 @@ public final class SlackGateway: Sendable {
         do throws(HubError) {
             switch action {
             case .wake(let cluster, let namespaces, let duration):
-                try await check(cluster: cluster, namespaces: namespaces)
                 let operation = try await hub.request(.wake, cluster: cluster, namespaces: namespaces, duration: duration, reason: "Slack", by: principal, source: "slack")
                 let span = duration.map { " for \(DurationText.format($0))" } ?? " until the next scheduled sleep"
                 return .success(ActionResult(line: ":sunny: waking \(target(cluster, namespaces))\(span) (operation \(operation.id.prefix(8)))", operation: operation))
             case .sleep(let cluster, let namespaces):
-                try await check(cluster: cluster, namespaces: namespaces)
                 let operation = try await hub.request(.sleep, cluster: cluster, namespaces: namespaces, duration: nil, reason: "Slack", by: principal, source: "slack")
                 return .success(ActionResult(line: ":zzz: putting \(target(cluster, namespaces)) to sleep (operation \(operation.id.prefix(8)))", operation: operation))
             case .override(let proposal):
-                try await check(cluster: proposal.cluster, namespaces: proposal.namespaces)
                 let until = proposal.until ?? proposal.duration.map { hub.clock.now.addingTimeInterval($0.inSeconds) }
                 let kind = OverrideRecord.Kind(rawValue: proposal.kind.rawValue) ?? .skip
-                for namespace in proposal.namespaces.isEmpty ? [nil] : proposal.namespaces.map(Optional.some) {
-                    _ = try await hub.createOverride(cluster: proposal.cluster, namespace: namespace, kind: kind, until: until, reason: proposal.reason, by: principal, source: "slack")
-                }
+                try await hub.createOverride(
+                    cluster: proposal.cluster, namespaces: proposal.namespaces, kind: kind, until: until, reason: proposal.reason,
+                    by: principal, source: "slack"
+                )
                 let untilText = until.map { " until \($0.formatted(.iso8601))" } ?? ""
                 return .success(ActionResult(line: ":pushpin: override \(kind.rawValue) on \(target(proposal.cluster, proposal.namespaces))\(untilText)", operation: nil))
             case .clearOverride(let cluster, let namespaces):
-                try await check(cluster: cluster, namespaces: namespaces)
+                _ = try await hub.admit("override-delete", cluster: cluster, namespaces: namespaces, by: principal, source: "slack")
                 let open: [OverrideRecord]
                 do { open = try await hub.store.activeOverrides(at: hub.clock.now, cluster: cluster) } catch { throw .internal("\(error)") }
                 var cleared = 0
@@ -128,7 +126,7 @@ public final class SlackGateway: Sendable {
                 }
                 return .success(ActionResult(line: ":broom: cleared \(cleared) override(s) on \(target(cluster, namespaces))", operation: nil))
             case .status(let cluster):
-                if let cluster { try await check(cluster: cluster, namespaces: []) }
+                if let cluster { _ = try hub.cluster(cluster) }
                 return .success(ActionResult(line: await statusText(cluster: cluster), operation: nil))
             case .help:
                 return .success(ActionResult(line: "", operation: nil))
@@ -142,24 +140,12 @@ public final class SlackGateway: Sendable {
         namespaces.isEmpty ? "*\(cluster)*" : "*\(cluster)*/\(namespaces.joined(separator: ", "))"
     }
 
-    /// An unknown cluster or namespace gets an error listing what exists.
-    private func check(cluster: String, namespaces: [String]) async throws(HubError) {
-        guard hub.configuration.cluster(named: cluster) != nil else {
-            throw .badRequest("I don't know a cluster called `\(cluster)`. Clusters: \(hub.configuration.clusters.map { "`\($0.name)`" }.joined(separator: ", "))", field: "cluster")
-        }
-        guard !namespaces.isEmpty, let managed = await hub.agents[cluster]?.managedNamespaces() else { return }
-        let unknown = namespaces.filter { !managed.contains($0) }
-        if !unknown.isEmpty {
-            throw .badRequest("`\(cluster)` has no managed namespace \(unknown.map { "`\($0)`" }.joined(separator: ", ")). Namespaces: \(managed.map { "`\($0)`" }.joined(separator: ", "))", field: "namespaces")
-        }
-    }
-
     private func statusText(cluster: String?) async -> String {
         var lines: [String] = []
         for status in await hub.clusterStatuses() where cluster == nil || status.name == cluster {
             let health = status.health.ready ? ":large_green_circle:" : ":red_circle:"
             var line = "\(health) *\(status.name)* (\(status.tier.rawValue)): \(status.asleepCount)/\(status.namespaces.count) asleep"
-            if let next = status.nextTransition { line += ", next \(next.transition.kind.rawValue) of \(next.namespace) at \(next.transition.at.formatted(.iso8601))" }
+            if let next = status.nextChange { line += ", next \(next.change.kind.rawValue) of \(next.namespace) at \(next.change.at.formatted(.iso8601))" }
             lines.append(line)
         }
         return lines.joined(separator: "\n")
@@ -181,7 +167,10 @@ public final class SlackGateway: Sendable {
             guard let button = SlackButton(actionID: action["action_id"]?.string ?? "", value: action["value"]?.string ?? "") else { continue }
             let until = button.until(from: hub.clock.now, timeZone: await scheduleZone(cluster: button.cluster, namespace: button.namespace))
             do throws(HubError) {
-                _ = try await hub.createOverride(cluster: button.cluster, namespace: button.namespace, kind: .wake, until: until, reason: "Slack button", by: principal, source: "slack")
+                try await hub.createOverride(
+                    cluster: button.cluster, namespaces: button.namespace.map { [$0] } ?? [], kind: .wake, until: until,
+                    reason: "Slack button", by: principal, source: "slack"
+                )
                 lines.append(":sunny: \(button.namespace.map { "\(button.cluster)/\($0)" } ?? button.cluster) stays awake until \(until.formatted(.iso8601)) (asked by <@\(user)>)")
             } catch {
                 lines.append(":no_entry: \(error.message)")

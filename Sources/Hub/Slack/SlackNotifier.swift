@@ -115,7 +115,8 @@ public final class SlackNotifier: HubEventSink {
         for status in await hub.clusterStatuses() where status.ownedHere {
             let cluster = configuration.cluster(named: status.name)
             for namespace in status.namespaces where namespace.asleep == false {
-                guard let next = namespace.nextTransition, next.kind == .sleep else { continue }
+                // The next real change, overrides and skips applied: no warning for a sleep that will not happen.
+                guard let next = namespace.nextChange, next.kind == .sleep else { continue }
                 let remaining = next.at.timeIntervalSince(now)
                 guard remaining > 0, remaining <= lead else { continue }
                 let event: JSONValue = [

@@ -19,12 +19,22 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Run the hub's clock this many times faster, so a day of schedules plays in minutes.")
     var speed: Double = 1
 
+    @Option(help: "Start the hub's clock at this RFC 3339 time, e.g. 2027-01-04T07:00:00Z (default: now).")
+    var start: String?
+
     func run() async throws {
         global.bootstrapLogging()
         let logger = Logger(label: "sandman")
         let demo: DemoEnvironment
         do {
-            demo = try await DemoEnvironment.start(configPath: config.config, port: port, speed: speed, logger: logger)
+            var startDate: Date?
+            if let start {
+                guard let date = try? Date(start, strategy: .iso8601) else {
+                    throw ValidationError("--start must be an RFC 3339 time such as 2027-01-04T07:00:00Z, got \"\(start)\"")
+                }
+                startDate = date
+            }
+            demo = try await DemoEnvironment.start(configPath: config.config, port: port, speed: speed, start: startDate, logger: logger)
         } catch let error as ConfigError {
             reportProblems(error)
             throw ExitCode(1)

@@ -60,8 +60,10 @@ struct Overrides: AsyncParsableCommand {
             let answer = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/overrides" + query([("cluster", cluster)])) }
             guard options.output == .table else { return print(Report.render(answer, as: options.output)) }
             let rows = (answer["overrides"]?.array ?? []).map { item -> [String] in
-                [item["id"]?.string ?? "", item["cluster"]?.string ?? "", item["namespace"]?.string ?? "*", item["kind"]?.string ?? "",
-                 Report.localTime(item["until"]?.string), item["actor"]?.string ?? "", item["reason"]?.string ?? ""]
+                // A skip has no end of its own: it ends with the next transition of each namespace it covers.
+                let until = item["kind"] == "skip" ? "next transition" : (item["until"]?.string == nil ? "until cleared" : Report.localTime(item["until"]?.string))
+                return [String((item["id"]?.string ?? "").prefix(8)), item["cluster"]?.string ?? "", item["namespace"]?.string ?? "*",
+                        item["kind"]?.string ?? "", until, item["actor"]?.string ?? "", item["reason"]?.string ?? ""]
             }
             print(Report.table(["ID", "CLUSTER", "NAMESPACE", "KIND", "UNTIL", "ACTOR", "REASON"], rows))
         }

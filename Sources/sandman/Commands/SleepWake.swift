@@ -73,7 +73,7 @@ private func requestOperation(_ action: String, target: OperationTarget, options
     case .json, .yaml:
         print(Report.render(["operation": operation], as: options.output))
     }
-    if ["failed", "partial"].contains(operation["state"]?.string ?? "") { throw ExitCode(1) }
+    if ["failed", "partial", "superseded"].contains(operation["state"]?.string ?? "") { throw ExitCode(1) }
 }
 
 enum OperationSummary {
@@ -89,6 +89,7 @@ enum OperationSummary {
         for item in skipped { lines.append("  skipped \(item["object"]?.string ?? "?"): \(item["reason"]?.string ?? "")") }
         for item in failed { lines.append("  failed \(item["object"]?.string ?? "?"): \(item["error"]?.string ?? "")") }
         if let error = summary["error"]?.string { lines.append("  error: \(error)") }
+        if let newer = summary["supersededBy"]?.string { lines.append("  not run: operation \(newer), asked later the other way, replaced it") }
         return lines.joined(separator: "\n")
     }
 

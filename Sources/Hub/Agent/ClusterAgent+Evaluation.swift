@@ -1,0 +1,270 @@
+import Config
+import Foundation
+import JSON
+import Kube
+import Scheduling
+import Sleep
+import Store
+
+/// One evaluation of every managed namespace: the people's operations first, in the order they
+/// were asked for, then what the override model (docs/operations.md) says each namespace should be.
+extension ClusterAgent {
+    /// What evaluating one unit found, for the cluster-wide bookkeeping after all units ran.
+    struct UnitResult: Sendable {
+        var key: String
+        var status: NamespaceStatus
+        var nextCheck: Date?
+        /// Wake and sleep overrides over by now, and skips whose transition came for this unit.
+        var ended: [String] = []
+        var usedSkips: [String] = []
+        var scheduled = false
+        /// An operation ran for the unit (a person's, or the plan's).
+        var acted = false
+    }
+
+    /// Evaluates every managed namespace once; returns when the next evaluation is due.
+    @discardableResult
+    public func evaluate() async -> Date? {
+        guard health.ready, isSynced else {
+            return clock.now.addingTimeInterval(settings.probeInterval)
+        }
+        if let elector, await !elector.isLeader {
+            statuses.removeAll()
+            return nil
+        }
+        let now = clock.now
+        let units = units()
+        let work: (overrides: [OverrideRecord], operations: [OperationRecord])
+        do {
+            work = try await store.pendingWork(cluster: name)
+        } catch {
+            logger.error("cannot read overrides and operations", metadata: ["error": "\(error)"])
+            return now.addingTimeInterval(settings.probeInterval)
+        }
+        let order = OperationOrder(work.operations)
+        for (operation, newer) in order.superseded {
+            await supersede(operation, by: newer, now: now)
+        }
+        // Between evaluations nothing runs: one still marked running was cut short (a crash).
+        for operation in order.runnable where operation.state == .running {
+            logger.notice("resuming an unfinished operation", metadata: [
+                "operation": "\(operation.id)", "action": "\(operation.action)", "namespaces": "\(operation.namespaces)",
+            ])
+        }
+
+        var results: [UnitResult] = []
+        for batch in units.chunked(into: settings.namespaceConcurrency) {
+            results += await withTaskGroup(of: UnitResult.self) { group in
+                for unit in batch {
+                    let overrides = work.overrides.filter { $0.namespace == nil || $0.namespace == unit.namespace }
+                    let operations = order.runnable.filter { $0.namespaces.isEmpty || $0.namespaces.contains(unit.namespace) }
+                    group.addTask { await self.evaluate(unit, overrides: overrides, operations: operations, now: now) }
+                }
+                var batchResults: [UnitResult] = []
+                for await result in group { batchResults.append(result) }
+                return batchResults
+            }
+        }
+        statuses = Dictionary(results.map { ($0.key, $0.status) }) { $1 }
+        evaluations.lastWasQuiet = order.runnable.isEmpty && order.superseded.isEmpty && !results.contains(where: \.acted)
+        for operation in order.runnable {
+            await finish(operation, units: units)
+        }
+        await closeOverrides(work.overrides, results: results, now: now)
+        return results.compactMap(\.nextCheck).min()
+    }
+
+    /// Closes the overrides that are over: wake and sleep overrides whose time is up, and skips
+    /// whose transition came for every namespace they cover.
+    func closeOverrides(_ overrides: [OverrideRecord], results: [UnitResult], now: Date) async {
+        let ended = Set(results.flatMap(\.ended))
+        for override in overrides {
+            var reason: OverrideRecord.EndReason?
+            if ended.contains(override.id) {
+                reason = .ended
+            } else if override.kind == .skip {
+                let covered = results.filter { $0.scheduled && (override.namespace == nil || override.namespace == $0.status.namespace) }
+                if !covered.isEmpty, covered.allSatisfy({ $0.usedSkips.contains(override.id) }) { reason = .used }
+            }
+            guard let reason else { continue }
+            do {
+                try await store.closeOverride(id: override.id, at: now, because: reason)
+            } catch {
+                logger.error("cannot close an override", metadata: ["override": "\(override.id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Runs the operations asked for one unit, then plans it; returns its status and when it
+    /// next needs a look.
+    func evaluate(_ unit: ManagedUnit, overrides: [OverrideRecord], operations: [OperationRecord], now: Date) async -> UnitResult {
+        var status = NamespaceStatus(unit: unit, now: now)
+        var result = UnitResult(key: unit.key, status: status)
+        guard let schedule = unit.schedule, let target = unit.target else {
+            result.status.problem = unit.problem
+            if let sleepInfo = unit.sleepInfo {
+                await reportInvalid(sleepInfo, problem: unit.problem ?? "invalid")
+            }
+            return result
+        }
+        result.scheduled = true
+        do {
+            // A namespace is in the state it was last put into, objects or not.
+            let contents = try await executor.state(of: target)
+            var asleep = contents?.operation == .sleep
+            var sleptSince = asleep ? contents?.scheduledAt : nil
+            if unit.isBeingDeleted {
+                return try await release(unit, target: target, asleep: asleep, result: result, now: now)
+            }
+            if let sleepInfo = unit.sleepInfo { try await ensureFinalizer(sleepInfo) }
+
+            // People's operations run first, in the order they were asked for: both directions
+            // are idempotent, and a resumed one finishes what a crash left undone.
+            for operation in operations {
+                let outcome = try await run(operation.action == "sleep" ? .sleep : .wake, unit: unit, target: target, now: now, operation: operation)
+                if operation.action == "sleep", !asleep { sleptSince = now }
+                asleep = operation.action == "sleep" || !outcome.failed.isEmpty
+            }
+
+            let state = try await store.scheduleState(cluster: name, namespace: unit.namespace, unit: unit.name, now: now)
+            var memory = state.memory(schedule: schedule)
+            if memory.lastTransition == nil, let time = unit.sleepInfo?.lastScheduleTime {
+                // A namespace kube-green (or another hub) ran: its last run counts as taken into account.
+                memory = ScheduleMemory(lastTransition: time, wants: schedule.latestTransition(atOrBefore: time)?.kind)
+            }
+            let plan = SchedulePlanner.plan(PlanInput(
+                schedule: schedule, memory: memory, managedSince: unit.sleepInfo?.metadata.creationTimestamp,
+                overrides: overrides.map(\.scheduleOverride), isAsleep: asleep, now: now
+            ))
+            if plan.memory != memory {
+                try await store.remember(plan.memory, cluster: name, namespace: unit.namespace, unit: unit.name)
+            }
+            result.ended = plan.ended
+            result.usedSkips = plan.usedSkips
+            var recheck: Date?
+            result.acted = !operations.isEmpty
+            if !operations.isEmpty {
+                // The operations did what was asked; what they leave is planned afresh at once.
+                recheck = plan.action == nil ? nil : now
+            } else if let action = plan.action {
+                let outcome = try await act(action, plan: plan, unit: unit, target: target, asleep: asleep, overrides: overrides, status: &status, now: now)
+                if let outcome, outcome.ran {
+                    if outcome.asleep, !asleep { sleptSince = now }
+                    asleep = outcome.asleep
+                }
+                recheck = outcome?.recheck
+                result.acted = outcome?.ran ?? false
+            } else {
+                failures[unit.key] = nil
+                heldBack[unit.key] = nil
+            }
+
+            status.asleep = asleep
+            status.sleptSince = asleep ? sleptSince : nil
+            status.override = plan.shown.flatMap { shown in overrides.first { $0.id == shown.id } }
+            status.nextChange = status.heldBy == nil ? plan.nextChange : nil
+            status.evaluatedAt = now
+            if let sleepInfo = unit.sleepInfo {
+                await mirror(status.override, on: sleepInfo, overrides: overrides, now: now)
+            }
+            result.status = status
+            result.nextCheck = [plan.nextCheck, recheck].compactMap { $0 }.min()
+            return result
+        } catch {
+            logger.error("evaluation failed", metadata: ["namespace": "\(unit.namespace)", "unit": "\(unit.name)", "error": "\(error)"])
+            status.problem = "\(error)"
+            result.status = status
+            result.nextCheck = now.addingTimeInterval(settings.probeInterval)
+            return result
+        }
+    }
+
+    /// What acting on a plan left: the namespace's state, and when to look again.
+    struct ActResult {
+        var asleep: Bool
+        var recheck: Date?
+        /// Whether an operation ran (rather than being held back or waiting to be retried).
+        var ran = false
+    }
+
+    /// Brings a unit to the state its plan decided, unless a plugin holds it back (schedule
+    /// decisions only: an override was authorized when a person made it) or its last attempt
+    /// failed recently. Returns nil when nothing ran.
+    func act(
+        _ planned: Transition.Kind, plan: NamespacePlan, unit: ManagedUnit, target: SleepExecutor.Target, asleep: Bool,
+        overrides: [OverrideRecord], status: inout NamespaceStatus, now: Date
+    ) async throws -> ActResult? {
+        if let failure = failures[unit.key], failure.retryAt > now {
+            status.problem = "the last \(planned.rawValue) failed; trying again at \(failure.retryAt.formatted(.iso8601))"
+            return ActResult(asleep: asleep, recheck: failure.retryAt)
+        }
+        var action = planned
+        var reason = plan.reason
+        var actor = "schedule"
+        var source = "schedule"
+        if case .override(let override) = plan.cause {
+            source = "override"
+            actor = overrides.first { $0.id == override.id }?.actor ?? "override"
+        } else {
+            let context = policyContext(unit, action: planned, reason: plan.reason, asleep: asleep, overrides: overrides, now: now)
+            let advice = await policy.advise(context, team: unit.team?.name)
+            switch advice.action {
+            case .keep?: action = asleep ? .sleep : .wake
+            case .sleep?: action = .sleep
+            case .wake?: action = .wake
+            case nil: break
+            }
+            if let plugin = advice.plugin, advice.action != nil {
+                reason += "; plugin \(plugin): \(advice.reason ?? advice.action!.rawValue)"
+                actor = "plugin:\(plugin)"
+            }
+            if (action == .sleep) == asleep {
+                // Held back, not skipped: the plugins are asked again every `heldRecheckInterval`,
+                // so a sleep kept at 19:00 by a 20:00 policy window happens just after 20:00.
+                status.heldBy = advice
+                if heldBack[unit.key] != advice.plugin {
+                    heldBack[unit.key] = advice.plugin ?? ""
+                    logger.info("a plugin holds the namespace back", metadata: [
+                        "namespace": "\(unit.namespace)", "plugin": "\(advice.plugin ?? "")", "reason": "\(advice.reason ?? "")",
+                    ])
+                }
+                return ActResult(asleep: asleep, recheck: now.addingTimeInterval(settings.heldRecheckInterval))
+            }
+        }
+        heldBack[unit.key] = nil
+        let outcome = try? await run(action, unit: unit, target: target, source: source, actor: actor, reason: reason, now: now)
+        let failed = outcome.map { $0.state == .failed || ($0.failed.count > 0 && action == .wake) } ?? true
+        if failed {
+            let count = (failures[unit.key]?.count ?? 0) + 1
+            let retryAt = now.addingTimeInterval(min(60 * pow(2, Double(count - 1)), 1800))
+            failures[unit.key] = (count, retryAt)
+            return ActResult(asleep: outcome.map { action == .sleep || !$0.failed.isEmpty } ?? asleep, recheck: retryAt, ran: true)
+        }
+        failures[unit.key] = nil
+        return ActResult(asleep: action == .sleep, recheck: nil, ran: true)
+    }
+
+    /// A SleepInfo being deleted: its namespace is woken, then its finalizer released.
+    func release(_ unit: ManagedUnit, target: SleepExecutor.Target, asleep: Bool, result: UnitResult, now: Date) async throws -> UnitResult {
+        var result = result
+        if asleep, case let outcome = try await run(.wake, unit: unit, target: target, source: "schedule", actor: "finalizer", reason: "SleepInfo deleted while asleep", now: now), !outcome.failed.isEmpty {
+            // The restore Secret is owned by the SleepInfo: releasing it now would let the
+            // garbage collector take the restore data of the objects still asleep.
+            result.status.problem = "SleepInfo being deleted: \(outcome.failed.count) object(s) could not be woken yet; it is kept until they are"
+            result.nextCheck = now.addingTimeInterval(settings.probeInterval)
+            return result
+        }
+        try await releaseFinalizer(unit)
+        return result
+    }
+
+    func policyContext(_ unit: ManagedUnit, action: Transition.Kind, reason: String, asleep: Bool, overrides: [OverrideRecord], now: Date) -> JSONValue {
+        [
+            "cluster": .string(name), "tier": .string(configuration.tier.rawValue), "namespace": .string(unit.namespace),
+            "team": unit.team.map { .string($0.name) } ?? .null, "now": .int(Int64(now.timeIntervalSince1970)),
+            "action": .string(action.rawValue), "reason": .string(reason), "asleep": .bool(asleep),
+            "schedule": unit.scheduleDescription,
+            "overrides": .array(overrides.map { ["kind": .string($0.kind.rawValue), "until": $0.until.map { .int(Int64($0.timeIntervalSince1970)) } ?? .null, "actor": .string($0.actor)] }),
+        ]
+    }
+}

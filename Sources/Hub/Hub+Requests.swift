@@ -1,0 +1,144 @@
+import Config
+import Foundation
+import Scheduling
+import Store
+
+/// What people ask of the hub: sleeps, wakes and overrides. Every source (API, CLI, Slack
+/// commands and buttons) comes through here and is checked the same way, all or nothing.
+extension Hub {
+    /// Sleeps or wakes namespaces of a cluster now (every managed namespace when none are
+    /// named), keeping them so until `duration` has passed (or, without one, until the
+    /// schedule's next transition the other way). The operation and the overrides that keep its
+    /// result are stored together; the agent takes the operation up at once.
+    public func request(
+        _ action: Transition.Kind, cluster name: String, namespaces: [String], duration: Duration?, reason: String?,
+        by principal: Principal, source: String
+    ) async throws(HubError) -> OperationRecord {
+        let (_, agent) = try await admit(action.rawValue, cluster: name, namespaces: namespaces, by: principal, source: source)
+        let ownership = await agent.status()
+        if !ownership.ownedHere {
+            throw HubError(kind: .conflict, message: "cluster \(name) is managed by hub replica \(ownership.owner ?? "unknown"); send the request there")
+        }
+        let now = clock.now
+        let operation = OperationRecord(cluster: name, namespaces: namespaces, action: action.rawValue, source: source, actor: principal.name, reason: reason, createdAt: now)
+        var overrides: [OverrideRecord] = []
+        for namespace in namespaces.isEmpty ? [nil] : namespaces.map(Optional.some) {
+            // Without a duration: until the schedule next moves the namespace the other way.
+            var until = duration.map { now.addingTimeInterval($0.inSeconds) }
+            if until == nil { until = await agent.nextTransition(action == .sleep ? .wake : .sleep, namespace: namespace, after: now) }
+            overrides.append(OverrideRecord(
+                cluster: name, namespace: namespace, kind: action == .sleep ? .sleep : .wake, until: until, reason: reason,
+                actor: principal.name, createdAt: now, operationId: operation.id
+            ))
+        }
+        let replaced: [OverrideRecord]
+        do {
+            replaced = try await store.accept(operation, overrides: overrides, at: now)
+        } catch {
+            throw .internal("\(error)")
+        }
+        let detail = [reason, duration.map { "for \(DurationText.format($0))" }].compactMap { $0 }.joined(separator: " ")
+        await audit(principal, source: source, action: action.rawValue, cluster: name, namespaces: namespaces, result: "accepted", detail: detail)
+        await auditReplaced(replaced, by: principal, source: source)
+        await agent.wake()
+        return operation
+    }
+
+    /// Makes overrides of `namespaces` of a cluster (one for the whole cluster when none are
+    /// named); each replaces the older ones it covers.
+    @discardableResult
+    public func createOverride(
+        cluster name: String, namespaces: [String], kind: OverrideRecord.Kind, until: Date?, reason: String?,
+        by principal: Principal, source: String
+    ) async throws(HubError) -> [OverrideRecord] {
+        let now = clock.now
+        if let until, until <= now { throw .badRequest("until must be in the future", field: "until") }
+        let (_, agent) = try await admit("override-\(kind.rawValue)", cluster: name, namespaces: namespaces, by: principal, source: source)
+        let records = (namespaces.isEmpty ? [nil] : namespaces.map(Optional.some)).map { namespace in
+            OverrideRecord(cluster: name, namespace: namespace, kind: kind, until: kind == .skip ? nil : until, reason: reason, actor: principal.name, createdAt: now)
+        }
+        let replaced: [OverrideRecord]
+        do {
+            replaced = try await store.place(records, at: now)
+        } catch {
+            throw .internal("\(error)")
+        }
+        await audit(principal, source: source, action: "override-\(kind.rawValue)", cluster: name, namespaces: namespaces, result: "ok", detail: reason ?? "")
+        await auditReplaced(replaced, by: principal, source: source)
+        await agent.wake()
+        return records
+    }
+
+    /// Clears an override, named by its id or the start of it.
+    public func deleteOverride(id: String, by principal: Principal, source: String) async throws(HubError) {
+        let record = try await openOverride(id: id)
+        let cluster = try cluster(record.cluster)
+        let namespaces = record.namespace.map { [$0] } ?? []
+        if let denial = principal.mayOperate(on: cluster, namespaces: namespaces) {
+            await audit(principal, source: source, action: "override-delete", cluster: record.cluster, namespaces: namespaces, result: "denied", detail: denial.reason)
+            throw .forbidden(denial.reason)
+        }
+        do {
+            try await store.closeOverride(id: record.id, at: clock.now, because: .cleared)
+        } catch {
+            throw .internal("\(error)")
+        }
+        await audit(principal, source: source, action: "override-delete", cluster: record.cluster, namespaces: namespaces, result: "ok", detail: record.id)
+        await agents[record.cluster]?.wake()
+    }
+
+    /// The open override whose id is `id` or starts with it.
+    func openOverride(id: String) async throws(HubError) -> OverrideRecord {
+        let found: [OverrideRecord]
+        do {
+            found = try await id.count >= 4 ? store.overrides(idPrefix: id) : store.override(id: id).map { [$0] } ?? []
+        } catch {
+            throw .internal("\(error)")
+        }
+        let open = found.filter { $0.clearedAt == nil }
+        guard let record = open.first(where: { $0.id == id }) ?? open.first else {
+            throw .notFound("override \(id) not found or already cleared", field: "id")
+        }
+        if open.count > 1, record.id != id {
+            throw .badRequest("override id \(id) is ambiguous: \(open.map(\.id).joined(separator: ", ")); give more of it", field: "id")
+        }
+        return record
+    }
+
+    /// Checks a request before anything is stored: the cluster exists, the principal may act on
+    /// every namespace named (or the whole cluster), the agent knows its namespaces, and each
+    /// one named is managed. Denials are audited.
+    func admit(
+        _ action: String, cluster name: String, namespaces: [String], by principal: Principal, source: String
+    ) async throws(HubError) -> (ClusterConfiguration, ClusterAgent) {
+        let cluster = try cluster(name)
+        if let denial = principal.mayOperate(on: cluster, namespaces: namespaces) {
+            await audit(principal, source: source, action: action, cluster: name, namespaces: namespaces, result: "denied", detail: denial.reason)
+            throw .forbidden(denial.reason)
+        }
+        guard let agent = agents[name] else { throw .notFound("cluster \"\(name)\" has no agent", field: "cluster") }
+        guard let managed = await agent.managedNamespaces() else {
+            throw HubError(kind: .unavailable, message: "cluster \(name) is not synced yet (reachable: \(await agent.health.reachable)); try again shortly")
+        }
+        let unknown = namespaces.filter { !managed.contains($0) }
+        if !unknown.isEmpty {
+            let listing = managed.isEmpty ? "it manages none yet" : "managed: \(managed.joined(separator: ", "))"
+            throw .notFound("cluster \(name) has no managed namespace \(unknown.joined(separator: ", ")); \(listing)", field: "namespaces")
+        }
+        if namespaces.isEmpty, managed.isEmpty {
+            throw .notFound("cluster \(name) manages no namespace yet: no SleepInfo and no hub schedule selects one", field: "cluster")
+        }
+        return (cluster, agent)
+    }
+
+    /// Overrides a new one replaced, in the audit trail.
+    func auditReplaced(_ replaced: [OverrideRecord], by principal: Principal, source: String) async {
+        for record in replaced {
+            await audit(
+                principal, source: source, action: "override-superseded", cluster: record.cluster,
+                namespaces: record.namespace.map { [$0] } ?? [], result: "ok",
+                detail: "\(record.kind.rawValue) override \(record.id) replaced by \(record.replacedBy ?? "?")"
+            )
+        }
+    }
+}
