@@ -79,6 +79,7 @@ public final class PluginHost: Sendable {
     /// loads (each on the thread of its own executor).
     private let loader = SerialThread(name: "sandman-plugin-loader")
     private let registry = Mutex(PluginRegistry())
+    private let reloads = Atomic<Int>(0)
 
     /// A host for `configuration.directory`. Nothing is loaded until ``reload()`` or ``run()``.
     /// `clock` is what plugins see as `sandman.time.now()`; `logger` receives the host's events
@@ -186,6 +187,10 @@ public final class PluginHost: Sendable {
         await loader.perform { [self] in reloadNow() }
     }
 
+    /// Reloads finished since the host was made. A reload that starts after a file was written
+    /// sees it, so the second reload finished after a write has seen the write.
+    var completedReloads: Int { reloads.load(ordering: .acquiring) }
+
     /// Reloads at once, then every `reloadInterval`, until the task is cancelled.
     public func run() async throws {
         await reload()
@@ -213,6 +218,7 @@ public final class PluginHost: Sendable {
     }
 
     private func reloadNow() {
+        defer { reloads.add(1, ordering: .releasing) }
         guard let scan = scanDirectory() else { return }
         let changes = scan.changes + load(scan.loads)
         guard !changes.isEmpty else { return }
