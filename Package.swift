@@ -214,7 +214,7 @@ let package = Package(
         .testTarget(name: "GitLabSimTests", dependencies: ["GitLabSim", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ArgoSimTests", dependencies: ["ArgoSim", "GitLabSim", "KubeSim", "Kube", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "KubeTests", dependencies: ["Kube", "KubeSim", "JSON", "LocalPKI", "Transport", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ScriptingTests", dependencies: ["Scripting", "JSON", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ScriptingTests", dependencies: ["Scripting", "JSON", "Scheduling", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SleepTests", dependencies: ["Sleep", "Kube", "KubeSim", "JSON", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(
             name: "HubTests",

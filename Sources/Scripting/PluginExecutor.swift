@@ -51,6 +51,10 @@ final class PluginExecutor: @unchecked Sendable {
     /// Guarded by the executor's lock.
     private final class Worker: @unchecked Sendable {
         var abandoned = false
+        /// The worker thread's CPU clock, set when it starts, and its reading when the thread
+        /// was abandoned.
+        var cpuClock: ThreadCPUClock?
+        var cpuAtAbandonment: Duration?
     }
 
     let source: PluginSource
@@ -63,6 +67,7 @@ final class PluginExecutor: @unchecked Sendable {
     private let pending = Atomic<Int>(0)
     private var worker: Worker?
     private var abandonedThreads = 0
+    private var cpuAfterAbandonment = Duration.zero
     private var disabled: PluginError?
     private var stopped = false
 
@@ -108,6 +113,14 @@ final class PluginExecutor: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return abandonedThreads
+    }
+
+    /// CPU time that threads of this version used after they were abandoned at a deadline,
+    /// counted when each of them ends.
+    var abandonedThreadCPU: Duration {
+        condition.lock()
+        defer { condition.unlock() }
+        return cpuAfterAbandonment
     }
 
     /// Why this version no longer serves calls, once a call of it could not be stopped.
@@ -158,6 +171,9 @@ final class PluginExecutor: @unchecked Sendable {
     }
 
     private func run(_ worker: Worker) {
+        condition.lock()
+        worker.cpuClock = .current
+        condition.unlock()
         var instance: PluginInstance?
         while true {
             if Self.spins { awaitCall(within: Self.spinWindow) }
@@ -201,9 +217,13 @@ final class PluginExecutor: @unchecked Sendable {
             condition.lock()
             if worker.abandoned {
                 abandonedThreads -= 1
+                let cpu = worker.cpuClock?.used.flatMap { used in worker.cpuAtAbandonment.map { used - $0 } } ?? .zero
+                cpuAfterAbandonment += cpu
                 condition.unlock()
                 abandonedStates.remove(file: source.file)
-                source.logger.debug("abandoned plugin thread ended", metadata: ["plugin": "\(source.file)"])
+                source.logger.debug("abandoned plugin thread ended", metadata: [
+                    "plugin": "\(source.file)", "thread.cpuAfterDeadline": "\(cpu.sandmanText)",
+                ])
                 return
             }
             if case .load = job.work, case .failure = outcome {
@@ -244,6 +264,8 @@ final class PluginExecutor: @unchecked Sendable {
         }
         job.reply = nil
         worker.abandoned = true
+        // The thread is alive: it ends only after taking the lock held here.
+        worker.cpuAtAbandonment = worker.cpuClock?.used
         abandonedThreads += 1
         abandonedStates.add(file: source.file)
         let isLoad = if case .load = job.work { true } else { false }

@@ -14,12 +14,11 @@ import Testing
         for _ in 0..<12 { tree = [tree, tree] }
         #expect(result?["tree"] == tree)
 
-        // 2^40 paths through 40 tables: refused quickly, by what they would cost.
-        let start = ContinuousClock.now
+        // 2^40 paths through 40 tables: refused by what they would cost, long before the deadline
+        // (generous for a busy machine; converted in full they would take days).
         let error = #expect(throws: PluginError.self) {
-            try harness.evaluate("local t = {leaf = true} for _ = 1, 40 do t = {t, t} end return t")
+            try harness.evaluate("local t = {leaf = true} for _ = 1, 40 do t = {t, t} end return t", timeout: .seconds(30))
         }
-        #expect(ContinuousClock.now - start < .seconds(2))
         guard case .invalidResult(let field)? = error?.reason else {
             Issue.record("\(String(describing: error))")
             return

@@ -14,12 +14,13 @@ final class LuaHarness {
 
     func source(
         _ text: String, kind: PluginKind = .policy, file: String = "policy/test.lua",
-        timeout: Duration = .seconds(2), memory: Int = 32 << 20, instructions: Int = 10_000_000, grace: Duration = .seconds(1),
+        timeout: Duration = .seconds(2), loadTimeout: Duration = .seconds(10), memory: Int = 32 << 20,
+        instructions: Int = 10_000_000, grace: Duration = .seconds(1),
         clock: @escaping @Sendable () -> Date = { Date(timeIntervalSince1970: 1_767_225_600) }
     ) -> PluginSource {
         PluginSource(
             file: file, kind: kind, text: text,
-            limits: .init(callTimeout: timeout, loadTimeout: timeout, memoryBytes: memory, instructions: instructions, grace: grace),
+            limits: .init(callTimeout: timeout, loadTimeout: loadTimeout, memoryBytes: memory, instructions: instructions, grace: grace),
             logger: logs.logger, clock: clock
         )
     }
@@ -36,9 +37,14 @@ final class LuaHarness {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
     }
 
-    /// Loads `text` (which must define the kind's hook) into a fresh state.
-    func load(_ text: String, kind: PluginKind = .policy, timeout: Duration = .seconds(2), memory: Int = 32 << 20, instructions: Int = 10_000_000) throws(PluginError) -> PluginInstance {
-        try PluginInstance(source(text, kind: kind, timeout: timeout, memory: memory, instructions: instructions), watchdog: watchdog)
+    /// Loads `text` (which must define the kind's hook) into a fresh state, its calls bounded by
+    /// `timeout`.
+    func load(
+        _ text: String, kind: PluginKind = .policy, timeout: Duration = .seconds(2), loadTimeout: Duration = .seconds(10),
+        memory: Int = 32 << 20, instructions: Int = 10_000_000
+    ) throws(PluginError) -> PluginInstance {
+        let source = source(text, kind: kind, timeout: timeout, loadTimeout: loadTimeout, memory: memory, instructions: instructions)
+        return try PluginInstance(source, watchdog: watchdog)
     }
 
     /// Evaluates `body` as the body of `decide(ctx)` and returns what it returns.
