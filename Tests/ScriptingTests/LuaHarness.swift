@@ -54,18 +54,45 @@ final class LuaHarness {
     }
 }
 
-/// A clock that keeps whoever asks the time waiting while it is held (from the start, or after
-/// `hold()`), until `release()`: a host call that nothing can interrupt, standing for any code
-/// path that would not check the deadline. `holds` picks which callers wait (by default all;
-/// see ``firstCallers(_:)``).
-final class HeldClock: Sendable {
-    private let held: Mutex<Bool>
-    private let holds: @Sendable () -> Bool
+/// Keeps whoever passes it waiting while it is closed, until `open()`: a host call that nothing
+/// can interrupt, standing for any code path that would not check the deadline.
+final class Gate: Sendable {
+    private let closed: Mutex<Bool>
     private let waiting = Atomic<Int>(0)
+
+    init(closed: Bool = true) {
+        self.closed = Mutex(closed)
+    }
+
+    /// Returns once the gate is open.
+    func pass() {
+        waiting.add(1, ordering: .relaxed)
+        while closed.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.005) }
+        waiting.subtract(1, ordering: .relaxed)
+    }
+
+    /// Callers waiting at the gate now.
+    var blocked: Int { waiting.load(ordering: .relaxed) }
+
+    func close() {
+        closed.withLock { $0 = true }
+    }
+
+    func open() {
+        closed.withLock { $0 = false }
+    }
+}
+
+/// A clock that keeps whoever asks the time waiting at a ``Gate`` while it is held (from the
+/// start, or after `hold()`), until `release()`. `holds` picks which callers wait (by default
+/// all; see ``firstCallers(_:)``).
+final class HeldClock: Sendable {
+    private let gate: Gate
+    private let holds: @Sendable () -> Bool
     private let now = Mutex(Date(timeIntervalSince1970: 1_767_225_600))
 
     init(held: Bool = true, holds: @escaping @Sendable () -> Bool = { true }) {
-        self.held = Mutex(held)
+        self.gate = Gate(closed: held)
         self.holds = holds
     }
 
@@ -77,24 +104,20 @@ final class HeldClock: Sendable {
 
     var clock: @Sendable () -> Date {
         { [self] in
-            if holds() {
-                waiting.add(1, ordering: .relaxed)
-                while held.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.005) }
-                waiting.subtract(1, ordering: .relaxed)
-            }
+            if holds() { gate.pass() }
             return now.withLock { $0 }
         }
     }
 
     /// Callers waiting for the time now.
-    var blocked: Int { waiting.load(ordering: .relaxed) }
+    var blocked: Int { gate.blocked }
 
     func hold() {
-        held.withLock { $0 = true }
+        gate.close()
     }
 
     func release() {
-        held.withLock { $0 = false }
+        gate.open()
     }
 
     func set(_ date: Date) {
@@ -102,7 +125,8 @@ final class HeldClock: Sendable {
     }
 }
 
-/// A log handler that keeps every entry in memory, for assertions on logs.
+/// A log handler that keeps every entry in memory, for assertions on logs. Given a gate, whoever
+/// logs the message `held` waits at it first.
 final class LogRecorder: @unchecked Sendable {
     struct Entry: Sendable {
         var level: Logger.Level
@@ -112,6 +136,13 @@ final class LogRecorder: @unchecked Sendable {
 
     private let lock = NSLock()
     private var stored: [Entry] = []
+    private let gate: Gate?
+    private let held: String
+
+    init(gate: Gate? = nil, holding held: String = "hold") {
+        self.gate = gate
+        self.held = held
+    }
 
     var entries: [Entry] {
         lock.lock()
@@ -126,6 +157,7 @@ final class LogRecorder: @unchecked Sendable {
     }
 
     fileprivate func append(_ entry: Entry) {
+        if let gate, entry.message == held { gate.pass() }
         lock.lock()
         stored.append(entry)
         lock.unlock()

@@ -150,62 +150,64 @@ extension PluginTestRunnerTests {
 }
 
 /// Each part of a case runs within its deadline: a case stuck where nothing can interrupt it
-/// (here utf8.len over 96 MiB: most of a second inside one C function) fails with how long it
-/// ran, and the next case runs.
+/// (here in host code, logging to a handler that keeps it waiting) fails with how long it ran,
+/// and the next case runs.
 @Suite struct PluginTestRunnerDeadlineTests {
-    /// Builds its text when it loads (interruptible, within the 10 s load timeout), then spends
-    /// most of a second in utf8.len: at load with ctx absent, in the call when ctx.stuck.
-    static let heavy = """
-        local text = ('1'):rep(96 << 20)
-        if STUCK_AT_LOAD then local _ = utf8.len(text) end
-        function decide(ctx) if ctx.stuck then local _ = utf8.len(text) end return {action = 'keep'} end
+    /// Stuck logging "hold": at load when HOLD_AT_LOAD, in the call when ctx.stuck.
+    static let stuck = """
+        if HOLD_AT_LOAD then sandman.log.info("hold") end
+        function decide(ctx) if ctx.stuck then sandman.log.info("hold") end return {action = 'keep'} end
         """
 
-    func runner(_ directory: TemporaryDirectory) -> PluginTestRunner {
+    /// Deadlines of a second, so that on a busy machine only the stuck parts miss theirs.
+    func runner(_ directory: TemporaryDirectory, gate: Gate) -> PluginTestRunner {
         PluginTestRunner(
             directory: directory.path,
-            configuration: .init(
-                directory: directory.path, callTimeout: .milliseconds(50), memoryLimitBytes: 256 << 20,
-                loadTimeout: .seconds(10), deadlineGrace: .milliseconds(50)
-            ),
-            luaTestTimeout: .milliseconds(100), logger: LuaHarness().logs.logger
+            configuration: .init(directory: directory.path, callTimeout: .seconds(1), loadTimeout: .seconds(10), deadlineGrace: .milliseconds(500)),
+            luaTestTimeout: .seconds(1), logger: LogRecorder(gate: gate).logger
         )
     }
 
     @Test func aStuckYAMLCaseFailsWithItsDurationAndTheNextCaseRuns() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        try directory.write("policy/p.lua", Self.heavy.replacingOccurrences(of: "STUCK_AT_LOAD", with: "false"))
+        let gate = Gate()
+        defer { gate.open() }
+        try directory.write("policy/p.lua", Self.stuck.replacingOccurrences(of: "HOLD_AT_LOAD", with: "false"))
         try directory.write("policy/tests/p.yaml", """
             cases:
               - {name: stuck, input: {stuck: true}, output: {action: keep}}
               - {name: next, input: {}, output: {action: keep}}
             """)
-        let report = await runner(directory).run()
+        let report = await runner(directory, gate: gate).run()
         #expect(report.cases.map(\.name) == ["stuck", "next"])
         let failure = try #require(report.cases.first?.failure)
         #expect(failure.hasPrefix("did not finish: the call was still running after "), "\(failure)")
-        #expect(failure.contains("past its deadline of 50ms; its thread was abandoned and the next case goes on"), "\(failure)")
+        #expect(failure.contains("past its deadline of 1s; its thread was abandoned and the next case goes on"), "\(failure)")
         #expect(report.cases.last?.passed == true, "\(report.cases)")
+        #expect(gate.blocked == 1)
     }
 
     @Test func aStuckLuaTestFailsAndTheNextTestGetsAFreshState() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        // The test is stuck in host code: loading the plugin it calls, inside utf8.len.
-        try directory.write("policy/heavy.lua", Self.heavy.replacingOccurrences(of: "STUCK_AT_LOAD", with: "true"))
+        let gate = Gate()
+        defer { gate.open() }
+        // The test is stuck in host code: loading the plugin it calls.
+        try directory.write("policy/stuck.lua", Self.stuck.replacingOccurrences(of: "HOLD_AT_LOAD", with: "true"))
         try directory.write("policy/tests/p_test.lua", """
             local runs = 0
             test("first", function() runs = runs + 1 end)
-            test("stuck", function() runs = runs + 1 plugin("policy/heavy.lua").decide({}) end)
+            test("stuck", function() runs = runs + 1 plugin("policy/stuck.lua").decide({}) end)
             test("fresh", function() assert_eq(runs, 0) end)
             """)
-        let report = await runner(directory).run()
+        let report = await runner(directory, gate: gate).run()
         #expect(report.problems == [])
         try #require(report.cases.map(\.name) == ["first", "stuck", "fresh"])
         #expect(report.cases[0].passed, "\(report.cases)")
         #expect(report.cases[1].failure?.hasPrefix("did not finish: the test was still running after ") == true, "\(report.cases[1])")
         #expect(report.cases[2].passed, "\(report.cases[2])")
+        #expect(gate.blocked == 1)
     }
 
     @Test func aCallPastItsDeadlineReportsHowLongItRan() async throws {
