@@ -70,7 +70,8 @@ struct HostilePluginHubTests {
         let reload = try await hub.api("POST", "/api/v1/plugins/reload")
         let reloadTime = ContinuousClock.now - reloadStart
         #expect(reload.status == 200)
-        #expect(reloadTime < .seconds(4), "reload answered after \(reloadTime)")
+        // The stuck loads end at their limits (1 s); the bound is generous for a busy machine.
+        #expect(reloadTime < .seconds(30), "reload answered after \(reloadTime)")
         let stuck = (reload.body["plugins"]?.array ?? []).first { $0["file"] == "policy/load_loop.lua" }
         let loadError = stuck?["loadError"]?.string ?? ""
         #expect(loadError.contains("instruction budget of 10000000 exceeded") || loadError.contains("deadline of 1s"), "\(loadError)")
@@ -79,9 +80,9 @@ struct HostilePluginHubTests {
         #expect(good?["state"] == "loaded")
         #expect(good?["version"] != statuses["policy/00-good.lua.version"].map(JSONValue.string))
 
-        let baseline = try await hub.waitForIdle(within: .seconds(10))
+        let baseline = try await hub.waitForIdle()
         var worstReply = Duration.zero
-        var worstIdle = Duration.zero
+        var worstIdle = (after: Duration.zero, cpu: Duration.zero)
         var maxRSS = baseline.rssKiB
         for attack in try Self.attacks {
             let sent = ContinuousClock.now
@@ -89,17 +90,23 @@ struct HostilePluginHubTests {
             let replyTime = ContinuousClock.now - sent
             #expect(reply.status == 200, "\(attack)")
             #expect(SlackCommandSimulator.text(reply.body).hasPrefix("Sorry"), "\(attack): \(reply.body)")
-            // The hub answers within its deadline (200 ms), plus the HTTP round trip on a busy machine.
-            #expect(replyTime < .milliseconds(1200), "\(attack): answered after \(replyTime)")
-            let idle = try await hub.waitForIdle(within: .seconds(2))
-            #expect(idle.after < .seconds(2), "\(attack): the hub still used CPU \(idle.after) after answering")
+            // The hub answers at its deadline (200 ms) without waiting for the attack, most of which
+            // never end; the bound leaves room for the HTTP round trip on a busy machine.
+            #expect(replyTime < .seconds(5), "\(attack): answered after \(replyTime)")
+            // Back to idle: measured in the CPU the hub used after answering, which a busy machine
+            // does not inflate (a thread left running would use a core until it ends).
+            let idle = try await hub.waitForIdle()
+            #expect(idle.cpu < .milliseconds(500), "\(attack): the hub used \(idle.cpu) of CPU after answering")
             worstReply = max(worstReply, replyTime)
-            worstIdle = max(worstIdle, idle.after)
+            worstIdle = (max(worstIdle.after, idle.after), max(worstIdle.cpu, idle.cpu))
             maxRSS = max(maxRSS, idle.rssKiB)
         }
         // Every state is capped at 32 MiB and abandoned ones end: memory stays bounded.
         #expect(maxRSS < 350 << 10, "max RSS \(maxRSS) KiB (baseline \(baseline.rssKiB) KiB)")
-        print("hostile hub: worst reply \(worstReply), worst return to idle \(worstIdle), RSS \(baseline.rssKiB / 1024) -> \(maxRSS / 1024) MiB")
+        print("""
+            hostile hub: worst reply \(worstReply), worst return to idle \(worstIdle.after) \
+            (\(worstIdle.cpu) of CPU), RSS \(baseline.rssKiB / 1024) -> \(maxRSS / 1024) MiB
+            """)
 
         // What the operators see: every failure counted, no thread left behind.
         let list = try await hub.cli(["plugins", "list", "--running"])
@@ -110,7 +117,7 @@ struct HostilePluginHubTests {
         let attackCount = try Self.attacks.count
         #expect(columns.count > 5 && columns[2] == "loaded" && columns[4] == "\(attackCount)" && columns[5] == "0", "\(commands)")
         // The metrics are synced every 2 s.
-        let noneAbandoned = await eventually(timeout: .seconds(10)) {
+        let noneAbandoned = await eventually(timeout: .seconds(60)) {
             (try? await hub.api("GET", "/metrics").body.string?.contains("sandman_plugin_abandoned_states_total 0")) == true
         }
         #expect(noneAbandoned)
@@ -223,21 +230,23 @@ private struct HostileHub {
         return Sample(cpuTicks: Int(fields[11])! + Int(fields[12])!, rssKiB: Int(rss ?? "0") ?? 0)
     }
 
-    /// Waits until the hub used at most 10% of a core over 300 ms; how long that took, and its
-    /// RSS then.
-    func waitForIdle(within limit: Duration) async throws -> (after: Duration, rssKiB: Int) {
+    /// Waits until the hub used at most 10% of a core over 300 ms: how long that took, the CPU
+    /// it used meanwhile (that window included), and its RSS then. The limit only stops a hub
+    /// that never goes idle.
+    func waitForIdle(within limit: Duration = .seconds(60)) async throws -> (after: Duration, cpu: Duration, rssKiB: Int) {
         let start = ContinuousClock.now
-        var window = [try sample()]
+        let first = try sample()
+        var window = [first]
         while true {
             try await Task.sleep(for: .milliseconds(100))
             window.append(try sample())
             if window.count > 4 { window.removeFirst() }
             // Clock ticks are 10 ms: 3 ticks in the 300 ms window is idle.
-            if window.count == 4, window[3].cpuTicks - window[0].cpuTicks <= 3 {
-                return (ContinuousClock.now - start - .milliseconds(300), window[3].rssKiB)
-            }
-            if ContinuousClock.now - start > limit + .milliseconds(300) {
-                return (ContinuousClock.now - start, window.last!.rssKiB)
+            let idle = window.count == 4 && window[3].cpuTicks - window[0].cpuTicks <= 3
+            if idle || ContinuousClock.now - start > limit {
+                let last = window[window.count - 1]
+                let after = ContinuousClock.now - start - (idle ? .milliseconds(300) : .zero)
+                return (after, .milliseconds((last.cpuTicks - first.cpuTicks) * 10), last.rssKiB)
             }
         }
     }
