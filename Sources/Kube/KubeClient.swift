@@ -25,6 +25,8 @@ public final class KubeClient: Sendable {
         public var userAgent = "sandman"
         /// How long a token read from a `tokenFile` is used before the file is read again.
         public var tokenFileLifetime: TimeInterval = 60
+        /// The time credentials expire against (a seam for tests).
+        public var now: @Sendable () -> Date = Date.init
 
         public init() {}
     }
@@ -52,7 +54,7 @@ public final class KubeClient: Sendable {
         }
         self.server = server
         do {
-            self.authenticator = try Authenticator(user: access.user, cluster: access.cluster, tokenFileLifetime: configuration.tokenFileLifetime)
+            self.authenticator = try Authenticator(user: access.user, cluster: access.cluster, tokenFileLifetime: configuration.tokenFileLifetime, now: configuration.now)
             self.baseTLS = TLSConfiguration(
                 trustRoots: try access.cluster.certificateAuthority?.load(field: "certificate-authority"),
                 verifyPeer: !access.cluster.insecureSkipTLSVerify,
