@@ -4,7 +4,8 @@ import Logging
 import Synchronization
 @testable import Scripting
 
-/// Runs Lua source as a plugin of a given kind, in a real state, with real limits.
+/// Runs Lua source as a plugin of a given kind, in a real state, with real limits. Deadlines and
+/// the grace default to what no busy machine reaches: a test about one of them sets it.
 final class LuaHarness {
     let watchdog = Watchdog()
     let abandonedStates = AbandonedStates()
@@ -14,8 +15,8 @@ final class LuaHarness {
 
     func source(
         _ text: String, kind: PluginKind = .policy, file: String = "policy/test.lua",
-        timeout: Duration = .seconds(2), loadTimeout: Duration = .seconds(10), memory: Int = 32 << 20,
-        instructions: Int = 10_000_000, grace: Duration = .seconds(1),
+        timeout: Duration = .seconds(30), loadTimeout: Duration = .seconds(30), memory: Int = 32 << 20,
+        instructions: Int = 10_000_000, grace: Duration = .seconds(60),
         clock: @escaping @Sendable () -> Date = { Date(timeIntervalSince1970: 1_767_225_600) }
     ) -> PluginSource {
         PluginSource(
@@ -40,7 +41,7 @@ final class LuaHarness {
     /// Loads `text` (which must define the kind's hook) into a fresh state, its calls bounded by
     /// `timeout`.
     func load(
-        _ text: String, kind: PluginKind = .policy, timeout: Duration = .seconds(2), loadTimeout: Duration = .seconds(10),
+        _ text: String, kind: PluginKind = .policy, timeout: Duration = .seconds(30), loadTimeout: Duration = .seconds(30),
         memory: Int = 32 << 20, instructions: Int = 10_000_000
     ) throws(PluginError) -> PluginInstance {
         let source = source(text, kind: kind, timeout: timeout, loadTimeout: loadTimeout, memory: memory, instructions: instructions)
@@ -48,7 +49,7 @@ final class LuaHarness {
     }
 
     /// Evaluates `body` as the body of `decide(ctx)` and returns what it returns.
-    func evaluate(_ body: String, input: JSONValue = .null, timeout: Duration = .seconds(2), memory: Int = 32 << 20, instructions: Int = 10_000_000) throws(PluginError) -> JSONValue? {
+    func evaluate(_ body: String, input: JSONValue = .null, timeout: Duration = .seconds(30), memory: Int = 32 << 20, instructions: Int = 10_000_000) throws(PluginError) -> JSONValue? {
         let instance = try load("function decide(ctx)\n\(body)\nend", timeout: timeout, memory: memory, instructions: instructions)
         return try instance.invoke(input, watchdog: watchdog)
     }

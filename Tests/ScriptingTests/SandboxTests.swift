@@ -83,7 +83,7 @@ import Testing
         #expect(try instance.invoke(.null, watchdog: harness.watchdog) == ["action": "keep", "reason": "string"])
         // ...and a second environment over the same state's base sees none of them.
         let other = try instance.state.newEnvironment()
-        let supervision = LuaState.Supervision(watchdog: harness.watchdog, timeout: .seconds(1))
+        let supervision = LuaState.Supervision(watchdog: harness.watchdog, timeout: .seconds(30))
         _ = try instance.state.run(
             "function probe() return {leaked = leaked ~= nil, print = type(print), string = type(string), sandman = type(sandman)} end",
             file: "probe.lua", in: other, supervision: supervision
