@@ -72,7 +72,7 @@ struct Campaign {
             client: {qps: 1000, burst: 1000, concurrency: 2}
             """)
         let config = try directory.write("sandman.yaml", "listen: 127.0.0.1:0\ndatabase: hub.sqlite\n")
-        let created = try await ProcessOutput.run(HubFixture.binary, arguments: ["token", "create", "--role", "admin", "--name", "ci", "--config", config], timeout: .seconds(30))
+        let created = try await ProcessOutput.run(HubFixture.binary, arguments: ["token", "create", "--role", "admin", "--name", "ci", "--config", config], timeout: .seconds(120))
         var campaign = Campaign(
             directory: directory, sim: sim, client: client, config: config, log: directory.path + "/serve.log",
             token: created.stdout.trimmingCharacters(in: .whitespacesAndNewlines), random: SeededGenerator(seed: seed)

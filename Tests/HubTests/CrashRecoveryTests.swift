@@ -66,7 +66,7 @@ struct CrashRecoveryTests {
             // Port 0: each start binds a free port and logs it (a port chosen beforehand may be
             // taken by another test meanwhile).
             let config = try directory.write("sandman.yaml", "listen: 127.0.0.1:0\ndatabase: hub.sqlite\n")
-            let created = try await ProcessOutput.run(HubFixture.binary, arguments: ["token", "create", "--role", "admin", "--name", "ci", "--config", config], timeout: .seconds(30))
+            let created = try await ProcessOutput.run(HubFixture.binary, arguments: ["token", "create", "--role", "admin", "--name", "ci", "--config", config], timeout: .seconds(120))
             #expect(created.status == 0, "\(created.stderr)")
             let log = directory.path + "/serve.log"
             let hub = ServedHub(

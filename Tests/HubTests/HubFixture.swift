@@ -108,7 +108,7 @@ struct HubFixture {
 
     /// Runs the `sandman` binary against this hub as `token`.
     func cli(_ arguments: [String], as token: String = "admin") async throws -> ProcessOutput {
-        try await ProcessOutput.run(HubFixture.binary, arguments: arguments, environment: ["SANDMAN_HUB": url, "SANDMAN_TOKEN": tokens[token] ?? token, "NO_COLOR": "1"], timeout: .seconds(60))
+        try await ProcessOutput.run(HubFixture.binary, arguments: arguments, environment: ["SANDMAN_HUB": url, "SANDMAN_TOKEN": tokens[token] ?? token, "NO_COLOR": "1"], timeout: .seconds(120))
     }
 
     /// A raw API call.
@@ -122,7 +122,7 @@ struct HubFixture {
     /// evaluation that started after this call finished without running anything: the hub has
     /// seen every change made before the call and done all it will do about it.
     @discardableResult
-    func settle(at instant: Date? = nil, cluster: String = "staging", timeout: Duration = .seconds(30)) async -> Bool {
+    func settle(at instant: Date? = nil, cluster: String = "staging", timeout: Duration = .seconds(60)) async -> Bool {
         if let instant { clock.set(instant) }
         guard let agent = server?.hub.agents[cluster] else { return false }
         let before = await agent.evaluations.started

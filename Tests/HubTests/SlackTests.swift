@@ -10,7 +10,7 @@ import Testing
 /// Signatures computed independently, with Python's standard `hmac` module.
 func pythonSignature(secret: String, timestamp: String, body: String) async throws -> String {
     let script = "import hmac,hashlib,sys; print('v0=' + hmac.new(sys.argv[1].encode(), ('v0:' + sys.argv[2] + ':' + sys.argv[3]).encode(), hashlib.sha256).hexdigest())"
-    let output = try await ProcessOutput.run("python3", arguments: ["-c", script, secret, timestamp, body], timeout: .seconds(20))
+    let output = try await ProcessOutput.run("python3", arguments: ["-c", script, secret, timestamp, body], timeout: .seconds(120))
     return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
