@@ -215,10 +215,12 @@ extension PluginTestRunnerTests {
         defer { directory.remove() }
         try directory.write("policy/p.lua", "function decide(ctx) local t = {} while true do t[1] = ctx end end")
         try directory.write("policy/tests/p.yaml", "cases:\n  - {name: loops, input: {}, output: null}\n")
-        let report = await PluginTestRunner(
-            directory: directory.path, configuration: .init(directory: directory.path, callTimeout: .milliseconds(100), instructionLimit: 0),
-            logger: LuaHarness().logs.logger
-        ).run()
+        // A load and a grace no busy machine reaches: only the call's deadline is at stake.
+        let configuration = PluginHost.Configuration(
+            directory: directory.path, callTimeout: .milliseconds(100), instructionLimit: 0, loadTimeout: .seconds(30),
+            deadlineGrace: .seconds(60)
+        )
+        let report = await PluginTestRunner(directory: directory.path, configuration: configuration, logger: LuaHarness().logs.logger).run()
         let failure = try #require(report.cases.first?.failure)
         #expect(failure.contains("policy/p.lua:1: the call ran for "), "\(failure)")
         #expect(failure.contains(", past its deadline of 100ms"), "\(failure)")
