@@ -79,6 +79,8 @@ public final class PluginHost: Sendable {
     /// loads (each on the thread of its own executor).
     private let loader = SerialThread(name: "sandman-plugin-loader")
     private let registry = Mutex(PluginRegistry())
+    /// Whether the missing directory was reported: once, not at every reload.
+    private let missingDirectoryReported = Mutex(false)
     private let reloads = Atomic<Int>(0)
 
     /// A host for `configuration.directory`. Nothing is loaded until ``reload()`` or ``run()``.
@@ -236,9 +238,12 @@ public final class PluginHost: Sendable {
     private func scanDirectory() -> Scan? {
         let directory = PluginDirectory(root: configuration.directory)
         guard directory.exists else {
-            logger.warning("plugin directory missing; keeping what is loaded", metadata: ["directory": "\(configuration.directory)"])
+            if !missingDirectoryReported.withLock({ reported in defer { reported = true }; return reported }) {
+                logger.warning("plugin directory missing; keeping what is loaded", metadata: ["directory": "\(configuration.directory)"])
+            }
             return nil
         }
+        missingDirectoryReported.withLock { $0 = false }
         let files = directory.scan()
         let now = ContinuousClock.now
         let known = registry.withLock { registry in
