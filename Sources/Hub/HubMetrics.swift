@@ -65,10 +65,17 @@ public final class HubMetrics: Sendable, HubEventSink {
         counter("sandman_plugin_failures_total", [("plugin", plugin), ("kind", kind)]).increment(by: Int64(count))
     }
 
-    /// 1 while some version of the plugin serves calls; `current` 1 when it is the file on disk.
-    public func recordPluginState(plugin: String, serving: Bool, current: Bool) {
+    /// 1 while some version of the plugin serves calls; `current` 1 when it is the file on disk;
+    /// `abandonedStates`: its threads left running past a deadline.
+    public func recordPluginState(plugin: String, serving: Bool, current: Bool, abandonedStates: Int) {
         Gauge(label: "sandman_plugin_serving", dimensions: [("plugin", plugin)], factory: factory).record(serving ? 1 : 0)
         Gauge(label: "sandman_plugin_current", dimensions: [("plugin", plugin)], factory: factory).record(current ? 1 : 0)
+        Gauge(label: "sandman_plugin_abandoned_states", dimensions: [("plugin", plugin)], factory: factory).record(abandonedStates)
+    }
+
+    /// Plugin threads abandoned at a deadline and still running, host-wide.
+    public func recordAbandonedPluginStates(_ count: Int) {
+        Gauge(label: "sandman_plugin_abandoned_states_total", dimensions: [], factory: factory).record(count)
     }
 }
 
