@@ -53,6 +53,7 @@ demo: deps
 
 ## Release build, then every benchmark; record the numbers in docs/benchmarks.md.
 bench: deps
+	$(SWIFT) build -c release --product sandman
 	$(SWIFT) build -c release --product sandman-bench
 	.build/release/sandman-bench all
 

@@ -33,6 +33,9 @@ let package = Package(
         // C libraries, each behind a thin shim; only their one wrapper module imports them.
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // The Lua sandbox's C side: limits, and bounded versions of the library functions that
+        // can run long in C (docs/plugins.md).
+        .target(name: "CLuaSandbox", dependencies: ["CLua"]),
 
         .target(
             name: "Transport",
@@ -113,7 +116,7 @@ let package = Package(
         .target(
             name: "Scripting",
             dependencies: [
-                "CLua", "JSON", "Scheduling",
+                "CLua", "CLuaSandbox", "JSON", "Scheduling",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -210,7 +213,7 @@ let package = Package(
         .testTarget(name: "GitLabSimTests", dependencies: ["GitLabSim", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ArgoSimTests", dependencies: ["ArgoSim", "GitLabSim", "KubeSim", "Kube", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "KubeTests", dependencies: ["Kube", "KubeSim", "JSON", "LocalPKI", "Transport", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ScriptingTests", dependencies: ["Scripting", "JSON", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ScriptingTests", dependencies: ["Scripting", "JSON", "Scheduling", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SleepTests", dependencies: ["Sleep", "Kube", "KubeSim", "JSON", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(
             name: "HubTests",

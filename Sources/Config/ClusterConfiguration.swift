@@ -46,7 +46,8 @@ public struct ClusterConfiguration: Sendable {
 
     /// How hard the hub may push this cluster's API server.
     public struct ClientSettings: Sendable {
-        public var qps: Double = 50
+        /// A hard cap on requests per second (and its burst) on top of the adaptive pace; nil: none.
+        public var qps: Double?
         public var burst: Int = 100
         /// Objects patched in parallel during one sleep or wake.
         public var concurrency: Int = 16

@@ -322,7 +322,7 @@ public enum ConfigLoader {
 
         let client = root["client"]
         if client.expectMapping() {
-            cluster.client.qps = client["qps"].double(default: cluster.client.qps, atLeast: 0.1)
+            if client["qps"].isPresent { cluster.client.qps = client["qps"].double(default: 50, atLeast: 0.1) }
             cluster.client.burst = client["burst"].int(default: cluster.client.burst, in: 1...10_000)
             cluster.client.concurrency = client["concurrency"].int(default: cluster.client.concurrency, in: 1...1_000)
             cluster.client.timeout = client["timeout"].duration(default: cluster.client.timeout, atLeast: .seconds(1))

@@ -79,10 +79,17 @@ public final class HubMetrics: Sendable, HubEventSink {
         counter(.pluginFailures, [("plugin", plugin), ("kind", kind)]).increment(by: Int64(max(count, 0)))
     }
 
-    /// 1 while some version of the plugin serves calls; `current` 1 when it is the file on disk.
-    public func recordPluginState(plugin: String, serving: Bool, current: Bool) {
+    /// 1 while some version of the plugin serves calls; `current` 1 when it is the file on disk;
+    /// `abandonedStates`: its threads left running past a deadline.
+    public func recordPluginState(plugin: String, serving: Bool, current: Bool, abandonedStates: Int) {
         gauge(.pluginServing, [("plugin", plugin)]).set(to: serving ? 1 : 0)
         gauge(.pluginCurrent, [("plugin", plugin)]).set(to: current ? 1 : 0)
+        gauge(.pluginAbandonedStates, [("plugin", plugin)]).set(to: Double(abandonedStates))
+    }
+
+    /// Plugin threads abandoned at a deadline and still running, host-wide.
+    public func recordAbandonedPluginStates(_ count: Int) {
+        gauge(.abandonedPluginStates, []).set(to: Double(count))
     }
 
     /// What the agents know of their namespaces, taken when Prometheus scrapes.
@@ -127,6 +134,8 @@ extension HubMetrics {
         case pluginFailures = "sandman_plugin_failures_total"
         case pluginServing = "sandman_plugin_serving"
         case pluginCurrent = "sandman_plugin_current"
+        case pluginAbandonedStates = "sandman_plugin_abandoned_states"
+        case abandonedPluginStates = "sandman_plugin_abandoned_states_total"
         case namespaces = "sandman_namespaces"
         case namespaceAsleep = "sandman_namespace_asleep"
         case namespaceShouldSleep = "sandman_namespace_should_be_asleep"
@@ -146,6 +155,8 @@ extension HubMetrics {
             case .pluginFailures: "Plugin failures: load (a version that did not compile or validate) or call (failed or timed out)"
             case .pluginServing: "1 while some version of the plugin serves calls"
             case .pluginCurrent: "1 while the serving version of the plugin is the file on disk"
+            case .pluginAbandonedStates: "Threads of the plugin abandoned at a deadline and still running"
+            case .abandonedPluginStates: "Plugin threads abandoned at a deadline and still running, host-wide"
             case .namespaces: "Managed namespaces by state (asleep, awake, unknown) per cluster"
             case .namespaceAsleep: "1 when the namespace is asleep, 0 when awake"
             case .namespaceShouldSleep: "1 when the schedule and overrides want the namespace asleep, 0 when awake"

@@ -51,7 +51,10 @@ struct ConfigLoaderTests {
         #expect(configuration.prices == .init())
         let staging = try #require(configuration.cluster(named: "staging"))
         #expect(staging.tier == .staging)
-        #expect(staging.client.qps == 50)
+        // No fixed rate unless the file sets one: the client paces itself by the server.
+        #expect(staging.client.qps == nil)
+        let capped = try load(clusters: ["staging.yaml": Self.validCluster + "\nclient: {qps: 50, burst: 20}\n"])
+        #expect(try #require(capped.cluster(named: "staging")).client.qps == 50)
         #expect(staging.schedules.first?.timeZone == "Europe/Rome")
         #expect(staging.team(owning: "web-frontend")?.slackChannel == "#web")
         #expect(staging.team(owning: "api") == nil)

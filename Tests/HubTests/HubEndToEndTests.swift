@@ -354,7 +354,7 @@ struct HubEndToEndTests {
         let listed = try await fixture.cli(["plugins", "list", "--running"])
         #expect(listed.status == 0, "\(listed.stderr)")
         let rows = listed.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
-        #expect(rows.first == ["FILE", "KIND", "STATE", "VERSION", "FAILURES", "ERROR"])
+        #expect(rows.first == ["FILE", "KIND", "STATE", "VERSION", "FAILURES", "ABANDONED", "ERROR"])
         #expect(rows.contains { $0.starts(with: ["policy/broken.lua", "policy", "failed", "-", "0"]) }, "\(listed.stdout)")
         let oops = try #require(rows.first { $0.first == "policy/oops.lua" })
         #expect(oops[2] == "loaded")

@@ -248,6 +248,31 @@ struct KubeClientTests {
         #expect(final[path: ["data", "other"]] == "x")
     }
 
+    @Test func aThrottlingServerSetsThePaceAndFewRequestsAreRefused() async throws {
+        let cluster = try await ClusterFixture.start()
+        defer { Task { await cluster.stop() } }
+        let client = try cluster.adminClient()
+        _ = try await client.list(.namespace)
+        // 40 requests a second, and 16 callers that would send far more: after the first
+        // refusals the client paces itself under what the server accepts.
+        cluster.sim.setFaults(.init(rateLimit: .init(qps: 40, burst: 5, retryAfterSeconds: 1)))
+        cluster.sim.resetRequests()
+        let sent = 200
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for caller in 0..<16 {
+                group.addTask {
+                    for _ in stride(from: caller, to: sent, by: 16) { _ = try await client.get(.namespace, namespace: nil, name: "default") }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let answers = cluster.sim.requests
+        #expect(answers.filter { $0.status == 200 }.count == sent)
+        let refused = answers.filter { $0.status == 429 }.count
+        // A fixed-rate client at the old default (50 QPS) would have had about a fifth refused.
+        #expect(refused <= sent / 10, "\(refused) of \(answers.count) requests refused")
+    }
+
     @Test func throttledRequestsWaitForRetryAfter() async throws {
         let cluster = try await ClusterFixture.start()
         defer { Task { await cluster.stop() } }

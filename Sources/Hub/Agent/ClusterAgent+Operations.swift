@@ -11,11 +11,11 @@ extension ClusterAgent {
     @discardableResult
     func run(
         _ action: Transition.Kind, unit: ManagedUnit, target: SleepExecutor.Target, source: String, actor: String,
-        reason: String, now: Date
+        reason: String, now: Date, reads: UnitReads? = nil
     ) async throws -> SleepExecutor.Outcome {
         let operation = OperationRecord(cluster: name, namespaces: [unit.namespace], action: action.rawValue, source: source, actor: actor, reason: reason, createdAt: now)
         try await store.save(operation)
-        let outcome = try await run(action, unit: unit, target: target, now: now, operation: operation)
+        let outcome = try await run(action, unit: unit, target: target, now: now, operation: operation, reads: reads)
         await finish(operation, units: [unit])
         return outcome
     }
@@ -23,16 +23,20 @@ extension ClusterAgent {
     /// Runs one unit's part of `operation` (saved already): its result goes into the operation's
     /// summary by namespace and unit, so that a resumed run replaces rather than repeats it.
     @discardableResult
-    func run(_ action: Transition.Kind, unit: ManagedUnit, target: SleepExecutor.Target, now: Date, operation: OperationRecord) async throws -> SleepExecutor.Outcome {
+    func run(
+        _ action: Transition.Kind, unit: ManagedUnit, target: SleepExecutor.Target, now: Date, operation: OperationRecord,
+        reads: UnitReads? = nil
+    ) async throws -> SleepExecutor.Outcome {
         var operation = try await store.updateOperation(id: operation.id) { if $0.state == .pending { $0.state = .running } } ?? operation
         await events.operationStarted(operation, cluster: configuration, unit: unit.namespace)
         let started = ContinuousClock.now
         let timeZone = unit.scheduleDescription["timeZone"]?.string
         let outcome: SleepExecutor.Outcome
         do {
+            let (state, objects) = (reads?.state, reads?.objects)
             outcome = action == .sleep
-                ? try await executor.sleep(target, operation: operation, scheduledAt: now)
-                : try await executor.wake(target, operation: operation, scheduledAt: now)
+                ? try await executor.sleep(target, operation: operation, scheduledAt: now, state: state, clusterObjects: objects)
+                : try await executor.wake(target, operation: operation, scheduledAt: now, state: state, clusterObjects: objects)
         } catch {
             operation = try await record(["error": .string("\(error)")], of: unit, in: operation)
             operation.state = .failed
