@@ -157,7 +157,6 @@ let package = Package(
             dependencies: [
                 "Config", "Kube", "Scheduling", "Scripting", "Sleep", "Store", "Transport", "JSON",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

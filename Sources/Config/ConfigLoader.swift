@@ -17,6 +17,8 @@ public enum ConfigLoader {
         public static let slackWebhookURL = "SANDMAN_SLACK_WEBHOOK_URL"
         public static let gitlabToken = "SANDMAN_GITLAB_TOKEN"
         public static let argocdToken = "SANDMAN_ARGOCD_TOKEN"
+        /// An admin API token installed at start (at least 32 characters).
+        public static let bootstrapToken = "SANDMAN_BOOTSTRAP_TOKEN"
     }
 
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> HubConfiguration {
@@ -110,6 +112,13 @@ public enum ConfigLoader {
         configuration.limits = readLimits(root["limits"])
         configuration.prices = readPrices(root["prices"])
         configuration.leaderElection = readLeaderElection(root["leaderElection"])
+        if let token = environment[Environment.bootstrapToken]?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty {
+            if token.count < 32 {
+                root.report("\(Environment.bootstrapToken) must be at least 32 characters (it is an admin token), got \(token.count)")
+            } else {
+                configuration.bootstrapToken = token
+            }
+        }
         root.rejectUnknownFields()
         return configuration
     }

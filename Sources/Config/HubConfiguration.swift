@@ -130,6 +130,9 @@ public struct HubConfiguration: Sendable {
     public var limits = Limits()
     public var prices = Prices()
     public var leaderElection = LeaderElection()
+    /// An admin API token given from outside (a Secret, as `SANDMAN_BOOTSTRAP_TOKEN`): stored
+    /// only as its hash at start, so a new deployment has a way in without `kubectl exec`.
+    public var bootstrapToken: String?
     public var clusters: [ClusterConfiguration] = []
 
     public func cluster(named name: String) -> ClusterConfiguration? {

@@ -30,7 +30,7 @@ public final class Hub: Sendable {
         self.store = store
         self.clock = clock
         self.logger = logger
-        let metrics = HubMetrics()
+        let metrics = HubMetrics(clock: clock)
         self.metrics = metrics
         var settings = agentSettings
         settings.resyncInterval = configuration.resyncInterval.inSeconds
@@ -118,6 +118,19 @@ public final class Hub: Sendable {
         } catch {
             logger.error("audit write failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// The metrics that say how things are now, taken afresh for each scrape.
+    public func metricsExposition() async -> String {
+        for status in await clusterStatuses() {
+            metrics.recordNamespaces(of: status)
+        }
+        let overrides = (try? await store.activeOverrides(at: clock.now)) ?? []
+        for cluster in configuration.clusters {
+            metrics.recordOverrides(cluster: cluster.name, count: overrides.filter { $0.cluster == cluster.name }.count)
+        }
+        if let outbox = try? await store.outboxCounts() { metrics.recordOutbox(outbox) }
+        return metrics.exposition()
     }
 
     // MARK: Savings

@@ -16,6 +16,14 @@ public enum HubRuntime {
         store given: Store? = nil, console: (@Sendable (String) -> Void)? = nil
     ) async throws -> HubServer {
         let store = try given ?? Store(path: configuration.database)
+        let bootstrap = try await APITokens.installBootstrap(secret: configuration.bootstrapToken, in: store, now: clock.now)
+        if bootstrap != .unchanged {
+            logger.notice("bootstrap admin token", metadata: ["token.id": "\(APITokens.bootstrapID)", "change": "\(bootstrap.rawValue)"])
+            try await store.record(AuditEntry(
+                at: clock.now, actor: "deploy", source: "environment", action: "token-bootstrap", target: APITokens.bootstrapID,
+                result: bootstrap.rawValue, detail: "from \(ConfigLoader.Environment.bootstrapToken)"
+            ))
+        }
         let plugins = PluginHost(
             configuration: .init(
                 directory: configuration.plugins.directory, callTimeout: configuration.plugins.callTimeout,
@@ -25,6 +33,9 @@ public enum HubRuntime {
         )
         // Plugins are loaded before the hub says it is ready.
         await plugins.reload()
+        if let problem = PluginLayoutCheck.problem(directory: configuration.plugins.directory, statuses: plugins.statuses()) {
+            throw HubServerError(reason: problem)
+        }
         let delivery = SlackDelivery(settings: configuration.slack, store: store, clock: clock, logger: logger, console: console)
         for warning in startupWarnings(configuration.slack, console: console != nil) { logger.warning("\(warning)") }
         let notifier = SlackNotifier(configuration: configuration, plugins: plugins, delivery: delivery, clock: clock, logger: logger)

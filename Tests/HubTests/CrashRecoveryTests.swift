@@ -13,12 +13,13 @@ struct CrashRecoveryTests {
     final class ServeProcess: @unchecked Sendable {
         let process = Process()
 
-        init(config: String, log: String) throws {
+        init(config: String, log: String, environment: [String: String] = [:]) throws {
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             output.seekToEndOfFile()
             process.executableURL = URL(fileURLWithPath: HubFixture.binary)
             process.arguments = ["serve", "--config", config, "--log-level", "debug"]
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             process.standardOutput = output
             process.standardError = output
             try process.run()

@@ -338,7 +338,9 @@ struct HubEndToEndTests {
         _ = try await fixture.api("GET", "/api/v1/clusters")
         #expect(await eventually {
             let text = (try? await URLRequestLike(method: "GET", url: fixture.url + "/metrics").send())?.body.string ?? ""
-            return text.contains("kube_green_sleep_operations_total{") && text.contains(#"sandman_plugin_failures_total{plugin="policy/oops.lua",kind="call"}"#)
+            // Served at 0 from the start: wait for the first failed call.
+            return text.contains("kube_green_sleep_operations_total{") && !text.contains(#"sandman_plugin_failures_total{plugin="policy/oops.lua",kind="call"} 0"#)
+                && text.contains(#"sandman_plugin_failures_total{plugin="policy/oops.lua",kind="call"}"#)
         })
 
         let response = try await URLRequestLike(method: "GET", url: fixture.url + "/metrics").send()

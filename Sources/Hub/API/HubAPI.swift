@@ -40,7 +40,7 @@ public enum HubAPI {
             ready() ? Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) : Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "starting")))
         }
         router.get("metrics") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: hub.metrics.exposition())))
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: await hub.metricsExposition())))
         }
         router.get("api/v1/openapi.yaml") { _, _ -> Response in
             guard let document = OpenAPIDocument.yaml else { throw HubError.internal("the API description was not installed with the binary (sandman_Hub.resources)") }

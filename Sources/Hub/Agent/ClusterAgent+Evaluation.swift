@@ -176,6 +176,7 @@ extension ClusterAgent {
             }
 
             status.asleep = asleep
+            status.desired = plan.desired
             status.sleptSince = asleep ? sleptSince : nil
             status.override = plan.shown.flatMap { shown in overrides.first { $0.id == shown.id } }
             status.nextChange = status.heldBy == nil ? plan.nextChange : nil

@@ -84,6 +84,7 @@ extension ClusterAgent {
             }
             stored.finishedAt = clock.now
             try await store.save(stored)
+            await events.operationCompleted(stored, cluster: configuration)
             let failedParts = summary.map(OperationSummary.parts)?.filter { OperationSummary.state(of: $0.value) == .failed }.map(\.key) ?? []
             guard stored.state == .failed || !failedParts.isEmpty else { return }
             let closed = try await store.closeOverrides(
@@ -104,11 +105,12 @@ extension ClusterAgent {
     /// An operation a newer request the other way covered before it ran: it never will.
     func supersede(_ operation: OperationRecord, by newer: OperationRecord, now: Date) async {
         do {
-            _ = try await store.updateOperation(id: operation.id) { stored in
+            let superseded = try await store.updateOperation(id: operation.id) { stored in
                 stored.state = .superseded
                 stored.finishedAt = now
                 stored.summary = JSONValue.object(["supersededBy": .string(newer.id)]).serialized()
             }
+            if let superseded { await events.operationCompleted(superseded, cluster: configuration) }
             try await store.record(AuditEntry(
                 at: now, actor: operation.actor, source: operation.source, action: operation.action, cluster: name,
                 namespace: operation.namespaces.isEmpty ? nil : operation.namespaces.joined(separator: ","), target: operation.id,

@@ -23,6 +23,8 @@ public struct NamespaceStatus: Sendable {
     /// A plugin holding back the transition the schedule wants (answered `keep`): the plugin and
     /// its reason. The transition is asked again at every evaluation until the plugin lets it go.
     public var heldBy: PolicyAdvice?
+    /// The state the schedule and overrides want now (before any plugin holds it back).
+    public var desired: Transition.Kind?
     /// The hub-clock instant of the evaluation this status comes from.
     public var evaluatedAt: Date?
 
@@ -58,4 +60,10 @@ public protocol HubEventSink: Sendable {
     func operationStarted(_ operation: OperationRecord, cluster: ClusterConfiguration, unit namespace: String) async
     /// `timeZone`: the IANA zone of the namespace's schedule, for showing times to people.
     func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, outcome: SleepExecutor.Outcome?, duration: Duration) async
+    /// The operation reached its final state (every namespace ran, or it was superseded).
+    func operationCompleted(_ operation: OperationRecord, cluster: ClusterConfiguration) async
+}
+
+extension HubEventSink {
+    public func operationCompleted(_ operation: OperationRecord, cluster: ClusterConfiguration) async {}
 }
