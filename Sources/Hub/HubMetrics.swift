@@ -75,7 +75,7 @@ public final class HubMetrics: Sendable, HubEventSink {
 
     /// A Slack request refused before any plugin saw it (`reason`: bad_signature, replayed, ...).
     public func recordSlackRejection(reason: String) {
-        counter("sandman_slack_rejected_requests_total", [("reason", reason)]).increment()
+        counter(.slackRejections, [("reason", reason)]).increment()
     }
 
     /// `kind`: `load` (a version of the file that does not compile or validate) or `call`.
@@ -136,6 +136,7 @@ extension HubMetrics {
         case operationDuration = "sandman_operation_duration_seconds"
         case httpRequests = "sandman_http_requests_total"
         case httpRequestDuration = "sandman_http_request_duration_seconds"
+        case slackRejections = "sandman_slack_rejected_requests_total"
         case pluginFailures = "sandman_plugin_failures_total"
         case pluginServing = "sandman_plugin_serving"
         case pluginCurrent = "sandman_plugin_current"
@@ -157,6 +158,7 @@ extension HubMetrics {
             case .operationDuration: "Time taken to sleep or wake one namespace"
             case .httpRequests: "HTTP requests the hub answered (API, Slack, webhooks)"
             case .httpRequestDuration: "Time taken to answer HTTP requests"
+            case .slackRejections: "Slack requests refused before any plugin saw them, by reason (bad_signature, replayed, ...)"
             case .pluginFailures: "Plugin failures: load (a version that did not compile or validate) or call (failed or timed out)"
             case .pluginServing: "1 while some version of the plugin serves calls"
             case .pluginCurrent: "1 while the serving version of the plugin is the file on disk"
