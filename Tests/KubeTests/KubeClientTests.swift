@@ -269,9 +269,10 @@ struct KubeClientTests {
         let answers = cluster.sim.requests
         #expect(answers.filter { $0.status == 200 }.count == sent)
         let refused = answers.filter { $0.status == 429 }.count
-        // Unpaced, the 16 callers would have about 80 requests refused in the 5 s this takes (each
-        // retried after its Retry-After), and a fixed 50 QPS about 40; a loaded machine adds a few.
-        #expect(refused <= sent / 6, "\(refused) of \(answers.count) requests refused")
+        // Unpaced, each caller's request after a success finds the bucket empty and is refused (then
+        // retried after its Retry-After): about one refusal per request sent. Paced, a few dozen
+        // while the pace is found, more on a loaded machine whose stalls bunch requests together.
+        #expect(refused <= sent / 3, "\(refused) of \(answers.count) requests refused")
     }
 
     @Test func throttledRequestsWaitForRetryAfter() async throws {
