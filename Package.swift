@@ -65,6 +65,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -214,7 +215,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "TestSupport", "LocalPKI"], swiftSettings: swiftSettings),
-        .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "Kube", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "GitLabSimTests", dependencies: ["GitLabSim", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ArgoSimTests", dependencies: ["ArgoSim", "GitLabSim", "KubeSim", "Kube", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
@@ -228,14 +229,14 @@ let package = Package(
         .testTarget(
             name: "HubTests",
             dependencies: [
-                "Hub", "Demo", "Config", "Kube", "KubeSim", "GitLabSim", "ArgoSim", "JSON", "Scheduling", "Store", "Transport", "TestSupport",
+                "Hub", "Demo", "Config", "Kube", "KubeSim", "GitLabSim", "ArgoSim", "JSON", "Scheduling", "Sleep", "Store", "Transport", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "SchedulingTests", dependencies: ["Scheduling"],
+            name: "SchedulingTests", dependencies: ["Scheduling", "TestSupport"],
             // Its randomized model test plays 10,000 sequences.
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),

@@ -76,6 +76,12 @@ public final class HubServer: Sendable {
         _ = await serving.result
     }
 
+    /// Stops everything at once without waiting for anything to finish, as a SIGKILL would (for
+    /// tests of crash recovery in one process).
+    public func kill() {
+        serving.cancel()
+    }
+
     /// Waits until the server stops (by signal or `stop()`).
     public func wait() async throws {
         try await serving.value

@@ -12,8 +12,9 @@ struct APIError: Error, Sendable {
     var status: JSONValue {
         var status: JSONValue = [
             "kind": "Status", "apiVersion": "v1", "metadata": .emptyObject, "status": "Failure",
-            "message": .string(message), "reason": .string(reason), "code": .int(Int64(code)),
+            "message": .string(message), "code": .int(Int64(code)),
         ]
+        if !reason.isEmpty { status["reason"] = .string(reason) }
         if let details { status["details"] = details }
         return status
     }
@@ -40,19 +41,47 @@ struct APIError: Error, Sendable {
         APIError(code: 409, reason: "Conflict", message: "Operation cannot be fulfilled on \(type.qualifiedName) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again", details: details(type, name))
     }
 
-    static func applyConflict(_ type: ResourceType, _ name: String, conflicts: [(manager: String, field: String)], apiVersion: String) -> APIError {
-        let lines = conflicts.map { "conflict with \"\($0.manager)\" using \(apiVersion): \($0.field)" }
+    /// 409 for an apply that would change other managers' fields, as kube-apiserver words it.
+    static func applyConflict(_ type: ResourceType, _ name: String, conflicts: [FieldOwnership.Conflict]) -> APIError {
         var details = details(type, name)
-        details["causes"] = .array(conflicts.map { ["reason": "FieldManagerConflict", "message": .string("conflict with \"\($0.manager)\" using \(apiVersion)"), "field": .string($0.field)] })
-        let message = conflicts.count == 1 ? "Apply failed with 1 conflict: \(lines[0])" : "Apply failed with \(conflicts.count) conflicts: \(lines.joined(separator: "\n"))"
+        details["causes"] = .array(conflicts.map { ["reason": "FieldManagerConflict", "message": .string("conflict with \($0.manager)"), "field": .string($0.path.display)] })
+        let message: String
+        if conflicts.count == 1 {
+            message = "Apply failed with 1 conflict: conflict with \(conflicts[0].manager): \(conflicts[0].path.display)"
+        } else {
+            var lines: [String] = []
+            for manager in Set(conflicts.map(\.manager)).sorted() {
+                lines.append("conflicts with \(manager):")
+                lines += conflicts.filter { $0.manager == manager }.map { "- \($0.path.display)" }
+            }
+            message = "Apply failed with \(conflicts.count) conflicts: " + lines.joined(separator: "\n")
+        }
         return APIError(code: 409, reason: "Conflict", message: message, details: details)
     }
 
-    static func invalid(_ type: ResourceType, _ name: String, field: String, message: String) -> APIError {
-        var details = details(type, name)
-        details["causes"] = [["reason": "FieldValueInvalid", "message": .string(message), "field": .string(field)]]
+    /// 422 Invalid, as `errors.NewInvalid`: details name the kind (not the resource) and list the causes.
+    static func invalid(_ type: ResourceType, _ name: String, causes: [FieldError]) -> APIError {
+        var details: JSONValue = ["name": .string(name), "kind": .string(type.kind)]
+        if !type.group.isEmpty { details["group"] = .string(type.group) }
+        details["causes"] = .array(causes.map { ["reason": .string($0.kind.rawValue), "message": .string($0.body), "field": .string($0.field)] })
         let kind = type.group.isEmpty ? type.kind : "\(type.kind).\(type.group)"
-        return APIError(code: 422, reason: "Invalid", message: "\(kind) \"\(name)\" is invalid: \(field): \(message)", details: details)
+        var messages: [String] = []
+        for cause in causes where !messages.contains(cause.message) { messages.append(cause.message) }
+        let summary = messages.count == 1 ? messages[0] : "[" + messages.joined(separator: ", ") + "]"
+        return APIError(code: 422, reason: "Invalid", message: "\(kind) \"\(name)\" is invalid: \(summary)", details: details)
+    }
+
+    static func invalid(_ type: ResourceType, _ name: String, _ cause: FieldError) -> APIError {
+        invalid(type, name, causes: [cause])
+    }
+
+    /// 400 for a body that does not decode into the kind, as kube-apiserver's `transformDecodeError`.
+    static func undecodable(_ type: ResourceType, _ reason: String) -> APIError {
+        .badRequest("\(type.kind) in version \"\(type.version)\" cannot be handled as a \(type.kind): \(reason)")
+    }
+
+    static func forbidden(_ type: ResourceType, _ name: String, _ reason: String) -> APIError {
+        APIError(code: 403, reason: "Forbidden", message: "\(type.qualifiedName) \"\(name)\" is forbidden: \(reason)", details: details(type, name))
     }
 
     static func badRequest(_ message: String) -> APIError {

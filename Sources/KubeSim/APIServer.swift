@@ -30,6 +30,9 @@ struct APIServer: HTTPResponder {
 
     func respond(to request: Request, context: SimContext) async throws -> Response {
         let path = request.uri.path
+        if path.hasPrefix(ControlEndpoint.prefix) {
+            return await ControlEndpoint(state: state).respond(to: request)
+        }
         let started = Date()
         var record = KubeSim.RequestRecord(time: started, method: request.method.rawValue, verb: "other", resource: path, path: request.uri.description, user: "", status: 0)
         defer {
@@ -39,19 +42,19 @@ struct APIServer: HTTPResponder {
         let faults = state.faults.withLock { $0 }
         if faults.latency > .zero { try? await Task.sleep(for: faults.latency) }
 
-        let user: String
+        let identity: Identity
         if let authenticated = await authenticate(request, context: context) {
-            user = authenticated
+            identity = authenticated
         } else if state.configuration.allowAnonymous || Self.publicPaths.contains(path) {
-            user = "system:anonymous"
+            identity = Identity(user: "system:anonymous", groups: ["system:unauthenticated"])
         } else {
             record.status = 401
             return Self.json(APIError.unauthorized.status, status: 401)
         }
-        record.user = user
+        record.user = identity.user
 
         do {
-            let response = try await route(request, path: path, user: user, faults: faults, context: context, record: &record)
+            let response = try await route(request, path: path, identity: identity, faults: faults, context: context, record: &record)
             record.status = response.status.code
             return response
         } catch {
@@ -65,29 +68,30 @@ struct APIServer: HTTPResponder {
     // MARK: Authentication
 
     /// The user a request authenticates as (bearer token, basic auth or client certificate).
-    private func authenticate(_ request: Request, context: SimContext) async -> String? {
+    private func authenticate(_ request: Request, context: SimContext) async -> Identity? {
         if let authorization = request.headers[.authorization] {
             if authorization.hasPrefix("Bearer ") {
                 let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-                return state.tokens.withLock { $0[token] }
+                return state.tokens.withLock { $0[token] }.map { Identity(user: $0, groups: []) }
             }
             if authorization.hasPrefix("Basic "), let data = Data(base64Encoded: String(authorization.dropFirst(6))),
                let pair = String(data: data, encoding: .utf8), let colon = pair.firstIndex(of: ":") {
                 let name = String(pair[..<colon])
-                return state.configuration.passwords[name] == String(pair[pair.index(after: colon)...]) ? name : nil
+                return state.configuration.passwords[name] == String(pair[pair.index(after: colon)...]) ? Identity(user: name, groups: []) : nil
             }
             return nil
         }
         guard state.configuration.tls,
               let certificate = try? await context.channel.nioSSL_peerCertificate().get(),
-              let parsed = try? Certificate(derEncoded: certificate.toDERBytes())
+              let parsed = try? Certificate(derEncoded: certificate.toDERBytes()),
+              let identity = parsed.kubernetesIdentity
         else { return nil }
-        return parsed.kubernetesIdentity?.user
+        return Identity(user: identity.user, groups: identity.groups)
     }
 
     // MARK: Routing
 
-    private func route(_ request: Request, path: String, user: String, faults: KubeSim.Faults, context: SimContext, record: inout KubeSim.RequestRecord) async throws(APIError) -> Response {
+    private func route(_ request: Request, path: String, identity: Identity, faults: KubeSim.Faults, context: SimContext, record: inout KubeSim.RequestRecord) async throws(APIError) -> Response {
         switch path {
         case "/healthz", "/readyz", "/livez":
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "ok")))
@@ -103,9 +107,6 @@ struct APIServer: HTTPResponder {
         if segments.first == "openapi" {
             guard let document = OpenAPI.document(for: segments, types: await state.store.types) else { throw .pathNotFound(path) }
             return Self.json(document)
-        }
-        if segments == ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"], request.method == .post {
-            return Self.json(["kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1", "metadata": ["creationTimestamp": .null], "status": ["userInfo": ["username": .string(user), "groups": ["system:authenticated"]]]], status: 201)
         }
         guard let target = await ResourceTarget.parse(segments, store: state.store) else {
             throw .pathNotFound(path)
@@ -125,10 +126,10 @@ struct APIServer: HTTPResponder {
         if faults.errorRate > 0, faults.errorVerbs.map({ $0.contains(verb) }) ?? true, Double.random(in: 0..<1) < faults.errorRate {
             throw .internalError("injected server error")
         }
-        if state.configuration.readOnlyUsers.contains(user), !["get", "list", "watch"].contains(verb) {
-            throw .forbidden(user: user, verb: verb, type: target.type, name: target.name, namespace: target.namespace)
+        if !state.authorizer.allows(identity, verb: verb, type: target.type) {
+            throw .forbidden(user: identity.user, verb: verb, type: target.type, name: target.name, namespace: target.namespace)
         }
-        return try await ResourceHandler(state: state, request: request, target: target, context: context).handle(verb: verb)
+        return try await ResourceHandler(state: state, request: request, target: target, context: context, identity: identity).handle(verb: verb)
     }
 
     static func json(_ value: JSONValue, status: Int = 200) -> Response {
@@ -179,7 +180,7 @@ struct ResourceTarget: Sendable {
     }
 
     func verb(for request: Request) -> String {
-        let watching = ["1", "true"].contains(request.uri.queryParameters[Substring("watch")].map(String.init) ?? "")
+        let watching = QueryParameters(request.uri.query).flag("watch")
         switch request.method {
         case .get: return name == nil ? (watching ? "watch" : "list") : "get"
         case .post: return "create"

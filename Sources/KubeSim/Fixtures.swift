@@ -68,7 +68,7 @@ enum Fixtures {
                 if let existing = try? await store.object(type, namespace: namespace, name: name) {
                     var replacement = object
                     replacement[path: ["metadata", "resourceVersion"]] = nil
-                    _ = try await store.store(replacement, replacing: existing, type, namespace: namespace, name: name, context: context, ownership: .update)
+                    _ = try await store.store(replacement, replacing: existing, type, namespace: namespace, name: name, context: context, ownership: .update())
                 } else {
                     _ = try await store.create(type, namespace: namespace, body: object, context: context)
                 }

@@ -8,6 +8,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import Scheduling
+import ServiceLifecycle
 import Synchronization
 
 /// A simulated Kubernetes API server, in-process, for tests, the demo and benchmarks: faithful
@@ -45,7 +46,8 @@ public final class KubeSim: Sendable {
         public var workloadReadyDelay: Duration = .zero
         /// How often watches that asked for bookmarks get one.
         public var bookmarkInterval: Duration = .seconds(5)
-        public var gitVersion = "v1.31.2-kubesim"
+        /// What `/version` reports; kubectl's version dispatch and clients' feature checks read it.
+        public var gitVersion = "v1.32.0"
         public var faults = Faults()
 
         public init() {}
@@ -104,6 +106,9 @@ public final class KubeSim: Sendable {
     public let configuration: Configuration
     let state: SimulatorState
     private let serving: Task<Void, any Error>
+    /// Runs the server, so that shutdown is graceful: cancelling the server instead drops
+    /// connections accepted but not yet handled, which NIO treats as a programming error.
+    private let services: ServiceGroup
     private let bookmarks: Task<Void, Never>
 
     /// Starts a server and returns once it accepts connections.
@@ -112,7 +117,8 @@ public final class KubeSim: Sendable {
         let store = ObjectStore(settings: .init(
             historyLimit: configuration.historyLimit,
             continueTokenLifetime: configuration.continueTokenLifetime,
-            workloadReadyDelay: configuration.workloadReadyDelay
+            workloadReadyDelay: configuration.workloadReadyDelay,
+            gitVersion: configuration.gitVersion
         ))
         await store.createSystemNamespaces()
         let state = SimulatorState(configuration: configuration, store: store)
@@ -143,7 +149,8 @@ public final class KubeSim: Sendable {
             },
             logger: quietLogger
         )
-        let serving = Task { try await app.run() }
+        let services = ServiceGroup(configuration: .init(services: [app], logger: quietLogger))
+        let serving = Task { try await services.run() }
         var boundPort: Int?
         for await port in started { boundPort = port }
         guard let boundPort, boundPort > 0 else {
@@ -154,17 +161,18 @@ public final class KubeSim: Sendable {
         let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
         return KubeSim(
             url: "\(configuration.tls ? "https" : "http")://\(host):\(boundPort)",
-            port: boundPort, authority: authority, configuration: configuration, state: state, serving: serving
+            port: boundPort, authority: authority, configuration: configuration, state: state, serving: serving, services: services
         )
     }
 
-    private init(url: String, port: Int, authority: CertificateAuthority, configuration: Configuration, state: SimulatorState, serving: Task<Void, any Error>) {
+    private init(url: String, port: Int, authority: CertificateAuthority, configuration: Configuration, state: SimulatorState, serving: Task<Void, any Error>, services: ServiceGroup) {
         self.url = url
         self.port = port
         self.certificateAuthority = authority
         self.configuration = configuration
         self.state = state
         self.serving = serving
+        self.services = services
         let interval = configuration.bookmarkInterval
         let store = state.store
         self.bookmarks = Task {
@@ -179,8 +187,15 @@ public final class KubeSim: Sendable {
     public func shutdown() async {
         bookmarks.cancel()
         await state.store.shutdown()
-        serving.cancel()
+        await services.triggerGracefulShutdown()
+        // A connection that never ends (a client that keeps a request open) must not hold the
+        // shutdown forever.
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(5))
+            serving.cancel()
+        }
         _ = await serving.result
+        deadline.cancel()
     }
 
     // MARK: Faults and counters
@@ -191,8 +206,7 @@ public final class KubeSim: Sendable {
     }
 
     public func setFaults(_ faults: Faults) {
-        state.faults.withLock { $0 = faults }
-        state.rateLimiter.withLock { $0 = TokenBucket(limit: faults.rateLimit) }
+        state.setFaults(faults)
     }
 
     public var requests: [RequestRecord] { state.requests.withLock { $0 } }
@@ -240,6 +254,13 @@ public final class KubeSim: Sendable {
         try await Fixtures.load(text, source: source, into: state.store)
     }
 
+    /// Loads the CustomResourceDefinitions Sandman ships (the SleepInfo CRD).
+    public func loadBundledCustomResourceDefinitions() async throws {
+        for (file, text) in Self.bundledCustomResourceDefinitions.sorted(by: { $0.key < $1.key }) {
+            try await load(manifests: text, source: file)
+        }
+    }
+
     /// Loads every `.yaml`/`.yml`/`.json` file under `directory`, in path order.
     public func load(directory: String) async throws {
         try await Fixtures.load(directory: directory, into: state.store)
@@ -273,8 +294,8 @@ public final class KubeSim: Sendable {
     }
 
     /// A kubeconfig authenticating with a bearer token.
-    public func kubeconfig(token: String, contextName: String = "kubesim") -> String {
-        kubeconfig(contextName: contextName, userName: "token-user", credentials: ["token": token])
+    public func kubeconfig(token: String, userName: String = "token-user", contextName: String = "kubesim") -> String {
+        kubeconfig(contextName: contextName, userName: userName, credentials: ["token": token])
     }
 
     private func kubeconfig(contextName: String, userName: String, credentials: [String: String]) -> String {
@@ -315,6 +336,7 @@ final class SimulatorState: Sendable {
     let requests = Mutex<[KubeSim.RequestRecord]>([])
     /// Bearer tokens in force: the configured ones, changeable at run time.
     let tokens: Mutex<[String: String]>
+    let authorizer: Authorizer
 
     init(configuration: KubeSim.Configuration, store: ObjectStore) {
         self.configuration = configuration
@@ -322,6 +344,12 @@ final class SimulatorState: Sendable {
         self.tokens = Mutex(configuration.tokens)
         self.faults = Mutex(configuration.faults)
         self.rateLimiter = Mutex(TokenBucket(limit: configuration.faults.rateLimit))
+        self.authorizer = Authorizer(readOnlyUsers: configuration.readOnlyUsers)
+    }
+
+    func setFaults(_ faults: KubeSim.Faults) {
+        self.faults.withLock { $0 = faults }
+        rateLimiter.withLock { $0 = TokenBucket(limit: faults.rateLimit) }
     }
 }
 

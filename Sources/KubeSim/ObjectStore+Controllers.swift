@@ -5,80 +5,18 @@ import JSON
 /// defaults, workload status following spec.replicas, CRDs becoming served kinds, namespace
 /// termination and garbage collection of dependents.
 extension ObjectStore {
-    private static let workloadKinds: Set<String> = ["Deployment", "StatefulSet", "ReplicaSet"]
-
     func type(forStorageKey key: String) -> ResourceType? {
         types.first { $0.storageKey == key }
     }
 
-    func applyDefaults(_ type: ResourceType, to object: inout JSONValue) {
-        switch (type.group, type.kind) {
-        case ("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "ReplicaSet"):
-            if object[path: ["spec", "replicas"]] == nil { object[path: ["spec", "replicas"]] = 1 }
-        case ("batch", "CronJob"):
-            if object[path: ["spec", "suspend"]] == nil { object[path: ["spec", "suspend"]] = false }
-            if object[path: ["spec", "concurrencyPolicy"]] == nil { object[path: ["spec", "concurrencyPolicy"]] = "Allow" }
-        case ("", "Secret"):
-            if object["type"] == nil { object["type"] = "Opaque" }
-            if let stringData = object["stringData"]?.object {
-                for (key, value) in stringData {
-                    object[path: ["data", key]] = .string(Data((value.string ?? "").utf8).base64EncodedString())
-                }
-                object["stringData"] = nil
-            }
-        case ("", "Namespace"):
-            let name = object[path: ["metadata", "name"]]?.string ?? ""
-            object[path: ["metadata", "labels", "kubernetes.io/metadata.name"]] = .string(name)
-            if object[path: ["spec", "finalizers"]] == nil { object[path: ["spec", "finalizers"]] = ["kubernetes"] }
-            if object[path: ["metadata", "deletionTimestamp"]] == nil { object[path: ["status", "phase"]] = "Active" }
-        case ("", "Pod"):
-            if object[path: ["status", "phase"]] == nil { object[path: ["status", "phase"]] = "Running" }
-        case ("apiextensions.k8s.io", "CustomResourceDefinition"):
-            if object[path: ["status", "conditions"]] == nil {
-                object["status"] = [
-                    "acceptedNames": object[path: ["spec", "names"]] ?? .emptyObject,
-                    "conditions": [
-                        ["type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found"],
-                        ["type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"],
-                    ],
-                    "storedVersions": .array((object[path: ["spec", "versions"]]?.array ?? []).filter { $0["storage"]?.bool == true }.compactMap { $0["name"] }),
-                ]
-            }
-        default:
-            break
-        }
-    }
-
     func didWrite(_ type: ResourceType, namespace: String?, name: String, previous: JSONValue?, current: JSONValue, context: WriteContext) {
-        if type.group == "apps", Self.workloadKinds.contains(type.kind),
-           previous?[path: ["spec", "replicas"]] != current[path: ["spec", "replicas"]] || previous == nil {
-            let delay = settings.workloadReadyDelay
-            if delay == .zero {
-                settleWorkload(type, namespace: namespace, name: name)
-            } else {
-                schedule(after: delay) { store in store.settleWorkload(type, namespace: namespace, name: name) }
-            }
+        if type.group == "apps", WorkloadStatus.kinds.contains(type.kind),
+           previous == nil || previous?[path: ["metadata", "generation"]] != current[path: ["metadata", "generation"]] {
+            rollOut(type, namespace: namespace, name: name)
         }
         if type.kind == "CustomResourceDefinition", type.group == "apiextensions.k8s.io" {
             registerCustomResource(current)
         }
-    }
-
-    /// Makes a workload's status match its spec, as its controller would once the pods are up.
-    func settleWorkload(_ type: ResourceType, namespace: String?, name: String) {
-        guard let current = objects[type.storageKey]?[Self.key(namespace: namespace, name: name)] else { return }
-        let replicas = current[path: ["spec", "replicas"]]?.int ?? 1
-        var status = current["status"]?.object ?? [:]
-        status["replicas"] = .int(replicas)
-        status["observedGeneration"] = current[path: ["metadata", "generation"]]
-        let counted = type.kind == "StatefulSet"
-            ? ["readyReplicas", "availableReplicas", "currentReplicas", "updatedReplicas"]
-            : (type.kind == "Deployment" ? ["readyReplicas", "availableReplicas", "updatedReplicas"] : ["readyReplicas", "availableReplicas", "fullyLabeledReplicas"])
-        for field in counted { status[field] = replicas > 0 ? .int(replicas) : nil }
-        var updated = current
-        updated["status"] = .object(status)
-        guard updated != current else { return }
-        commit(type, namespace: namespace, name: name, object: updated, kind: .modified, previous: current)
     }
 
     private func registerCustomResource(_ definition: JSONValue) {
@@ -88,7 +26,9 @@ extension ObjectStore {
         else { return }
         let names = definition[path: ["spec", "names"]] ?? .emptyObject
         let namespaced = definition[path: ["spec", "scope"]]?.string != "Cluster"
+        // The storage version first: objects are kept in it and converted for the others.
         let versions = (definition[path: ["spec", "versions"]]?.array ?? []).filter { $0["served"]?.bool != false }
+            .sorted { ($0["storage"]?.bool == true ? 0 : 1) < ($1["storage"]?.bool == true ? 0 : 1) }
         let newTypes = versions.compactMap { version -> ResourceType? in
             guard let name = version["name"]?.string else { return nil }
             return ResourceType(
@@ -102,7 +42,9 @@ extension ObjectStore {
                 printerColumns: (version["additionalPrinterColumns"]?.array ?? []).compactMap { column in
                     guard let name = column["name"]?.string, let jsonPath = column["jsonPath"]?.string else { return nil }
                     return .init(name: name, type: column["type"]?.string ?? "string", path: jsonPath.split(separator: ".").map(String.init))
-                }
+                },
+                crdSchema: version[path: ["schema", "openAPIV3Schema"]],
+                scaleReplicasPath: version[path: ["subresources", "scale", "specReplicasPath"]]?.string
             )
         }
         register(newTypes, replacingGroup: group, plural: plural)

@@ -4,10 +4,23 @@ import JSON
 /// Who writes, how, and when: what every write verb needs besides the object.
 struct WriteContext: Sendable {
     var fieldManager: String
-    var dryRun: Bool = false
-    var now: Date
+    var dryRun: Bool
+    var now: Date {
+        didSet { timestamp = Timestamp.format(now) }
+    }
+    /// `now` as RFC 3339, formatted once per request.
+    private(set) var timestamp: String
+    /// What to do with unknown fields (the `fieldValidation` parameter; Warn when absent).
+    var fieldValidation: ObjectDecoder.FieldValidation = .warn
+    /// Collects the warnings the answer carries as `Warning` headers.
+    var warnings: WarningSink?
 
-    var timestamp: String { Timestamp.format(now) }
+    init(fieldManager: String, dryRun: Bool = false, now: Date) {
+        self.fieldManager = fieldManager
+        self.dryRun = dryRun
+        self.now = now
+        self.timestamp = Timestamp.format(now)
+    }
 }
 
 enum Timestamp {
@@ -36,6 +49,10 @@ extension ObjectStore {
     func create(_ type: ResourceType, namespace: String?, body: JSONValue, context: WriteContext, appliedConfiguration: JSONValue? = nil) throws(APIError) -> JSONValue {
         guard case .object = body else { throw .badRequest("the request body must be a JSON object") }
         try checkTypeMeta(body, type)
+        if let version = body[path: ["metadata", "resourceVersion"]]?.string, let number = Int64(version), number != 0 {
+            // etcd3's store refuses it with a plain error, which kube-apiserver answers as a 500.
+            throw APIError(code: 500, reason: "", message: "resourceVersion should not be set on objects to be created")
+        }
         var object = body
         if let bodyNamespace = object[path: ["metadata", "namespace"]]?.string, !bodyNamespace.isEmpty, type.namespaced, bodyNamespace != namespace {
             throw .badRequest("the namespace of the provided object does not match the namespace sent on the request")
@@ -44,8 +61,7 @@ extension ObjectStore {
         if name.isEmpty, let prefix = object[path: ["metadata", "generateName"]]?.string, !prefix.isEmpty {
             name = prefix + Self.randomSuffix()
         }
-        guard !name.isEmpty else { throw .invalid(type, "", field: "metadata.name", message: "Required value: name or generateName is required") }
-        try validateName(name, type)
+        guard !name.isEmpty else { throw .invalid(type, "", FieldError(.required, "metadata.name", detail: "name or generateName is required")) }
         if type.namespaced {
             guard let namespace else { throw .badRequest("a namespace is required for \(type.qualifiedName)") }
             guard let namespaceObject = objects["/namespaces"]?[Self.key(namespace: nil, name: namespace)] else {
@@ -71,12 +87,20 @@ extension ObjectStore {
             metadata[field] = nil
         }
         object["metadata"] = .object(metadata)
-        applyDefaults(type, to: &object)
-        var ownership = FieldOwnership(object: .emptyObject)
+        // Status is written through its subresource: a create's is dropped (PrepareForCreate),
+        // except for the kinds whose creators report it at once.
+        if type.hasStatus, !["Pod", "Node", "Namespace", "CustomResourceDefinition"].contains(type.kind) {
+            object["status"] = nil
+        }
+        Defaulting.prepareForCreate(type, &object)
+        object = try admit(type, object, old: nil, context: context)
+        var ownership = FieldOwnership(object: .emptyObject, schema: type.schema)
         if let appliedConfiguration {
-            _ = ownership.recordApply(manager: context.fieldManager, apiVersion: type.groupVersion, time: context.timestamp, fields: FieldOwnership.leaves(of: appliedConfiguration))
+            do {
+                _ = try ownership.apply(appliedConfiguration, to: .emptyObject, manager: context.fieldManager, apiVersion: type.groupVersion, time: context.timestamp, subresource: "", force: true)
+            } catch {}
         } else {
-            ownership.recordUpdate(manager: context.fieldManager, apiVersion: type.groupVersion, time: context.timestamp, fields: FieldOwnership.leaves(of: object))
+            ownership.recordUpdate(from: .emptyObject, to: object, manager: context.fieldManager, apiVersion: type.groupVersion, time: context.timestamp, subresource: "")
         }
         object[path: ["metadata", "managedFields"]] = ownership.managedFields
         if context.dryRun { return object }
@@ -91,14 +115,6 @@ extension ObjectStore {
         }
         if let kind = body["kind"]?.string, !kind.isEmpty, kind != type.kind {
             throw .badRequest("the kind in the data (\(kind)) does not match the expected kind (\(type.kind))")
-        }
-    }
-
-    private func validateName(_ name: String, _ type: ResourceType) throws(APIError) {
-        let allowed = name.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D || $0 == 0x2E }
-        let edges = name.first.map { $0.isLetter || $0.isNumber } == true && name.last.map { $0.isLetter || $0.isNumber } == true
-        guard name.count <= 253, allowed, edges else {
-            throw .invalid(type, name, field: "metadata.name", message: "Invalid value: \"\(name)\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")
         }
     }
 
@@ -133,12 +149,14 @@ extension ObjectStore {
             updated = body
             if type.hasStatus { updated["status"] = current["status"] }
         }
-        return try store(updated, replacing: current, type, namespace: namespace, name: name, context: context, ownership: .update)
+        return try store(updated, replacing: current, type, namespace: namespace, name: name, context: context, ownership: .update(subresource: subresource?.rawValue ?? ""))
     }
 
     enum OwnershipChange {
-        case update
-        case apply(configuration: JSONValue)
+        /// An ordinary write through the main resource or a subresource (`status`, `scale`).
+        case update(subresource: String = "")
+        /// Server-side apply: the ownership already worked out by `apply`.
+        case applied(FieldOwnership)
     }
 
     /// Writes `updated` over `current`, keeping what clients may not change, bumping the
@@ -153,15 +171,15 @@ extension ObjectStore {
             metadata[field] = kept[field]
         }
         updated["metadata"] = .object(metadata)
-        applyDefaults(type, to: &updated)
+        updated = try admit(type, updated, old: current, context: context)
 
-        var ownership = FieldOwnership(object: current)
+        var ownership: FieldOwnership
         switch change {
-        case .update:
-            ownership.recordUpdate(manager: context.fieldManager, apiVersion: type.groupVersion, time: context.timestamp, fields: FieldOwnership.changedLeaves(from: current, to: updated))
-        case .apply(let configuration):
-            let released = ownership.recordApply(manager: context.fieldManager, apiVersion: type.groupVersion, time: context.timestamp, fields: FieldOwnership.leaves(of: configuration))
-            for path in released { updated[path: path] = nil }
+        case .update(let subresource):
+            ownership = FieldOwnership(object: current, schema: type.schema)
+            ownership.recordUpdate(from: current, to: updated, manager: context.fieldManager, apiVersion: type.groupVersion, time: context.timestamp, subresource: subresource)
+        case .applied(let applied):
+            ownership = applied
         }
         updated[path: ["metadata", "managedFields"]] = ownership.managedFields
 
@@ -221,7 +239,7 @@ extension ObjectStore {
         } else if type.hasStatus {
             patched["status"] = current["status"]
         }
-        return try store(patched, replacing: current, type, namespace: namespace, name: name, context: context, ownership: .update)
+        return try store(patched, replacing: current, type, namespace: namespace, name: name, context: context, ownership: .update(subresource: subresource?.rawValue ?? ""))
     }
 
     static func patched(_ object: JSONValue, with document: JSONValue, format: PatchFormat) throws(APIError) -> JSONValue {
@@ -252,14 +270,16 @@ extension ObjectStore {
             object[path: ["metadata", "name"]] = .string(name)
             return try create(type, namespace: namespace, body: object, context: context, appliedConfiguration: configuration)
         }
-        let ownership = FieldOwnership(object: current)
-        let conflicts = ownership.conflicts(applying: configuration, by: context.fieldManager, to: current)
-        if !conflicts.isEmpty, !force {
-            throw .applyConflict(type, name, conflicts: conflicts, apiVersion: type.groupVersion)
+        var ownership = FieldOwnership(object: current, schema: type.schema)
+        let sub = subresource?.rawValue ?? ""
+        var merged: JSONValue
+        do {
+            merged = try ownership.apply(configuration, to: current, manager: context.fieldManager, apiVersion: type.groupVersion, time: context.timestamp, subresource: sub, force: force)
+        } catch {
+            throw .applyConflict(type, name, conflicts: error.conflicts)
         }
-        var merged = MergePatch.apply(configuration, to: current)
         if subresource != .status, type.hasStatus { merged["status"] = current["status"] }
-        return try store(merged, replacing: current, type, namespace: namespace, name: name, context: context, ownership: .apply(configuration: configuration))
+        return try store(merged, replacing: current, type, namespace: namespace, name: name, context: context, ownership: .applied(ownership))
     }
 
     // MARK: Scale
@@ -288,11 +308,11 @@ extension ObjectStore {
             throw .conflict(type, name)
         }
         guard let replicas = scale[path: ["spec", "replicas"]]?.int, replicas >= 0 else {
-            throw .invalid(type, name, field: "spec.replicas", message: "Invalid value: must be greater than or equal to 0")
+            throw .invalid(type, name, .invalid("spec.replicas", scale[path: ["spec", "replicas"]] ?? .null, "must be greater than or equal to 0"))
         }
         var updated = current
         updated[path: ["spec", "replicas"]] = .int(replicas)
-        _ = try store(updated, replacing: current, type, namespace: namespace, name: name, context: context, ownership: .update)
+        _ = try store(updated, replacing: current, type, namespace: namespace, name: name, context: context, ownership: .update(subresource: "scale"))
         return try scaleObject(type, namespace: namespace, name: name)
     }
 
@@ -302,8 +322,16 @@ extension ObjectStore {
         case background = "Background", foreground = "Foreground", orphan = "Orphan"
     }
 
+    struct Deletion: Sendable {
+        /// The object as deleted, or as marked for deletion.
+        var object: JSONValue
+        /// True while finalizers (or a namespace's contents) keep it.
+        var pending: Bool
+    }
+
     /// Deletes an object, or marks it for deletion while finalizers remain.
-    func delete(_ type: ResourceType, namespace: String?, name: String, propagation: Propagation = .background, precondition: (uid: String?, resourceVersion: String?) = (nil, nil), context: WriteContext) throws(APIError) -> JSONValue {
+    @discardableResult
+    func delete(_ type: ResourceType, namespace: String?, name: String, propagation: Propagation = .background, precondition: (uid: String?, resourceVersion: String?) = (nil, nil), context: WriteContext) throws(APIError) -> Deletion {
         let current = try object(type, namespace: namespace, name: name)
         if let uid = precondition.uid, uid != current[path: ["metadata", "uid"]]?.string {
             throw APIError(code: 409, reason: "Conflict", message: "Precondition failed: UID in precondition: \(uid), UID in object meta: \(current[path: ["metadata", "uid"]]?.string ?? "")")
@@ -311,7 +339,7 @@ extension ObjectStore {
         if let version = precondition.resourceVersion, version != current[path: ["metadata", "resourceVersion"]]?.string {
             throw .conflict(type, name)
         }
-        if context.dryRun { return current }
+        if context.dryRun { return Deletion(object: current, pending: false) }
         let finalizers = current[path: ["metadata", "finalizers"]]?.array ?? []
         let isNamespace = type.storageKey == "/namespaces"
         if !finalizers.isEmpty || isNamespace {
@@ -323,11 +351,12 @@ extension ObjectStore {
                 marked = commit(type, namespace: namespace, name: name, object: marked, kind: .modified, previous: current)
             }
             if isNamespace {
-                return terminateNamespace(name, object: marked, context: context)
+                let remaining = terminateNamespace(name, object: marked, context: context)
+                return Deletion(object: remaining, pending: namespaceExists(name))
             }
-            return marked
+            return Deletion(object: marked, pending: true)
         }
-        return remove(type, namespace: namespace, name: name, object: current, propagation: propagation, context: context)
+        return Deletion(object: remove(type, namespace: namespace, name: name, object: current, propagation: propagation, context: context), pending: false)
     }
 
     /// Removes an object for good and lets the controllers react (dependents, namespace, CRD).

@@ -13,6 +13,7 @@ actor ObjectStore {
         var continueTokenLifetime: Duration = .seconds(300)
         /// Delay before a workload's status follows its spec.replicas.
         var workloadReadyDelay: Duration = .zero
+        var gitVersion = "v1.32.0"
     }
 
     struct Watcher {
@@ -32,17 +33,30 @@ actor ObjectStore {
     private var watchers: [Int: Watcher] = [:]
     private var nextWatcherID = 0
     private var settleTasks: [Task<Void, Never>] = []
+    /// The pod template each Deployment's current revision was made from (as its ReplicaSet would be).
+    var templateHashes: [String: String] = [:]
 
     init(settings: Settings) {
         self.settings = settings
     }
 
-    /// Creates the namespaces every cluster starts with.
+    /// Creates what every cluster starts with: the system namespaces and one ready node.
     func createSystemNamespaces() {
         let namespaceType = types[0]
         let context = WriteContext(fieldManager: "kube-apiserver", now: Date())
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             _ = try? create(namespaceType, namespace: nil, body: ["metadata": ["name": .string(name)]], context: context)
+        }
+        if let nodeType = types.first(where: { $0.storageKey == "/nodes" }) {
+            let node: JSONValue = [
+                "metadata": ["name": "kubesim-node", "labels": ["kubernetes.io/hostname": "kubesim-node", "kubernetes.io/os": "linux"]],
+                "status": [
+                    "conditions": [["type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"]],
+                    "nodeInfo": ["kubeletVersion": .string(settings.gitVersion), "operatingSystem": "linux", "architecture": "amd64"],
+                    "capacity": ["cpu": "8", "memory": "32Gi", "pods": "110"], "allocatable": ["cpu": "8", "memory": "32Gi", "pods": "110"],
+                ],
+            ]
+            _ = try? create(nodeType, namespace: nil, body: node, context: context)
         }
     }
 

@@ -11,17 +11,32 @@ struct ResourceHandler {
     let request: Request
     let target: ResourceTarget
     let context: SimContext
+    let identity: Identity
+    /// Warnings for the answer (unknown fields under `fieldValidation=Warn`).
+    let warnings = WarningSink()
 
     private var store: ObjectStore { state.store }
     private var type: ResourceType { target.type }
 
+    private var parameters: QueryParameters { QueryParameters(request.uri.query) }
+
     private func query(_ name: String) -> String? {
-        request.uri.queryParameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        parameters[name]
     }
 
     private var writeContext: WriteContext {
-        let agent = request.headers[.userAgent].flatMap { $0.split(separator: "/").first.map(String.init) }
-        return WriteContext(fieldManager: query("fieldManager") ?? agent ?? "unknown", dryRun: query("dryRun") == "All", now: Date())
+        get throws(APIError) {
+            let agent = request.headers[.userAgent].flatMap { $0.split(separator: "/").first.map(String.init) }
+            var context = WriteContext(fieldManager: query("fieldManager") ?? agent ?? "unknown", dryRun: query("dryRun") == "All", now: Date())
+            if let text = query("fieldValidation") {
+                guard let mode = ObjectDecoder.FieldValidation(rawValue: text) else {
+                    throw .badRequest("fieldValidation parameter unsupported: \(text)")
+                }
+                context.fieldValidation = mode
+            }
+            context.warnings = warnings
+            return context
+        }
     }
 
     private var wantsTable: Bool {
@@ -29,6 +44,13 @@ struct ResourceHandler {
     }
 
     func handle(verb: String) async throws(APIError) -> Response {
+        guard type.verbs.contains(verb) else {
+            throw .methodNotAllowed("the server does not allow this method on the requested resource")
+        }
+        if type.isCreateOnly {
+            let review = try await AccessReview(state: state, identity: identity, type: type, namespace: target.namespace).answer(to: try await jsonBody())
+            return APIServer.json(review, status: 201)
+        }
         switch verb {
         case "get": return try await get()
         case "list": return try await list()
@@ -40,6 +62,11 @@ struct ResourceHandler {
         case "deletecollection": return try await deleteCollection()
         default: throw .methodNotAllowed("the server does not allow this method on the requested resource")
         }
+    }
+
+    /// The version objects of this resource are stored in.
+    private var storageType: ResourceType {
+        get async { await store.type(forStorageKey: type.storageKey) ?? type }
     }
 
     private var subresource: ObjectStore.Subresource? {
@@ -62,6 +89,17 @@ struct ResourceHandler {
 
     private func jsonBody() async throws(APIError) -> JSONValue {
         let data = try await body()
+        let contentType = (request.headers[.contentType] ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        if contentType == ProtobufDecoder.contentType {
+            guard type.builtIn else {
+                throw .unsupportedMediaType(contentType, accepted: ["application/json", "application/yaml"])
+            }
+            do {
+                return try ProtobufDecoder.decode(data, type: type)
+            } catch {
+                throw .badRequest("the object provided is unrecognized (must be of type \(type.kind)): \(error)")
+            }
+        }
         do {
             return try JSONValue(parsing: data)
         } catch {
@@ -73,11 +111,31 @@ struct ResourceHandler {
         }
     }
 
-    private func respond(_ object: JSONValue, status: Int = 200) -> Response {
+    /// The body with the request's apiVersion and kind where it names none, for conversion.
+    private func typedBody() async throws(APIError) -> JSONValue {
+        Self.typed(try await jsonBody(), type)
+    }
+
+    private static func typed(_ body: JSONValue, _ type: ResourceType) -> JSONValue {
+        guard case .object = body else { return body }
+        var typed = body
+        if typed["apiVersion"]?.string?.isEmpty ?? true { typed["apiVersion"] = .string(type.groupVersion) }
+        if typed["kind"]?.string?.isEmpty ?? true { typed["kind"] = .string(type.kind) }
+        return typed
+    }
+
+    private func respond(_ stored: JSONValue, status: Int = 200) -> Response {
+        let object = Conversion.convert(stored, to: type)
+        var response: Response
         if wantsTable, object["kind"]?.string == type.kind {
-            return APIServer.json(TablePrinter.table(for: type, objects: [object], resourceVersion: object[path: ["metadata", "resourceVersion"]]?.string, includeObject: query("includeObject") ?? "Metadata", now: Date()), status: status)
+            response = APIServer.json(TablePrinter.table(for: type, objects: [object], resourceVersion: object[path: ["metadata", "resourceVersion"]]?.string, includeObject: query("includeObject") ?? "Metadata", now: Date()), status: status)
+        } else {
+            response = APIServer.json(object, status: status)
         }
-        return APIServer.json(object, status: status)
+        for warning in warnings.all {
+            response.headers.append(HTTPField(name: HTTPField.Name("Warning")!, value: "299 - \"\(warning.replacingOccurrences(of: "\"", with: "\\\""))\""))
+        }
+        return response
     }
 
     // MARK: Reads
@@ -103,7 +161,8 @@ struct ResourceHandler {
             guard let value = Int(text), value >= 0 else { throw .badRequest("limit must be a non-negative integer, got \(text)") }
             limit = value == 0 ? nil : value
         }
-        let result = try await store.list(type, namespace: target.namespace, labels: labels, fields: fields, limit: limit, continueToken: query("continue"), now: Date())
+        var result = try await store.list(type, namespace: target.namespace, labels: labels, fields: fields, limit: limit, continueToken: query("continue"), now: Date())
+        result.items = result.items.map { Conversion.convert($0, to: type) }
         var metadata: JSONValue = ["resourceVersion": .string(String(result.resourceVersion))]
         if let token = result.continueToken { metadata["continue"] = .string(token) }
         if let remaining = result.remainingItemCount { metadata["remainingItemCount"] = .int(Int64(remaining)) }
@@ -163,6 +222,7 @@ struct ResourceHandler {
                             try? await channel.close()
                             return
                         case .event(var event):
+                            event.object = Conversion.convert(event.object, to: type)
                             if table, event.kind != .error, event.kind != .bookmark {
                                 event.object = TablePrinter.table(for: type, objects: [event.object], resourceVersion: event.object[path: ["metadata", "resourceVersion"]]?.string, includeObject: includeObject, now: Date())
                             }
@@ -184,7 +244,8 @@ struct ResourceHandler {
         guard target.name == nil || type.kind == "Namespace" && target.subresource == nil else {
             throw .methodNotAllowed("POST is not supported on a named \(type.qualifiedName)")
         }
-        let object = try await store.create(type, namespace: target.namespace, body: try await jsonBody(), context: writeContext)
+        let storage = await storageType
+        let object = try await store.create(storage, namespace: target.namespace, body: Conversion.convert(try await typedBody(), to: storage), context: try writeContext)
         return respond(object, status: 201)
     }
 
@@ -192,9 +253,10 @@ struct ResourceHandler {
         let name = try requireName()
         let body = try await jsonBody()
         if subresource == .scale {
-            return APIServer.json(try await store.updateScale(type, namespace: target.namespace, name: name, scale: body, context: writeContext))
+            return APIServer.json(try await store.updateScale(type, namespace: target.namespace, name: name, scale: body, context: try writeContext))
         }
-        return respond(try await store.update(type, namespace: target.namespace, name: name, body: body, subresource: subresource, context: writeContext))
+        let storage = await storageType
+        return respond(try await store.update(storage, namespace: target.namespace, name: name, body: Conversion.convert(Self.typed(body, type), to: storage), subresource: subresource, context: try writeContext))
     }
 
     private func patch() async throws(APIError) -> Response {
@@ -210,8 +272,10 @@ struct ResourceHandler {
         if force, format != .apply {
             throw .badRequest("force is only supported for apply patches")
         }
-        let result = try await store.patch(type, namespace: target.namespace, name: name, format: format, body: try await body(), subresource: subresource, force: force, context: writeContext)
-        return subresource == .scale ? APIServer.json(result) : respond(result)
+        let existed = (try? await store.object(type, namespace: target.namespace, name: name)) != nil
+        let result = try await store.patch(await storageType, namespace: target.namespace, name: name, format: format, body: try await body(), subresource: subresource, force: force, context: try writeContext)
+        // An apply that creates the object answers 201, as a create does.
+        return subresource == .scale ? APIServer.json(result) : respond(result, status: existed ? 200 : 201)
     }
 
     private func deleteOptions() async throws(APIError) -> (ObjectStore.Propagation, (uid: String?, resourceVersion: String?)) {
@@ -226,20 +290,31 @@ struct ResourceHandler {
 
     private func delete() async throws(APIError) -> Response {
         let name = try requireName()
+        if type.storageKey == "/namespaces", ["default", "kube-system", "kube-public"].contains(name) {
+            // The NamespaceLifecycle admission plugin.
+            throw .forbidden(type, name, "this namespace may not be deleted")
+        }
         let (policy, precondition) = try await deleteOptions()
-        return respond(try await store.delete(type, namespace: target.namespace, name: name, propagation: policy, precondition: precondition, context: writeContext))
+        let result = try await store.delete(type, namespace: target.namespace, name: name, propagation: policy, precondition: precondition, context: try writeContext)
+        // Still there (finalizers, a terminating namespace), or a kind that returns what it deleted.
+        if result.pending || type.returnsDeletedObject {
+            return respond(result.object)
+        }
+        var details: JSONValue = ["name": .string(name), "kind": .string(type.plural), "uid": result.object[path: ["metadata", "uid"]] ?? ""]
+        if !type.group.isEmpty { details["group"] = .string(type.group) }
+        return APIServer.json(["kind": "Status", "apiVersion": "v1", "metadata": .emptyObject, "status": "Success", "details": details])
     }
 
     private func deleteCollection() async throws(APIError) -> Response {
         let (labels, fields) = try selectors()
         let (policy, _) = try await deleteOptions()
-        let context = writeContext
+        let context = try writeContext
         let items = try await store.list(type, namespace: target.namespace, labels: labels, fields: fields, limit: nil, continueToken: nil, now: Date()).items
         var deleted: [JSONValue] = []
         for item in items {
             guard let name = item[path: ["metadata", "name"]]?.string else { continue }
-            if let object = try? await store.delete(type, namespace: item[path: ["metadata", "namespace"]]?.string, name: name, propagation: policy, context: context) {
-                deleted.append(object)
+            if let result = try? await store.delete(type, namespace: item[path: ["metadata", "namespace"]]?.string, name: name, propagation: policy, context: context) {
+                deleted.append(result.object)
             }
         }
         return APIServer.json(["kind": .string(type.listKind), "apiVersion": .string(type.groupVersion), "metadata": .emptyObject, "items": .array(deleted)])

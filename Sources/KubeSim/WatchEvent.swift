@@ -53,7 +53,11 @@ struct WatchFilter: Sendable {
             switch (before, now) {
             case (true, true): return WatchEvent(kind: .modified, object: entry.object)
             case (false, true): return WatchEvent(kind: .added, object: entry.object)
-            case (true, false): return WatchEvent(kind: .deleted, object: entry.object)
+            case (true, false):
+                // The last state that matched, at the change's resourceVersion (kube-apiserver's cacher).
+                var last = entry.previous ?? entry.object
+                last[path: ["metadata", "resourceVersion"]] = entry.object[path: ["metadata", "resourceVersion"]]
+                return WatchEvent(kind: .deleted, object: last)
             case (false, false): return nil
             }
         case .bookmark, .error: return nil

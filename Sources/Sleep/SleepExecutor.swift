@@ -64,7 +64,24 @@ public final class SleepExecutor: Sendable {
     private let now: @Sendable () -> Date
     private let logger: Logger
 
-    public init(cluster: String, client: KubeClient, store: Store, concurrency: Int = 16, now: @escaping @Sendable () -> Date = Date.init, logger: Logger) {
+    /// A moment of a sleep or wake where the process could die; tests stop there (`checkpoint`)
+    /// to play what a kill at that moment leaves behind.
+    public enum Checkpoint: Sendable, Equatable {
+        /// A sleep's restore data is in the journal and the Secret; nothing patched yet.
+        case restoreDataWritten(namespace: String)
+        /// One object was patched (asleep or awake) and its journal entry is not marked yet.
+        case patched(ObjectRef, action: RestoreSecret.Operation)
+        /// A wake patched what it could; the Secret is not rewritten yet.
+        case wakeBeforeSecret(namespace: String)
+    }
+
+    private let checkpoint: (@Sendable (Checkpoint) async -> Void)?
+
+    public init(
+        cluster: String, client: KubeClient, store: Store, concurrency: Int = 16, now: @escaping @Sendable () -> Date = Date.init,
+        checkpoint: (@Sendable (Checkpoint) async -> Void)? = nil, logger: Logger
+    ) {
+        self.checkpoint = checkpoint
         self.cluster = cluster
         self.client = client
         self.store = store
@@ -114,11 +131,13 @@ public final class SleepExecutor: Sendable {
         }
         entries = try await store.journal(entries)
         try await writeSecret(target, operation: .sleep, scheduledAt: scheduledAt, restore: plan.restore)
+        await checkpoint?(.restoreDataWritten(namespace: target.namespace))
         logger.debug("restore data written", metadata: ["cluster": "\(cluster)", "namespace": "\(target.namespace)"])
 
         let results: [(ObjectRef, ObjectResult)] = await forEach(Array(zip(plan.changes, entries))) { change, entry in
             do {
                 _ = try await self.client.patch(change.kind, namespace: target.namespace, name: change.ref.name, .json(change.patch.document))
+                await self.checkpoint?(.patched(change.ref, action: .sleep))
                 try await self.store.markJournalEntry(id: entry.id!, as: .slept, at: self.now())
                 return (change.ref, .done)
             } catch let error as KubeError where error.isNotFound {
@@ -204,6 +223,7 @@ public final class SleepExecutor: Sendable {
                 remaining.set(restore.patch(groupKind: ref.groupKind, name: ref.name), groupKind: ref.groupKind, name: ref.name)
             }
         }
+        await checkpoint?(.wakeBeforeSecret(namespace: target.namespace))
         if remaining.isEmpty {
             try await writeSecret(target, operation: .wakeUp, scheduledAt: scheduledAt, restore: nil)
         } else {
@@ -248,6 +268,7 @@ public final class SleepExecutor: Sendable {
             guarded[path: ["metadata", "resourceVersion"]] = object[path: ["metadata", "resourceVersion"]]
             do {
                 _ = try await client.patch(kind, namespace: target.namespace, name: ref.name, .merge(guarded))
+                await checkpoint?(.patched(ref, action: .wakeUp))
                 return .done
             } catch let error as KubeError where error.isNotFound {
                 return .skipped(.gone)

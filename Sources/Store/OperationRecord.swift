@@ -97,7 +97,8 @@ extension Store {
         try OperationRecord
             .filter(Column("cluster") == cluster)
             .filter([OperationRecord.State.pending.rawValue, OperationRecord.State.running.rawValue].contains(Column("state")))
-            .order(Column("createdAt"), Column("id"))
+            // Requests made in the same instant keep the order they were accepted in.
+            .order(Column("createdAt"), Column.rowID)
             .fetchAll(db)
     }
 
@@ -106,7 +107,7 @@ extension Store {
         try await writer.read { db in
             var request = OperationRecord.all()
             if let cluster { request = request.filter(Column("cluster") == cluster) }
-            return try request.order(Column("createdAt").desc).limit(limit).fetchAll(db)
+            return try request.order(Column("createdAt").desc, Column.rowID.desc).limit(limit).fetchAll(db)
         }
     }
 }

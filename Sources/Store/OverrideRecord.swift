@@ -105,7 +105,7 @@ extension Store {
             var request = OverrideRecord.filter(OverrideRecord.Columns.clearedAt == nil)
                 .filter(OverrideRecord.Columns.until == nil || OverrideRecord.Columns.until > now)
             if let cluster { request = request.filter(OverrideRecord.Columns.cluster == cluster) }
-            return try request.order(OverrideRecord.Columns.createdAt).fetchAll(db)
+            return try request.order(OverrideRecord.Columns.createdAt, Column.rowID).fetchAll(db)
         }
     }
 
@@ -116,7 +116,7 @@ extension Store {
 
     static func openOverrides(cluster: String, in db: Database) throws -> [OverrideRecord] {
         try OverrideRecord.filter(OverrideRecord.Columns.cluster == cluster && OverrideRecord.Columns.clearedAt == nil)
-            .order(OverrideRecord.Columns.createdAt).fetchAll(db)
+            .order(OverrideRecord.Columns.createdAt, Column.rowID).fetchAll(db)
     }
 
     /// An override by id, open or not.

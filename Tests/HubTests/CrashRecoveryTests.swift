@@ -46,13 +46,13 @@ struct CrashRecoveryTests {
         let token: String
         var serve: ServeProcess
 
-        static func start() async throws -> ServedHub {
+        static func start(namespaces: [String] = ["shop"]) async throws -> ServedHub {
             let directory = try TemporaryDirectory("crash")
             var simConfiguration = KubeSim.Configuration()
             simConfiguration.bookmarkInterval = .milliseconds(500)
             let sim = try await KubeSim.start(simConfiguration)
             try await sim.load(manifests: HubFixture.crd)
-            try await sim.load(manifests: HubFixture.shop("shop", deployments: 12))
+            for namespace in namespaces { try await sim.load(manifests: HubFixture.shop(namespace, deployments: 12)) }
             try directory.write("kube/staging.yaml", sim.kubeconfig(user: "sandman", contextName: "staging"))
             // A schedule whose transitions are far away: only the requested sleep acts.
             try directory.write("clusters/staging.yaml", """
@@ -60,7 +60,7 @@ struct CrashRecoveryTests {
                 kubeconfig: ../kube/staging.yaml
                 context: staging
                 schedules:
-                  - {name: rare, namespaces: [shop], weekdays: "0", sleepAt: "03:00", wakeUpAt: "03:01"}
+                  - {name: rare, namespaces: [\(namespaces.joined(separator: ", "))], weekdays: "0", sleepAt: "03:00", wakeUpAt: "03:01"}
                 client: {qps: 500, burst: 500, concurrency: 1}
                 """)
             // Port 0: each start binds a free port and logs it (a port chosen beforehand may be
@@ -74,8 +74,58 @@ struct CrashRecoveryTests {
                 token: created.stdout.trimmingCharacters(in: .whitespacesAndNewlines), serve: try ServeProcess(config: config, log: log)
             )
             #expect(await eventually(timeout: .seconds(30)) { await hub.ready() }, "hub did not start: \(hub.logText)")
-            #expect(await eventually(timeout: .seconds(30)) { (try? await hub.api("GET", "/api/v1/clusters/staging/namespaces"))?["namespaces"]?.array?.count == 1 })
+            #expect(await eventually(timeout: .seconds(30)) { (try? await hub.api("GET", "/api/v1/clusters/staging/namespaces"))?["namespaces"]?.array?.count == namespaces.count })
             return hub
+        }
+
+        /// Starts `sandman serve` again on the same files, after a kill.
+        mutating func restart() throws {
+            serve = try ServeProcess(config: config, log: log)
+        }
+
+        /// A request, repeated until the hub takes it (while it starts it cannot answer, then answers 503 until synced).
+        func request(_ action: String, _ body: String) async throws -> String {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                if let id = (try? await api("POST", "/api/v1/clusters/staging/\(action)", body: body))?[path: ["operation", "id"]]?.string {
+                    return id
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            Issue.record("the hub did not take the \(action) request: \(logText)")
+            return ""
+        }
+
+        func operation(_ id: String) async -> JSONValue {
+            (try? await api("GET", "/api/v1/operations/\(id)"))?["operation"] ?? .null
+        }
+
+        /// Waits until every operation the hub has is finished.
+        func settled() async -> Bool {
+            await eventually(timeout: .seconds(60)) {
+                guard let operations = (try? await api("GET", "/api/v1/operations"))?["operations"]?.array else { return false }
+                return operations.allSatisfy { $0["finishedAt"] != .null && $0["finishedAt"] != nil }
+            }
+        }
+
+        func replicas(_ namespace: String) async -> [String: Int64] {
+            var result: [String: Int64] = [:]
+            for object in await sim.objects(apiVersion: "apps/v1", kind: "Deployment", namespace: namespace) {
+                result[object[path: ["metadata", "name"]]?.string ?? "?"] = object[path: ["spec", "replicas"]]?.int
+            }
+            return result
+        }
+
+        /// The Warning events blaming people for changes made while asleep.
+        func blame(_ namespace: String) async -> [JSONValue] {
+            await sim.objects(apiVersion: "v1", kind: "Event", namespace: namespace).filter { $0["reason"] == "ModifiedDuringSleep" }
+        }
+
+        /// How many objects the state Secret holds restore data for.
+        func restoreEntries(_ namespace: String) async -> Int {
+            let secret = await sim.object(apiVersion: "v1", kind: "Secret", namespace: namespace, name: "sleepinfo-hub-rare")
+            let info = secret?[path: ["data", "original-resource-info"]]?.string.flatMap { Data(base64Encoded: $0) }.flatMap { try? JSONValue(parsing: $0) }
+            return info?["Deployment.apps"]?.object?.count ?? 0
         }
 
         var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
@@ -98,11 +148,7 @@ struct CrashRecoveryTests {
         }
 
         func replicas() async -> [String: Int64] {
-            var result: [String: Int64] = [:]
-            for object in await sim.objects(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop") {
-                result[object[path: ["metadata", "name"]]?.string ?? "?"] = object[path: ["spec", "replicas"]]?.int
-            }
-            return result
+            await replicas("shop")
         }
 
         func stop() async {
@@ -193,5 +239,101 @@ struct CrashRecoveryTests {
         #expect(await served.replicas() == original)
         let serveLog = served.logText
         #expect(serveLog.contains("resuming an unfinished operation"))
+    }
+
+    // MARK: Issue 13's scenarios with SIGKILL
+
+    /// Scenario 1: a wake killed once a Deployment is back up, and a sleep asked for as soon as
+    /// the hub is back: nothing is lost, and a later wake restores every Deployment.
+    @Test func sigkillDuringAWakeThenASleepLosesNothing() async throws {
+        var served = try await ServedHub.start()
+        defer { Task { [served] in await served.stop() } }
+        let original = await served.replicas()
+        _ = try await served.request("sleep", #"{"namespaces":["shop"]}"#)
+        #expect(await served.settled())
+        served.sim.setFaults(.init(latency: .milliseconds(100)))
+        _ = try await served.request("wake", #"{"namespaces":["shop"]}"#)
+        #expect(await eventually(timeout: .seconds(30)) { await served.replicas().values.contains { $0 > 0 } })
+        served.serve.kill()
+        served.sim.setFaults(.init())
+        try served.restart()
+        _ = try await served.request("sleep", #"{"namespaces":["shop"]}"#)
+        #expect(await served.settled(), "\(served.logText)")
+        #expect(await served.replicas().values.allSatisfy { $0 == 0 })
+        #expect(await served.restoreEntries("shop") == 12, "every original is kept")
+        _ = try await served.request("wake", #"{"namespaces":["shop"]}"#)
+        #expect(await served.settled())
+        #expect(await served.replicas() == original)
+        #expect(await served.blame("shop").isEmpty)
+    }
+
+    /// Scenario 2: `wake shop` killed midway with `wake blog` asked meanwhile: both finish after the
+    /// restart, and nothing puts blog back to sleep.
+    @Test func sigkillDoesNotReverseAPersonsWake() async throws {
+        var served = try await ServedHub.start(namespaces: ["shop", "blog"])
+        defer { Task { [served] in await served.stop() } }
+        let original = (shop: await served.replicas("shop"), blog: await served.replicas("blog"))
+        _ = try await served.request("sleep", "{}")
+        #expect(await served.settled())
+        served.sim.setFaults(.init(latency: .milliseconds(100)))
+        let shop = try await served.request("wake", #"{"namespaces":["shop"]}"#)
+        #expect(await eventually(timeout: .seconds(30)) { await served.replicas("shop").values.contains { $0 > 0 } })
+        let blog = try await served.request("wake", #"{"namespaces":["blog"]}"#)
+        served.serve.kill()
+        served.sim.setFaults(.init())
+        try served.restart()
+        #expect(await served.settled(), "\(served.logText)")
+        #expect(await served.operation(shop)["state"] == "succeeded")
+        #expect(await served.operation(blog)["state"] == "succeeded")
+        #expect(await served.replicas("shop") == original.shop)
+        #expect(await served.replicas("blog") == original.blog)
+        // Evaluations go on (here after a namespace event); none of them sleeps blog again.
+        let nudged = Date()
+        try await served.sim.load(manifests: "apiVersion: v1\nkind: Namespace\nmetadata: {name: nudge}")
+        #expect(await eventually(timeout: .seconds(30)) {
+            let statuses = (try? await served.api("GET", "/api/v1/clusters/staging/namespaces"))?["namespaces"]?.array ?? []
+            return !statuses.isEmpty && statuses.allSatisfy { status in
+                (status["evaluatedAt"]?.string).flatMap { try? Date($0, strategy: .iso8601) }.map { $0 > nudged } ?? false
+            }
+        })
+        let operations = (try await served.api("GET", "/api/v1/operations"))["operations"]?.array ?? []
+        #expect(operations.count == 3, "the cluster's sleep and the two wakes: \(operations.map { $0["action"] })")
+        #expect(await served.replicas("blog") == original.blog)
+    }
+
+    /// Scenario 3: a wake killed midway with a sleep asked meanwhile, and the reverse: the newer
+    /// request replaces the older, which never runs again, and nobody is blamed.
+    @Test(arguments: ["wake", "sleep"])
+    func sigkillThenTheOtherWayRunsOnlyTheNewerRequest(killed: String) async throws {
+        var served = try await ServedHub.start()
+        defer { Task { [served] in await served.stop() } }
+        let original = await served.replicas()
+        if killed == "wake" {
+            _ = try await served.request("sleep", #"{"namespaces":["shop"]}"#)
+            #expect(await served.settled())
+        }
+        served.sim.setFaults(.init(latency: .milliseconds(100)))
+        let older = try await served.request(killed, #"{"namespaces":["shop"]}"#)
+        #expect(await eventually(timeout: .seconds(30)) {
+            let values = await served.replicas().values
+            return killed == "wake" ? values.contains { $0 > 0 } : values.contains { $0 == 0 }
+        })
+        let newer = try await served.request(killed == "wake" ? "sleep" : "wake", #"{"namespaces":["shop"]}"#)
+        served.serve.kill()
+        served.sim.setFaults(.init())
+        try served.restart()
+        #expect(await served.settled(), "\(served.logText)")
+        #expect(await served.operation(older)["state"] == "superseded")
+        let result = await served.operation(newer)
+        #expect(result["state"] == "succeeded")
+        let skipped = (result[path: ["summary", "skipped"]]?.array ?? []).compactMap { $0["reason"]?.string }
+        #expect(!skipped.contains { $0.contains("changed by someone") }, "\(skipped)")
+        #expect(await served.blame("shop").isEmpty)
+        if killed == "wake" {
+            #expect(await served.replicas().values.allSatisfy { $0 == 0 })
+            _ = try await served.request("wake", #"{"namespaces":["shop"]}"#)
+            #expect(await served.settled())
+        }
+        #expect(await served.replicas() == original)
     }
 }

@@ -52,7 +52,7 @@ struct HubEndToEndTests {
         #expect(edge["reachable"] == false)
         #expect((edge["lastError"]?.string ?? "").hasPrefix("unreachable"))
         let staging = try #require(clusters.first { $0["name"] == "staging" })
-        #expect(staging["version"] == "v1.31.2-kubesim")
+        #expect(staging["version"] == .string(KubeSim.Configuration().gitVersion))
         #expect(staging[path: ["namespaces", "managed"]] == 1)
         #expect(staging[path: ["nextTransition", "action"]] == "sleep")
         #expect(staging[path: ["nextTransition", "at"]] == "2027-01-04T20:00:00Z")
@@ -383,7 +383,7 @@ struct HubEndToEndTests {
         // A person wakes it by hand (not through Sandman); a restart does not sleep it again.
         await fixture.stopHub()
         for (name, replicas) in original {
-            try await fixture.simulators["staging"]!.load(manifests: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: \(name), namespace: shop}\nspec: {replicas: \(replicas), selector: {matchLabels: {app: \(name)}}}")
+            try await fixture.simulators["staging"]!.load(manifests: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: \(name), namespace: shop}\nspec: {replicas: \(replicas), selector: {matchLabels: {app: \(name)}}, template: {metadata: {labels: {app: \(name)}}, spec: {containers: [{name: app, image: app}]}}}")
         }
         fixture.clock.set(instant("2027-01-04T22:30:00Z"))
         try await fixture.startHub()

@@ -5,6 +5,7 @@ import JSON
 import Kube
 import KubeSim
 import Logging
+import Sleep
 import Store
 import TestSupport
 
@@ -77,11 +78,14 @@ struct HubFixture {
         return settings
     }
 
-    /// Starts (or restarts) the hub in this process.
-    mutating func startHub() async throws {
+    /// Starts (or restarts) the hub in this process; `checkpoint` sees every moment of its sleeps
+    /// and wakes where a kill would leave work half done.
+    mutating func startHub(checkpoint: (@Sendable (SleepExecutor.Checkpoint) async -> Void)? = nil) async throws {
         var logger = Logger(label: "hub-test")
         logger.logLevel = .warning
-        server = try await HubRuntime.start(configuration: try configuration, clock: clock, handleSignals: false, logger: logger, agentSettings: Self.agentSettings)
+        var settings = Self.agentSettings
+        settings.checkpoint = checkpoint
+        server = try await HubRuntime.start(configuration: try configuration, clock: clock, handleSignals: false, logger: logger, agentSettings: settings)
         if tokens.isEmpty {
             let store = server!.hub.store
             for (name, role, teams) in [("admin", Role.admin, [String]()), ("viewer", .viewer, []), ("payments-operator", .operator, ["payments"])] {

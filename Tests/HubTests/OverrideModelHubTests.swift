@@ -205,6 +205,44 @@ struct OverrideModelHubTests {
         #expect(table.stdout.contains("skip next transition"), "\(table.stdout)")
     }
 
+    /// Observation 6, Slack side: pre-sleep warnings only for sleeps that will happen.
+    @Test func preSleepWarningsOnlyForSleepsThatWillHappen() async throws {
+        let received = Recorder<String>()
+        let slack = try await TestHTTPServer.start { request in
+            received.append(String(decoding: request.body, as: UTF8.self))
+            return .text(200, #"{"ok":true,"channel":"C1","ts":"1.2"}"#, contentType: "application/json")
+        }
+        defer { Task { await slack.shutdown() } }
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.cluster)], start: instant("2027-01-04T19:00:00Z"))
+        defer { Task { [fixture] in await fixture.stop() } }
+        try await fixture.simulators["staging"]!.load(manifests: ["payments", "search-a", "shop"].map { HubFixture.shop($0, deployments: 1) }.joined(separator: "\n---\n") + "\n---\n" + Self.nights)
+        try fixture.directory.write("plugins/notify/warnings.lua", """
+            function format(event)
+              if event.type == "pre_sleep_warning" then return {text = "warning " .. event.namespace} end
+              return nil
+            end
+            """)
+        try fixture.directory.write("sandman.yaml", """
+            listen: 127.0.0.1:0
+            database: hub.sqlite
+            plugins: {directory: plugins}
+            slack: {botToken: xoxb-test, apiURL: "\(slack.baseURL)/api", defaultChannel: "#ops"}
+            """)
+        try await fixture.startHub()
+        await fixture.settle()
+        _ = try await fixture.api("POST", "/api/v1/overrides", body: #"{"cluster":"staging","namespace":"payments","kind":"wake","until":"2027-01-04T22:00:00Z"}"#)
+        _ = try await fixture.api("POST", "/api/v1/overrides", body: #"{"cluster":"staging","namespace":"search-a","kind":"skip"}"#)
+        await fixture.settle()
+        await fixture.settle(at: instant("2027-01-04T19:52:00Z"))
+        // The notifier looks every 30 s of hub time: the next look warns of shop's sleep.
+        fixture.clock.advance(by: 31)
+        #expect(await eventually { received.values.contains { $0.contains("warning shop") } })
+        let store = try #require(fixture.server?.hub.store)
+        #expect(await eventually { (try? await store.dueMessages(at: fixture.clock.now).isEmpty) == true })
+        #expect(!received.values.contains { $0.contains("warning payments") }, "payments is kept awake until 22:00")
+        #expect(!received.values.contains { $0.contains("warning search-a") }, "search-a skips tonight's sleep")
+    }
+
     /// Observation 7: a request that fails leaves no override behind.
     @Test func aRefusedRequestLeavesNoOverride() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", "")], start: instant("2027-01-04T10:00:00Z"))

@@ -344,6 +344,19 @@ struct SlackBotTests {
         #expect(created["until"] == "2027-01-04T22:00:00Z")
         #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 > 0 } })
 
+        // A button naming a namespace the hub does not manage makes no override.
+        let stray: JSONValue = [
+            "type": "block_actions", "user": ["id": "U-ADMIN", "username": "alice"], "channel": ["id": "C1"], "trigger_id": "t2",
+            "actions": [["action_id": "keep_awake_1h", "value": "staging/nope", "block_id": "b1"]],
+        ]
+        let strayBody = String(decoding: FormBody.encode([("payload", stray.serialized())]), as: UTF8.self)
+        var strayRequest = URLRequestLike(method: "POST", url: fixture.url + "/slack/interactions", body: strayBody)
+        strayRequest.headers["Content-Type"] = "application/x-www-form-urlencoded"
+        strayRequest.headers["X-Slack-Request-Timestamp"] = timestamp
+        strayRequest.headers["X-Slack-Signature"] = try await pythonSignature(secret: Self.secret, timestamp: timestamp, body: strayBody)
+        #expect(try await strayRequest.send().status == 200)
+        #expect(try await fixture.api("GET", "/api/v1/overrides").body["overrides"]?.array?.count == 1)
+
         let challenge = #"{"type":"url_verification","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","token":"x"}"#
         var event = URLRequestLike(method: "POST", url: fixture.url + "/slack/events", body: challenge)
         event.headers["X-Slack-Request-Timestamp"] = timestamp

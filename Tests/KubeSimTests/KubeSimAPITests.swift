@@ -334,7 +334,7 @@ struct KubeSimAPITests {
         _ = try await harness.request(.post, "/api/v1/namespaces", body: ["metadata": ["name": "team"]])
         let owner = try await harness.request(.post, "/apis/apps/v1/namespaces/team/deployments", body: SimHarness.deployment("web", namespace: "team")).body
         let ownerUID = try #require(owner[path: ["metadata", "uid"]])
-        var replicaSet: JSONValue = ["metadata": ["name": "web-1", "ownerReferences": [["apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": ownerUID, "controller": true]]], "spec": ["replicas": 2, "selector": ["matchLabels": ["app": "web"]]]]
+        var replicaSet: JSONValue = ["metadata": ["name": "web-1", "ownerReferences": [["apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": ownerUID, "controller": true]]], "spec": ["replicas": 2, "selector": ["matchLabels": ["app": "web"]], "template": SimHarness.podTemplate(app: "web")]]
         replicaSet["apiVersion"] = "apps/v1"
         #expect(try await harness.request(.post, "/apis/apps/v1/namespaces/team/replicasets", body: replicaSet).status == 201)
         _ = try await harness.request(.post, "/api/v1/namespaces/team/configmaps", body: ["metadata": ["name": "held", "finalizers": ["example.com/hold"]]])
@@ -362,7 +362,7 @@ struct KubeSimAPITests {
     @Test func workloadStatusFollowsReplicasAfterTheDelay() async throws {
         let harness = try await SimHarness.start { $0.workloadReadyDelay = .milliseconds(300) }
         defer { Task { await harness.stop() } }
-        let created = try await harness.request(.post, "/apis/apps/v1/namespaces/default/statefulsets", body: ["metadata": ["name": "db"], "spec": ["replicas": 3, "selector": ["matchLabels": ["app": "db"]]]])
+        let created = try await harness.request(.post, "/apis/apps/v1/namespaces/default/statefulsets", body: ["metadata": ["name": "db"], "spec": ["replicas": 3, "selector": ["matchLabels": ["app": "db"]], "template": SimHarness.podTemplate(app: "db")]])
         #expect(created.body[path: ["status", "readyReplicas"]] == nil)
         #expect(try await eventually { try await harness.request(.get, "/apis/apps/v1/namespaces/default/statefulsets/db").body[path: ["status", "readyReplicas"]] == 3 })
         let settled = try await harness.request(.get, "/apis/apps/v1/namespaces/default/statefulsets/db")

@@ -67,6 +67,11 @@ struct SimHarness {
         ]
     }
 
+    /// A pod template labelled `app: <app>` with one container, as workloads need one.
+    static func podTemplate(app: String) -> JSONValue {
+        ["metadata": ["labels": ["app": .string(app)]], "spec": ["containers": [["name": "app", "image": "registry.example/app:1"]]]]
+    }
+
     /// Reads the lines of a watch until `count` events arrived or `timeout` passed.
     func watch(_ path: String, count: Int, timeout: Duration = .seconds(5), afterStart: @escaping @Sendable () async throws -> Void = {}) async throws -> [JSONValue] {
         let response = try await client.stream(HTTPRequest(url: sim.url + path, headers: ["Accept": "application/json"]))

@@ -180,7 +180,7 @@ struct KubeconfigTests {
         defer { Task { await cluster.stop() } }
         let healthy = try await cluster.adminClient().probe()
         #expect(healthy.failure == nil)
-        #expect(healthy.version == "v1.31.2-kubesim")
+        #expect(healthy.version == KubeSim.Configuration().gitVersion)
         #expect(healthy.user == "admin")
         #expect(healthy.ready)
 

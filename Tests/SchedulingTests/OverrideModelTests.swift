@@ -1,5 +1,6 @@
 import Foundation
 import Scheduling
+import TestSupport
 import Testing
 
 /// The override model of docs/operations.md, played as random sequences of schedule transitions,
@@ -19,21 +20,6 @@ struct OverrideModelTests {
                 return
             }
         }
-    }
-}
-
-/// A deterministic random source (SplitMix64), so that a failing sequence can be replayed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
@@ -60,7 +46,7 @@ struct ModelWorld {
 
     /// SANDMAN_MODEL_TRACE=1 logs every evaluation of a failing sequence.
     static let tracing = ProcessInfo.processInfo.environment["SANDMAN_MODEL_TRACE"] != nil
-    var random: SeededRandom
+    var random: SeededGenerator
     var now = ModelWorld.start
     let namespaces = ["a", "b"]
     var schedule: [String: SleepSchedule] = [:]
@@ -76,7 +62,7 @@ struct ModelWorld {
     var skipTargets: [String: Date] = [:]
 
     init(seed: UInt64) {
-        random = SeededRandom(seed: seed)
+        random = SeededGenerator(seed: seed)
         for namespace in namespaces {
             schedule[namespace] = Self.schedules.randomElement(using: &random)!
             memory[namespace] = ScheduleMemory()

@@ -26,57 +26,57 @@ struct RoundTripFixture {
         apiVersion: apps/v1
         kind: Deployment
         metadata: {name: api, namespace: \(name), labels: {tier: web}, annotations: {keep-warm: "true", team: shop}}
-        spec: {replicas: 3, selector: {matchLabels: {app: api}}}
+        spec: {replicas: 3, selector: {matchLabels: {app: api}}, template: {metadata: {labels: {app: api}}, spec: {containers: [{name: app, image: app}]}}}
         ---
         apiVersion: apps/v1
         kind: Deployment
         metadata: {name: web, namespace: \(name), labels: {tier: web}}
-        spec: {replicas: 2, selector: {matchLabels: {app: web}}}
+        spec: {replicas: 2, selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web}}, spec: {containers: [{name: app, image: app}]}}}
         ---
         apiVersion: apps/v1
         kind: Deployment
         metadata: {name: keep-me, namespace: \(name)}
-        spec: {replicas: 1, selector: {matchLabels: {app: keep-me}}}
+        spec: {replicas: 1, selector: {matchLabels: {app: keep-me}}, template: {metadata: {labels: {app: keep-me}}, spec: {containers: [{name: app, image: app}]}}}
         ---
         apiVersion: apps/v1
         kind: Deployment
         metadata: {name: keep-awake, namespace: \(name), labels: {keep-awake: "true"}}
-        spec: {replicas: 1, selector: {matchLabels: {app: keep-awake}}}
+        spec: {replicas: 1, selector: {matchLabels: {app: keep-awake}}, template: {metadata: {labels: {app: keep-awake}}, spec: {containers: [{name: app, image: app}]}}}
         ---
         apiVersion: apps/v1
         kind: Deployment
         metadata: {name: infra-tool, namespace: \(name), labels: {team: infra}}
-        spec: {replicas: 2, selector: {matchLabels: {app: infra-tool}}}
+        spec: {replicas: 2, selector: {matchLabels: {app: infra-tool}}, template: {metadata: {labels: {app: infra-tool}}, spec: {containers: [{name: app, image: app}]}}}
         ---
         apiVersion: apps/v1
         kind: StatefulSet
         metadata: {name: db, namespace: \(name)}
-        spec: {replicas: 3, serviceName: db, selector: {matchLabels: {app: db}}}
+        spec: {replicas: 3, serviceName: db, selector: {matchLabels: {app: db}}, template: {metadata: {labels: {app: db}}, spec: {containers: [{name: app, image: app}]}}}
         ---
         apiVersion: apps/v1
         kind: StatefulSet
         metadata: {name: cache, namespace: \(name), labels: {tier: web}}
-        spec: {replicas: 1, serviceName: cache, selector: {matchLabels: {app: cache}}}
+        spec: {replicas: 1, serviceName: cache, selector: {matchLabels: {app: cache}}, template: {metadata: {labels: {app: cache}}, spec: {containers: [{name: app, image: app}]}}}
         ---
         apiVersion: batch/v1
         kind: CronJob
         metadata: {name: report, namespace: \(name)}
-        spec: {schedule: "0 6 * * *", suspend: false}
+        spec: {schedule: "0 6 * * *", jobTemplate: {spec: {template: {spec: {containers: [{name: job, image: job}], restartPolicy: OnFailure}}}}, suspend: false}
         ---
         apiVersion: batch/v1
         kind: CronJob
         metadata: {name: cleanup, namespace: \(name)}
-        spec: {schedule: "*/30 * * * *"}
+        spec: {schedule: "*/30 * * * *", jobTemplate: {spec: {template: {spec: {containers: [{name: job, image: job}], restartPolicy: OnFailure}}}}}
         ---
         apiVersion: batch/v1
         kind: CronJob
         metadata: {name: paused, namespace: \(name)}
-        spec: {schedule: "0 0 * * 0", suspend: true}
+        spec: {schedule: "0 0 * * 0", jobTemplate: {spec: {template: {spec: {containers: [{name: job, image: job}], restartPolicy: OnFailure}}}}, suspend: true}
         ---
         apiVersion: apps/v1
         kind: ReplicaSet
         metadata: {name: legacy, namespace: \(name)}
-        spec: {replicas: 2, selector: {matchLabels: {app: legacy}}}
+        spec: {replicas: 2, selector: {matchLabels: {app: legacy}}, template: {metadata: {labels: {app: legacy}}, spec: {containers: [{name: app, image: app}]}}}
         ---
         apiVersion: keda.sh/v1alpha1
         kind: ScaledObject
@@ -288,7 +288,8 @@ struct KubeGreenRoundTripTests {
             "Deployment.apps/infra-tool excluded by excludeRef", "Deployment.apps/keep-awake excluded by excludeRef", "Deployment.apps/keep-me excluded by excludeRef",
         ])
         let asleep = await fixture.snapshot("shop")
-        #expect(asleep["Deployment/api"]?["annotations"] == ["team": "shop"])
+        // The sleep patch removed keep-warm; the controller's revision annotation stays.
+        #expect(asleep["Deployment/api"]?["annotations"] == ["team": "shop", "deployment.kubernetes.io/revision": "1"])
         #expect(asleep["ScaledObject/worker-scaler"]?["annotations"] == ["autoscaling.keda.sh/paused-replicas": "0"])
         #expect(asleep["ConfigMap/flags"]?["data"] == ["mode": "asleep"])
         let info = try JSONValue(parsing: try #require(try await fixture.secret("shop").string("original-resource-info")))

@@ -17,9 +17,17 @@ struct KubeGreenSelectionTests {
         var labels: [String: String] = [:]
 
         var object: JSONValue {
+            // What a real API server takes: a selector matching the pod template, a container.
+            let pod: JSONValue = ["containers": [["name": "app", "image": "app"]]]
             let (apiVersion, spec): (String, JSONValue) = switch kind {
-            case "CronJob": ("batch/v1", ["schedule": "0 * * * *", "suspend": false])
-            default: ("apps/v1", ["replicas": 1])
+            case "CronJob": ("batch/v1", [
+                "schedule": "0 * * * *", "suspend": false,
+                "jobTemplate": ["spec": ["template": ["spec": ["containers": [["name": "job", "image": "job"]], "restartPolicy": "OnFailure"]]]],
+            ])
+            default: ("apps/v1", [
+                "replicas": 1, "selector": ["matchLabels": ["app": .string(name)]],
+                "template": ["metadata": ["labels": ["app": .string(name)]], "spec": pod],
+            ])
             }
             return [
                 "apiVersion": .string(apiVersion), "kind": .string(kind),

@@ -42,11 +42,11 @@ struct SleepFixture {
                 """)
         }
         documents += [
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: db-proxy, namespace: shop}\nspec: {replicas: 2, selector: {matchLabels: {app: db-proxy}}}",
-            "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db, namespace: shop}\nspec: {replicas: 3, serviceName: db, selector: {matchLabels: {app: db}}}",
-            "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: cache, namespace: shop}\nspec: {replicas: 1, serviceName: cache, selector: {matchLabels: {app: cache}}}",
-            "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: report, namespace: shop}\nspec: {schedule: '0 6 * * *', suspend: false}",
-            "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: cleanup, namespace: shop}\nspec: {schedule: '*/30 * * * *'}",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: db-proxy, namespace: shop}\nspec: {replicas: 2, selector: {matchLabels: {app: db-proxy}}, template: {metadata: {labels: {app: db-proxy}}, spec: {containers: [{name: db-proxy, image: db-proxy}]}}}",
+            "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db, namespace: shop}\nspec: {replicas: 3, serviceName: db, selector: {matchLabels: {app: db}}, template: {metadata: {labels: {app: db}}, spec: {containers: [{name: db, image: db}]}}}",
+            "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: cache, namespace: shop}\nspec: {replicas: 1, serviceName: cache, selector: {matchLabels: {app: cache}}, template: {metadata: {labels: {app: cache}}, spec: {containers: [{name: cache, image: cache}]}}}",
+            "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: report, namespace: shop}\nspec: {schedule: '0 6 * * *', suspend: false, jobTemplate: {spec: {template: {spec: {restartPolicy: OnFailure, containers: [{name: report, image: report}]}}}}}",
+            "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: cleanup, namespace: shop}\nspec: {schedule: '*/30 * * * *', jobTemplate: {spec: {template: {spec: {restartPolicy: OnFailure, containers: [{name: cleanup, image: cleanup}]}}}}}",
             "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: worker, namespace: shop}\nspec: {minReplicaCount: 1, scaleTargetRef: {name: app-0}}",
         ]
         return documents.joined(separator: "\n---\n")
@@ -121,7 +121,7 @@ struct SleepExecutorTests {
         defer { Task { await fixture.stop() } }
         // A ReplicaSet owned by app-0, as a Deployment's would be.
         let owner = try #require(await fixture.sim.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "app-0"))
-        try await fixture.sim.load(manifests: "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: app-0-abc, namespace: shop, ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: app-0, uid: \(owner[path: ["metadata", "uid"]]!.string!), controller: true}]}\nspec: {replicas: 2, selector: {matchLabels: {app: app-0}}}")
+        try await fixture.sim.load(manifests: "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: app-0-abc, namespace: shop, ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: app-0, uid: \(owner[path: ["metadata", "uid"]]!.string!), controller: true}]}\nspec: {replicas: 2, selector: {matchLabels: {app: app-0}}, template: {metadata: {labels: {app: app-0}}, spec: {containers: [{name: app-0, image: app-0}]}}}")
         let original = await fixture.snapshot()
         let target = SleepExecutor.Target(namespace: "shop", name: "nights", spec: SleepFixture.spec)
         let executor = fixture.executor()
@@ -175,7 +175,7 @@ struct SleepExecutorTests {
         _ = try await fixture.client.setScale(.deployment, namespace: "shop", name: "app-2", replicas: 1)
         try await fixture.client.delete(.deployment, namespace: "shop", name: "app-3")
         // A Deployment created while the namespace sleeps is nobody's business at wake-up.
-        try await fixture.sim.load(manifests: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: hotfix, namespace: shop}\nspec: {replicas: 4, selector: {matchLabels: {app: hotfix}}}")
+        try await fixture.sim.load(manifests: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: hotfix, namespace: shop}\nspec: {replicas: 4, selector: {matchLabels: {app: hotfix}}, template: {metadata: {labels: {app: hotfix}}, spec: {containers: [{name: hotfix, image: hotfix}]}}}")
         let woken = try await executor.wake(target, operation: try await fixture.operation("wake"), scheduledAt: Date())
         #expect(woken.skipped.map { "\($0.ref) \($0.reason)" }.sorted() == [
             "Deployment.apps/app-2 changed by someone while asleep: left as it is",

@@ -42,7 +42,8 @@ enum Representation {
             "state": .string(status.problem != nil && status.asleep == nil ? "invalid" : (status.asleep == true ? "asleep" : (status.asleep == false ? "awake" : "unknown"))),
             "sleptSince": time(status.sleptSince), "schedule": status.schedule,
             "nextTransition": change(status.nextChange, now: now),
-            "evaluatedAt": time(status.evaluatedAt),
+            // To the millisecond: clients wait for an evaluation after something they did.
+            "evaluatedAt": status.evaluatedAt.map { .string($0.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))) } ?? .null,
             "override": status.override.map(override) ?? .null,
             "problem": status.problem.map(JSONValue.string) ?? .null,
             "heldBy": status.heldBy.map { ["plugin": .string($0.plugin ?? ""), "reason": $0.reason.map(JSONValue.string) ?? .null] } ?? .null,

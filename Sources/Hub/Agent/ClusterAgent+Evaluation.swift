@@ -110,7 +110,9 @@ extension ClusterAgent {
         result.scheduled = true
         do {
             // A namespace is in the state it was last put into, objects or not.
-            var asleep = try await executor.state(of: target)?.operation == .sleep
+            let contents = try await executor.state(of: target)
+            var asleep = contents?.operation == .sleep
+            var sleptSince = asleep ? contents?.scheduledAt : nil
             if unit.isBeingDeleted {
                 return try await release(unit, target: target, asleep: asleep, result: result, now: now)
             }
@@ -120,6 +122,7 @@ extension ClusterAgent {
             // are idempotent, and a resumed one finishes what a crash left undone.
             for operation in operations {
                 let outcome = try await run(operation.action == "sleep" ? .sleep : .wake, unit: unit, target: target, now: now, operation: operation)
+                if operation.action == "sleep", !asleep { sleptSince = now }
                 asleep = operation.action == "sleep" || !outcome.failed.isEmpty
             }
 
@@ -145,7 +148,10 @@ extension ClusterAgent {
                 recheck = plan.action == nil ? nil : now
             } else if let action = plan.action {
                 let outcome = try await act(action, plan: plan, unit: unit, target: target, asleep: asleep, overrides: overrides, status: &status, now: now)
-                if let outcome { asleep = outcome.asleep }
+                if let outcome, outcome.ran {
+                    if outcome.asleep, !asleep { sleptSince = now }
+                    asleep = outcome.asleep
+                }
                 recheck = outcome?.recheck
                 result.acted = outcome?.ran ?? false
             } else {
@@ -154,7 +160,7 @@ extension ClusterAgent {
             }
 
             status.asleep = asleep
-            status.sleptSince = asleep ? try await executor.state(of: target)?.scheduledAt : nil
+            status.sleptSince = asleep ? sleptSince : nil
             status.override = plan.shown.flatMap { shown in overrides.first { $0.id == shown.id } }
             status.nextChange = status.heldBy == nil ? plan.nextChange : nil
             status.evaluatedAt = now

@@ -23,6 +23,9 @@ public actor ClusterAgent {
         public var concurrency = 16
         /// Namespaces evaluated in parallel.
         public var namespaceConcurrency = 4
+        /// Called at each moment of a sleep or wake where a kill would leave work half done; tests
+        /// stop there to play a kill (nil in production).
+        public var checkpoint: (@Sendable (SleepExecutor.Checkpoint) async -> Void)?
 
         public init() {}
     }
@@ -69,7 +72,10 @@ public actor ClusterAgent {
         var logger = logger
         logger[metadataKey: "cluster"] = "\(configuration.name)"
         self.logger = logger
-        self.executor = SleepExecutor(cluster: configuration.name, client: client, store: store, concurrency: settings.concurrency, now: { clock.now }, logger: logger)
+        self.executor = SleepExecutor(
+            cluster: configuration.name, client: client, store: store, concurrency: settings.concurrency, now: { clock.now },
+            checkpoint: settings.checkpoint, logger: logger
+        )
         (triggers, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
