@@ -1,6 +1,7 @@
 import Config
 import CoreMetrics
 import Foundation
+import JSON
 import Prometheus
 import Sleep
 import Store
@@ -9,7 +10,7 @@ import Store
 /// process do not mix), with the seed's kube-green metric names.
 public final class HubMetrics: Sendable, HubEventSink {
     public let registry = PrometheusCollectorRegistry()
-    private let factory: PrometheusMetricsFactory
+    let factory: PrometheusMetricsFactory
 
     public init() {
         factory = PrometheusMetricsFactory(registry: registry)
@@ -85,5 +86,9 @@ public struct HubEventFanOut: HubEventSink {
 
     public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, outcome: SleepExecutor.Outcome?, duration: Duration) async {
         for sink in sinks { await sink.operationFinished(operation, cluster: cluster, namespace: namespace, timeZone: timeZone, outcome: outcome, duration: duration) }
+    }
+
+    public func notice(_ event: JSONValue, cluster: ClusterConfiguration, namespace: String?, key: String) async {
+        for sink in sinks { await sink.notice(event, cluster: cluster, namespace: namespace, key: key) }
     }
 }

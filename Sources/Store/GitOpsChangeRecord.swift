@@ -226,8 +226,7 @@ extension Store {
     /// The agent saw a change in the cluster. Once every change of its operation has arrived, the
     /// request takes effect in one transaction: the overrides are placed (or cleared) and the
     /// operation is handed to the agent (`pending`) or, for an override alone, finished.
-    /// `stage` records the arrival on the operation.
-    public func arriveGitOps(changeId: String, at now: Date, stage: @escaping @Sendable (inout OperationRecord) -> Void) async throws -> GitOpsArrival {
+    public func arriveGitOps(changeId: String, at now: Date) async throws -> GitOpsArrival {
         try await writer.write { db in
             guard var change = try GitOpsChangeRecord.fetchOne(db, key: changeId), change.state == .open else { return GitOpsArrival() }
             if change.arrivedAt == nil {
@@ -259,7 +258,6 @@ extension Store {
                 operation.state = .succeeded
                 operation.finishedAt = now
             }
-            stage(&operation)
             try operation.update(db)
             arrival.operation = operation
             return arrival
