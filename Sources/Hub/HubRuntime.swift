@@ -39,7 +39,9 @@ public enum HubRuntime {
             BackgroundService { await PluginMetricsSync(host: plugins, metrics: hub.metrics, interval: configuration.plugins.reloadInterval).run() },
         ]
         if let gateway { services.append(BackgroundService { await gateway.followUps.run() }) }
-        return try await HubServer.start(hub: hub, plugins: plugins, slack: gateway, extraServices: services, handleSignals: handleSignals, logger: logger)
+        let server = try await HubServer.start(hub: hub, plugins: plugins, slack: gateway, extraServices: services, handleSignals: handleSignals, logger: logger)
+        hub.gitops?.setHubURL(server.url)
+        return server
     }
 }
 

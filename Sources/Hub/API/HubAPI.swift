@@ -57,6 +57,19 @@ public enum HubAPI {
             }
         }
 
+        if let gitops = hub.gitops {
+            // Authenticated by its `X-Gitlab-Token`, not by an API token.
+            router.post("gitlab/webhook") { request, _ -> Response in
+                var request = request
+                let buffer = try await request.collectBody(upTo: 1 << 20)
+                let reply = await gitops.receiveWebhook(
+                    Data(buffer.readableBytesView), token: request.headers[HTTPField.Name("X-Gitlab-Token")!],
+                    event: request.headers[HTTPField.Name("X-Gitlab-Event")!]
+                )
+                return json(reply.body, status: .init(code: reply.status))
+            }
+        }
+
         let api = router.group("api/v1").add(middleware: TokenAuthMiddleware(store: hub.store))
         api.get("clusters") { _, context in
             let principal = try context.requirePrincipal()
@@ -136,11 +149,16 @@ public enum HubAPI {
                 cluster: cluster, namespaces: namespaces, kind: kind, until: until,
                 reason: try optionalString(body["reason"], field: "reason"), by: try context.requirePrincipal(), source: source(of: request)
             )
-            return json(["override": Representation.override(records[0]), "overrides": .array(records.map(Representation.override))], status: .created)
+            var reply: JSONValue = ["override": Representation.override(records[0]), "overrides": .array(records.map(Representation.override))]
+            // GitOps: proposed in a merge request, in force once merged and synced.
+            guard let pending = await hub.gitopsOperation(carrying: records[0].id) else { return json(reply, status: .created) }
+            reply["operation"] = Representation.operation(pending)
+            return json(reply, status: .accepted)
         }
         api.delete("overrides/:id") { request, context in
-            try await hub.deleteOverride(id: try context.parameters.require("id"), by: try context.requirePrincipal(), source: source(of: request))
-            return Response(status: .noContent)
+            let pending = try await hub.deleteOverride(id: try context.parameters.require("id"), by: try context.requirePrincipal(), source: source(of: request))
+            guard let pending else { return Response(status: .noContent) }
+            return json(["operation": Representation.operation(pending)], status: .accepted)
         }
         api.get("audit") { request, context in
             let principal = try context.requirePrincipal()

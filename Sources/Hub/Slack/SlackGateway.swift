@@ -102,10 +102,10 @@ public final class SlackGateway: Sendable {
             case .wake(let cluster, let namespaces, let duration):
                 let operation = try await hub.request(.wake, cluster: cluster, namespaces: namespaces, duration: duration, reason: "Slack", by: principal, source: "slack")
                 let span = duration.map { " for \(DurationText.format($0))" } ?? " until the next scheduled sleep"
-                return .success(ActionResult(line: ":sunny: waking \(target(cluster, namespaces))\(span) (operation \(operation.id.prefix(8)))", operation: operation))
+                return .success(ActionResult(line: ":sunny: waking \(target(cluster, namespaces))\(span) (operation \(operation.id.prefix(8)))\(throughGit(operation))", operation: operation))
             case .sleep(let cluster, let namespaces):
                 let operation = try await hub.request(.sleep, cluster: cluster, namespaces: namespaces, duration: nil, reason: "Slack", by: principal, source: "slack")
-                return .success(ActionResult(line: ":zzz: putting \(target(cluster, namespaces)) to sleep (operation \(operation.id.prefix(8)))", operation: operation))
+                return .success(ActionResult(line: ":zzz: putting \(target(cluster, namespaces)) to sleep (operation \(operation.id.prefix(8)))\(throughGit(operation))", operation: operation))
             case .override(let proposal):
                 let until = proposal.until ?? proposal.duration.map { hub.clock.now.addingTimeInterval($0.inSeconds) }
                 let kind = OverrideRecord.Kind(rawValue: proposal.kind.rawValue) ?? .skip
@@ -134,6 +134,11 @@ public final class SlackGateway: Sendable {
         } catch {
             return .failure(error)
         }
+    }
+
+    /// For a request that goes through a GitLab merge request (GitOps): says so.
+    private func throughGit(_ operation: OperationRecord) -> String {
+        operation.state == .waiting ? ", through a GitLab merge request: its link follows here" : ""
     }
 
     private func target(_ cluster: String, _ namespaces: [String]) -> String {
