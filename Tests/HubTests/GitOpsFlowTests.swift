@@ -1,0 +1,58 @@
+import Foundation
+import GitLabSim
+import Hub
+import JSON
+import Store
+import TestSupport
+import Testing
+
+/// The GitOps mode end to end over KubeSim, GitLabSim and ArgoSim: a request for a GitOps-managed
+/// namespace becomes a merge request setting the override annotation, merged, synced by Argo CD,
+/// then run by the agent, every stage recorded on the operation.
+@Suite("GitOps flow", .serialized)
+struct GitOpsFlowTests {
+    @Test func aSleepRequestGoesThroughAMergeRequestAndArgoCD() async throws {
+        var fixture = try await GitOpsFixture.make()
+        defer { Task { [fixture] in await fixture.stop() } }
+        try await fixture.startHub()
+        #expect(try await fixture.ready())
+        let before = try #require(await fixture.manifestOnMain())
+        #expect(await fixture.replicas() == 3)
+
+        let reply = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces": ["payments"], "duration": "2h", "reason": "load test"}"#)
+        #expect(reply.status == 202, "\(reply.body)")
+        #expect(reply.body[path: ["operation", "state"]] == "waiting")
+        let id = try #require(reply.body[path: ["operation", "id"]]?.string)
+
+        let finished = try await fixture.operation(id) { $0.state.isFinished }
+        #expect(finished?.state == .succeeded, "\(String(describing: finished))")
+        #expect(GitOpsFixture.stages(finished) == ["requested", "mr_opened", "merged", "synced", "done"])
+        #expect(await fixture.replicas() == 0)
+
+        // One merge request, merged, saying who asked, why and until when, linking the operation.
+        let requests = await fixture.stack.gitlab.mergeRequests(project: GitOpsFixture.project)
+        #expect(requests.count == 1)
+        let request = try #require(requests.first)
+        #expect(request["state"] == "merged")
+        let description = request["description"]?.string ?? ""
+        #expect(description.contains("alice") && description.contains("load test") && description.contains("/api/v1/operations/\(id)"))
+
+        // The manifest on main: the annotation added, every other byte kept.
+        let after = try #require(await fixture.manifestOnMain())
+        let annotation = try #require(after.split(separator: "\n").first { $0.contains("sandman.dev/override") })
+        #expect(after.replacingOccurrences(of: annotation + "\n", with: "").count <= before.count + 40)
+        #expect(after.contains("sleepAt: \"20:00\"") && after.hasPrefix(before.prefix(60)))
+
+        // The override is in force and shown with the operation's stages in the API and the CLI.
+        let overrides = try await fixture.api("GET", "/api/v1/overrides?cluster=staging")
+        #expect(overrides.body["overrides"]?.array?.contains { $0["namespace"] == "payments" && $0["kind"] == "sleep" } == true)
+        let shown = try await fixture.api("GET", "/api/v1/operations/\(id)")
+        #expect(shown.body[path: ["operation", "stages"]]?.array?.compactMap { $0["stage"]?.string } == ["requested", "mr_opened", "merged", "synced", "done"])
+        #expect(shown.body[path: ["operation", "stages"]]?.array?[1]["detail"] == .string("!\(request["iid"]?.int ?? 0)"))
+        let cli = try await ProcessOutput.run(
+            HubFixture.binary, arguments: ["operations", id], environment: ["SANDMAN_HUB": fixture.server!.url, "SANDMAN_TOKEN": fixture.token, "NO_COLOR": "1"],
+            timeout: .seconds(60)
+        )
+        #expect(cli.status == 0 && cli.stdout.contains("mr_opened !") && cli.stdout.contains("merged ") && cli.stdout.contains("synced"), "\(cli.stdout)\(cli.stderr)")
+    }
+}
