@@ -34,15 +34,10 @@ extension GitOpsCoordinator {
             var cleaned: [String] = []
             for (path, namespaces) in await expiredAnnotations() {
                 guard let file = try await gitlab.file(path, ref: target) else { continue }
-                var text = String(decoding: file.content, as: UTF8.self)
-                for namespace in namespaces {
-                    guard let edit = try? SleepInfoManifest.setting(Self.annotationKey, to: nil, in: text, namespace: namespace.namespace), edit.changed else { continue }
-                    text = edit.text
-                    cleaned.append("\(namespace.cluster)/\(namespace.namespace)")
-                }
-                if text != String(decoding: file.content, as: UTF8.self) {
-                    actions.append(.init(update: path, content: text, lastCommitID: file.lastCommitID))
-                }
+                let removed = Self.removingAnnotations(of: namespaces.map(\.namespace), from: String(decoding: file.content, as: UTF8.self))
+                guard !removed.namespaces.isEmpty else { continue }
+                actions.append(.init(update: path, content: removed.text, lastCommitID: file.lastCommitID))
+                cleaned += removed.namespaces.map { "\(namespaces[0].cluster)/\($0)" }
             }
             guard !actions.isEmpty else { return }
             let branch = Self.cleanupPrefix + String(UUID().uuidString.lowercased().prefix(8))
@@ -59,6 +54,18 @@ extension GitOpsCoordinator {
         }
     }
 
+    /// A manifest without the annotation of these namespaces' SleepInfos, and those it was removed from.
+    static func removingAnnotations(of namespaces: [String], from original: String) -> (text: String, namespaces: [String]) {
+        var text = original
+        var removed: [String] = []
+        for namespace in namespaces {
+            guard let edit = try? SleepInfoManifest.setting(annotationKey, to: nil, in: text, namespace: namespace), edit.changed else { continue }
+            text = edit.text
+            removed.append(namespace)
+        }
+        return (text, removed)
+    }
+
     /// Merges (or sets auto-merge on) a cleanup merge request, trying again for a few seconds
     /// while GitLab is still checking it; the next look tries again after that.
     private func mergeCleanup(_ request: GitLabClient.MergeRequest) async throws {
@@ -66,9 +73,10 @@ extension GitOpsCoordinator {
             do {
                 _ = try await gitlab.merge(request.iid, sha: request.sha, autoMerge: true)
                 return
-            } catch where error.reason == .notAllowed {
-                try await Task.sleep(for: .milliseconds(Int64(min(250 * (1 << attempt), 2000))))
+            } catch {
+                guard error.reason == .notAllowed else { throw error }
             }
+            try await Task.sleep(for: .milliseconds(Int64(min(250 * (1 << attempt), 2000))))
         }
     }
 
@@ -77,25 +85,25 @@ extension GitOpsCoordinator {
     /// (written by hand, to be taken in) and namespaces with a request under way are left alone.
     func expiredAnnotations() async -> [String: [(cluster: String, namespace: String)]] {
         var expired: [String: [(cluster: String, namespace: String)]] = [:]
-        let hubNow = clock.now
         for (cluster, agent) in agents {
             for found in await agent.gitopsAnnotations() where !found.asleep {
-                guard let annotation = try? OverrideAnnotation(parsing: found.text) else { continue }
-                let changes = (try? await store.gitopsChanges(cluster: cluster, namespace: found.namespace)) ?? []
-                if changes.contains(where: { $0.state == .open }) { continue }
-                var over = annotation.until.map { $0 <= hubNow } ?? false
-                if !over, let id = annotation.id {
-                    if let known = try? await store.override(id: id) {
-                        over = known.clearedAt != nil
-                    } else {
-                        over = changes.contains { $0.overrideId == id && $0.state.isTerminal }
-                    }
-                }
-                guard over else { continue }
+                guard await isOver(found.text, cluster: cluster, namespace: found.namespace) else { continue }
                 let path = NameTemplate(settings.gitlab.pathTemplate).render(cluster: cluster, namespace: found.namespace)
                 expired[path, default: []].append((cluster, found.namespace))
             }
         }
         return expired
+    }
+
+    /// Whether an annotation is over: its time is up, or it names an override that has ended or a
+    /// request that failed; never while a request for the namespace is under way.
+    private func isOver(_ text: String, cluster: String, namespace: String) async -> Bool {
+        guard let annotation = try? OverrideAnnotation(parsing: text) else { return false }
+        let changes = (try? await store.gitopsChanges(cluster: cluster, namespace: namespace)) ?? []
+        if changes.contains(where: { $0.state == .open }) { return false }
+        if let until = annotation.until, until <= clock.now { return true }
+        guard let id = annotation.id else { return false }
+        if let known = try? await store.override(id: id) { return known.clearedAt != nil }
+        return changes.contains { $0.overrideId == id && $0.state.isTerminal }
     }
 }

@@ -81,13 +81,20 @@ extension GitOpsCoordinator {
             try? await gitlab.addNote(existing.iid, "Updated by Sandman for a newer request: \(text.title) ([operation](\(operationLink(change.operationId))))")
             mergeRequest = try await gitlab.mergeRequest(existing.iid)
         } else {
+            // The refusal is handled after the catch: awaiting inside it crashes Swift 6.3's SILGen.
+            var refusal: GitOpsError?
             do {
                 mergeRequest = try await gitlab.createMergeRequest(
                     sourceBranch: branch, targetBranch: target, title: text.title, description: text.description, labels: settings.gitlab.labels
                 )
-            } catch where error.reason == .conflict {
+            } catch {
+                refusal = error
+            }
+            if let refusal {
                 // Opened before the hub stopped: GitLab allows one open merge request per branch.
-                guard let found = try await gitlab.mergeRequests(sourceBranch: branch).first(where: { $0.state == .opened }) else { throw error }
+                guard refusal.reason == .conflict,
+                      let found = try await gitlab.mergeRequests(sourceBranch: branch).first(where: { $0.state == .opened })
+                else { throw refusal }
                 mergeRequest = found
             }
         }
@@ -124,16 +131,18 @@ extension GitOpsCoordinator {
             if !edit.preservedLayout {
                 logger.notice("manifest written anew: its layout could not be kept", metadata: ["path": "\(change.path)"])
             }
+            var refusal: GitOpsError?
             do {
                 _ = try await gitlab.commit(branch: branch, startBranch: startBranch, message: message, actions: [
                     .init(update: change.path, content: edit.text, lastCommitID: file.lastCommitID),
                 ])
-                return
-            } catch let error as GitOpsError where error.reason == .invalid {
-                // Refused: if the file changed since it was read, read it again; anything else stands.
-                guard try await gitlab.file(change.path, ref: ref)?.lastCommitID != file.lastCommitID else { throw error }
-                logger.info("manifest changed while being edited; reading it again", metadata: ["path": "\(change.path)"])
+            } catch {
+                refusal = error
             }
+            guard let refusal else { return }
+            // Refused: if the file changed since it was read, read it again; anything else stands.
+            guard refusal.reason == .invalid, try await gitlab.file(change.path, ref: ref)?.lastCommitID != file.lastCommitID else { throw refusal }
+            logger.info("manifest changed while being edited; reading it again", metadata: ["path": "\(change.path)"])
         }
         throw StepFailure(description: "\(change.path) kept changing while being edited", transient: true)
     }
@@ -164,15 +173,25 @@ extension GitOpsCoordinator {
     }
 
     private func mergeNow(_ change: GitOpsChangeRecord, _ request: GitLabClient.MergeRequest) async throws {
+        let merged: GitLabClient.MergeRequest
+        var refusal: GitOpsError?
         do {
-            let merged = try await gitlab.merge(request.iid, sha: request.sha, autoMerge: true)
+            merged = try await gitlab.merge(request.iid, sha: request.sha, autoMerge: true)
+        } catch {
+            refusal = error
+            merged = request
+        }
+        switch refusal?.reason {
+        case nil:
             if try await settled(change, merged) { return }
             await retryLater(change, because: "merge requested, GitLab is \(merged.detailedMergeStatus)")
-        } catch let error as GitOpsError where [.notAllowed, .conflict].contains(error.reason) {
+        case .notAllowed?, .conflict?:
             // 405: checks still running; 409: the branch moved since it was read.
-            await retryLater(change, because: error.description)
-        } catch let error as GitOpsError where error.reason == .cannotMerge {
-            throw StepFailure(description: "GitLab cannot merge \(request.reference): it conflicts with \(settings.gitlab.targetBranch) (\(error))")
+            await retryLater(change, because: refusal?.description)
+        case .cannotMerge?:
+            throw StepFailure(description: "GitLab cannot merge \(request.reference): it conflicts with \(settings.gitlab.targetBranch) (\(refusal!))")
+        default:
+            throw refusal!
         }
     }
 
@@ -216,8 +235,9 @@ extension GitOpsCoordinator {
         if !atRevision, !application.operationInProgress {
             do {
                 try await argocd.sync(change.application, revision: application.isAutomated ? nil : sha, resources: resources.isEmpty ? nil : resources)
-            } catch let error as GitOpsError where error.isOperationInProgress {
-                // Argo CD's own sync of the new revision is under way.
+            } catch {
+                // Argo CD's own sync of the new revision may be under way.
+                guard error.isOperationInProgress else { throw error }
             }
         }
         await retryLater(change, because: "application \(change.application): \(state)")
@@ -256,13 +276,16 @@ extension GitOpsCoordinator {
             let newer = ((try? await store.gitopsChanges(cluster: change.cluster, namespace: change.namespace)) ?? [])
                 .first { $0.state == .open && $0.createdAt >= change.createdAt && $0.id != change.id }
             if newer == nil {
+                var failure: GitOpsError?
                 do {
                     try await gitlab.addNote(iid, "Closed by Sandman: a newer request replaced operation \(change.operationId).")
                     try await gitlab.close(iid)
-                } catch let error as GitOpsError where error.isTransient {
-                    return await retryLater(change, because: error.description)
                 } catch {
-                    logger.warning("cannot close a superseded merge request", metadata: ["mergeRequest": "!\(iid)", "error": "\(error)"])
+                    failure = error
+                }
+                if let failure, failure.isTransient { return await retryLater(change, because: failure.description) }
+                if let failure {
+                    logger.warning("cannot close a superseded merge request", metadata: ["mergeRequest": "!\(iid)", "error": "\(failure)"])
                 }
             }
         }
