@@ -233,22 +233,34 @@ extension GitOpsCoordinator {
             return
         }
         if !atRevision, !application.operationInProgress {
-            do {
-                try await argocd.sync(change.application, revision: application.isAutomated ? nil : sha, resources: resources.isEmpty ? nil : resources)
-            } catch {
-                // Argo CD's own sync of the new revision may be under way.
-                guard error.isOperationInProgress else { throw error }
+            let requested = await Self.outcome { () async throws(GitOpsError) in
+                try await self.argocd.sync(change.application, revision: application.isAutomated ? nil : sha, resources: resources.isEmpty ? nil : resources)
             }
+            // Argo CD's own sync of the new revision may be under way.
+            if case .failure(let error) = requested, !error.isOperationInProgress { throw error }
         }
         await retryLater(change, because: "application \(change.application): \(state)")
     }
 
     /// The Application, compared with git now; one missing or not permitted ends the request.
     private func refreshedApplication(_ name: String) async throws -> Application {
-        do {
-            return try await argocd.application(name, refresh: true)
-        } catch where [.notFound, .forbidden].contains(error.reason) {
+        switch await Self.outcome({ () async throws(GitOpsError) in try await self.argocd.application(name, refresh: true) }) {
+        case .success(let application):
+            return application
+        case .failure(let error) where [.notFound, .forbidden].contains(error.reason):
             throw StepFailure(description: "Argo CD application \(name) not found or not permitted: \(error) (gitops.argocd.applicationTemplate)")
+        case .failure(let error):
+            throw error
+        }
+    }
+
+    /// A GitLab or Argo CD call's result as a value: catch clauses over these typed errors that
+    /// await or rethrow crash Swift 6.3.1's SIL passes.
+    static func outcome<T>(_ call: () async throws(GitOpsError) -> T) async -> Result<T, GitOpsError> {
+        do {
+            return .success(try await call())
+        } catch {
+            return .failure(error)
         }
     }
 
