@@ -2,6 +2,7 @@ import Foundation
 import GitLabSim
 import Hub
 import JSON
+import Kube
 import Store
 import TestSupport
 import Testing
@@ -30,9 +31,8 @@ struct GitOpsFlowTests {
         #expect(await fixture.replicas() == 0)
 
         // One merge request, merged, saying who asked, why and until when, linking the operation.
-        let requests = await fixture.stack.gitlab.mergeRequests(project: GitOpsFixture.project)
-        #expect(requests.count == 1)
-        let request = try #require(requests.first)
+        let request = try #require(await fixture.stack.gitlab.mergeRequest(project: GitOpsFixture.project, iid: 1))
+        #expect(await fixture.stack.gitlab.mergeRequest(project: GitOpsFixture.project, iid: 2) == nil)
         #expect(request["state"] == "merged")
         let description = request["description"]?.string ?? ""
         #expect(description.contains("alice") && description.contains("load test") && description.contains("/api/v1/operations/\(id)"))
