@@ -1,13 +1,15 @@
 # Sandman: build, test, demo. See README.md.
 SWIFT ?= swift
 # python3-venv: the GitLabSim tests install python-gitlab from PyPI into .build/python-gitlab-venv.
-APT_PACKAGES := liblua5.4-dev libcurl4-openssl-dev libsqlite3-dev pkg-config python3 python3-venv
+# prometheus: promtool and a real server for the monitoring tests; binutils: readelf for the image test.
+APT_PACKAGES := liblua5.4-dev libcurl4-openssl-dev libsqlite3-dev pkg-config python3 python3-venv prometheus binutils
 BIN := .build/debug/sandman
 # Python with the official Kubernetes client, for the KubeSim compatibility tests.
 PYTHON_VENV := .build-python
-PYTHON_PACKAGES := kubernetes==37.0.2
+PYTHON_PACKAGES := kubernetes==37.0.2 kubernetes-validate==1.37.0
 
-.PHONY: deps python-deps build test demo bench clean kubesim-generated
+.PHONY: deps python-deps build test demo bench clean kubesim-generated image
+IMAGE ?= registry.example.com/sandman:latest
 
 ## Installs the C libraries the build links against (as root), or says how to.
 deps:
@@ -26,7 +28,7 @@ deps:
 ## A virtualenv with the Python packages the tests drive KubeSim with.
 python-deps:
 	@test -x $(PYTHON_VENV)/bin/python || python3 -m venv $(PYTHON_VENV)
-	@$(PYTHON_VENV)/bin/python -c "import kubernetes" 2>/dev/null || $(PYTHON_VENV)/bin/pip install -q $(PYTHON_PACKAGES)
+	@$(PYTHON_VENV)/bin/python -c "import kubernetes, kubernetes_validate" 2>/dev/null || $(PYTHON_VENV)/bin/pip install -q $(PYTHON_PACKAGES)
 
 ## Regenerates KubeSim's embedded schemas, protobuf messages and CRDs (see scripts/).
 kubesim-generated:
@@ -39,9 +41,11 @@ kubesim-generated:
 build: deps
 	$(SWIFT) build
 
+# At most 8 tests at once: the suite runs real servers and processes, and 300 of them started
+# together on a 2-core machine starve each other for tens of seconds.
 test: deps python-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=8 $(SWIFT) test --skip-build
 
 demo: deps
 	$(SWIFT) build --product sandman
@@ -49,8 +53,13 @@ demo: deps
 
 ## Release build, then every benchmark; record the numbers in docs/benchmarks.md.
 bench: deps
+	$(SWIFT) build -c release --product sandman
 	$(SWIFT) build -c release --product sandman-bench
 	.build/release/sandman-bench all
+
+## The container image (Dockerfile): release binary on a slim Debian runtime.
+image:
+	docker build -t $(IMAGE) .
 
 clean:
 	rm -rf .build

@@ -33,6 +33,9 @@ let package = Package(
         // C libraries, each behind a thin shim; only their one wrapper module imports them.
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // The Lua sandbox's C side: limits, and bounded versions of the library functions that
+        // can run long in C (docs/plugins.md).
+        .target(name: "CLuaSandbox", dependencies: ["CLua"]),
 
         .target(
             name: "Transport",
@@ -113,7 +116,7 @@ let package = Package(
         .target(
             name: "Scripting",
             dependencies: [
-                "CLua", "JSON", "Scheduling",
+                "CLua", "CLuaSandbox", "JSON", "Scheduling",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -162,7 +165,6 @@ let package = Package(
             dependencies: [
                 "Config", "GitOps", "Kube", "Scheduling", "Scripting", "Sleep", "Store", "Transport", "JSON",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -224,7 +226,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KubeTests", dependencies: ["Kube", "KubeSim", "JSON", "LocalPKI", "Transport", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ScriptingTests", dependencies: ["Scripting", "JSON", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ScriptingTests", dependencies: ["Scripting", "JSON", "Scheduling", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SleepTests", dependencies: ["Sleep", "Kube", "KubeSim", "JSON", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(
             name: "HubTests",

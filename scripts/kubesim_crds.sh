@@ -11,6 +11,7 @@ out=Sources/KubeSim/Generated/BundledCRDs.swift
   echo "    /// The CustomResourceDefinitions Sandman ships (deploy/crds/), by file name."
   echo "    public static let bundledCustomResourceDefinitions: [String: String] = ["
   for file in deploy/crds/*.yaml; do
+    [ "$(basename "$file")" = kustomization.yaml ] && continue
     echo "        \"$(basename "$file")\": #\"\"\""
     cat "$file"
     echo "\"\"\"#,"

@@ -7,7 +7,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandman-bench",
         abstract: "Sandman's benchmarks; run them from a release build.",
-        subcommands: [All.self, TransportBench.self, ScheduleBench.self, SleepBench.self, LuaBench.self, SlackBench.self],
+        subcommands: [All.self, TransportBench.self, ScheduleBench.self, SleepBench.self, HubBench.self, LuaBench.self, SlackBench.self],
         defaultSubcommand: All.self
     )
 
@@ -19,6 +19,7 @@ struct Bench: AsyncParsableCommand {
             try await TransportBench.parse([]).run()
             try await ScheduleBench.parse([]).run()
             try await SleepBench.parse([]).run()
+            try await HubBench.parse([]).run()
             try await LuaBench.parse([]).run()
             try await SlackBench.parse([]).run()
         }

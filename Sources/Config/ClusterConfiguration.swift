@@ -46,7 +46,8 @@ public struct ClusterConfiguration: Sendable {
 
     /// How hard the hub may push this cluster's API server.
     public struct ClientSettings: Sendable {
-        public var qps: Double = 50
+        /// A hard cap on requests per second (and its burst) on top of the adaptive pace; nil: none.
+        public var qps: Double?
         public var burst: Int = 100
         /// Objects patched in parallel during one sleep or wake.
         public var concurrency: Int = 16
@@ -76,6 +77,8 @@ public struct ClusterConfiguration: Sendable {
     public var name: String
     /// The file this cluster was read from.
     public var source: String
+    /// The line of its `name:` field, when the file has one (else the name is the file's).
+    package var nameLine: Int?
     public var tier: Tier
     /// Absolute kubeconfig path; nil means kubectl's default files (or in-cluster, below).
     public var kubeconfig: String?

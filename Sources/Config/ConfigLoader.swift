@@ -18,6 +18,8 @@ public enum ConfigLoader {
         public static let gitlabToken = "SANDMAN_GITLAB_TOKEN"
         public static let argocdToken = "SANDMAN_ARGOCD_TOKEN"
         public static let gitlabWebhookSecret = "SANDMAN_GITLAB_WEBHOOK_SECRET"
+        /// An admin API token installed at start (at least 32 characters).
+        public static let bootstrapToken = "SANDMAN_BOOTSTRAP_TOKEN"
     }
 
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> HubConfiguration {
@@ -108,8 +110,16 @@ public enum ConfigLoader {
 
         configuration.slack = readSlack(root["slack"], environment: environment)
         configuration.gitops = readGitOps(root["gitops"], environment: environment)
+        configuration.limits = readLimits(root["limits"])
         configuration.prices = readPrices(root["prices"])
         configuration.leaderElection = readLeaderElection(root["leaderElection"])
+        if let token = environment[Environment.bootstrapToken]?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty {
+            if token.count < 32 {
+                root.report("\(Environment.bootstrapToken) must be at least 32 characters (it is an admin token), got \(token.count)")
+            } else {
+                configuration.bootstrapToken = token
+            }
+        }
         root.rejectUnknownFields()
         return configuration
     }
@@ -237,6 +247,15 @@ public enum ConfigLoader {
         return gitops
     }
 
+    private static func readLimits(_ node: ConfigNode) -> HubConfiguration.Limits {
+        var limits = HubConfiguration.Limits()
+        guard node.expectMapping() else { return limits }
+        limits.maxDuration = node["maxDuration"].duration(default: limits.maxDuration, atLeast: .minutes(1))
+        limits.maxReasonLength = node["maxReasonLength"].int(default: limits.maxReasonLength, in: 1...10_000)
+        node.rejectUnknownFields()
+        return limits
+    }
+
     private static func readPrices(_ node: ConfigNode) -> HubConfiguration.Prices {
         var prices = HubConfiguration.Prices()
         guard node.expectMapping() else { return prices }
@@ -297,6 +316,7 @@ public enum ConfigLoader {
         var cluster = ClusterConfiguration(
             name: name,
             source: root.file,
+            nameLine: nameNode.node?.mark?.line,
             tier: tierNode.oneOf(ClusterConfiguration.Tier.self) ?? .production,
             kubeconfig: nil,
             context: root["context"].nonEmptyString(),
@@ -336,7 +356,7 @@ public enum ConfigLoader {
 
         let client = root["client"]
         if client.expectMapping() {
-            cluster.client.qps = client["qps"].double(default: cluster.client.qps, atLeast: 0.1)
+            if client["qps"].isPresent { cluster.client.qps = client["qps"].double(default: 50, atLeast: 0.1) }
             cluster.client.burst = client["burst"].int(default: cluster.client.burst, in: 1...10_000)
             cluster.client.concurrency = client["concurrency"].int(default: cluster.client.concurrency, in: 1...1_000)
             cluster.client.timeout = client["timeout"].duration(default: cluster.client.timeout, atLeast: .seconds(1))
@@ -402,18 +422,16 @@ public enum ConfigLoader {
             suspendDeployments: node["suspendDeployments"].bool(default: true),
             suspendStatefulSets: node["suspendStatefulSets"].bool(default: true)
         )
-        if weekdays != nil, sleepAt != nil {
-            do {
-                _ = try SleepSchedule(
-                    weekdays: schedule.weekdays, sleepAt: schedule.sleepAt, wakeUpAt: schedule.wakeUpAt, timeZone: schedule.timeZone,
-                    sleepDays: schedule.sleepDays, wakeDays: schedule.wakeDays, exceptions: schedule.exceptions
-                )
-            } catch {
-                // Point at the offending list item for dates, at the field otherwise.
-                let field = node[error.field]
-                let target = error.field == "exceptions" ? field.items().first { $0.string() == error.value } ?? field : field
-                target.report(error.field == "exceptions" ? "expected a date YYYY-MM-DD, got \"\(error.value)\"" : "\"\(error.value)\": \(error.reason)")
-            }
+        // Every field is checked on its own: one bad field hides none of the others.
+        let problems = SleepSchedule.problems(
+            weekdays: weekdays, sleepAt: sleepAt, wakeUpAt: schedule.wakeUpAt, timeZone: schedule.timeZone,
+            sleepDays: schedule.sleepDays, wakeDays: schedule.wakeDays, exceptions: schedule.exceptions
+        )
+        for error in problems {
+            // Point at the offending list item for dates, at the field otherwise.
+            let field = node[error.field]
+            let target = error.field == "exceptions" ? field.items().first { $0.string() == error.value } ?? field : field
+            target.report(error.field == "exceptions" ? "expected a date YYYY-MM-DD, got \"\(error.value)\"" : "\"\(error.value)\": \(error.reason)")
         }
         node.rejectUnknownFields()
         guard name != nil, weekdays != nil, sleepAt != nil else { return nil }
@@ -426,7 +444,9 @@ public enum ConfigLoader {
         var seen: [String: String] = [:]
         for cluster in configuration.clusters {
             if let other = seen[cluster.name] {
-                root.diagnostics.report(ConfigIssue(file: cluster.source, field: "name", message: "cluster \"\(cluster.name)\" is already defined in \(other)"))
+                root.diagnostics.report(ConfigIssue(
+                    file: cluster.source, line: cluster.nameLine ?? 1, field: "name", message: "cluster \"\(cluster.name)\" is already defined in \(other)"
+                ))
             }
             seen[cluster.name] = cluster.source
         }

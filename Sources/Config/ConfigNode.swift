@@ -20,13 +20,16 @@ final class ConfigNode {
     let path: String
     let node: Node?
     let diagnostics: ConfigDiagnostics
+    /// The line of the value, else (an absent field) of the mapping it is missing from.
+    let line: Int?
     private var readKeys: Set<String> = []
 
-    init(file: String, path: String, node: Node?, diagnostics: ConfigDiagnostics) {
+    init(file: String, path: String, node: Node?, diagnostics: ConfigDiagnostics, parentLine: Int? = nil) {
         self.file = file
         self.path = path
         self.node = node
         self.diagnostics = diagnostics
+        line = node?.mark?.line ?? parentLine
     }
 
     /// True when the value is present and not YAML null.
@@ -39,7 +42,7 @@ final class ConfigNode {
     }
 
     func report(_ message: String) {
-        diagnostics.report(ConfigIssue(file: file, line: node?.mark?.line, field: path, message: message))
+        diagnostics.report(ConfigIssue(file: file, line: line, field: path, message: message))
     }
 
     private var kindDescription: String {
@@ -59,7 +62,7 @@ final class ConfigNode {
     subscript(key: String) -> ConfigNode {
         readKeys.insert(key)
         let child: Node? = if case .mapping(let mapping) = node { mapping[key] } else { nil }
-        return ConfigNode(file: file, path: path.isEmpty ? key : "\(path).\(key)", node: child, diagnostics: diagnostics)
+        return ConfigNode(file: file, path: path.isEmpty ? key : "\(path).\(key)", node: child, diagnostics: diagnostics, parentLine: line)
     }
 
     /// Reports a present value that is not a mapping; true when it is a usable mapping.
@@ -79,7 +82,7 @@ final class ConfigNode {
             return []
         }
         return sequence.enumerated().map { index, item in
-            ConfigNode(file: file, path: "\(path)[\(index)]", node: item, diagnostics: diagnostics)
+            ConfigNode(file: file, path: "\(path)[\(index)]", node: item, diagnostics: diagnostics, parentLine: line)
         }
     }
 
@@ -97,8 +100,7 @@ final class ConfigNode {
             guard !readKeys.contains(name) else { continue }
             let fieldPath = path.isEmpty ? name : "\(path).\(name)"
             var message = "unknown field"
-            if let suggestion = readKeys.min(by: { editDistance($0, name) < editDistance($1, name) }),
-               editDistance(suggestion, name) <= 2 {
+            if let suggestion = closestName(to: name, among: readKeys) {
                 message += "; did you mean \"\(suggestion)\"?"
             } else if !readKeys.isEmpty {
                 message += "; known fields: \(readKeys.sorted().joined(separator: ", "))"
@@ -205,6 +207,13 @@ final class ConfigNode {
         if case .scalar = node { return string().map { [$0] } ?? [] }
         return items().compactMap { $0.nonEmptyString() }
     }
+}
+
+/// The known name within two edits of `name` (the closest), for "did you mean" suggestions; the
+/// configuration loader and the API share it.
+package func closestName(to name: String, among known: some Collection<String>) -> String? {
+    guard let best = known.sorted().min(by: { editDistance($0, name) < editDistance($1, name) }) else { return nil }
+    return editDistance(best, name) <= 2 ? best : nil
 }
 
 /// Levenshtein distance, for "did you mean" suggestions on short field names.

@@ -112,6 +112,16 @@ public struct HubConfiguration: Sendable {
         public init() {}
     }
 
+    /// Bounds on what people may ask, the same from every source (API, CLI, Slack, buttons).
+    public struct Limits: Sendable, Equatable {
+        /// Longest a sleep, wake or override may be asked to last (`for`, `duration`, `until`).
+        public var maxDuration: Duration = .hours(24 * 7)
+        /// Longest `reason`, in characters.
+        public var maxReasonLength: Int = 500
+
+        public init() {}
+    }
+
     /// Prices used for the savings estimate.
     public struct Prices: Sendable, Equatable {
         public var cpuHour: Double = 0.0316
@@ -147,8 +157,12 @@ public struct HubConfiguration: Sendable {
     public var resyncInterval: Duration = .minutes(5)
     public var slack = Slack()
     public var gitops = GitOps()
+    public var limits = Limits()
     public var prices = Prices()
     public var leaderElection = LeaderElection()
+    /// An admin API token given from outside (a Secret, as `SANDMAN_BOOTSTRAP_TOKEN`): stored
+    /// only as its hash at start, so a new deployment has a way in without `kubectl exec`.
+    public var bootstrapToken: String?
     public var clusters: [ClusterConfiguration] = []
 
     public func cluster(named name: String) -> ClusterConfiguration? {

@@ -22,10 +22,11 @@ public final class DemoEnvironment: Sendable {
     /// Starts everything; `speed` makes the hub's clock run that many times faster. The state
     /// (database, kubeconfig) goes to `stateDirectory`, by default `.sandman/demo` next to the
     /// configuration, emptied first.
-    /// `start` sets the hub's clock (the machine's time by default).
+    /// `start` sets the hub's clock (the machine's time by default). `console` shows the Slack
+    /// messages of a demo without Slack. When the hub cannot start, the simulators are stopped.
     public static func start(
         configPath: String, port: Int?, speed: Double, start: Date? = nil, stateDirectory: String? = nil, handleSignals: Bool = true,
-        logger: Logger
+        logger: Logger, console: (@Sendable (String) -> Void)? = nil
     ) async throws -> DemoEnvironment {
         var configuration = try ConfigLoader.load(path: configPath)
         let root = URL(fileURLWithPath: configPath).deletingLastPathComponent()
@@ -36,39 +37,60 @@ public final class DemoEnvironment: Sendable {
         configuration.database = state + "/sandman.sqlite"
         if let port { configuration.listen.port = port }
 
-        let crd = try String(contentsOf: root.appendingPathComponent("deploy/crds/kube-green.com_sleepinfos.yaml"), encoding: .utf8)
         var simulators: [String: KubeSim] = [:]
-        var kubeconfig = Kubeconfig()
-        for cluster in configuration.clusters {
-            var settings = KubeSim.Configuration()
-            settings.workloadReadyDelay = .seconds(1)
-            settings.gitVersion = "v1.31.2-kubesim"
-            let sim = try await KubeSim.start(settings)
-            try await sim.load(manifests: crd, source: "deploy/crds")
-            let fixtures = root.appendingPathComponent("clusters/demo/\(cluster.name)").path
-            if FileManager.default.fileExists(atPath: fixtures) { try await sim.load(directory: fixtures) }
-            simulators[cluster.name] = sim
-            let context = cluster.context ?? cluster.name
-            let single = try Kubeconfig(document: sim.kubeconfig(user: "sandman-hub", contextName: context))
-            kubeconfig.merge(single)
-        }
-        let kubeconfigPath = state + "/kubeconfig.yaml"
-        try kubeconfig.yaml.write(toFile: kubeconfigPath, atomically: true, encoding: .utf8)
+        do {
+            var kubeconfig = Kubeconfig()
+            for cluster in configuration.clusters {
+                var settings = KubeSim.Configuration()
+                settings.workloadReadyDelay = .seconds(1)
+                settings.gitVersion = "v1.31.2-kubesim"
+                let sim = try await KubeSim.start(settings)
+                simulators[cluster.name] = sim
+                // The SleepInfo CRD ships in the binary: the demo runs from any directory.
+                try await sim.loadBundledCustomResourceDefinitions()
+                let fixtures = root.appendingPathComponent("clusters/demo/\(cluster.name)").path
+                if FileManager.default.fileExists(atPath: fixtures) { try await sim.load(directory: fixtures) }
+                let context = cluster.context ?? cluster.name
+                let single = try Kubeconfig(document: sim.kubeconfig(user: "sandman-hub", contextName: context))
+                kubeconfig.merge(single)
+            }
+            let kubeconfigPath = state + "/kubeconfig.yaml"
+            try kubeconfig.yaml.write(toFile: kubeconfigPath, atomically: true, encoding: .utf8)
 
-        let store = try Store(path: configuration.database)
-        let (token, _) = try await APITokens.create(name: "demo-admin", role: .admin, teams: [], clusters: [], in: store, now: Date())
-        let clock: any HubClock = speed == 1 && start == nil ? SystemClock() : WarpedClock(speed: speed, start: start ?? Date())
-        let server = try await HubRuntime.start(configuration: configuration, clock: clock, handleSignals: handleSignals, logger: logger, makeClient: { cluster in
-            try KubeClient(name: cluster.name, access: kubeconfig.access(context: cluster.context ?? cluster.name))
-        }, store: store)
-        return DemoEnvironment(simulators: simulators, server: server, adminToken: token, kubeconfigPath: kubeconfigPath, stateDirectory: state, slackSecret: configuration.slack.signingSecrets[0])
+            let store = try Store(path: configuration.database)
+            let (token, _) = try await APITokens.create(name: "demo-admin", role: .admin, teams: [], clusters: [], in: store, now: Date())
+            let clock: any HubClock = speed == 1 && start == nil ? SystemClock() : WarpedClock(speed: speed, start: start ?? Date())
+            let server = try await HubRuntime.start(
+                configuration: configuration, clock: clock, handleSignals: handleSignals, logger: logger,
+                makeClient: { cluster in try KubeClient(name: cluster.name, access: kubeconfig.access(context: cluster.context ?? cluster.name)) },
+                store: store, console: console
+            )
+            return DemoEnvironment(
+                simulators: simulators, server: server, adminToken: token, kubeconfigPath: kubeconfigPath, stateDirectory: state,
+                database: configuration.database, configPath: configPath, slackSecret: configuration.slack.signingSecrets[0],
+                notificationsOnConsole: console != nil && !configuration.slack.notificationsEnabled
+            )
+        } catch {
+            await shutdown(Array(simulators.values))
+            throw error
+        }
     }
 
     /// The signing secret `sandman slack send` needs.
     public let slackSecret: String
+    /// The demo's database (in the state directory), where its tokens live.
+    public let database: String
+    let configPath: String
+    let notificationsOnConsole: Bool
 
-    private init(simulators: [String: KubeSim], server: HubServer, adminToken: String, kubeconfigPath: String, stateDirectory: String, slackSecret: String) {
+    private init(
+        simulators: [String: KubeSim], server: HubServer, adminToken: String, kubeconfigPath: String, stateDirectory: String, database: String,
+        configPath: String, slackSecret: String, notificationsOnConsole: Bool
+    ) {
         self.slackSecret = slackSecret
+        self.database = database
+        self.configPath = configPath
+        self.notificationsOnConsole = notificationsOnConsole
         self.simulators = simulators
         self.server = server
         self.adminToken = adminToken
@@ -93,7 +115,7 @@ public final class DemoEnvironment: Sendable {
               .build/debug/sandman status
               .build/debug/sandman get namespaces
               .build/debug/sandman sleep dev payments-dev --reason "trying the demo"
-              .build/debug/sandman wake staging --for 2h
+              .build/debug/sandman wake staging --all --for 2h
               .build/debug/sandman audit
               export SANDMAN_SLACK_SIGNING_SECRETS=\(slackSecret)
               .build/debug/sandman slack send "/k8s-status" --channel C0PLATFORM
@@ -101,6 +123,9 @@ public final class DemoEnvironment: Sendable {
               kubectl --kubeconfig \(kubeconfigPath) --context dev get deployments -A
               curl -H "Authorization: Bearer $SANDMAN_TOKEN" $SANDMAN_HUB/api/v1/clusters
 
+            Tokens of this demo live in its own database:
+              SANDMAN_DATABASE=\(database) .build/debug/sandman token create --config \(configPath) --role viewer --name me
+            \(notificationsOnConsole ? "Slack notifications (no bot token or webhook set) are printed below.\n" : "")
             Ctrl-C stops everything.
             """
     }
@@ -108,6 +133,19 @@ public final class DemoEnvironment: Sendable {
     /// Runs until Ctrl-C (or SIGTERM), then stops the hub and the simulators.
     public func wait() async throws {
         try await server.wait()
-        for sim in simulators.values { await sim.shutdown() }
+        await Self.shutdown(Array(simulators.values))
+    }
+
+    /// Stops the hub and the simulators.
+    public func stop() async {
+        await server.stop()
+        await Self.shutdown(Array(simulators.values))
+    }
+
+    /// Stops simulators all at once: each waits for its open requests, and they do so together.
+    static func shutdown(_ simulators: [KubeSim]) async {
+        await withTaskGroup(of: Void.self) { group in
+            for sim in simulators { group.addTask { await sim.shutdown() } }
+        }
     }
 }

@@ -6,15 +6,16 @@ import Store
 /// What people ask of the hub: sleeps, wakes and overrides. Every source (API, CLI, Slack
 /// commands and buttons) comes through here and is checked the same way, all or nothing.
 extension Hub {
-    /// Sleeps or wakes namespaces of a cluster now (every managed namespace when none are
-    /// named), keeping them so until `duration` has passed (or, without one, until the
-    /// schedule's next transition the other way). The operation and the overrides that keep its
-    /// result are stored together; the agent takes the operation up at once.
+    /// Sleeps or wakes namespaces of a cluster now (every managed namespace with `all`, which must
+    /// be asked for explicitly), keeping them so until `duration` has passed (or, without one,
+    /// until the schedule's next transition the other way). The operation and the overrides that
+    /// keep its result are stored together; the agent takes the operation up at once.
     public func request(
-        _ action: Transition.Kind, cluster name: String, namespaces: [String], duration: Duration?, reason: String?,
+        _ action: Transition.Kind, cluster name: String, namespaces: [String], all: Bool = false, duration: Duration?, reason: String?,
         by principal: Principal, source: String
     ) async throws(HubError) -> OperationRecord {
-        let (_, agent) = try await admit(action.rawValue, cluster: name, namespaces: namespaces, by: principal, source: source)
+        try checkLimits(duration: duration, reason: reason)
+        let (_, agent) = try await admit(action.rawValue, cluster: name, namespaces: namespaces, all: all, by: principal, source: source)
         let ownership = await agent.status()
         if !ownership.ownedHere {
             throw HubError(kind: .conflict, message: "cluster \(name) is managed by hub replica \(ownership.owner ?? "unknown"); send the request there")
@@ -52,16 +53,17 @@ extension Hub {
         return operation
     }
 
-    /// Makes overrides of `namespaces` of a cluster (one for the whole cluster when none are
-    /// named); each replaces the older ones it covers.
+    /// Makes overrides of `namespaces` of a cluster (one for the whole cluster with `all`); each
+    /// replaces the older ones it covers.
     @discardableResult
     public func createOverride(
-        cluster name: String, namespaces: [String], kind: OverrideRecord.Kind, until: Date?, reason: String?,
+        cluster name: String, namespaces: [String], all: Bool = false, kind: OverrideRecord.Kind, until: Date?, reason: String?,
         by principal: Principal, source: String
     ) async throws(HubError) -> [OverrideRecord] {
         let now = clock.now
         if let until, until <= now { throw .badRequest("until must be in the future", field: "until") }
-        let (cluster, agent) = try await admit("override-\(kind.rawValue)", cluster: name, namespaces: namespaces, by: principal, source: source)
+        try checkLimits(duration: until.map { .seconds($0.timeIntervalSince(now)) }, field: "until", reason: reason)
+        let (cluster, agent) = try await admit("override-\(kind.rawValue)", cluster: name, namespaces: namespaces, all: all, by: principal, source: source)
         if let throughGit = try await gitopsNamespaces(cluster: name, namespaces: namespaces, agent: agent) {
             // Proposed: in force once merged and synced (`gitopsOperation(carrying:)` follows them).
             return try await requestThroughGit("override-\(kind.rawValue)", kind: kind, cluster: cluster, namespaces: throughGit, reason: reason, by: principal, source: source) { _ in until }
@@ -114,7 +116,7 @@ extension Hub {
     func openOverride(id: String) async throws(HubError) -> OverrideRecord {
         let found: [OverrideRecord]
         do {
-            found = try await id.count >= 4 ? store.overrides(idPrefix: id) : store.override(id: id).map { [$0] } ?? []
+            found = try await id.isEmpty ? [] : store.overrides(idPrefix: id)
         } catch {
             throw .internal("\(error)")
         }
@@ -128,18 +130,28 @@ extension Hub {
         return record
     }
 
-    /// Checks a request before anything is stored: the cluster exists, the principal may act on
-    /// every namespace named (or the whole cluster), the agent knows its namespaces, and each
-    /// one named is managed. Denials are audited.
+    /// Checks a request before anything is stored: the cluster exists, the request names its
+    /// namespaces or asks for all of them (never by omission), the principal may act on every
+    /// namespace named (or the whole cluster), the agent knows its namespaces, and each one named
+    /// is managed. Denials are audited.
     func admit(
-        _ action: String, cluster name: String, namespaces: [String], by principal: Principal, source: String
+        _ action: String, cluster name: String, namespaces: [String], all: Bool, by principal: Principal, source: String
     ) async throws(HubError) -> (ClusterConfiguration, ClusterAgent) {
         let cluster = try cluster(name)
+        if all, !namespaces.isEmpty { throw .badRequest("give namespaces or all, not both", field: "all") }
+        if !all, namespaces.isEmpty {
+            throw .badRequest(
+                "name the namespaces of \(name) to act on, or ask for every one of them explicitly (API: \"all\": true; CLI: --all; Slack: all)",
+                field: "namespaces"
+            )
+        }
         if let denial = principal.mayOperate(on: cluster, namespaces: namespaces) {
             await audit(principal, source: source, action: action, cluster: name, namespaces: namespaces, result: "denied", detail: denial.reason)
             throw .forbidden(denial.reason)
         }
-        guard let agent = agents[name] else { throw .notFound("cluster \"\(name)\" has no agent", field: "cluster") }
+        guard let agent = agents[name] else {
+            throw HubError(kind: .unavailable, message: "cluster \(name) cannot be reached: \(unusable[name] ?? "no agent")")
+        }
         guard let managed = await agent.managedNamespaces() else {
             throw HubError(kind: .unavailable, message: "cluster \(name) is not synced yet (reachable: \(await agent.health.reachable)); try again shortly")
         }
@@ -152,6 +164,22 @@ extension Hub {
             throw .notFound("cluster \(name) manages no namespace yet: no SleepInfo and no hub schedule selects one", field: "cluster")
         }
         return (cluster, agent)
+    }
+
+    /// Refuses what no source may ask for: longer than `limits.maxDuration`, a reason longer than
+    /// `limits.maxReasonLength` or with control characters.
+    func checkLimits(duration: Duration?, field: String = "duration", reason: String?) throws(HubError) {
+        let limits = configuration.limits
+        if let duration, duration > limits.maxDuration {
+            throw .badRequest("\(field) may be at most \(DurationText.format(limits.maxDuration)) from now (limits.maxDuration)", field: field)
+        }
+        guard let reason else { return }
+        if reason.count > limits.maxReasonLength {
+            throw .badRequest("reason is \(reason.count) characters long; at most \(limits.maxReasonLength) (limits.maxReasonLength)", field: "reason")
+        }
+        if reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw .badRequest("reason must be one line of text, without control characters", field: "reason")
+        }
     }
 
     /// Overrides a new one replaced, in the audit trail.

@@ -17,6 +17,8 @@ public final class Hub: Sendable {
     public let agents: [String: ClusterAgent]
     /// Overrides through GitLab merge requests and Argo CD (`gitops.enabled`); nil in direct mode.
     public let gitops: GitOpsCoordinator?
+    /// Clusters without an agent, because no client could be made: why, by cluster.
+    public let unusable: [String: String]
     let logger: Logger
 
     /// Builds the hub and an agent per cluster; `makeClient` is how each cluster is reached.
@@ -30,18 +32,31 @@ public final class Hub: Sendable {
         self.store = store
         self.clock = clock
         self.logger = logger
-        let metrics = HubMetrics()
+        let metrics = HubMetrics(clock: clock)
         self.metrics = metrics
         var settings = agentSettings
         settings.resyncInterval = configuration.resyncInterval.inSeconds
+        // A cluster that cannot be reached as configured is reported, and the others run.
         var clients: [String: KubeClient] = [:]
-        for cluster in configuration.clusters { clients[cluster.name] = try makeClient(cluster) }
+        var unusable: [String: String] = [:]
+        for cluster in configuration.clusters {
+            do {
+                clients[cluster.name] = try makeClient(cluster)
+            } catch {
+                unusable[cluster.name] = "\(error)"
+                logger.error("cluster not ready", metadata: ["cluster": "\(cluster.name)", "error": "\(error)"])
+            }
+        }
+        self.unusable = unusable
         let election = configuration.leaderElection
+        if election.enabled, let home = election.homeCluster, let reason = unusable[home] {
+            throw HubError(kind: .unavailable, message: "leader election needs its home cluster \(home): \(reason)")
+        }
         let home = election.enabled ? election.homeCluster.flatMap { clients[$0] } : nil
         var agents: [String: ClusterAgent] = [:]
         let fanOut = HubEventFanOut([metrics] + events)
         let argocd = GitOpsWiring(configuration: configuration, metrics: metrics)
-        for cluster in configuration.clusters {
+        for cluster in configuration.clusters where clients[cluster.name] != nil {
             var clusterSettings = settings
             clusterSettings.concurrency = cluster.client.concurrency
             let elector = home.map { home in
@@ -88,7 +103,13 @@ public final class Hub: Sendable {
     public func clusterStatuses() async -> [ClusterStatus] {
         var statuses: [ClusterStatus] = []
         for cluster in configuration.clusters {
-            if let agent = agents[cluster.name] { statuses.append(await agent.status()) }
+            if let agent = agents[cluster.name] {
+                statuses.append(await agent.status())
+            } else if let reason = unusable[cluster.name] {
+                var health = ClusterHealth()
+                health.lastError = reason
+                statuses.append(ClusterStatus(name: cluster.name, tier: cluster.tier, health: health, namespaces: [], owner: nil, ownedHere: true))
+            }
         }
         return statuses
     }
@@ -106,6 +127,19 @@ public final class Hub: Sendable {
         } catch {
             logger.error("audit write failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// The metrics that say how things are now, taken afresh for each scrape.
+    public func metricsExposition() async -> String {
+        for status in await clusterStatuses() {
+            metrics.recordNamespaces(of: status)
+        }
+        let overrides = (try? await store.activeOverrides(at: clock.now)) ?? []
+        for cluster in configuration.clusters {
+            metrics.recordOverrides(cluster: cluster.name, count: overrides.filter { $0.cluster == cluster.name }.count)
+        }
+        if let outbox = try? await store.outboxCounts() { metrics.recordOutbox(outbox) }
+        return metrics.exposition()
     }
 
     // MARK: Savings
@@ -146,14 +180,17 @@ public final class Hub: Sendable {
     }
 }
 
-/// Why the hub refused a request; the HTTP layer maps `kind` to a status code.
+/// Why the hub refused a request; `kind` maps to an HTTP status (`Kind.status`).
 public struct HubError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable {
         case badRequest = "bad_request"
         case unauthorized
         case forbidden
         case notFound = "not_found"
+        case methodNotAllowed = "method_not_allowed"
         case conflict
+        case payloadTooLarge = "payload_too_large"
+        case tooManyRequests = "too_many_requests"
         case unavailable
         case internalError = "internal"
     }

@@ -45,13 +45,17 @@ public final class HubServer: Sendable {
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
             logger: serverLogger
         ))
-        let serving = Task { try await group.run() }
+        let serving = Task {
+            // A server that fails to start (a port in use) ends the wait for its port.
+            defer { startedContinuation.finish() }
+            try await group.run()
+        }
         var port: Int?
         for await bound in started { port = bound }
         guard let port, port > 0 else {
             serving.cancel()
-            _ = await serving.result
-            throw HubServerError(reason: "could not listen on \(listen.host):\(listen.port)")
+            let failure = await serving.result
+            throw HubServerError(listening: listen, failure: failure)
         }
         let host = listen.host == "0.0.0.0" ? "127.0.0.1" : listen.host
         logger.info("hub listening", metadata: ["url": "http://\(host):\(port)", "clusters": "\(hub.configuration.clusters.map(\.name))"])
@@ -88,9 +92,30 @@ public final class HubServer: Sendable {
     }
 }
 
+/// The hub could not start serving.
 public struct HubServerError: Error, CustomStringConvertible {
     public var reason: String
     public var description: String { reason }
+
+    init(reason: String) {
+        self.reason = reason
+    }
+
+    /// Why listening on `listen` failed, in words: a port in use is said so.
+    init(listening listen: HubConfiguration.Listen, failure: Result<Void, any Error>) {
+        let address = "\(listen.host):\(listen.port)"
+        guard case .failure(let error) = failure else {
+            self.init(reason: "could not listen on \(address)")
+            return
+        }
+        if let io = error as? IOError, io.errnoCode == EADDRINUSE {
+            self.init(reason: "address \(address) is already in use")
+        } else if let io = error as? IOError, io.errnoCode == EACCES {
+            self.init(reason: "no permission to listen on \(address)")
+        } else {
+            self.init(reason: "could not listen on \(address): \(error)")
+        }
+    }
 }
 
 /// Ready once the HTTP server listens (the store is open and plugins loaded before that).

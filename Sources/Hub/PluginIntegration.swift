@@ -31,12 +31,14 @@ extension PluginHost: PluginStatusProvider {
 extension PluginStatus {
     var json: JSONValue {
         [
-            "file": .string(file), "kind": .string("\(kind)"), "state": .string(state.rawValue),
+            "file": .string(file), "kind": .string(kind.rawValue), "state": .string(state.rawValue),
             "version": version.map(JSONValue.string) ?? .null,
             "loadedAt": loadedAt.map { .string($0.formatted(.iso8601)) } ?? .null,
             "loadError": loadError.map { .string($0.description) } ?? .null,
+            "disabledError": disabledError.map { .string($0.description) } ?? .null,
             "lastCallError": lastCallError.map { .string($0.description) } ?? .null,
             "failures": .int(Int64(failureCount)),
+            "abandonedStates": .int(Int64(abandonedStates)),
         ]
     }
 }
@@ -56,9 +58,13 @@ struct PluginMetricsSync {
                 let before = seen[status.file] ?? (0, 0)
                 metrics.recordPluginFailures(plugin: status.file, kind: "load", count: status.loadFailureCount - before.load)
                 metrics.recordPluginFailures(plugin: status.file, kind: "call", count: status.failureCount - before.call)
-                metrics.recordPluginState(plugin: status.file, serving: status.state != .failed, current: status.state == .loaded)
+                metrics.recordPluginState(
+                    plugin: status.file, serving: status.state != .failed && status.state != .disabled, current: status.state == .loaded,
+                    abandonedStates: status.abandonedStates
+                )
                 seen[status.file] = (status.loadFailureCount, status.failureCount)
             }
+            metrics.recordAbandonedPluginStates(host.abandonedStateCount.running)
             try? await Task.sleep(for: interval)
         }
     }

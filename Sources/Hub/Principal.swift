@@ -68,6 +68,31 @@ public enum APITokens {
         return (secret, record)
     }
 
+    /// The id of the token `SANDMAN_BOOTSTRAP_TOKEN` installs.
+    public static let bootstrapID = "bootstrap"
+
+    /// Makes the store's bootstrap admin token match `secret`: installed (its hash only) when
+    /// given, replaced when the secret changed, revoked when no longer given. A token an admin
+    /// revoked stays revoked while the secret is the same. Returns what it did, for the log.
+    @discardableResult
+    public static func installBootstrap(secret: String?, in store: Store, now: Date) async throws -> BootstrapChange {
+        let existing = try await store.tokens().first { $0.id == bootstrapID }
+        guard let secret else {
+            guard let existing, existing.revokedAt == nil else { return .unchanged }
+            try await store.revokeToken(id: bootstrapID, at: now)
+            return .revoked
+        }
+        let digest = hash(secret)
+        if let existing, existing.hash == digest { return .unchanged }
+        let record = APITokenRecord(id: bootstrapID, name: bootstrapID, hash: digest, role: Role.admin.rawValue, teams: [], clusters: [], createdAt: now)
+        try await store.save(record)
+        return existing == nil ? .installed : .replaced
+    }
+
+    public enum BootstrapChange: String, Sendable {
+        case installed, replaced, revoked, unchanged
+    }
+
     public static func hash(_ secret: String) -> String {
         SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
     }

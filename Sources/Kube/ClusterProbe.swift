@@ -28,6 +28,23 @@ public struct ProbeResult: Sendable {
 }
 
 extension KubeClient {
+    /// Only `/readyz` (or `/healthz`): one request, for a cluster a full probe found usable recently.
+    public func probeReadiness() async -> ProbeResult {
+        let start = ContinuousClock.now
+        var result = ProbeResult(cluster: name, server: server, ready: false, latency: .zero)
+        do {
+            result.ready = try await isReady()
+            if !result.ready { result.failure = "the API server answers but is not ready" }
+        } catch let error as KubeError {
+            result.failure = Self.explain(error)
+            result.answered = ![.unreachable, .unresolvable, .timeout].contains(error.reason)
+        } catch {
+            result.failure = "\(error)"
+        }
+        result.latency = ContinuousClock.now - start
+        return result
+    }
+
     /// Reads `/version` and `/readyz` (falling back to `/healthz`), and asks who we are.
     public func probe() async -> ProbeResult {
         let start = ContinuousClock.now

@@ -4,7 +4,7 @@ import Synchronization
 import Transport
 
 /// A client of one cluster's API server, over libcurl: credentials from a kubeconfig context
-/// (refreshed as they rotate or expire), a client-side rate limit, retries of throttled and
+/// (refreshed as they rotate or expire), a pace that follows the server's throttling, retries of throttled and
 /// failed requests, and discovery of where each kind is served.
 ///
 /// ```swift
@@ -14,8 +14,9 @@ import Transport
 /// ```
 public final class KubeClient: Sendable {
     public struct Configuration: Sendable {
-        /// Client-side rate limit: sustained requests per second and burst.
-        public var qps: Double = 50
+        /// A hard client-side rate limit (requests per second and burst) on top of the pace the
+        /// server's throttling sets; nil: none.
+        public var qps: Double?
         public var burst: Int = 100
         /// Timeout of one request (watches excepted).
         public var timeout: Duration = .seconds(30)
@@ -25,6 +26,8 @@ public final class KubeClient: Sendable {
         public var userAgent = "sandman"
         /// How long a token read from a `tokenFile` is used before the file is read again.
         public var tokenFileLifetime: TimeInterval = 60
+        /// The time credentials expire against (a seam for tests).
+        public var now: @Sendable () -> Date = Date.init
 
         public init() {}
     }
@@ -35,7 +38,7 @@ public final class KubeClient: Sendable {
     public let configuration: Configuration
     let server: String
     private let authenticator: Authenticator
-    private let limiter: RateLimiter
+    private let pacer: AdaptivePacer
     private let baseTLS: TLSConfiguration
     /// The transport of the current client identity; replaced when an exec plugin hands out a new certificate.
     private let transport: Mutex<(identity: Authenticator.Material?, client: HTTPClient)?> = Mutex(nil)
@@ -52,7 +55,7 @@ public final class KubeClient: Sendable {
         }
         self.server = server
         do {
-            self.authenticator = try Authenticator(user: access.user, cluster: access.cluster, tokenFileLifetime: configuration.tokenFileLifetime)
+            self.authenticator = try Authenticator(user: access.user, cluster: access.cluster, tokenFileLifetime: configuration.tokenFileLifetime, now: configuration.now)
             self.baseTLS = TLSConfiguration(
                 trustRoots: try access.cluster.certificateAuthority?.load(field: "certificate-authority"),
                 verifyPeer: !access.cluster.insecureSkipTLSVerify,
@@ -63,7 +66,7 @@ public final class KubeClient: Sendable {
             error.cluster = name
             throw error
         }
-        self.limiter = RateLimiter(qps: configuration.qps, burst: configuration.burst)
+        self.pacer = AdaptivePacer(ceiling: configuration.qps.map { .init(qps: $0, burst: configuration.burst) })
     }
 
     /// A client for a context of the default kubeconfig (`KUBECONFIG` or `~/.kube/config`).
@@ -168,12 +171,13 @@ public final class KubeClient: Sendable {
             attempt += 1
             let error: KubeError
             do {
-                try await limiter.acquire()
+                try await pacer.acquire()
                 let material = try await authenticator.material()
                 let response = try await httpClient(for: material).send(HTTPRequest(
                     method: request.method, url: server + request.pathAndQuery, headers: headers(request, material),
                     body: request.body, timeout: request.timeout
                 ))
+                if response.status == 429 { await pacer.throttled() } else if response.status < 500 { await pacer.succeeded() }
                 if (200..<300).contains(response.status) { return response }
                 let retryAfter = response.headers["Retry-After"].flatMap(Int.init).map { Duration.seconds($0) }
                 error = decorate(.from(status: response.status, body: try? JSONValue(parsing: response.body), retryAfter: retryAfter), request)
@@ -202,7 +206,7 @@ public final class KubeClient: Sendable {
 
     /// Opens a streamed response (a watch): rate limited and authenticated like `perform`, not retried.
     func openStream(_ request: Request) async throws -> HTTPStreamingResponse {
-        try await limiter.acquire()
+        try await pacer.acquire()
         let material = try await authenticator.material()
         do {
             let response = try await httpClient(for: material).stream(HTTPRequest(

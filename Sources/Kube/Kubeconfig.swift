@@ -97,7 +97,8 @@ public struct Kubeconfig: Sendable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw KubeconfigError(file: path, field: nil, reason: FileManager.default.fileExists(atPath: path) ? "cannot read file" : "file not found")
+            let exists = FileManager.default.fileExists(atPath: path)
+            throw KubeconfigError(file: path, field: nil, reason: exists ? "cannot read file" : "file not found", fileMissing: !exists)
         }
         let document: JSONValue
         do {
@@ -294,6 +295,15 @@ public struct KubeconfigError: Error, Sendable, CustomStringConvertible {
     public var file: String?
     public var field: String?
     public var reason: String
+    /// The file does not exist (on this machine).
+    public var fileMissing = false
+
+    public init(file: String?, field: String?, reason: String, fileMissing: Bool = false) {
+        self.file = file
+        self.field = field
+        self.reason = reason
+        self.fileMissing = fileMissing
+    }
 
     public var description: String {
         [file, field].compactMap { $0 }.joined(separator: ": ") + (file == nil && field == nil ? "" : ": ") + reason

@@ -7,6 +7,8 @@ actor RESTMapper {
     private var resources: [String: [String: APIResource]] = [:]
     private var preferredVersions: [String: String] = [:]
     private let fetch: @Sendable (String) async throws -> JSONValue
+    /// Discovery reads under way: callers asking for the same path at once share one request.
+    private var fetching: [String: Task<JSONValue, any Error>] = [:]
 
     /// `fetch` reads a discovery path such as `/apis/apps/v1`.
     init(fetch: @escaping @Sendable (String) async throws -> JSONValue) {
@@ -27,7 +29,7 @@ actor RESTMapper {
     func resource(group: String, kind: String) async throws -> APIResource {
         if group.isEmpty { return try await resource(for: ResourceKind(group: "", version: "v1", kind: kind)) }
         if preferredVersions[group] == nil {
-            let document = try await fetch("/apis/\(group)")
+            let document = try await fetchOnce("/apis/\(group)")
             preferredVersions[group] = document[path: ["preferredVersion", "version"]]?.string
                 ?? document["versions"]?.array?.first?["version"]?.string
         }
@@ -41,7 +43,7 @@ actor RESTMapper {
         let path = apiVersion.contains("/") ? "/apis/\(apiVersion)" : "/api/\(apiVersion)"
         let document: JSONValue
         do {
-            document = try await fetch(path)
+            document = try await fetchOnce(path)
         } catch let error as KubeError where error.isNotFound {
             resources[apiVersion] = [:]
             return
@@ -63,5 +65,13 @@ actor RESTMapper {
             )
         }
         resources[apiVersion] = byKind
+    }
+
+    private func fetchOnce(_ path: String) async throws -> JSONValue {
+        if let running = fetching[path] { return try await running.value }
+        let task = Task { [fetch] in try await fetch(path) }
+        fetching[path] = task
+        defer { fetching[path] = nil }
+        return try await task.value
     }
 }

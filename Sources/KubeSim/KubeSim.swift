@@ -134,6 +134,9 @@ public final class KubeSim: Sendable {
             )
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(authority.certificatePEM.utf8)))
             tls.certificateVerification = .optionalVerification
+            // Like kube-apiserver, close at shutdown without waiting for the peer's close_notify:
+            // an idle client (a connection pool) never answers, and NIOSSL would wait 5 s.
+            tls.shutdownTimeout = .milliseconds(100)
             server = try .tls(.http1(), tlsConfiguration: tls)
         } else {
             server = .http1()

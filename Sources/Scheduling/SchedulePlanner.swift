@@ -120,14 +120,18 @@ public struct NamespacePlan: Sendable, Equatable {
         return false
     }
 
-    /// Why the namespace is to be as `desired`, for logs, operations and people.
+    /// The zone of the namespace's schedule (UTC without one): the zone `reason` shows times in.
+    public var timeZone = TimeZone(identifier: "UTC")!
+
+    /// Why the namespace is to be as `desired`, for logs, operations and people, with times in
+    /// the schedule's zone.
     public var reason: String {
         switch cause {
         case .override(let override):
             let state = override.kind == .wake ? "awake" : "asleep"
-            return "override: keep \(state)" + (override.until.map { " until \($0.formatted(.iso8601))" } ?? "")
+            return "override: keep \(state)" + (override.until.map { " until \(TimeText.absolute($0, zone: timeZone))" } ?? "")
         case .schedule(let transition?):
-            return "schedule: \(transition)"
+            return "schedule: \(transition.kind.rawValue) at \(TimeText.absolute(transition.at, zone: timeZone))"
         case .schedule(nil):
             return "schedule: \(desired == .sleep ? "asleep" : "awake")"
         case .nothing:
@@ -198,6 +202,7 @@ public enum SchedulePlanner {
         let action = desired.flatMap { ($0 == .sleep) == input.isAsleep ? nil : $0 }
 
         var plan = NamespacePlan(desired: desired, action: action, cause: cause, memory: memory)
+        if let zone = input.schedule?.timeZone { plan.timeZone = zone }
         plan.ended = ended.map(\.id)
         plan.usedSkips = skips.used(by: now)
         plan.shown = shownOverride(input.overrides, used: Set(plan.usedSkips), at: now)

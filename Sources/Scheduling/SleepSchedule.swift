@@ -47,34 +47,66 @@ public struct SleepSchedule: Sendable, Equatable {
         weekdays: String, sleepAt: String, wakeUpAt: String? = nil, timeZone: String? = nil,
         sleepDays: String? = nil, wakeDays: String? = nil, exceptions: [String] = []
     ) throws(ScheduleError) {
-        func days(_ text: String, field: String) throws(ScheduleError) -> CronField {
-            do {
-                return try CronField(parsing: text, range: 0...6, names: CronField.weekdayNames)
-            } catch {
-                throw ScheduleError(field: field, value: text, reason: "invalid day-of-week field: \(error.reason) (0 is Sunday; e.g. \"1-5\", \"Mon-Fri\", \"0,6\", \"*\")")
-            }
-        }
-        let shared = try days(weekdays, field: "weekdays")
-        self.sleepDays = try sleepDays.map { text throws(ScheduleError) in try days(text, field: "sleepDays") } ?? shared
-        self.wakeDays = try wakeDays.map { text throws(ScheduleError) in try days(text, field: "wakeDays") } ?? shared
+        let shared = try Self.days(weekdays, field: "weekdays")
+        self.sleepDays = try sleepDays.map { text throws(ScheduleError) in try Self.days(text, field: "sleepDays") } ?? shared
+        self.wakeDays = try wakeDays.map { text throws(ScheduleError) in try Self.days(text, field: "wakeDays") } ?? shared
         self.sleepAt = try ClockPattern(parsing: sleepAt, field: "sleepAt")
         self.wakeAt = try wakeUpAt.flatMap { $0.isEmpty ? nil : $0 }.map { text throws(ScheduleError) in try ClockPattern(parsing: text, field: "wakeUpAt") }
+        try Self.checkDistinct(sleepAt: sleepAt, wakeUpAt: wakeUpAt)
+        self.timeZone = try Self.zone(timeZone)
+        var dates = Set<CalendarDate>()
+        for text in exceptions { dates.insert(try Self.date(text)) }
+        self.exceptions = dates
+    }
+
+    /// Every problem of these fields, not only the first: for configuration checks that report all
+    /// at once. A field given as nil is not checked (reported missing by the caller).
+    public static func problems(
+        weekdays: String?, sleepAt: String?, wakeUpAt: String? = nil, timeZone: String? = nil,
+        sleepDays: String? = nil, wakeDays: String? = nil, exceptions: [String] = []
+    ) -> [ScheduleError] {
+        var found: [ScheduleError] = []
+        func check(_ body: () throws(ScheduleError) -> Void) {
+            do { try body() } catch { found.append(error) }
+        }
+        for (text, field) in [(weekdays, "weekdays"), (sleepDays, "sleepDays"), (wakeDays, "wakeDays")] {
+            if let text { check { () throws(ScheduleError) in _ = try days(text, field: field) } }
+        }
+        if let sleepAt { check { () throws(ScheduleError) in _ = try ClockPattern(parsing: sleepAt, field: "sleepAt") } }
+        if let wakeUpAt, !wakeUpAt.isEmpty { check { () throws(ScheduleError) in _ = try ClockPattern(parsing: wakeUpAt, field: "wakeUpAt") } }
+        if let sleepAt { check { () throws(ScheduleError) in try checkDistinct(sleepAt: sleepAt, wakeUpAt: wakeUpAt) } }
+        check { () throws(ScheduleError) in _ = try zone(timeZone) }
+        for text in exceptions { check { () throws(ScheduleError) in _ = try date(text) } }
+        return found
+    }
+
+    private static func days(_ text: String, field: String) throws(ScheduleError) -> CronField {
+        do {
+            return try CronField(parsing: text, range: 0...6, names: CronField.weekdayNames)
+        } catch {
+            throw ScheduleError(field: field, value: text, reason: "invalid day-of-week field: \(error.reason) (0 is Sunday; e.g. \"1-5\", \"Mon-Fri\", \"0,6\", \"*\")")
+        }
+    }
+
+    private static func checkDistinct(sleepAt: String, wakeUpAt: String?) throws(ScheduleError) {
         if let wakeUpAt, wakeUpAt == sleepAt {
             throw ScheduleError(field: "wakeUpAt", value: wakeUpAt, reason: "must differ from sleepAt")
         }
-        let zoneName = timeZone.flatMap { $0.isEmpty ? nil : $0 } ?? "UTC"
+    }
+
+    private static func zone(_ name: String?) throws(ScheduleError) -> TimeZone {
+        let zoneName = name.flatMap { $0.isEmpty ? nil : $0 } ?? "UTC"
         guard let zone = TimeZone(identifier: zoneName) else {
             throw ScheduleError(field: "timeZone", value: zoneName, reason: "unknown time zone (an IANA name such as Europe/Rome or UTC)")
         }
-        self.timeZone = zone
-        var dates = Set<CalendarDate>()
-        for text in exceptions {
-            guard let date = CalendarDate(parsing: text) else {
-                throw ScheduleError(field: "exceptions", value: text, reason: "expected a date YYYY-MM-DD")
-            }
-            dates.insert(date)
+        return zone
+    }
+
+    private static func date(_ text: String) throws(ScheduleError) -> CalendarDate {
+        guard let date = CalendarDate(parsing: text) else {
+            throw ScheduleError(field: "exceptions", value: text, reason: "expected a date YYYY-MM-DD")
         }
-        self.exceptions = dates
+        return date
     }
 
     public var isSleepOnly: Bool { wakeAt == nil }

@@ -8,6 +8,11 @@ import Scheduling
 final class HostLibrary {
     /// Text longer than this is refused by `sandman.json.decode` (host code is not memory-capped).
     static let maximumDecodedLength = 1 << 20
+    /// Log messages are cut after this many bytes, so that a plugin cannot flood the hub's log.
+    static let maximumLogMessage = 8 << 10
+    /// Longest `sandman.time.format` pattern, as for `os.date`: each conversion costs a
+    /// microsecond of host code, which no deadline interrupts.
+    static let maximumPattern = 256
 
     private let plugin: String
     private let logger: Logger
@@ -59,8 +64,15 @@ final class HostLibrary {
         }
         metadata["plugin"] = .string(plugin)
         let message = arguments.count > 1 ? arguments[1].string ?? "" : ""
-        logger.log(level: level, "\(message)", metadata: metadata)
+        logger.log(level: level, "\(Self.cut(message))", metadata: metadata)
         return []
+    }
+
+    private static func cut(_ message: String) -> String {
+        let bytes = message.utf8.count
+        guard bytes > maximumLogMessage else { return message }
+        let kept = String(decoding: message.utf8.prefix(maximumLogMessage), as: UTF8.self)
+        return kept + "... (\(bytes - maximumLogMessage) more bytes)"
     }
 
     private static func metadataValue(_ value: JSONValue) -> Logger.MetadataValue {
@@ -112,6 +124,9 @@ final class HostLibrary {
     private func format(_ arguments: [JSONValue]) throws(HostFunctionError) -> [JSONValue] {
         let epoch = try Self.epoch(arguments, function: "format")
         let pattern = arguments.count > 1 ? arguments[1].string ?? TimeFormat.defaultPattern : TimeFormat.defaultPattern
+        guard pattern.utf8.count <= Self.maximumPattern else {
+            throw HostFunctionError("bad argument #2 to 'format' (pattern longer than \(Self.maximumPattern) bytes)")
+        }
         let zone = try timeZone(arguments.count > 2 ? arguments[2] : .null, function: "format")
         do {
             return [.string(try TimeFormat.format(epoch: epoch, pattern: pattern, in: zone))]

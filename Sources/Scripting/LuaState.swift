@@ -1,4 +1,5 @@
 import CLua
+import CLuaSandbox
 import Foundation
 import JSON
 
@@ -8,7 +9,8 @@ import JSON
 /// ``Interrupt``, and only between the watchdog's `begin` and `end` of a call, which this type
 /// brackets itself. Memory is capped by the allocator while plugin code runs; host code (pushing
 /// arguments, reading results, host functions) is never capped, so the host never meets a Lua
-/// error outside a protected call and no Lua error ever unwinds through Swift frames.
+/// error outside a protected call and no Lua error ever unwinds through Swift frames. What host
+/// code converts is bounded instead (see ``ConversionBudget``) and counted against the cap.
 final class LuaState {
     /// A value kept alive in the registry of this state.
     struct Reference: Hashable, Sendable {
@@ -31,12 +33,18 @@ final class LuaState {
     struct Supervision: Sendable {
         var watchdog: Watchdog
         var timeout: Duration
-        var onExpire: (@Sendable () -> Void)? = nil
+        /// How long past the deadline the call may still be running before it counts as stuck.
+        var grace: Duration = PluginHost.Configuration.defaultDeadlineGrace
+        /// Told at the deadline, with how long the call had run.
+        var onExpire: (@Sendable (Duration) -> Void)? = nil
+        /// Told once when the call is still running `grace` after its deadline.
+        var onStuck: (@Sendable (Duration) -> Void)? = nil
     }
 
     /// The handle through which the watchdog thread stops a running call: it arms the count hook
-    /// (`lua_sethook`, which Lua documents as safe to call asynchronously) and flags the deadline.
-    final class Interrupt: @unchecked Sendable {
+    /// (`lua_sethook`, which Lua documents as safe to call asynchronously) and flags the deadline,
+    /// which the bounded library functions check too.
+    final class Interrupt: @unchecked Sendable, ConversionBudget.Deadline {
         /// Instructions between two runs of the count hook once the budget is armed.
         static let hookPeriod: Int32 = 1000
 
@@ -58,15 +66,17 @@ final class LuaState {
         func expire() {
             sandman_lua_expire(state, limits)
         }
+
+        /// Whether the watchdog flagged the current call's deadline.
+        var hasPassed: Bool {
+            sandman_lua_limits_expired(limits) != 0
+        }
     }
 
     /// How JSON null is seen in Lua (`sandman.json.null`) and how `[]` is written there
     /// (`sandman.json.empty_array`): two light userdata values.
     static var nullMarker: UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: 0x5A4D_0001)! }
     static var emptyArrayMarker: UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: 0x5A4D_0002)! }
-
-    /// Tables nested deeper than this are refused in both directions.
-    static let maximumDepth = 100
 
     let interrupt: Interrupt
     private let state: OpaquePointer
@@ -81,7 +91,7 @@ final class LuaState {
     init(limits: Limits, hostFunctions: [String: HostFunction]) throws(PluginError) {
         let pointer = UnsafeMutablePointer<sandman_limits>.allocate(capacity: 1)
         pointer.initialize(to: sandman_limits(
-            used: 0, limit: limits.memoryBytes, host_depth: 1, denied: 0, instructions: 0,
+            used: 0, limit: limits.memoryBytes, host_depth: 1, instructions: 0,
             instruction_limit: Int64(limits.instructions), hook_period: 0, exhausted: 0, expired: 0
         ))
         guard let state = sandman_lua_newstate(pointer) else {
@@ -129,33 +139,34 @@ final class LuaState {
     }
 
     /// Compiles `source` as a text chunk named after `file`, runs it with `environment` as its
-    /// `_ENV` under `supervision`, and returns its first result when that is a table.
+    /// `_ENV` under `supervision` (compiling included), and returns its first result when that
+    /// is a table.
     func run(_ source: String, file: String, in environment: Reference, supervision: Supervision) throws(PluginError) -> Reference? {
         let top = lua_gettop(state)
         defer { lua_settop(state, top) }
         try ensureStack(4)
-        limits.pointee.host_depth = 0
-        var text = source
-        let status = text.withUTF8 { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { chars in
-                sandman_luaL_loadtext(state, chars.baseAddress, chars.count, "@" + file)
+        return try supervised(supervision, file: file, activity: "the file's top level") { () throws(PluginError) -> Reference? in
+            limits.pointee.host_depth = 0
+            var text = source
+            let status = text.withUTF8 { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { chars in
+                    sandman_luaL_loadtext(state, chars.baseAddress, chars.count, "@" + file)
+                }
             }
-        }
-        limits.pointee.host_depth = 1
-        let denied = limits.pointee.denied != 0
-        limits.pointee.denied = 0
-        guard status == LUA_OK else {
-            if status == LUA_ERRMEM || denied {
-                throw PluginError(.memoryLimit(limits.pointee.limit), file: file, message: "not enough memory to compile the file")
+            limits.pointee.host_depth = 1
+            guard status == LUA_OK else {
+                if status == LUA_ERRMEM {
+                    throw PluginError(.memoryLimit(limits.pointee.limit), file: file, message: "not enough memory to compile the file")
+                }
+                let message = string(at: -1) ?? "cannot compile"
+                throw PluginError(.compile, file: file, line: PluginError.line(in: message, file: file), message: PluginError.strippingPosition(message, file: file))
             }
-            let message = string(at: -1) ?? "cannot compile"
-            throw PluginError(.compile, file: file, line: PluginError.line(in: message, file: file), message: PluginError.strippingPosition(message, file: file))
+            lua_rawgeti(state, sandman_lua_registryindex(), lua_Integer(environment.slot))
+            _ = lua_setupvalue(state, -2, 1)
+            try protectedCall(arguments: 0, file: file)
+            guard lua_type(state, -1) == LUA_TTABLE else { return nil }
+            return Reference(slot: luaL_ref(state, sandman_lua_registryindex()))
         }
-        lua_rawgeti(state, sandman_lua_registryindex(), lua_Integer(environment.slot))
-        _ = lua_setupvalue(state, -2, 1)
-        try protectedCall(arguments: 0, file: file, supervision: supervision)
-        guard lua_type(state, -1) == LUA_TTABLE else { return nil }
-        return Reference(slot: luaL_ref(state, sandman_lua_registryindex()))
     }
 
     /// The function stored under `name` in `table`, read without metamethods; nil when absent or
@@ -183,56 +194,83 @@ final class LuaState {
     }
 
     /// Calls `function` with `arguments` under `supervision` and returns its first result as JSON
-    /// (nil when the function returned nil or nothing). `file` names the plugin in errors.
+    /// (nil when the function returned nil or nothing). Converting the arguments and the result
+    /// is part of the call: within its deadline and what the memory cap leaves. `file` names the
+    /// plugin in errors.
     func call(_ function: Reference, arguments: [JSONValue], file: String, supervision: Supervision) throws(PluginError) -> JSONValue? {
         let top = lua_gettop(state)
         defer { lua_settop(state, top) }
         try ensureStack(Int32(arguments.count) + 4)
-        lua_rawgeti(state, sandman_lua_registryindex(), lua_Integer(function.slot))
-        for (position, argument) in arguments.enumerated() {
-            do {
-                try pushArgument(argument)
-            } catch {
-                throw PluginError(.runtime, file: file, message: "argument #\(position + 1) cannot be passed to Lua: \(error.description)")
+        return try supervised(supervision, file: file, activity: "the call") { () throws(PluginError) -> JSONValue? in
+            lua_rawgeti(state, sandman_lua_registryindex(), lua_Integer(function.slot))
+            var budget = newBudget()
+            for (position, argument) in arguments.enumerated() {
+                do throws(ConversionError) {
+                    try pushArgument(argument, budget: &budget)
+                } catch {
+                    throw PluginError(.runtime, file: file, message: "argument #\(position + 1) cannot be passed to Lua: \(error.description)")
+                }
             }
-        }
-        try protectedCall(arguments: Int32(arguments.count), file: file, supervision: supervision)
-        guard lua_type(state, -1) != LUA_TNIL else { return nil }
-        do {
-            let result = try value(at: lua_gettop(state), depth: 0)
-            if case .null = result { return nil }
-            return result
-        } catch {
-            throw PluginError(.invalidResult(field: error.field(root: "result")), file: file, message: error.reason)
+            try protectedCall(arguments: Int32(arguments.count), file: file)
+            guard lua_type(state, -1) != LUA_TNIL else { return nil }
+            do throws(ConversionError) {
+                var conversion = ToJSON(budget: newBudget())
+                let result = try value(at: lua_gettop(state), depth: 0, conversion: &conversion)
+                if case .null = result { return nil }
+                return result
+            } catch {
+                throw PluginError(.invalidResult(field: error.field(root: "result")), file: file, message: error.reason(root: "result"))
+            }
         }
     }
 
     // MARK: - Protected calls
 
-    private func protectedCall(arguments: Int32, file: String, supervision: Supervision) throws(PluginError) {
-        limits.pointee.host_depth = 0
-        let ticket = supervision.watchdog.begin(interrupt, timeout: supervision.timeout, onExpire: supervision.onExpire)
-        let status = sandman_lua_pcall_traceback(state, arguments, 1)
-        supervision.watchdog.end(ticket)
-        limits.pointee.host_depth = 1
-        let expired = sandman_lua_limits_expired(limits) != 0
-        let exhausted = limits.pointee.exhausted != 0
-        let denied = limits.pointee.denied != 0
-        sandman_lua_reset_limits(state, limits)
-        if expired {
-            throw PluginError(.timeout(supervision.timeout), file: file, message: "the call ran past its deadline of \(supervision.timeout.sandmanText)")
+    /// Runs `body`, which makes one protected call and converts what crosses, with the watchdog
+    /// watching. Past the deadline, whatever `body` ended with becomes a timeout error with the
+    /// time it really took.
+    private func supervised<Value>(
+        _ supervision: Supervision, file: String, activity: String, _ body: () throws(PluginError) -> Value
+    ) throws(PluginError) -> Value {
+        let ticket = supervision.watchdog.begin(interrupt, supervision: supervision)
+        let outcome: Result<Value, PluginError>
+        do {
+            outcome = .success(try body())
+        } catch {
+            outcome = .failure(error)
         }
+        let elapsed = supervision.watchdog.end(ticket)
+        let expired = sandman_lua_limits_expired(limits) != 0
+        sandman_lua_reset_limits(state, limits)
+        limits.pointee.host_depth = 1
+        if expired {
+            let failure: PluginError? = if case .failure(let error) = outcome { error } else { nil }
+            throw PluginError(
+                .timeout(supervision.timeout), file: file, line: failure?.line,
+                message: "\(activity) ran for \(elapsed.sandmanText), past its deadline of \(supervision.timeout.sandmanText)",
+                traceback: failure?.traceback
+            )
+        }
+        return try outcome.get()
+    }
+
+    /// Calls the function below `arguments` values on the stack, leaving one result. Errors are
+    /// classified here: the instruction budget when the hook spent it, memory only when Lua
+    /// reports that an allocation was refused, otherwise a runtime error with its line.
+    private func protectedCall(arguments: Int32, file: String) throws(PluginError) {
+        limits.pointee.host_depth = 0
+        let status = sandman_lua_pcall_traceback(state, arguments, 1)
+        limits.pointee.host_depth = 1
         guard status != LUA_OK else { return }
+        if status == LUA_ERRMEM {
+            throw PluginError(.memoryLimit(limits.pointee.limit), file: file, message: "memory limit of \(limits.pointee.limit) bytes reached")
+        }
         let text = string(at: -1) ?? "(error object is not a string)"
         let (message, traceback) = PluginError.splitTraceback(text)
         let line = PluginError.line(in: message, file: file) ?? traceback.flatMap { PluginError.line(in: $0, file: file) }
-        if exhausted {
+        if limits.pointee.exhausted != 0 {
             throw PluginError(.instructionLimit(Int(limits.pointee.instruction_limit)), file: file, line: line,
                               message: "instruction budget of \(limits.pointee.instruction_limit) exceeded", traceback: traceback)
-        }
-        if status == LUA_ERRMEM || denied {
-            throw PluginError(.memoryLimit(limits.pointee.limit), file: file, line: line,
-                              message: "memory limit of \(limits.pointee.limit) bytes reached", traceback: traceback)
         }
         throw PluginError(.runtime, file: file, line: line, message: PluginError.strippingPosition(message, file: file), traceback: traceback)
     }
@@ -240,7 +278,7 @@ final class LuaState {
     // MARK: - Bootstrap
 
     private func bootstrap(_ hostFunctions: [String: HostFunction]) throws(PluginError) {
-        guard sandman_lua_open_sandbox_libraries_protected(state) == LUA_OK else {
+        guard sandman_lua_open_sandbox_libraries(state) == LUA_OK else {
             throw PluginError(.runtime, file: "", message: "cannot open the Lua standard libraries")
         }
         lua_settop(state, 0)
@@ -280,7 +318,7 @@ final class LuaState {
         functions.append(function)
         functionNames.append(name)
         lua_pushinteger(state, lua_Integer(functions.count - 1))
-        sandman_lua_push_limited_host_function(state, LuaState.dispatch, 1)
+        sandman_lua_push_host_function(state, LuaState.dispatch, 1)
     }
 
     private static let dispatch: @convention(c) (OpaquePointer?) -> Int32 = { state in
@@ -290,17 +328,19 @@ final class LuaState {
     }
 
     /// Runs host function `index` on the arguments on the stack; pushes its results and returns
-    /// their count, or pushes a message and returns -1 for the C trampoline to raise.
+    /// their count, or pushes a message and returns -1 for the C trampoline to raise. Arguments
+    /// and results are converted within the call's deadline and what the memory cap leaves.
     private func dispatchHostFunction(_ index: Int) -> Int32 {
         let name = functionNames[index]
         let count = lua_gettop(state)
         var arguments: [JSONValue] = []
         arguments.reserveCapacity(Int(count))
+        var conversion = ToJSON(budget: newBudget())
         for position in stride(from: Int32(1), through: count, by: 1) {
             do {
-                arguments.append(lua_type(state, position) == LUA_TNIL ? .null : try value(at: position, depth: 0))
+                arguments.append(lua_type(state, position) == LUA_TNIL ? .null : try value(at: position, depth: 0, conversion: &conversion))
             } catch {
-                return raise("bad argument #\(position) to '\(name)' (\(error.field(root: "value")): \(error.reason))")
+                return raise("bad argument #\(position) to '\(name)' (\(error.field(root: "value")): \(error.reason(root: "value")))")
             }
         }
         let results: [JSONValue]
@@ -310,9 +350,10 @@ final class LuaState {
             return raise(error.message)
         }
         guard lua_checkstack(state, Int32(results.count) + 2) != 0 else { return raise("too many results") }
+        var budget = newBudget()
         for result in results {
             do {
-                try pushArgument(result)
+                try pushArgument(result, budget: &budget)
             } catch {
                 return raise("'\(name)' produced a value Lua cannot hold: \(error.description)")
             }
@@ -325,35 +366,50 @@ final class LuaState {
         return -1
     }
 
+    /// A budget for one conversion: what the memory cap leaves, and this state's deadline.
+    private func newBudget() -> ConversionBudget {
+        let cap = limits.pointee.limit
+        let left = cap == 0 ? Int.max : max(0, cap - limits.pointee.used)
+        return ConversionBudget(byteLimit: left, deadline: interrupt)
+    }
+
     // MARK: - JSON to Lua
 
-    private func pushArgument(_ value: JSONValue) throws(ConversionError) {
+    /// Pushes `value` (nil for null), spending its cost before each part is allocated: what is
+    /// allocated stays within `budget`.
+    private func pushArgument(_ value: JSONValue, budget: inout ConversionBudget) throws(ConversionError) {
         if value == .null {
             lua_pushnil(state)
         } else {
-            try push(value, depth: 0)
+            try push(value, depth: 0, budget: &budget)
         }
     }
 
-    private func push(_ value: JSONValue, depth: Int) throws(ConversionError) {
-        guard depth < Self.maximumDepth else { throw ConversionError(reason: "nested deeper than \(Self.maximumDepth) levels") }
+    private func push(_ value: JSONValue, depth: Int, budget: inout ConversionBudget) throws(ConversionError) {
+        try ConversionBudget.checkDepth(depth)
         guard lua_checkstack(state, 4) != 0 else { throw ConversionError(reason: "the Lua stack cannot grow") }
         switch value {
         case .null:
+            try budget.spendScalar()
             lua_pushlightuserdata(state, Self.nullMarker)
         case .bool(let flag):
+            try budget.spendScalar()
             lua_pushboolean(state, flag ? 1 : 0)
         case .int(let number):
+            try budget.spendScalar()
             lua_pushinteger(state, lua_Integer(number))
         case .double(let number):
+            try budget.spendScalar()
             lua_pushnumber(state, number)
         case .string(let text):
+            try budget.spendString(length: text.utf8.count)
             push(string: text)
         case .array(let elements):
-            lua_createtable(state, Int32(elements.count), 0)
+            try budget.spendTable()
+            lua_createtable(state, Int32(clamping: elements.count), 0)
             for (position, element) in elements.enumerated() {
                 do {
-                    try push(element, depth: depth + 1)
+                    try push(element, depth: depth + 1, budget: &budget)
                 } catch {
                     throw error.inside(.index(position + 1))
                 }
@@ -362,12 +418,13 @@ final class LuaState {
             lua_rawgeti(state, sandman_lua_registryindex(), lua_Integer(arrayMetatable.slot))
             _ = lua_setmetatable(state, -2)
         case .object(let members):
-            lua_createtable(state, 0, Int32(members.count))
-            for (key, member) in members {
-                if case .null = member { continue }
-                push(string: key)
+            try budget.spendTable()
+            lua_createtable(state, 0, Int32(clamping: members.count))
+            for (key, member) in members where member != .null {
                 do {
-                    try push(member, depth: depth + 1)
+                    try budget.spendMember(keyLength: key.utf8.count)
+                    push(string: key)
+                    try push(member, depth: depth + 1, budget: &budget)
                 } catch {
                     throw error.inside(.key(key))
                 }
@@ -387,19 +444,44 @@ final class LuaState {
 
     // MARK: - Lua to JSON
 
-    /// The tables on the path being converted, to refuse cycles (a short list: tables nest a few
-    /// levels deep in practice).
-    private var visiting: [UnsafeRawPointer] = []
+    /// One conversion from Lua: its budget, and the tables already converted that hold tables,
+    /// so that such a table met again is converted once. (Tables of plain values are converted
+    /// again when met again, which the budget counts anyway: results like `{action = ...}` then
+    /// cost no bookkeeping.)
+    private struct ToJSON {
+        struct Converted {
+            var value: JSONValue
+            var elements: Int
+            var bytes: Int
+        }
+
+        var budget: ConversionBudget
+        var converted: [UnsafeRawPointer: Converted] = [:]
+    }
+
+    /// A table being converted, and the one holding it: the chain of tables from the value down
+    /// to where the conversion is, kept on the stack, for finding cycles.
+    private struct Ancestor {
+        var identity: UnsafeRawPointer
+        var depth: Int
+        var parent: UnsafePointer<Ancestor>?
+    }
 
     /// The Lua value at absolute stack `index` as JSON. Functions, userdata, threads, cycles,
-    /// non-finite numbers, invalid UTF-8 and tables mixing keys are refused with their path.
-    private func value(at index: Int32, depth: Int) throws(ConversionError) -> JSONValue {
+    /// non-finite numbers, invalid UTF-8, tables mixing keys and values past the budget are
+    /// refused with their path.
+    private func value(
+        at index: Int32, depth: Int, conversion: inout ToJSON, ancestors: UnsafePointer<Ancestor>? = nil
+    ) throws(ConversionError) -> JSONValue {
         switch lua_type(state, index) {
         case LUA_TNIL:
+            try conversion.budget.spendScalar()
             return .null
         case LUA_TBOOLEAN:
+            try conversion.budget.spendScalar()
             return .bool(lua_toboolean(state, index) != 0)
         case LUA_TNUMBER:
+            try conversion.budget.spendScalar()
             if lua_isinteger(state, index) != 0 {
                 return .int(Int64(lua_tointegerx(state, index, nil)))
             }
@@ -407,16 +489,17 @@ final class LuaState {
             guard number.isFinite else { throw ConversionError(reason: "\(number) is not a number JSON can hold") }
             return .double(number)
         case LUA_TSTRING:
-            guard let text = string(at: index) else { throw ConversionError(reason: "a string that is not valid UTF-8") }
+            let text = try string(at: index, budget: &conversion.budget)
             return .string(text)
         case LUA_TLIGHTUSERDATA:
+            try conversion.budget.spendScalar()
             switch lua_touserdata(state, index) {
             case Self.nullMarker: return .null
             case Self.emptyArrayMarker: return .array([])
             default: throw ConversionError(reason: "a userdata value cannot be converted")
             }
         case LUA_TTABLE:
-            return try table(at: index, depth: depth)
+            return try table(at: index, depth: depth, conversion: &conversion, ancestors: ancestors)
         case LUA_TFUNCTION:
             throw ConversionError(reason: "a function cannot be converted")
         case LUA_TTHREAD:
@@ -426,45 +509,81 @@ final class LuaState {
         }
     }
 
-    private func table(at index: Int32, depth: Int) throws(ConversionError) -> JSONValue {
-        guard depth < Self.maximumDepth else { throw ConversionError(reason: "nested deeper than \(Self.maximumDepth) levels") }
-        guard lua_checkstack(state, 4) != 0 else { throw ConversionError(reason: "the Lua stack cannot grow") }
+    /// The string at `index`, its cost spent first, or why it cannot be converted.
+    private func string(at index: Int32, budget: inout ConversionBudget) throws(ConversionError) -> String {
+        var length = 0
+        let pointer = lua_tolstring(state, index, &length)!
+        try budget.spendString(length: length)
+        guard let text = Self.text(pointer, length: length) else { throw ConversionError(reason: "a string that is not valid UTF-8") }
+        return text
+    }
+
+    private func table(
+        at index: Int32, depth: Int, conversion: inout ToJSON, ancestors: UnsafePointer<Ancestor>?
+    ) throws(ConversionError) -> JSONValue {
         let identity = lua_topointer(state, index)!
-        guard !visiting.contains(identity) else { throw ConversionError(reason: "a table that contains itself (a cycle) cannot be converted") }
-        visiting.append(identity)
-        defer { visiting.removeLast() }
+        if let converted = conversion.converted[identity] {
+            try conversion.budget.spend(elements: converted.elements, bytes: converted.bytes)
+            return converted.value
+        }
+        var ancestor = ancestors
+        while let current = ancestor {
+            if current.pointee.identity == identity {
+                throw ConversionError(reason: "a table that contains itself cannot be converted", cycleStart: current.pointee.depth)
+            }
+            ancestor = current.pointee.parent
+        }
+        try ConversionBudget.checkDepth(depth)
+        guard lua_checkstack(state, 4) != 0 else { throw ConversionError(reason: "the Lua stack cannot grow") }
+        let spentBefore = (elements: conversion.budget.elements, bytes: conversion.budget.bytes)
+        try conversion.budget.spendTable()
+        let (value, holdsTables) = try withUnsafePointer(to: Ancestor(identity: identity, depth: depth, parent: ancestors)) {
+            (me) throws(ConversionError) in try members(ofTableAt: index, depth: depth, conversion: &conversion, ancestors: me)
+        }
+        if holdsTables {
+            conversion.converted[identity] = ToJSON.Converted(
+                value: value, elements: conversion.budget.elements - spentBefore.elements, bytes: conversion.budget.bytes - spentBefore.bytes
+            )
+        }
+        return value
+    }
+
+    /// The table at `index` as an array or object, and whether it holds tables.
+    private func members(
+        ofTableAt index: Int32, depth: Int, conversion: inout ToJSON, ancestors: UnsafePointer<Ancestor>
+    ) throws(ConversionError) -> (JSONValue, holdsTables: Bool) {
         let markedArray = isMarkedArray(at: index)
         var members: [String: JSONValue] = [:]
         var itemKeys: [Int64] = []
         var itemValues: [JSONValue] = []
+        var holdsTables = false
         let top = lua_gettop(state)
+        defer { lua_settop(state, top) }
         lua_pushnil(state)
         while lua_next(state, index) != 0 {
             let valueIndex = lua_gettop(state)
+            if lua_type(state, valueIndex) == LUA_TTABLE { holdsTables = true }
             switch lua_type(state, -2) {
             case LUA_TSTRING:
-                guard let key = string(at: valueIndex - 1) else {
-                    lua_settop(state, top)
-                    throw ConversionError(reason: "a key that is not valid UTF-8")
-                }
+                var keyLength = 0
+                let keyPointer = lua_tolstring(state, valueIndex - 1, &keyLength)!
+                try conversion.budget.spendMember(keyLength: keyLength)
+                guard let key = Self.text(keyPointer, length: keyLength) else { throw ConversionError(reason: "a key that is not valid UTF-8") }
                 do {
-                    members[key] = try value(at: valueIndex, depth: depth + 1)
+                    members[key] = try value(at: valueIndex, depth: depth + 1, conversion: &conversion, ancestors: ancestors)
                 } catch {
-                    lua_settop(state, top)
                     throw error.inside(.key(key))
                 }
             case LUA_TNUMBER where lua_isinteger(state, -2) != 0:
                 let key = Int64(lua_tointegerx(state, -2, nil))
                 do {
-                    itemValues.append(try value(at: valueIndex, depth: depth + 1))
+                    itemValues.append(try value(at: valueIndex, depth: depth + 1, conversion: &conversion, ancestors: ancestors))
                     itemKeys.append(key)
                 } catch {
-                    lua_settop(state, top)
-                    throw error.inside(.index(Int(key)))
+                    throw error.inside(.index(Int(truncatingIfNeeded: key)))
                 }
             default:
                 let typeName = String(cString: lua_typename(state, lua_type(state, -2)))
-                lua_settop(state, top)
                 throw ConversionError(reason: "a \(typeName) key cannot be converted (keys are strings, or 1...n for arrays)")
             }
             sandman_lua_pop(state, 1)
@@ -474,15 +593,15 @@ final class LuaState {
         }
         if !members.isEmpty {
             guard !markedArray else { throw ConversionError(reason: "an array (sandman.json.array) with named fields cannot be converted") }
-            return .object(members)
+            return (.object(members), holdsTables)
         }
         if itemKeys.isEmpty {
-            return markedArray ? .array([]) : .object([:])
+            return (markedArray ? .array([]) : .object([:]), holdsTables)
         }
         // lua_next visits the array part in order, so the items are usually in place already.
         let count = Int64(itemKeys.count)
         if itemKeys.enumerated().allSatisfy({ $0.element == Int64($0.offset + 1) }) {
-            return .array(itemValues)
+            return (.array(itemValues), holdsTables)
         }
         var elements = [JSONValue](repeating: .null, count: itemKeys.count)
         for (position, key) in itemKeys.enumerated() {
@@ -491,7 +610,7 @@ final class LuaState {
             }
             elements[Int(key - 1)] = itemValues[position]
         }
-        return .array(elements)
+        return (.array(elements), holdsTables)
     }
 
     private func isMarkedArray(at index: Int32) -> Bool {
@@ -507,7 +626,12 @@ final class LuaState {
         guard lua_type(state, index) == LUA_TSTRING else { return nil }
         var length = 0
         guard let pointer = lua_tolstring(state, index, &length) else { return nil }
-        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+        return Self.text(pointer, length: length)
+    }
+
+    /// `length` bytes at `pointer` as text, or nil when they are not valid UTF-8.
+    private static func text(_ pointer: UnsafePointer<CChar>, length: Int) -> String? {
+        pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
             let buffer = UnsafeBufferPointer(start: bytes, count: length)
             // Most strings are ASCII, which needs no validation beyond this scan.
             if buffer.allSatisfy({ $0 < 0x80 }) { return String(decoding: buffer, as: UTF8.self) }

@@ -21,8 +21,12 @@ public struct PluginError: Error, Sendable, Equatable, CustomStringConvertible {
         case instructionLimit(Int)
         /// The state reached its memory cap (bytes); the state is replaced.
         case memoryLimit(Int)
-        /// There is no such plugin loaded, or it is suspended while earlier calls are stuck.
+        /// There is no such plugin loaded, or it is suspended while earlier calls are still running
+        /// past their deadline, or the host has too many such threads to start another.
         case unavailable
+        /// A load or call of this version kept running past its deadline where it could not be
+        /// interrupted: the version serves nothing until the file changes.
+        case disabled
     }
 
     public var reason: Reason
@@ -63,6 +67,7 @@ public struct PluginError: Error, Sendable, Equatable, CustomStringConvertible {
         case .instructionLimit: "instruction-limit"
         case .memoryLimit: "memory-limit"
         case .unavailable: "unavailable"
+        case .disabled: "disabled"
         }
     }
 

@@ -35,6 +35,9 @@ public final class PluginHost: Sendable {
         public var instructionLimit: Int
         /// Wall-clock budget for running a file's top level when it loads.
         public var loadTimeout: Duration
+        /// How long past its deadline a load or call may still be running (somewhere nothing can
+        /// interrupt it) before the plugin is disabled.
+        public var deadlineGrace: Duration
 
         public init(
             directory: String,
@@ -42,7 +45,8 @@ public final class PluginHost: Sendable {
             memoryLimitBytes: Int = 32 << 20,
             reloadInterval: Duration = .seconds(2),
             instructionLimit: Int = 10_000_000,
-            loadTimeout: Duration = .seconds(1)
+            loadTimeout: Duration = .seconds(1),
+            deadlineGrace: Duration = defaultDeadlineGrace
         ) {
             self.directory = directory
             self.callTimeout = callTimeout
@@ -50,10 +54,19 @@ public final class PluginHost: Sendable {
             self.reloadInterval = reloadInterval
             self.instructionLimit = instructionLimit
             self.loadTimeout = loadTimeout
+            self.deadlineGrace = deadlineGrace
         }
 
+        /// Every interruptible path ends within microseconds of its deadline, and the longest step
+        /// that checks nothing within about 0.1 s; two seconds leave room for a machine so busy
+        /// that a thread waits that long for a core, since disabling a plugin is for good.
+        public static let defaultDeadlineGrace: Duration = .seconds(2)
+
         var limits: PluginSource.Limits {
-            .init(callTimeout: callTimeout, loadTimeout: loadTimeout, memoryBytes: memoryLimitBytes, instructions: instructionLimit)
+            .init(
+                callTimeout: callTimeout, loadTimeout: loadTimeout, memoryBytes: memoryLimitBytes, instructions: instructionLimit,
+                grace: deadlineGrace
+            )
         }
     }
 
@@ -61,8 +74,14 @@ public final class PluginHost: Sendable {
     private let clock: @Sendable () -> Date
     private let logger: Logger
     private let watchdog = Watchdog()
+    private let abandonedStates = AbandonedStates()
+    /// Runs reloads, one at a time, off the cooperative pool: reading files, and waiting for the
+    /// loads (each on the thread of its own executor).
     private let loader = SerialThread(name: "sandman-plugin-loader")
     private let registry = Mutex(PluginRegistry())
+    /// Whether the missing directory was reported: once, not at every reload.
+    private let missingDirectoryReported = Mutex(false)
+    private let reloads = Atomic<Int>(0)
 
     /// A host for `configuration.directory`. Nothing is loaded until ``reload()`` or ``run()``.
     /// `clock` is what plugins see as `sandman.time.now()`; `logger` receives the host's events
@@ -141,7 +160,14 @@ public final class PluginHost: Sendable {
 
     /// Every plugin file's state, sorted by kind then file.
     public func statuses() -> [PluginStatus] {
-        registry.withLock { $0.statuses }
+        let abandonedStates = self.abandonedStates
+        return registry.withLock { $0.statuses(abandoned: abandonedStates.count(of:)) }
+    }
+
+    /// Plugin threads abandoned at a deadline and still running, host-wide (each holds a Lua
+    /// state), and how many the host tolerates before it starts no new plugin thread.
+    public var abandonedStateCount: (running: Int, maximum: Int) {
+        (abandonedStates.total, abandonedStates.maximum)
     }
 
     private func recordFailure(_ error: PluginError, of plugin: LoadedPlugin) {
@@ -155,11 +181,17 @@ public final class PluginHost: Sendable {
     // MARK: - Loading
 
     /// Loads what changed in the directory since the last reload: new and modified files are
-    /// compiled and validated, and replace the serving version only if they load; removed files
-    /// are unloaded. Runs on a thread of the host's own, one reload at a time.
+    /// loaded, each on a thread of its own and within the load timeout, and replace the serving
+    /// version only if they load; removed files are unloaded; loads that timed out are tried
+    /// again when their backoff has passed. One reload at a time; a reload takes about the load
+    /// timeout at most, however its files behave.
     public func reload() async {
         await loader.perform { [self] in reloadNow() }
     }
+
+    /// Reloads finished since the host was made. A reload that starts after a file was written
+    /// sees it, so the second reload finished after a write has seen the write.
+    var completedReloads: Int { reloads.load(ordering: .acquiring) }
 
     /// Reloads at once, then every `reloadInterval`, until the task is cancelled.
     public func run() async throws {
@@ -174,51 +206,130 @@ public final class PluginHost: Sendable {
         }
     }
 
+    /// What the registry knew of a file before a reload.
+    private struct Known {
+        var signature: FileSignature?
+        var version: String?
+        var retryDue: Bool
+    }
+
+    /// What a look at the directory found: changes already known, and versions to load.
+    private struct Scan: Sendable {
+        var changes: [PluginRegistry.Change] = []
+        var loads: [(source: PluginSource, signature: FileSignature)] = []
+    }
+
     private func reloadNow() {
+        defer { reloads.add(1, ordering: .releasing) }
+        guard let scan = scanDirectory() else { return }
+        let changes = scan.changes + load(scan.loads)
+        guard !changes.isEmpty else { return }
+        let now = ContinuousClock.now
+        let loadTimeout = configuration.loadTimeout
+        let (retired, after) = registry.withLock { registry in
+            let retired = registry.apply(changes, now: now, loadTimeout: loadTimeout)
+            return (retired, registry.entries.mapValues { (version: $0.serving?.version, retryIn: $0.retry.map { $0.at - now }) })
+        }
+        for plugin in retired { plugin.executor.shutdown() }
+        log(changes, after: after)
+    }
+
+    /// Reads what changed since the last reload; nil when the directory is missing.
+    private func scanDirectory() -> Scan? {
         let directory = PluginDirectory(root: configuration.directory)
         guard directory.exists else {
-            logger.warning("plugin directory missing; keeping what is loaded", metadata: ["directory": "\(configuration.directory)"])
-            return
+            if !missingDirectoryReported.withLock({ reported in defer { reported = true }; return reported }) {
+                logger.warning("plugin directory missing; keeping what is loaded", metadata: ["directory": "\(configuration.directory)"])
+            }
+            return nil
         }
+        missingDirectoryReported.withLock { $0 = false }
         let files = directory.scan()
-        let known = registry.withLock { $0.entries.mapValues { ($0.signature, $0.fileVersion) } }
-        var changes: [PluginRegistry.Change] = []
-        for file in files where known[file.path]?.0 != file.signature {
+        let now = ContinuousClock.now
+        let known = registry.withLock { registry in
+            Dictionary(uniqueKeysWithValues: registry.entries.map { path, entry in
+                (path, Known(signature: entry.signature, version: entry.fileVersion, retryDue: registry.retryIsDue(path, now: now)))
+            })
+        }
+        var scan = Scan()
+        for file in files {
+            let entry = known[file.path]
+            // A load that timed out is tried again once its backoff has passed, unless its
+            // earlier attempt is still running.
+            let retry = entry?.retryDue == true && abandonedStates.count(of: file.path) == 0
+            guard entry?.signature != file.signature || retry else { continue }
             let text: String
             do {
                 text = try directory.read(file.path)
             } catch {
-                changes.append(.failed(path: file.path, kind: file.kind, error: error, signature: file.signature, fileVersion: nil))
+                scan.changes.append(.failed(path: file.path, kind: file.kind, error: error, signature: file.signature, fileVersion: nil))
                 continue
             }
-            let source = PluginSource(file: file.path, kind: file.kind, text: text, limits: configuration.limits, logger: logger, clock: clock)
-            let version = source.version
-            if known[file.path]?.1 == version {
-                changes.append(.touched(path: file.path, signature: file.signature))
+            let source = PluginSource(
+                file: file.path, kind: file.kind, text: text, limits: configuration.limits, logger: logger, clock: clock
+            )
+            if entry?.version == source.version, !retry {
+                scan.changes.append(.touched(path: file.path, signature: file.signature))
                 continue
             }
-            do {
-                let instance = try PluginInstance(source, watchdog: watchdog)
-                let executor = PluginExecutor(source: source, loaded: instance, watchdog: watchdog)
-                changes.append(.loaded(LoadedPlugin(executor: executor, loadedAt: clock()), signature: file.signature))
-            } catch {
-                changes.append(.failed(path: file.path, kind: file.kind, error: error, signature: file.signature, fileVersion: version))
-            }
+            scan.loads.append((source, file.signature))
         }
         let present = Set(files.map(\.path))
         for path in known.keys where !present.contains(path) {
-            changes.append(.removed(path: path))
+            scan.changes.append(.removed(path: path))
         }
-        guard !changes.isEmpty else { return }
-        let (retired, serving) = registry.withLock { registry in
-            let retired = registry.apply(changes)
-            return (retired, registry.entries.mapValues { $0.serving?.version })
-        }
-        for plugin in retired { plugin.executor.shutdown() }
-        log(changes, serving: serving)
+        return scan
     }
 
-    private func log(_ changes: [PluginRegistry.Change], serving: [String: String?]) {
+    /// Loads each version on a fresh executor of its own, all at once, and waits for them: each
+    /// answers by its deadline, however its file behaves.
+    private func load(_ loads: [(source: PluginSource, signature: FileSignature)]) -> [PluginRegistry.Change] {
+        let outcomes = LoadOutcomes(count: loads.count)
+        for (index, load) in loads.enumerated() {
+            let executor = PluginExecutor(source: load.source, watchdog: watchdog, abandonedStates: abandonedStates)
+            executor.load { error in outcomes.set(index, executor: executor, error: error) }
+        }
+        return zip(loads, outcomes.wait()).map { load, outcome in
+            if let error = outcome.error {
+                outcome.executor.shutdown()
+                return .failed(
+                    path: load.source.file, kind: load.source.kind, error: error, signature: load.signature, fileVersion: load.source.version
+                )
+            }
+            return .loaded(LoadedPlugin(executor: outcome.executor, loadedAt: clock()), signature: load.signature)
+        }
+    }
+
+    /// The outcomes of loads running side by side, waited for by the loader thread.
+    private final class LoadOutcomes: @unchecked Sendable {
+        struct Outcome {
+            var executor: PluginExecutor
+            var error: PluginError?
+        }
+
+        private let condition = NSCondition()
+        private var outcomes: [Outcome?]
+
+        init(count: Int) {
+            outcomes = Array(repeating: nil, count: count)
+        }
+
+        func set(_ index: Int, executor: PluginExecutor, error: PluginError?) {
+            condition.lock()
+            outcomes[index] = Outcome(executor: executor, error: error)
+            condition.broadcast()
+            condition.unlock()
+        }
+
+        func wait() -> [Outcome] {
+            condition.lock()
+            defer { condition.unlock() }
+            while outcomes.contains(where: { $0 == nil }) { condition.wait() }
+            return outcomes.map { $0! }
+        }
+    }
+
+    private func log(_ changes: [PluginRegistry.Change], after: [String: (version: String?, retryIn: Duration?)]) {
         for change in changes {
             switch change {
             case .touched:
@@ -226,11 +337,12 @@ public final class PluginHost: Sendable {
             case .loaded(let plugin, _):
                 logger.info("plugin loaded", metadata: ["plugin": "\(plugin.file)", "plugin.version": "\(plugin.version)", "plugin.kind": "\(plugin.kind.rawValue)"])
             case .failed(let path, _, let error, _, _):
-                let previous = serving[path].flatMap { $0 }
-                logger.error("plugin failed to load", metadata: [
+                var metadata: Logger.Metadata = [
                     "plugin": "\(path)", "error.reason": "\(error.reasonName)", "error": "\(error.description)",
-                    "plugin.serving": "\(previous ?? "none")",
-                ])
+                    "plugin.serving": "\(after[path]?.version ?? "none")",
+                ]
+                if let retryIn = after[path]?.retryIn { metadata["plugin.retryIn"] = "\(retryIn.sandmanText)" }
+                logger.error("plugin failed to load", metadata: metadata)
             case .removed(let path):
                 logger.info("plugin removed", metadata: ["plugin": "\(path)"])
             }

@@ -18,7 +18,8 @@ final class LoadedPlugin: Sendable {
 }
 
 /// What the host knows about its plugin files: the serving version of each, why a newer one did
-/// not load, and failure counts. A value type kept behind the host's lock; no I/O.
+/// not load, when a load that ran out of time is tried again, and failure counts. A value type
+/// kept behind the host's lock; no I/O.
 struct PluginRegistry: Sendable {
     struct Entry: Sendable {
         var kind: PluginKind
@@ -30,6 +31,16 @@ struct PluginRegistry: Sendable {
         var lastCallError: PluginError?
         var failureCount = 0
         var loadFailureCount = 0
+        /// When a load that timed out (or was refused for lack of threads) is tried again,
+        /// although the file did not change.
+        var retry: Retry?
+    }
+
+    /// The next attempt at loading a file whose last load timed out.
+    struct Retry: Sendable, Equatable {
+        /// Failed attempts in a row.
+        var attempts: Int
+        var at: ContinuousClock.Instant
     }
 
     /// What one reload found for one file.
@@ -41,6 +52,9 @@ struct PluginRegistry: Sendable {
         case removed(path: String)
     }
 
+    /// The longest wait between two attempts at loading a file that keeps timing out.
+    static let maximumRetryDelay: Duration = .seconds(300)
+
     private(set) var entries: [String: Entry] = [:]
     /// Serving plugins by role, rebuilt after every change.
     private(set) var policies: [LoadedPlugin] = []
@@ -48,14 +62,27 @@ struct PluginRegistry: Sendable {
     private(set) var slackCommands: LoadedPlugin?
     private(set) var notifiers: [LoadedPlugin] = []
 
+    /// How long to wait before attempt `attempts + 1` at a load that timed out `attempts` times
+    /// in a row: twice the load timeout, doubling each time, at most ``maximumRetryDelay``.
+    static func retryDelay(afterAttempts attempts: Int, loadTimeout: Duration) -> Duration {
+        let doublings = min(max(attempts - 1, 0), 20)
+        return min(loadTimeout * 2 * (1 << doublings), maximumRetryDelay)
+    }
+
+    /// Whether a load of the file at `path` is to be tried again now although it did not change.
+    func retryIsDue(_ path: String, now: ContinuousClock.Instant) -> Bool {
+        guard let retry = entries[path]?.retry else { return false }
+        return retry.at <= now
+    }
+
     /// The plugins to ask for a namespace of `team`: every policy by file name, then the team's.
     func decisionChain(team: String?) -> [LoadedPlugin] {
         guard let team, let plugin = teams[team] else { return policies }
         return policies + [plugin]
     }
 
-    /// Applies `changes` and returns the versions they retired (to be shut down).
-    mutating func apply(_ changes: [Change]) -> [LoadedPlugin] {
+    /// Applies `changes` found at `now` and returns the versions they retired (to be shut down).
+    mutating func apply(_ changes: [Change], now: ContinuousClock.Instant, loadTimeout: Duration) -> [LoadedPlugin] {
         var retired: [LoadedPlugin] = []
         for change in changes {
             switch change {
@@ -69,13 +96,20 @@ struct PluginRegistry: Sendable {
                 entry.signature = signature
                 entry.fileVersion = plugin.version
                 entry.loadError = nil
+                entry.retry = nil
                 entries[plugin.file] = entry
             case .failed(let path, let kind, let error, let signature, let fileVersion):
                 var entry = entries[path] ?? Entry(kind: kind)
+                let sameVersion = entry.fileVersion == fileVersion && fileVersion != nil
                 entry.signature = signature
                 entry.fileVersion = fileVersion
                 entry.loadError = error
                 entry.loadFailureCount += 1
+                entry.retry = nil
+                if error.retriesLoad {
+                    let attempts = (sameVersion ? entries[path]?.retry?.attempts ?? 0 : 0) + 1
+                    entry.retry = Retry(attempts: attempts, at: now + Self.retryDelay(afterAttempts: attempts, loadTimeout: loadTimeout))
+                }
                 entries[path] = entry
             case .removed(let path):
                 if let previous = entries[path]?.serving { retired.append(previous) }
@@ -92,19 +126,28 @@ struct PluginRegistry: Sendable {
         entries[file]?.lastCallError = error
     }
 
-    /// Every plugin's status, sorted by kind then file.
-    var statuses: [PluginStatus] {
+    /// Every plugin's status, sorted by kind then file; `abandoned` counts each file's threads
+    /// left running past a deadline.
+    func statuses(abandoned: (String) -> Int) -> [PluginStatus] {
         entries.map { file, entry in
-            PluginStatus(
+            let disabledError = entry.serving?.executor.disabledError
+            let state: PluginStatus.State =
+                if entry.serving == nil { .failed }
+                else if disabledError != nil { .disabled }
+                else if entry.loadError == nil { .loaded }
+                else { .stale }
+            return PluginStatus(
                 file: file,
                 kind: entry.kind,
-                state: entry.serving == nil ? .failed : (entry.loadError == nil ? .loaded : .stale),
+                state: state,
                 version: entry.serving?.version,
                 loadedAt: entry.serving?.loadedAt,
                 loadError: entry.loadError,
+                disabledError: disabledError,
                 lastCallError: entry.lastCallError,
                 failureCount: entry.failureCount,
-                loadFailureCount: entry.loadFailureCount
+                loadFailureCount: entry.loadFailureCount,
+                abandonedStates: abandoned(file)
             )
         }
         .sorted { ($0.kind, $0.file) < ($1.kind, $1.file) }
@@ -119,6 +162,17 @@ struct PluginRegistry: Sendable {
         for plugin in serving where plugin.kind == .team {
             let name = String(plugin.file.dropFirst("teams/".count).dropLast(".lua".count))
             teams[name] = plugin
+        }
+    }
+}
+
+extension PluginError {
+    /// Whether a load that failed this way is tried again although the file did not change: it
+    /// ran out of time (the machine may have been busy), or no thread could be started for it.
+    var retriesLoad: Bool {
+        switch reason {
+        case .timeout, .unavailable: true
+        default: false
         }
     }
 }

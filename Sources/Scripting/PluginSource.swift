@@ -10,6 +10,9 @@ struct PluginSource: Sendable {
         var loadTimeout: Duration = .seconds(1)
         var memoryBytes: Int = 32 << 20
         var instructions: Int = 10_000_000
+        /// How long past its deadline a load or call may still be running before the plugin is
+        /// disabled as stuck.
+        var grace: Duration = PluginHost.Configuration.defaultDeadlineGrace
     }
 
     var file: String

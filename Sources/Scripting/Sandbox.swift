@@ -20,20 +20,22 @@ enum Sandbox {
     -- ("").dump cannot reach it either.
     string.dump = nil
 
-    -- Tables of the base are proxies: reads go to the real table, writes fail, and the guarded
-    -- rawset below refuses them too.
+    -- Tables of the base are proxies: reads go to the real table, which nothing hands out (pairs
+    -- iterates it through a closure over the proxy; next, rawget and rawlen see the empty proxy),
+    -- writes fail, and the guarded rawset below refuses them too.
     local protected = setmetatable({}, { __mode = "k" })
     local function readonly(name, contents)
+      local function iterate(_, key) return next(contents, key) end
       local proxy = setmetatable({}, {
         __index = contents,
         __newindex = function(_, key)
           error("attempt to modify read-only table '" .. name .. "' (field '" .. tostring(key) .. "')", 2)
         end,
-        __pairs = function() return next, contents, nil end,
+        __pairs = function(self) return iterate, self, nil end,
         __len = function() return #contents end,
         __metatable = false,
       })
-      protected[proxy] = true
+      protected[proxy] = name
       return proxy
     end
 
@@ -74,7 +76,10 @@ enum Sandbox {
     }
 
     function base.rawset(target, key, value)
-      if protected[target] then error("attempt to modify a read-only table with rawset", 2) end
+      local name = protected[target]
+      if name then
+        error("attempt to modify read-only table '" .. name .. "' with rawset (field '" .. tostring(key) .. "')", 2)
+      end
       return rawset(target, key, value)
     end
 

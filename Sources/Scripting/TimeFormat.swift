@@ -114,15 +114,10 @@ enum TimeFormat {
         return sign + pad(minutes / 60) + pad(minutes % 60)
     }
 
-    /// The zone's abbreviation (`CET`, `CEST`) when it has a real one, else `UTC` or `+0100`.
+    /// The zone's abbreviation (`CET`, `CEST`) when it has a real one, else `UTC` or `+0100`, as
+    /// the hub writes zones everywhere.
     private static func abbreviation(_ zone: TimeZone, epoch: Double, offsetSeconds: Int) -> String {
-        if offsetSeconds == 0, ["UTC", "GMT", "Etc/UTC"].contains(zone.identifier) {
-            return "UTC"
-        }
-        if let name = zone.abbreviation(for: Date(timeIntervalSince1970: epoch)), !name.hasPrefix("GMT+"), !name.hasPrefix("GMT-") {
-            return name
-        }
-        return offsetSeconds == 0 ? "UTC" : offset(offsetSeconds)
+        TimeText.zoneName(zone, at: Date(timeIntervalSince1970: epoch))
     }
 
     static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {

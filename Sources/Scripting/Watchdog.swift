@@ -5,9 +5,11 @@ import Foundation
 /// A call registers when it starts and unregisters when it returns. Calls pay nothing for the
 /// instruction budget until they have run for ``budgetDelay``: only then is the count hook armed
 /// (an always-on count hook roughly doubles the cost of Lua loops). At the deadline the state is
-/// flagged, the hook raises on every instruction from then on, and `onExpire` tells the owner,
-/// which stops waiting. Interrupts happen only between `begin` and `end`, under the watchdog's
-/// lock, so the state is never touched after `end` returns.
+/// flagged, the hook (and every bounded library function) raises from then on, and `onExpire`
+/// tells the owner, which stops waiting. A call still registered `grace` after its deadline is
+/// stuck somewhere nothing can interrupt; `onStuck` tells the owner once. Interrupts happen only
+/// between `begin` and `end`, under the watchdog's lock, so the state is never touched after
+/// `end` returns.
 final class Watchdog: @unchecked Sendable {
     /// How long a call runs before its instruction budget starts being counted.
     static let budgetDelay: Duration = .milliseconds(1)
@@ -15,24 +17,33 @@ final class Watchdog: @unchecked Sendable {
     /// One running call.
     final class Ticket {
         fileprivate let interrupt: LuaState.Interrupt
+        fileprivate let start: ContinuousClock.Instant
         fileprivate let armAt: ContinuousClock.Instant?
         fileprivate let deadline: ContinuousClock.Instant
-        fileprivate let onExpire: (@Sendable () -> Void)?
+        fileprivate let stuckAt: ContinuousClock.Instant
+        fileprivate let onExpire: (@Sendable (Duration) -> Void)?
+        fileprivate let onStuck: (@Sendable (Duration) -> Void)?
         fileprivate var armed = false
         fileprivate var expired = false
+        fileprivate var stuck = false
 
-        fileprivate init(interrupt: LuaState.Interrupt, armAt: ContinuousClock.Instant?, deadline: ContinuousClock.Instant, onExpire: (@Sendable () -> Void)?) {
+        fileprivate init(interrupt: LuaState.Interrupt, supervision: LuaState.Supervision, start: ContinuousClock.Instant) {
             self.interrupt = interrupt
-            self.armAt = armAt
-            self.deadline = deadline
-            self.onExpire = onExpire
+            self.start = start
+            self.armAt = interrupt.countsInstructions ? start + Watchdog.budgetDelay : nil
+            self.deadline = start + supervision.timeout
+            self.stuckAt = deadline + supervision.grace
+            self.onExpire = supervision.onExpire
+            self.onStuck = supervision.onStuck
         }
 
         /// The next moment the watchdog has something to do for this call.
         fileprivate var nextEvent: ContinuousClock.Instant? {
-            if expired { return nil }
-            if !armed, let armAt, armAt < deadline { return armAt }
-            return deadline
+            if !expired {
+                if !armed, let armAt, armAt < deadline { return armAt }
+                return deadline
+            }
+            return stuck || onStuck == nil ? nil : stuckAt
         }
     }
 
@@ -45,15 +56,9 @@ final class Watchdog: @unchecked Sendable {
 
     init() {}
 
-    /// Registers a call on `interrupt`'s state that must end within `timeout`.
-    func begin(_ interrupt: LuaState.Interrupt, timeout: Duration, onExpire: (@Sendable () -> Void)?) -> Ticket {
-        let now = ContinuousClock.now
-        let ticket = Ticket(
-            interrupt: interrupt,
-            armAt: interrupt.countsInstructions ? now + Self.budgetDelay : nil,
-            deadline: now + timeout,
-            onExpire: onExpire
-        )
+    /// Registers a call on `interrupt`'s state bounded by `supervision`.
+    func begin(_ interrupt: LuaState.Interrupt, supervision: LuaState.Supervision) -> Ticket {
+        let ticket = Ticket(interrupt: interrupt, supervision: supervision, start: .now)
         condition.lock()
         defer { condition.unlock() }
         tickets.append(ticket)
@@ -69,13 +74,16 @@ final class Watchdog: @unchecked Sendable {
         return ticket
     }
 
-    /// Unregisters a call; after this the watchdog no longer touches its state.
-    func end(_ ticket: Ticket) {
+    /// Unregisters a call and returns how long it ran; after this the watchdog no longer touches
+    /// its state.
+    @discardableResult
+    func end(_ ticket: Ticket) -> Duration {
         condition.lock()
         defer { condition.unlock() }
         if let index = tickets.firstIndex(where: { $0 === ticket }) {
             tickets.remove(at: index)
         }
+        return .now - ticket.start
     }
 
     /// Ends the watchdog thread. Calls still registered are no longer supervised.
@@ -91,12 +99,19 @@ final class Watchdog: @unchecked Sendable {
         while !stopped {
             let now = ContinuousClock.now
             var next: ContinuousClock.Instant?
-            var expirations: [@Sendable () -> Void] = []
+            var reports: [@Sendable () -> Void] = []
             for ticket in tickets {
                 if !ticket.expired, now >= ticket.deadline {
                     ticket.expired = true
                     ticket.interrupt.expire()
-                    if let onExpire = ticket.onExpire { expirations.append(onExpire) }
+                    if let onExpire = ticket.onExpire {
+                        let elapsed = now - ticket.start
+                        reports.append { onExpire(elapsed) }
+                    }
+                } else if ticket.expired, !ticket.stuck, now >= ticket.stuckAt, let onStuck = ticket.onStuck {
+                    ticket.stuck = true
+                    let elapsed = now - ticket.start
+                    reports.append { onStuck(elapsed) }
                 } else if !ticket.armed, !ticket.expired, let armAt = ticket.armAt, now >= armAt {
                     ticket.armed = true
                     ticket.interrupt.armInstructionBudget()
@@ -105,16 +120,15 @@ final class Watchdog: @unchecked Sendable {
                     next = event
                 }
             }
-            if !expirations.isEmpty {
+            if !reports.isEmpty {
                 condition.unlock()
-                for onExpire in expirations { onExpire() }
+                for report in reports { report() }
                 condition.lock()
                 continue
             }
             sleepingUntil = .some(next)
             if let next {
-                let seconds = Double((next - now).components.attoseconds) / 1e18 + Double((next - now).components.seconds)
-                _ = condition.wait(until: Date(timeIntervalSinceNow: max(seconds, 0)))
+                _ = condition.wait(until: Date(timeIntervalSinceNow: max((next - now).timeInterval, 0)))
             } else {
                 condition.wait()
             }

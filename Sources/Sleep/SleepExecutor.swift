@@ -37,6 +37,8 @@ public final class SleepExecutor: Sendable {
         public var releasedMemory: Double = 0
         public var skipped: [(ref: ObjectRef, reason: SkipReason)] = []
         public var failed: [(ref: ObjectRef, error: String)] = []
+        /// The state Secret as the operation left it, for a next operation not to read it again.
+        public var stateSecret: StateSecret?
 
         public var state: OperationRecord.State {
             failed.isEmpty ? .succeeded : (done.isEmpty ? .failed : .partial)
@@ -93,11 +95,30 @@ public final class SleepExecutor: Sendable {
 
     // MARK: State
 
-    /// The state Secret of a target, nil when there is none.
+    /// The contents of a target's state Secret, nil when there is none.
     public func state(of target: Target) async throws -> RestoreSecret.Contents? {
+        try await stateSecret(of: target).contents
+    }
+
+    /// A target's state Secret, read now.
+    public func stateSecret(of target: Target) async throws -> StateSecret {
         do {
-            return try RestoreSecret.read(try await client.get(Secret.self, namespace: target.namespace, name: target.secretName))
+            return try StateSecret(try await client.get(Secret.self, namespace: target.namespace, name: target.secretName))
         } catch let error as KubeError where error.isNotFound {
+            return try StateSecret(nil)
+        }
+    }
+
+    /// Every state Secret of the cluster in one list (by kube-green's label), keyed by
+    /// `namespace/name`; nil when they cannot be listed that way (permissions in some
+    /// namespaces only), and each is read on its own.
+    public func stateSecrets() async -> [String: Secret]? {
+        do {
+            let options = ListOptions(labelSelector: "\(RestoreSecret.managedByLabel)=kube-green")
+            let secrets = try await client.list(Secret.self, options: options)
+            return Dictionary(secrets.map { ("\($0.metadata.namespace ?? "")/\($0.metadata.name)", $0) }) { first, _ in first }
+        } catch {
+            logger.info("state Secrets read one by one", metadata: ["cluster": "\(cluster)", "error": "\(error)"])
             return nil
         }
     }
@@ -105,15 +126,30 @@ public final class SleepExecutor: Sendable {
     // MARK: Sleep
 
     /// Puts the target's objects to sleep. `operation` must be saved already (the journal refers to it).
-    public func sleep(_ target: Target, operation: OperationRecord, scheduledAt: Date) async throws -> Outcome {
-        let existing = try await state(of: target)
+    /// `state` is the target's state Secret when the caller has just read it; `clusterObjects`
+    /// the objects read for several namespaces at once.
+    public func sleep(
+        _ target: Target, operation: OperationRecord, scheduledAt: Date, state: StateSecret? = nil, clusterObjects: ClusterObjects? = nil
+    ) async throws -> Outcome {
+        do {
+            return try await sleepPass(target, operation: operation, scheduledAt: scheduledAt, state: state, clusterObjects)
+        } catch is StateSecretChanged {
+            return try await sleepPass(target, operation: operation, scheduledAt: scheduledAt, state: nil, clusterObjects)
+        }
+    }
+
+    private func sleepPass(
+        _ target: Target, operation: OperationRecord, scheduledAt: Date, state: StateSecret?, _ clusterObjects: ClusterObjects?
+    ) async throws -> Outcome {
+        let known = if let state { state } else { try await stateSecret(of: target) }
+        let existing = known.contents
         let previous = existing?.operation == .sleep ? existing?.restore ?? RestoreData() : RestoreData()
         var objects: [(kind: ResourceKind, items: [JSONValue])] = []
         var outcome = Outcome()
         for spec in target.spec.targets {
             do {
                 let resource = try await client.resource(group: spec.group, kind: spec.kind)
-                objects.append((resource.kind, try await client.list(resource.kind, namespace: target.namespace).items))
+                objects.append((resource.kind, try await list(resource.kind, in: target.namespace, clusterObjects)))
             } catch let error as KubeError where error.isNotFound {
                 // A patch for a kind the cluster does not serve (its CRD is not installed): nothing to do.
                 logger.debug("kind not served", metadata: ["cluster": "\(cluster)", "kind": "\(spec.groupKind)"])
@@ -130,7 +166,7 @@ public final class SleepExecutor: Sendable {
             JournalEntry(operationId: operation.id, cluster: cluster, namespace: target.namespace, sleepInfo: target.name, groupKind: change.ref.groupKind, name: change.ref.name, restorePatch: change.restorePatch, updatedAt: time)
         }
         entries = try await store.journal(entries)
-        try await writeSecret(target, operation: .sleep, scheduledAt: scheduledAt, restore: plan.restore)
+        outcome.stateSecret = try await writeSecret(target, operation: .sleep, scheduledAt: scheduledAt, restore: plan.restore, over: known)
         await checkpoint?(.restoreDataWritten(namespace: target.namespace))
         logger.debug("restore data written", metadata: ["cluster": "\(cluster)", "namespace": "\(target.namespace)"])
 
@@ -177,9 +213,22 @@ public final class SleepExecutor: Sendable {
     /// sleep cut short never reached it); one in neither state was changed by someone and is left
     /// alone and reported. Entries that fail stay in the Secret, which says WAKE_UP only when
     /// nothing is left asleep.
-    public func wake(_ target: Target, operation: OperationRecord, scheduledAt: Date) async throws -> Outcome {
+    public func wake(
+        _ target: Target, operation: OperationRecord, scheduledAt: Date, state: StateSecret? = nil, clusterObjects: ClusterObjects? = nil
+    ) async throws -> Outcome {
+        do {
+            return try await wakePass(target, operation: operation, scheduledAt: scheduledAt, state: state, clusterObjects)
+        } catch is StateSecretChanged {
+            return try await wakePass(target, operation: operation, scheduledAt: scheduledAt, state: nil, clusterObjects)
+        }
+    }
+
+    private func wakePass(
+        _ target: Target, operation: OperationRecord, scheduledAt: Date, state: StateSecret?, _ clusterObjects: ClusterObjects?
+    ) async throws -> Outcome {
         var outcome = Outcome()
-        let contents = try await state(of: target)
+        let known = if let state { state } else { try await stateSecret(of: target) }
+        let contents = known.contents
         var restore = contents?.restore ?? RestoreData()
         if contents == nil {
             // The Secret is gone: fall back to the journal's mirror of the last sleep.
@@ -199,7 +248,7 @@ public final class SleepExecutor: Sendable {
         let entries = try await store.journal(refs.map { ref in
             JournalEntry(operationId: operation.id, cluster: cluster, namespace: target.namespace, sleepInfo: target.name, groupKind: ref.groupKind, name: ref.name, restorePatch: restore.patch(groupKind: ref.groupKind, name: ref.name) ?? "{}", updatedAt: time)
         })
-        let current = try await objects(of: Set(refs.map(\.groupKind)), in: target.namespace)
+        let current = try await objects(of: Set(refs.map(\.groupKind)), in: target.namespace, clusterObjects)
 
         let results: [(ObjectRef, ObjectResult)] = await forEach(Array(zip(refs, entries))) { ref, entry in
             let result = await self.restore(ref, listed: current[ref], target: target, restore: restoreData)
@@ -225,9 +274,11 @@ public final class SleepExecutor: Sendable {
         }
         await checkpoint?(.wakeBeforeSecret(namespace: target.namespace))
         if remaining.isEmpty {
-            try await writeSecret(target, operation: .wakeUp, scheduledAt: scheduledAt, restore: nil)
+            outcome.stateSecret = try await writeSecret(target, operation: .wakeUp, scheduledAt: scheduledAt, restore: nil, over: known)
         } else {
-            try await writeSecret(target, operation: .sleep, scheduledAt: contents?.scheduledAt ?? scheduledAt, restore: remaining)
+            outcome.stateSecret = try await writeSecret(
+                target, operation: .sleep, scheduledAt: contents?.scheduledAt ?? scheduledAt, restore: remaining, over: known
+            )
         }
         await report(target, operation: .wakeUp, scheduledAt: scheduledAt, outcome: outcome)
         return outcome
@@ -235,13 +286,15 @@ public final class SleepExecutor: Sendable {
 
     /// The objects of `groupKinds` in a namespace, as listed now (kinds the cluster does not
     /// serve have none).
-    private func objects(of groupKinds: Set<String>, in namespace: String) async throws -> [ObjectRef: (kind: ResourceKind, object: JSONValue)] {
+    private func objects(
+        of groupKinds: Set<String>, in namespace: String, _ cluster: ClusterObjects?
+    ) async throws -> [ObjectRef: (kind: ResourceKind, object: JSONValue)] {
         var found: [ObjectRef: (kind: ResourceKind, object: JSONValue)] = [:]
         for groupKind in groupKinds.sorted() {
             let (group, kind) = ObjectRef(groupKind: groupKind, name: "").groupAndKind
             do {
                 let resource = try await client.resource(group: group, kind: kind)
-                for object in try await client.list(resource.kind, namespace: namespace).items {
+                for object in try await list(resource.kind, in: namespace, cluster) {
                     found[ObjectRef(groupKind: groupKind, name: object[path: ["metadata", "name"]]?.string ?? "")] = (resource.kind, object)
                 }
             } catch let error as KubeError where error.isNotFound {
@@ -314,20 +367,39 @@ public final class SleepExecutor: Sendable {
         }
     }
 
-    private func writeSecret(_ target: Target, operation: RestoreSecret.Operation, scheduledAt: Date, restore: RestoreData?) async throws {
+    private func list(_ kind: ResourceKind, in namespace: String, _ cluster: ClusterObjects?) async throws -> [JSONValue] {
+        if let cluster { return try await cluster.items(of: kind, in: namespace) }
+        return try await client.list(kind, namespace: namespace).items
+    }
+
+    /// The state Secret changed since it was read (or one believed absent exists after all): the
+    /// operation starts over from it rather than write over restore data it never read.
+    private struct StateSecretChanged: Error {}
+
+    /// Writes the state Secret over the one `known` (created when there was none): one request
+    /// unless someone changed it meanwhile, which the resourceVersion reveals; it is read again then.
+    private func writeSecret(
+        _ target: Target, operation: RestoreSecret.Operation, scheduledAt: Date, restore: RestoreData?, over known: StateSecret
+    ) async throws -> StateSecret {
         let secret = RestoreSecret.make(name: target.secretName, namespace: target.namespace, owner: target.sleepInfo, scheduledAt: scheduledAt, operation: operation, restore: restore)
-        try await KubeClient.retryOnConflict {
+        var current = known.secret
+        var attempt = 0
+        while true {
+            attempt += 1
             do {
-                var existing = try await client.get(Secret.self, namespace: target.namespace, name: target.secretName)
+                guard var existing = current else { return try StateSecret(try await client.create(secret)) }
                 existing.object["data"] = secret.object["data"]
                 existing.object["type"] = secret.object["type"]
                 var metadata = existing.metadata
                 metadata.labels.merge(secret.metadata.labels) { $1 }
                 if !secret.metadata.ownerReferences.isEmpty { metadata.ownerReferences = secret.metadata.ownerReferences }
                 existing.metadata = metadata
-                _ = try await client.update(existing)
-            } catch let error as KubeError where error.isNotFound {
-                _ = try await client.create(secret)
+                return try StateSecret(try await client.update(existing))
+            } catch let error as KubeError where attempt < 5 && (error.isConflict || error.isAlreadyExists || error.isNotFound) {
+                current = try await stateSecret(of: target).secret
+                // Only its metadata changed (or it is as it was read): write over it. Otherwise the
+                // operation starts again from what it holds now.
+                guard current?.object["data"] == known.secret?.object["data"] else { throw StateSecretChanged() }
             }
         }
     }

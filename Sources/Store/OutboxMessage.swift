@@ -60,4 +60,19 @@ extension Store {
     public func update(_ message: OutboxMessage) async throws {
         try await writer.write { db in try message.update(db) }
     }
+
+    /// How many messages wait for delivery and how many were given up, for metrics.
+    public struct OutboxCounts: Sendable, Equatable {
+        public var pending: Int
+        public var givenUp: Int
+    }
+
+    public func outboxCounts() async throws -> OutboxCounts {
+        try await writer.read { db in
+            OutboxCounts(
+                pending: try OutboxMessage.filter(Column("deliveredAt") == nil && Column("abandonedAt") == nil).fetchCount(db),
+                givenUp: try OutboxMessage.filter(Column("abandonedAt") != nil).fetchCount(db)
+            )
+        }
+    }
 }

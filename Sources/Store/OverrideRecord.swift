@@ -124,10 +124,11 @@ extension Store {
         try await writer.read { db in try OverrideRecord.fetchOne(db, key: id) }
     }
 
-    /// The overrides whose id starts with `prefix` (people type the first characters).
+    /// The open overrides whose id starts with `prefix` (people type the first characters), ten at most.
     public func overrides(idPrefix prefix: String) async throws -> [OverrideRecord] {
-        try await writer.read { db in
-            try OverrideRecord.filter(Column("id").like(prefix.replacingOccurrences(of: "%", with: "") + "%")).limit(10).fetchAll(db)
+        let pattern = prefix.replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "") + "%"
+        return try await writer.read { db in
+            try OverrideRecord.filter(Column("id").like(pattern) && Column("clearedAt") == nil).limit(10).fetchAll(db)
         }
     }
 

@@ -51,7 +51,10 @@ struct ConfigLoaderTests {
         #expect(configuration.prices == .init())
         let staging = try #require(configuration.cluster(named: "staging"))
         #expect(staging.tier == .staging)
-        #expect(staging.client.qps == 50)
+        // No fixed rate unless the file sets one: the client paces itself by the server.
+        #expect(staging.client.qps == nil)
+        let capped = try load(clusters: ["staging.yaml": Self.validCluster + "\nclient: {qps: 50, burst: 20}\n"])
+        #expect(try #require(capped.cluster(named: "staging")).client.qps == 50)
         #expect(staging.schedules.first?.timeZone == "Europe/Rome")
         #expect(staging.team(owning: "web-frontend")?.slackChannel == "#web")
         #expect(staging.team(owning: "api") == nil)
@@ -175,7 +178,30 @@ struct ConfigLoaderTests {
         let error = #expect(throws: ConfigError.self) {
             try load(hub: "listen: :8080\n", clusters: ["one.yaml": "name: shared\ntier: staging\n", "two.yaml": "name: shared\ntier: development\n"])
         }
-        #expect(try #require(error).issues.contains { $0.file.hasSuffix("two.yaml") && $0.message.contains("already defined in") })
+        #expect(try #require(error).issues.contains { $0.file.hasSuffix("two.yaml") && $0.line == 1 && $0.message.contains("already defined in") })
+    }
+
+    /// Issue 16 item 17: one problem of a schedule hid the others, and missing fields had no line.
+    @Test func everyProblemOfOneScheduleIsReportedWithItsLine() throws {
+        let cluster = """
+            tier: staging
+            schedules:
+              - name: nights
+                namespaces: ["*"]
+                weekdays: "Mon-Fry"
+                sleepAT: "20:00"
+                wakeUpAt: "25:00"
+                timeZone: Europe/Atlantis
+                exceptions: ["2027-13-01"]
+            """
+        let error = #expect(throws: ConfigError.self) { try load(hub: "listen: 127.0.0.1:9090\n", clusters: ["staging.yaml": cluster]) }
+        let issues = try #require(error).issues
+        let described = issues.map { "\($0.line.map(String.init) ?? "-"): \($0.field)" }
+        #expect(Set(described) == [
+            "3: schedules[0].sleepAt", "5: schedules[0].weekdays", "6: schedules[0].sleepAT", "7: schedules[0].wakeUpAt",
+            "8: schedules[0].timeZone", "9: schedules[0].exceptions[0]",
+        ], "\(issues.map(\.description).joined(separator: "\n"))")
+        #expect(issues.allSatisfy { $0.line != nil })
     }
 
     @Test func missingFilesAreNamed() throws {

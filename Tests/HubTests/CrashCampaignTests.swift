@@ -72,7 +72,7 @@ struct Campaign {
             client: {qps: 1000, burst: 1000, concurrency: 2}
             """)
         let config = try directory.write("sandman.yaml", "listen: 127.0.0.1:0\ndatabase: hub.sqlite\n")
-        let created = try await ProcessOutput.run(HubFixture.binary, arguments: ["token", "create", "--role", "admin", "--name", "ci", "--config", config], timeout: .seconds(30))
+        let created = try await ProcessOutput.run(HubFixture.binary, arguments: ["token", "create", "--role", "admin", "--name", "ci", "--config", config], timeout: .seconds(120))
         var campaign = Campaign(
             directory: directory, sim: sim, client: client, config: config, log: directory.path + "/serve.log",
             token: created.stdout.trimmingCharacters(in: .whitespacesAndNewlines), random: SeededGenerator(seed: seed)
@@ -138,7 +138,7 @@ struct Campaign {
         }
         serve = try CrashRecoveryTests.ServeProcess(config: config, log: log)
         failures += await settledState(after: "the last resume")
-        _ = try await send("wake", namespaces: [])
+        if try await !send("wake", namespaces: []) { failures.append("the hub did not take the last whole-cluster wake") }
         if await settled() {
             for namespace in CrashCampaignTests.namespaces where try await replicas(namespace) != original[namespace] {
                 failures.append("\(namespace) is not as it was after the last wake")
@@ -159,7 +159,8 @@ struct Campaign {
     }
 
     func send(_ action: String, namespaces: [String]) async throws -> Bool {
-        let body = JSONValue.object(["namespaces": .array(namespaces.map(JSONValue.string))]).serialized()
+        // No namespaces: the whole cluster, which the API takes only when asked for explicitly.
+        let body = (namespaces.isEmpty ? JSONValue.object(["all": true]) : .object(["namespaces": .array(namespaces.map(JSONValue.string))])).serialized()
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if let answer = try? await api("POST", "/api/v1/clusters/staging/\(action)", body: body), answer.status == 202 { return true }

@@ -13,12 +13,13 @@ struct CrashRecoveryTests {
     final class ServeProcess: @unchecked Sendable {
         let process = Process()
 
-        init(config: String, log: String) throws {
+        init(config: String, log: String, environment: [String: String] = [:]) throws {
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             output.seekToEndOfFile()
             process.executableURL = URL(fileURLWithPath: HubFixture.binary)
             process.arguments = ["serve", "--config", config, "--log-level", "debug"]
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             process.standardOutput = output
             process.standardError = output
             try process.run()
@@ -66,7 +67,7 @@ struct CrashRecoveryTests {
             // Port 0: each start binds a free port and logs it (a port chosen beforehand may be
             // taken by another test meanwhile).
             let config = try directory.write("sandman.yaml", "listen: 127.0.0.1:0\ndatabase: hub.sqlite\n")
-            let created = try await ProcessOutput.run(HubFixture.binary, arguments: ["token", "create", "--role", "admin", "--name", "ci", "--config", config], timeout: .seconds(30))
+            let created = try await ProcessOutput.run(HubFixture.binary, arguments: ["token", "create", "--role", "admin", "--name", "ci", "--config", config], timeout: .seconds(120))
             #expect(created.status == 0, "\(created.stderr)")
             let log = directory.path + "/serve.log"
             let hub = ServedHub(
@@ -273,7 +274,7 @@ struct CrashRecoveryTests {
         var served = try await ServedHub.start(namespaces: ["shop", "blog"])
         defer { Task { [served] in await served.stop() } }
         let original = (shop: await served.replicas("shop"), blog: await served.replicas("blog"))
-        _ = try await served.request("sleep", "{}")
+        _ = try await served.request("sleep", #"{"all":true}"#)
         #expect(await served.settled())
         served.sim.setFaults(.init(latency: .milliseconds(100)))
         let shop = try await served.request("wake", #"{"namespaces":["shop"]}"#)

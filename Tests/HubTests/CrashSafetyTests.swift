@@ -151,7 +151,7 @@ struct CrashSafetyTests {
     @Test func aPersonsWakeIsNotReversedAfterARestart() async throws {
         var crash = try await Crash.start(namespaces: ["shop", "blog"])
         defer { Task { [crash] in await crash.stop() } }
-        _ = try await crash.request("sleep", "{}")
+        _ = try await crash.request("sleep", #"{"all":true}"#)
         #expect(await crash.fixture.settle())
         #expect(await crash.asleep("shop"))
         #expect(await crash.asleep("blog"))
@@ -178,13 +178,13 @@ struct CrashSafetyTests {
     @Test func aSleepAfterAKilledWakeReplacesIt() async throws {
         var crash = try await Crash.start(namespaces: ["shop", "blog"])
         defer { Task { [crash] in await crash.stop() } }
-        _ = try await crash.request("sleep", "{}")
+        _ = try await crash.request("sleep", #"{"all":true}"#)
         #expect(await crash.fixture.settle())
         crash.kill.arm(KillSwitch.firstWake())
-        let wake = try await crash.request("wake", "{}")
+        let wake = try await crash.request("wake", #"{"all":true}"#)
         #expect(await eventually { crash.kill.hit != nil })
         // Asked while the wake hangs: the hub stores it and is killed before taking it up.
-        let sleep = try await crash.request("sleep", "{}")
+        let sleep = try await crash.request("sleep", #"{"all":true}"#)
 
         try await crash.restart()
         #expect(await crash.fixture.settle())
@@ -195,7 +195,7 @@ struct CrashSafetyTests {
         #expect(await crash.asleep("blog"))
         let operations = try await crash.fixture.api("GET", "/api/v1/operations?limit=100").body["operations"]?.array ?? []
         #expect(operations.count == 3, "sleep, the superseded wake, sleep: \(operations.map { $0["action"] })")
-        _ = try await crash.request("wake", "{}")
+        _ = try await crash.request("wake", #"{"all":true}"#)
         #expect(await crash.fixture.settle())
         #expect(await crash.fixture.replicas("staging", "shop") == crash.original["shop"])
         #expect(await crash.fixture.replicas("staging", "blog") == crash.original["blog"])

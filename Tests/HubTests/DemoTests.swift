@@ -30,6 +30,8 @@ struct DemoTests {
             #expect(await eventually(timeout: .seconds(30)) { ((await get("/api/v1/clusters/\(cluster)/namespaces"))?["namespaces"]?.array?.count ?? 0) > 0 }, "\(cluster)")
         }
         #expect(demo.instructions.contains("export SANDMAN_SLACK_SIGNING_SECRETS=\(demo.slackSecret)"))
+        // A token for the demo is made in the demo's own database.
+        #expect(demo.instructions.contains("SANDMAN_DATABASE=\(state.path)/sandman.sqlite"), "\(demo.instructions)")
 
         let slack = SlackCommandSimulator(hub: demo.server.url, secret: demo.slackSecret, user: "U0DEMO", userName: "newcomer", channel: "C0PLATFORM", channelName: "platform")
         let status = try await slack.send("/k8s-status", wait: .zero)

@@ -39,7 +39,7 @@ struct GitOpsApprovalTests {
         #expect(await fixture.replicas() == 3)
 
         #expect(try await Self.gitlab(fixture, .post, "/merge_requests/1/approve") == 201)
-        let finished = try await fixture.operation(id) { $0.state.isFinished }
+        let finished = try await fixture.operation(id) { GitOpsFixture.hasEnded($0) }
         #expect(finished?.state == .succeeded, "\(String(describing: finished))")
         #expect(GitOpsFixture.stages(finished) == ["requested", "mr_opened", "awaiting_approval", "merged", "synced", "done"])
         #expect(await fixture.replicas() == 0)
@@ -56,7 +56,7 @@ struct GitOpsApprovalTests {
         let id = try #require(reply.body[path: ["operation", "id"]]?.string, "\(reply.body)")
         _ = try await fixture.operation(id) { GitOpsFixture.stages($0).contains("awaiting_approval") }
         #expect(try await Self.gitlab(fixture, .post, "/merge_requests/1/approve") == 201)
-        let finished = try await fixture.operation(id) { $0.state.isFinished }
+        let finished = try await fixture.operation(id) { GitOpsFixture.hasEnded($0) }
         #expect(finished?.state == .succeeded, "\(String(describing: finished))")
         let overrides = try await fixture.api("GET", "/api/v1/overrides?cluster=staging")
         #expect(overrides.body["overrides"]?.array?.contains { $0["namespace"] == "payments" && $0["kind"] == "wake" } == true)
@@ -72,7 +72,7 @@ struct GitOpsApprovalTests {
         let id = try #require(reply.body[path: ["operation", "id"]]?.string, "\(reply.body)")
         _ = try await fixture.operation(id) { GitOpsFixture.stages($0).contains("awaiting_approval") }
         #expect(try await Self.gitlab(fixture, .put, "/merge_requests/1?state_event=close") == 200)
-        let ended = try await fixture.operation(id) { $0.state.isFinished }
+        let ended = try await fixture.operation(id) { GitOpsFixture.hasEnded($0) }
         #expect(ended?.state == .rejected)
         #expect(GitOpsFixture.stages(ended).last == "rejected")
         let audit = try await fixture.api("GET", "/api/v1/audit?since=24h")

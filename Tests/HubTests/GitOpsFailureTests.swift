@@ -30,7 +30,7 @@ struct GitOpsFailureTests {
         #expect(try await fixture.ready())
         let reply = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: Self.sleep)
         let id = try #require(reply.body[path: ["operation", "id"]]?.string, "\(reply.body)")
-        let failed = try await fixture.operation(id) { $0.state.isFinished }
+        let failed = try await fixture.operation(id) { GitOpsFixture.hasEnded($0) }
         #expect(failed?.state == .failed)
         let error = failed?.summary.flatMap { try? JSONValue(parsing: Data($0.utf8)) }?["error"]?.string ?? ""
         #expect(error.contains("opening the merge request") && error.contains("403") && error.contains("POST"), "\(error)")
@@ -47,7 +47,7 @@ struct GitOpsFailureTests {
         fixture.stack.gitlab.setFaults(.init(rateLimit: .init(qps: 4, burst: 2, retryAfterSeconds: 1)))
         let reply = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: Self.sleep)
         let id = try #require(reply.body[path: ["operation", "id"]]?.string, "\(reply.body)")
-        let finished = try await fixture.operation(id, timeout: .seconds(120)) { $0.state.isFinished }
+        let finished = try await fixture.operation(id, timeout: .seconds(120)) { GitOpsFixture.hasEnded($0) }
         #expect(finished?.state == .succeeded, "\(String(describing: finished))")
         #expect(fixture.stack.gitlab.requests.contains { $0.status == 429 })
         #expect(fixture.hub.metrics.exposition().contains(#"result="429""#))
@@ -62,7 +62,7 @@ struct GitOpsFailureTests {
         fixture.stack.argocd.setFaults(.init(errorRate: 1))
         let reply = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: Self.sleep)
         let id = try #require(reply.body[path: ["operation", "id"]]?.string, "\(reply.body)")
-        let failed = try await fixture.operation(id, timeout: .seconds(120)) { $0.state.isFinished }
+        let failed = try await fixture.operation(id, timeout: .seconds(120)) { GitOpsFixture.hasEnded($0) }
         #expect(failed?.state == .failed)
         let error = failed?.summary.flatMap { try? JSONValue(parsing: Data($0.utf8)) }?["error"]?.string ?? ""
         #expect(error.contains("stage synced") && error.contains("staging-payments"), "\(error)")

@@ -114,6 +114,12 @@ struct GitOpsFixture {
         return last
     }
 
+    /// Whether the operation is finished and the coordinator has recorded its last stage (`done`,
+    /// or `failed`/`rejected`): the agent may finish an operation before the coordinator looks.
+    static func hasEnded(_ operation: OperationRecord) -> Bool {
+        operation.state.isFinished && ["done", "failed", "rejected"].contains(stages(operation).last ?? "")
+    }
+
     /// The stage names an operation went through, in order.
     static func stages(_ operation: OperationRecord?) -> [String] {
         (operation?.stages.flatMap { try? JSONValue(parsing: Data($0.utf8)) }?.array ?? []).compactMap { $0["stage"]?.string }

@@ -81,7 +81,7 @@ struct HubEndToEndTests {
             #expect(await eventually { await fixture.replicas("staging", namespace).values.allSatisfy { $0 == 0 } }, "\(namespace)")
         }
 
-        let woken = try await fixture.cli(["wake", "staging", "--for", "1h"])
+        let woken = try await fixture.cli(["wake", "staging", "--all", "--for", "1h"])
         #expect(woken.status == 0, "\(woken.stderr)")
         #expect(woken.stdout.contains("14 object(s) done, 0 skipped, 0 failed"), "\(woken.stdout)")
         for namespace in namespaces { #expect(woken.stdout.contains("  \(namespace): 2 object(s) done, 0 skipped, 0 failed")) }
@@ -125,7 +125,7 @@ struct HubEndToEndTests {
 
         // Requests to edge wait 30 s for their timeout; staging's sleep does not wait for them.
         fixture.clock.set(instant("2027-01-04T20:00:30Z"))
-        #expect(await eventually(timeout: .seconds(5)) { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+        #expect(await eventually(timeout: .seconds(25)) { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
         let clusters = try await fixture.api("GET", "/api/v1/clusters")
         #expect(clusters.body["clusters"]?.array?.first { $0["name"] == "edge" }?["ready"] == false)
         #expect(hanging.connectionCount >= 1, "the hub did try the hanging cluster")
@@ -149,7 +149,7 @@ struct HubEndToEndTests {
 
         // A whole-cluster sleep counts too, until now while it lasts.
         fixture.clock.set(instant("2027-01-05T10:00:30Z"))
-        let sleep = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: "{}")
+        let sleep = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"all": true}"#)
         #expect(sleep.status == 202, "\(sleep.body)")
         let id = try #require(sleep.body[path: ["operation", "id"]]?.string)
         #expect(await eventually { (try? await fixture.api("GET", "/api/v1/operations/\(id)"))?.body[path: ["operation", "state"]] == "succeeded" })
@@ -172,7 +172,7 @@ struct HubEndToEndTests {
 
         let woken = try await fixture.cli(["wake", "staging", "shop", "--for", "2h", "--reason", "late release"])
         #expect(woken.status == 0, "\(woken.stderr)")
-        #expect(woken.stdout.contains("wake staging succeeded"))
+        #expect(woken.stdout.contains("wake staging/shop succeeded"), "\(woken.stdout)")
         #expect(woken.stdout.contains("4 object(s) done"))
         #expect(await fixture.replicas("staging", "shop") == original)
 
@@ -201,6 +201,18 @@ struct HubEndToEndTests {
         let namespaces = try await fixture.cli(["get", "namespaces", "--cluster", "staging"])
         #expect(namespaces.stdout.contains("shop"))
         #expect(namespaces.stdout.contains("asleep"))
+
+        // An override is cleared by the short id `overrides list` shows.
+        _ = try await fixture.cli(["wake", "staging", "shop", "--for", "1h"])
+        let listed = try await fixture.cli(["overrides", "list"])
+        let short = try #require(listed.stdout.split(separator: "\n").dropFirst().first?.split(separator: " ").first, "\(listed.stdout)")
+        #expect(short.count == 8)
+        let unknown = try await fixture.cli(["overrides", "delete", "zzzz"])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("override zzzz not found or already cleared"), "\(unknown.stderr)")
+        let cleared = try await fixture.cli(["overrides", "delete", String(short)])
+        #expect(cleared.status == 0, "\(cleared.stderr)")
+        #expect(try await fixture.api("GET", "/api/v1/overrides").body["overrides"]?.array?.isEmpty == true)
     }
 
     @Test func tokenRolesAreEnforced() async throws {
@@ -222,7 +234,7 @@ struct HubEndToEndTests {
         let otherTeam = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["search-api"]}"#, as: "payments-operator")
         #expect(otherTeam.status == 403)
         #expect(otherTeam.body[path: ["error", "message"]] == "namespace search-api does not belong to teams payments")
-        let wholeCluster = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: "{}", as: "payments-operator")
+        let wholeCluster = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"all": true}"#, as: "payments-operator")
         #expect(wholeCluster.status == 403)
         let production = try await fixture.api("POST", "/api/v1/clusters/production/sleep", body: #"{"namespaces":["shop"]}"#, as: "payments-operator")
         #expect(production.status == 403)
@@ -326,7 +338,9 @@ struct HubEndToEndTests {
         _ = try await fixture.api("GET", "/api/v1/clusters")
         #expect(await eventually {
             let text = (try? await URLRequestLike(method: "GET", url: fixture.url + "/metrics").send())?.body.string ?? ""
-            return text.contains("kube_green_sleep_operations_total{") && text.contains(#"sandman_plugin_failures_total{plugin="policy/oops.lua",kind="call"}"#)
+            // Served at 0 from the start: wait for the first failed call.
+            return text.contains("kube_green_sleep_operations_total{") && !text.contains(#"sandman_plugin_failures_total{plugin="policy/oops.lua",kind="call"} 0"#)
+                && text.contains(#"sandman_plugin_failures_total{plugin="policy/oops.lua",kind="call"}"#)
         })
 
         let response = try await URLRequestLike(method: "GET", url: fixture.url + "/metrics").send()
@@ -352,7 +366,7 @@ struct HubEndToEndTests {
         let listed = try await fixture.cli(["plugins", "list", "--running"])
         #expect(listed.status == 0, "\(listed.stderr)")
         let rows = listed.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
-        #expect(rows.first == ["FILE", "KIND", "STATE", "VERSION", "FAILURES", "ERROR"])
+        #expect(rows.first == ["FILE", "KIND", "STATE", "VERSION", "FAILURES", "ABANDONED", "ERROR"])
         #expect(rows.contains { $0.starts(with: ["policy/broken.lua", "policy", "failed", "-", "0"]) }, "\(listed.stdout)")
         let oops = try #require(rows.first { $0.first == "policy/oops.lua" })
         #expect(oops[2] == "loaded")

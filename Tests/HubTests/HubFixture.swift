@@ -79,13 +79,18 @@ struct HubFixture {
     }
 
     /// Starts (or restarts) the hub in this process; `checkpoint` sees every moment of its sleeps
-    /// and wakes where a kill would leave work half done.
-    mutating func startHub(checkpoint: (@Sendable (SleepExecutor.Checkpoint) async -> Void)? = nil) async throws {
+    /// and wakes where a kill would leave work half done; `console` receives Slack messages when
+    /// Slack is not configured.
+    mutating func startHub(
+        checkpoint: (@Sendable (SleepExecutor.Checkpoint) async -> Void)? = nil, console: (@Sendable (String) -> Void)? = nil
+    ) async throws {
         var logger = Logger(label: "hub-test")
-        logger.logLevel = .warning
+        logger.logLevel = .error
         var settings = Self.agentSettings
         settings.checkpoint = checkpoint
-        server = try await HubRuntime.start(configuration: try configuration, clock: clock, handleSignals: false, logger: logger, agentSettings: settings)
+        server = try await HubRuntime.start(
+            configuration: try configuration, clock: clock, handleSignals: false, logger: logger, agentSettings: settings, console: console
+        )
         if tokens.isEmpty {
             let store = server!.hub.store
             for (name, role, teams) in [("admin", Role.admin, [String]()), ("viewer", .viewer, []), ("payments-operator", .operator, ["payments"])] {
@@ -108,7 +113,7 @@ struct HubFixture {
 
     /// Runs the `sandman` binary against this hub as `token`.
     func cli(_ arguments: [String], as token: String = "admin") async throws -> ProcessOutput {
-        try await ProcessOutput.run(HubFixture.binary, arguments: arguments, environment: ["SANDMAN_HUB": url, "SANDMAN_TOKEN": tokens[token] ?? token, "NO_COLOR": "1"], timeout: .seconds(60))
+        try await ProcessOutput.run(HubFixture.binary, arguments: arguments, environment: ["SANDMAN_HUB": url, "SANDMAN_TOKEN": tokens[token] ?? token, "NO_COLOR": "1"], timeout: .seconds(120))
     }
 
     /// A raw API call.
@@ -122,7 +127,7 @@ struct HubFixture {
     /// evaluation that started after this call finished without running anything: the hub has
     /// seen every change made before the call and done all it will do about it.
     @discardableResult
-    func settle(at instant: Date? = nil, cluster: String = "staging", timeout: Duration = .seconds(30)) async -> Bool {
+    func settle(at instant: Date? = nil, cluster: String = "staging", timeout: Duration = .seconds(60)) async -> Bool {
         if let instant { clock.set(instant) }
         guard let agent = server?.hub.agents[cluster] else { return false }
         let before = await agent.evaluations.started

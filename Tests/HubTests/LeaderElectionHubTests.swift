@@ -20,7 +20,7 @@ struct LeaderElectionHubTests {
             let path = try fixture.directory.write("\(replica).yaml", """
                 listen: 127.0.0.1:0
                 database: \(replica).sqlite
-                leaderElection: {enabled: true, homeCluster: staging, namespace: default, identity: \(replica), leaseDuration: 2s, renewDeadline: 1s, retryPeriod: 200ms}
+                leaderElection: {enabled: true, homeCluster: staging, namespace: default, identity: \(replica), leaseDuration: 30s, renewDeadline: 20s, retryPeriod: 200ms}
                 """)
             let configuration = try ConfigLoader.load(path: path, environment: [:])
             let server = try await HubRuntime.start(configuration: configuration, clock: fixture.clock, handleSignals: false, logger: logger, agentSettings: HubFixture.agentSettings)

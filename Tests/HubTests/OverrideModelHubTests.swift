@@ -97,7 +97,7 @@ struct OverrideModelHubTests {
         #expect(sleep.status == 202, "\(sleep.body)")
         await fixture.settle()
         fixture.clock.set(instant("2027-01-04T23:00:00Z"))
-        let skip = try await fixture.api("POST", "/api/v1/overrides", body: #"{"cluster":"staging","kind":"skip","reason":"holiday"}"#)
+        let skip = try await fixture.api("POST", "/api/v1/overrides", body: #"{"cluster":"staging","all":true,"kind":"skip","reason":"holiday"}"#)
         #expect(skip.status == 201, "\(skip.body)")
         await fixture.settle()
         #expect(try await namespace(fixture, "payments")[path: ["nextTransition", "at"]] == "2027-01-06T08:00:00Z")
@@ -119,8 +119,8 @@ struct OverrideModelHubTests {
     @Test func overridesDoNotStackAndAHandWrittenAnnotationWins() async throws {
         let fixture = try await started(at: "2027-01-04T10:00:00Z")
         defer { Task { await fixture.stop() } }
-        _ = try await fixture.api("POST", "/api/v1/overrides", body: #"{"cluster":"staging","kind":"wake","until":"2027-01-04T23:00:00Z"}"#)
-        for until in ["2027-01-04T21:00:00Z", "2054-03-07T06:25:00Z", "2027-01-04T22:00:00Z"] {
+        _ = try await fixture.api("POST", "/api/v1/overrides", body: #"{"cluster":"staging","all":true,"kind":"wake","until":"2027-01-04T23:00:00Z"}"#)
+        for until in ["2027-01-04T21:00:00Z", "2027-01-10T06:25:00Z", "2027-01-04T22:00:00Z"] {
             let answer = try await fixture.api("POST", "/api/v1/overrides", body: #"{"cluster":"staging","namespace":"shop","kind":"wake","until":"\#(until)"}"#)
             #expect(answer.status == 201, "\(answer.body)")
         }
@@ -250,7 +250,7 @@ struct OverrideModelHubTests {
         try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2))
         try await fixture.startHub()
         await fixture.settle()
-        let refused = try await fixture.cli(["sleep", "staging"])
+        let refused = try await fixture.cli(["sleep", "staging", "--all"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("manages no namespace"), "\(refused.stderr)")
         #expect(try await overrides(fixture).isEmpty)

@@ -8,7 +8,7 @@ import Testing
 @Suite("sandman schedule explain")
 struct ScheduleExplainTests {
     func explain(_ arguments: [String]) async throws -> ProcessOutput {
-        try await ProcessOutput.run(HubFixture.binary, arguments: ["schedule", "explain"] + arguments, environment: ["NO_COLOR": "1"], timeout: .seconds(30))
+        try await ProcessOutput.run(HubFixture.binary, arguments: ["schedule", "explain"] + arguments, environment: ["NO_COLOR": "1"], timeout: .seconds(120))
     }
 
     @Test func optionsGiveTheNextTransitionsInUTCAndLocalTimeAcrossADSTChange() async throws {

@@ -10,7 +10,7 @@ import Testing
 /// Signatures computed independently, with Python's standard `hmac` module.
 func pythonSignature(secret: String, timestamp: String, body: String) async throws -> String {
     let script = "import hmac,hashlib,sys; print('v0=' + hmac.new(sys.argv[1].encode(), ('v0:' + sys.argv[2] + ':' + sys.argv[3]).encode(), hashlib.sha256).hexdigest())"
-    let output = try await ProcessOutput.run("python3", arguments: ["-c", script, secret, timestamp, body], timeout: .seconds(20))
+    let output = try await ProcessOutput.run("python3", arguments: ["-c", script, secret, timestamp, body], timeout: .seconds(120))
     return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
@@ -76,14 +76,16 @@ struct SlackButtonTests {
     func keepsAwakeUntil(action: String, now: String, zone: String, expected: String) throws {
         let button = try #require(SlackButton(actionID: action, value: "staging/shop"))
         #expect(button.cluster == "staging")
-        #expect(button.namespace == "shop")
+        #expect(button.namespaces == ["shop"])
         #expect(button.until(from: instant(now), timeZone: try #require(TimeZone(identifier: zone))) == instant(expected))
     }
 
     @Test func unknownButtonsAndValuesAreIgnored() {
         #expect(SlackButton(actionID: "keep_awake_forever", value: "staging") == nil)
         #expect(SlackButton(actionID: "keep_awake_1h", value: "") == nil)
-        for value in ["/", "/shop", "staging/"] { #expect(SlackButton(actionID: "keep_awake_1h", value: value) == nil, "\(value)") }
+        for value in ["/", "/shop", "staging/", "staging/a,", "staging/,b"] { #expect(SlackButton(actionID: "keep_awake_1h", value: value) == nil, "\(value)") }
+        #expect(SlackButton(actionID: "keep_awake_1h", value: "staging/a,b")?.namespaces == ["a", "b"], "one message warns of several namespaces")
+        #expect(SlackButton(actionID: "keep_awake_1h", value: "staging")?.namespaces == [], "the whole cluster")
     }
 }
 
@@ -171,9 +173,10 @@ struct SlackBotTests {
         var viewer = simulator
         viewer.user = "U-VIEW"
         let denied = try await viewer.send("/k8s-sleep staging shop", wait: .zero)
-        #expect(SlackCommandSimulator.text(denied.reply).contains(":no_entry: the viewer role may only read"))
+        #expect(SlackCommandSimulator.text(denied.reply) == ":no_entry: sleep of *staging*/shop refused: the viewer role may only read")
+        #expect(denied.reply["response_type"] == "ephemeral")
         let status = try await viewer.send("/k8s-status", wait: .zero)
-        #expect(SlackCommandSimulator.text(status.reply).contains("*staging* (staging): 0/1 asleep"))
+        #expect(SlackCommandSimulator.text(status.reply).contains("*staging* (staging): 0 of 1 asleep\n    awake: shop"), "\(status.reply)")
         #expect(SlackCommandSimulator.text(status.reply).hasPrefix("Status (Europe/Rome):"), "the hub's slack.timeZone")
     }
 
@@ -205,7 +208,7 @@ struct SlackBotTests {
         var stranger = groupie
         stranger.user = "U-STRANGER"
         let denied = try await stranger.send("/k8s-sleep staging shop", wait: .zero)
-        #expect(SlackCommandSimulator.text(denied.reply).contains(":no_entry: the viewer role may only read"), "\(denied.reply)")
+        #expect(SlackCommandSimulator.text(denied.reply).contains(":no_entry: sleep of *staging*/shop refused: the viewer role may only read"), "\(denied.reply)")
         // Each group was looked up once: a list is cached, and so for a while is a failure.
         let lookups = slack.requests.map(\.uri)
         #expect(lookups.filter { $0.hasSuffix("usergroup=S-OPS") }.count == 1, "\(lookups)")
@@ -259,7 +262,7 @@ struct SlackBotTests {
 
         var slack = SlackCommandSimulator(hub: fixture.url, secret: Self.secret, user: "U-OPS", userName: "olga", channel: "C1", channelName: "web")
         let denied = try await slack.send("/k8s-sleep production shop", wait: .zero)
-        #expect(SlackCommandSimulator.text(denied.reply).contains(":no_entry: production needs the admin role"), "\(denied.reply)")
+        #expect(SlackCommandSimulator.text(denied.reply).contains(":no_entry: sleep of *production*/shop refused: production needs the admin role"), "\(denied.reply)")
         slack.user = "U-ONCALL"
         let allowed = try await slack.send("/k8s-sleep production shop", wait: .zero)
         #expect(!SlackCommandSimulator.text(allowed.reply).contains(":no_entry:"), "\(allowed.reply)")
@@ -267,7 +270,7 @@ struct SlackBotTests {
         // The allow-list lifts the production rule, not the role: someone who may only read still may.
         slack.user = "U-VIEWER-ONLY"
         let viewer = try await slack.send("/k8s-wake production shop", wait: .zero)
-        #expect(SlackCommandSimulator.text(viewer.reply).contains(":no_entry: the viewer role may only read"), "\(viewer.reply)")
+        #expect(SlackCommandSimulator.text(viewer.reply).contains(":no_entry: wake of *production*/shop refused: the viewer role may only read"), "\(viewer.reply)")
     }
 
     @Test func theResultIsFormattedByTheShippedNotifyPluginAndResponseURLsAreLimited() async throws {
@@ -390,7 +393,7 @@ struct SlackBotTests {
         for _ in 0..<4 where received.values.count < 3 {
             let before = received.values.count
             fixture.clock.advance(by: 5)
-            _ = await eventually(timeout: .seconds(3)) { received.values.count > before }
+            _ = await eventually(timeout: .seconds(30)) { received.values.count > before }
         }
         #expect(firstAttempt == 1)
         #expect(received.values.count == 3, "down twice, then throttled: \(received.values.map(\.2))")

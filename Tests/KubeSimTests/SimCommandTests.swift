@@ -65,17 +65,17 @@ struct SimCommandTests {
         // The SleepInfo CRD is there without any fixture.
         #expect(try await kubectl.run(["get", "sleepinfos", "-A"]).status == 0)
 
-        let counts = try await ProcessOutput.run("/usr/bin/curl", arguments: ["-s", url + "/kubesim/requests"], timeout: .seconds(10))
+        let counts = try await ProcessOutput.run("/usr/bin/curl", arguments: ["-s", url + "/kubesim/requests"], timeout: .seconds(120))
         let body = try JSONValue(parsing: counts.stdout)
         #expect((body[path: ["counts", "list namespaces"]]?.int ?? 0) >= 1, "\(counts.stdout)")
-        let faults = try await ProcessOutput.run("/usr/bin/curl", arguments: ["-s", url + "/kubesim/faults"], timeout: .seconds(10))
+        let faults = try await ProcessOutput.run("/usr/bin/curl", arguments: ["-s", url + "/kubesim/faults"], timeout: .seconds(120))
         let current = try JSONValue(parsing: faults.stdout)
         #expect(current["latencyMilliseconds"] == 5)
         #expect(current[path: ["rateLimit", "qps"]]?.double == 500)
-        let changed = try await ProcessOutput.run("/usr/bin/curl", arguments: ["-s", "-X", "PUT", "-d", #"{"errorRate": 1}"#, url + "/kubesim/faults"], timeout: .seconds(10))
+        let changed = try await ProcessOutput.run("/usr/bin/curl", arguments: ["-s", "-X", "PUT", "-d", #"{"errorRate": 1}"#, url + "/kubesim/faults"], timeout: .seconds(120))
         #expect(try JSONValue(parsing: changed.stdout)["errorRate"]?.double == 1)
         #expect(try await kubectl.run(["get", "namespaces"]).stderr.contains("injected server error"))
-        let refused = try await ProcessOutput.run("/usr/bin/curl", arguments: ["-s", "-X", "PUT", "-d", #"{"errorRat": 1}"#, url + "/kubesim/faults"], timeout: .seconds(10))
+        let refused = try await ProcessOutput.run("/usr/bin/curl", arguments: ["-s", "-X", "PUT", "-d", #"{"errorRat": 1}"#, url + "/kubesim/faults"], timeout: .seconds(120))
         #expect(refused.stdout.contains("errorRat: unknown field"))
     }
 

@@ -69,20 +69,23 @@ struct KubeClientTests {
         let cluster = try await ClusterFixture.start { $0.tokens = ["first": "sa-one", "second": "sa-two"] }
         defer { Task { await cluster.stop() } }
         let tokenFile = try cluster.directory.write("token", "first\n")
+        let clock = TestDate(Date())
         var configuration = KubeClient.Configuration()
-        configuration.tokenFileLifetime = 0.3
+        configuration.tokenFileLifetime = 60
+        configuration.now = clock.read
         let client = try KubeClient(name: "rotating", access: cluster.access(user: .init(tokenFile: tokenFile)), configuration: configuration)
         let start = Date()
         _ = try await client.list(.namespace)
         try cluster.directory.write("token", "second\n")
-        try await Task.sleep(for: .milliseconds(400))
-        // The file is read again once its token has been used for the lifetime.
+        clock.advance(by: 59)
         _ = try await client.list(.namespace)
-        #expect(cluster.users(since: start) == ["sa-one", "sa-two"])
+        // The file is read again once its token has been used for the lifetime.
+        clock.advance(by: 2)
+        _ = try await client.list(.namespace)
+        #expect(cluster.users(since: start) == ["sa-one", "sa-one", "sa-two"])
 
         // Rotated and the old token revoked before the lifetime is up: the 401 makes the client read it again.
         try cluster.directory.write("token", "first\n")
-        configuration.tokenFileLifetime = 3600
         let patient = try KubeClient(name: "patient", access: cluster.access(user: .init(tokenFile: tokenFile)), configuration: configuration)
         let second = Date()
         _ = try await patient.list(.namespace)
@@ -96,30 +99,33 @@ struct KubeClientTests {
         let cluster = try await ClusterFixture.start { $0.tokens = ["token-a": "exec-a", "token-c": "exec-c"] }
         defer { Task { await cluster.stop() } }
         let counter = cluster.directory.path + "/calls"
-        let later = KubeTime.format(Date().addingTimeInterval(3600))
-        // Call 1: token-a expiring four seconds after it is issued; call 2: token-b, which the
-        // server refuses; call 3: token-c.
+        // Call 1: token-a expiring at 10:00; call 2: token-b, which the server refuses; call 3: token-c.
         let script = try cluster.directory.write("credential.sh", """
             #!/bin/sh
             test "$KUBERNETES_EXEC_INFO" != "" || { echo "no exec info" >&2; exit 1; }
             n=$(cat "\(counter)" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "\(counter)"
             case $n in
-              1) token=token-a; expiry=$(date -u -d '+4 seconds' +%Y-%m-%dT%H:%M:%SZ) ;;
-              2) token=token-b; expiry=\(later) ;;
-              *) token=token-c; expiry=\(later) ;;
+              1) token=token-a; expiry=2030-01-01T10:00:00Z ;;
+              2) token=token-b; expiry=2030-01-01T12:00:00Z ;;
+              *) token=token-c; expiry=2030-01-01T12:00:00Z ;;
             esac
             printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s","expirationTimestamp":"%s"}}' $token $expiry
             """)
         chmod(script, 0o755)
+        func calls() throws -> String { try String(contentsOfFile: counter, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
+        let clock = TestDate(try Date("2030-01-01T09:59:00Z", strategy: .iso8601))
+        var configuration = KubeClient.Configuration()
+        configuration.now = clock.read
         let exec = Kubeconfig.ExecConfig(apiVersion: "client.authentication.k8s.io/v1", command: script, env: [("SANDMAN_TEST", "1")])
-        let client = try KubeClient(name: "exec", access: cluster.access(user: .init(exec: exec)))
+        let client = try KubeClient(name: "exec", access: cluster.access(user: .init(exec: exec)), configuration: configuration)
         let start = Date()
         _ = try await client.list(.namespace)
+        clock.advance(by: 59)
         _ = try await client.list(.namespace)
-        #expect(try String(contentsOfFile: counter, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "1")
-        try await Task.sleep(for: .milliseconds(4300))
+        #expect(try calls() == "1")
+        clock.advance(by: 2)
         _ = try await client.list(.namespace)
-        #expect(try String(contentsOfFile: counter, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "3")
+        #expect(try calls() == "3")
         #expect(cluster.users(since: start).filter { !$0.isEmpty } == ["exec-a", "exec-a", "exec-c"])
 
         let broken = Kubeconfig.ExecConfig(apiVersion: "client.authentication.k8s.io/v1", command: "/bin/false")
@@ -240,6 +246,32 @@ struct KubeClientTests {
         let final = try await client.get(.configMap, namespace: "default", name: "counter")
         #expect(final[path: ["data", "n"]] == "1")
         #expect(final[path: ["data", "other"]] == "x")
+    }
+
+    @Test func aThrottlingServerSetsThePaceAndFewRequestsAreRefused() async throws {
+        let cluster = try await ClusterFixture.start()
+        defer { Task { await cluster.stop() } }
+        let client = try cluster.adminClient()
+        _ = try await client.list(.namespace)
+        // 40 requests a second, and 16 callers that would send far more: after the first
+        // refusals the client paces itself under what the server accepts.
+        cluster.sim.setFaults(.init(rateLimit: .init(qps: 40, burst: 5, retryAfterSeconds: 1)))
+        cluster.sim.resetRequests()
+        let sent = 200
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for caller in 0..<16 {
+                group.addTask {
+                    for _ in stride(from: caller, to: sent, by: 16) { _ = try await client.get(.namespace, namespace: nil, name: "default") }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let answers = cluster.sim.requests
+        #expect(answers.filter { $0.status == 200 }.count == sent)
+        let refused = answers.filter { $0.status == 429 }.count
+        // Unpaced, the 16 callers would have about 80 requests refused in the 5 s this takes (each
+        // retried after its Retry-After), and a fixed 50 QPS about 40; a loaded machine adds a few.
+        #expect(refused <= sent / 6, "\(refused) of \(answers.count) requests refused")
     }
 
     @Test func throttledRequestsWaitForRetryAfter() async throws {

@@ -8,8 +8,9 @@ import Testing
 struct LeaderElectorTests {
     private func elector(_ client: KubeClient, identity: String) -> LeaderElector {
         var configuration = LeaderElector.Configuration(leaseName: "sandman-staging", namespace: "default", identity: identity)
-        configuration.leaseDuration = .seconds(6)
-        configuration.renewDeadline = .seconds(4)
+        // Long enough that a loaded machine renews in time; the tests never wait for an expiry.
+        configuration.leaseDuration = .seconds(30)
+        configuration.renewDeadline = .seconds(8)
         configuration.retryPeriod = .milliseconds(200)
         return LeaderElector(client: client, configuration: configuration)
     }
@@ -33,14 +34,14 @@ struct LeaderElectorTests {
 
         let lease = try await client.get(Lease.self, namespace: "default", name: "sandman-staging")
         #expect(lease.holderIdentity == "hub-a")
-        #expect(lease.leaseDurationSeconds == 6)
+        #expect(lease.leaseDurationSeconds == 30)
         #expect(lease.renewTime != nil)
 
         // Shutting down releases the lease: the other replica takes over without waiting for expiry.
         runFirst.cancel()
         await runFirst.value
-        // Released rather than left to expire: the other replica takes over well within the lease duration.
-        #expect(await eventually(timeout: .seconds(5)) { leading.values.count == 2 })
+        // Released rather than left to expire: the other replica takes over before the lease would expire.
+        #expect(await eventually(timeout: .seconds(25)) { leading.values.count == 2 })
         #expect(leading.values == ["hub-a", "hub-b"])
         let taken = try await client.get(Lease.self, namespace: "default", name: "sandman-staging")
         #expect(taken.holderIdentity == "hub-b")

@@ -64,6 +64,8 @@ import Testing
         ("return sandman.time.format(-62135596800)", "1-01-01 00:00 UTC"), // %Y unpadded, as C strftime
         ("local ok, problem = pcall(function() return sandman.time.format(0, '%Q') end) return problem",
          "policy/test.lua:2: unsupported conversion '%Q' in time pattern"),
+        ("local ok, problem = pcall(function() return sandman.time.format(0, ('%c'):rep(200)) end) return problem",
+         "policy/test.lua:2: bad argument #2 to 'format' (pattern longer than 256 bytes)"),
         ("local ok, problem = pcall(function() sandman.log.info('x', 'not a table') end) return problem",
          "policy/test.lua:2: bad argument #2 to 'info' (table expected, got string)"),
     ]
@@ -96,7 +98,7 @@ import Testing
     @Test func theClockIsTheInjectedOne() throws {
         let harness = LuaHarness()
         let instance = try PluginInstance(
-            harness.source("function decide() return {action = 'keep', reason = tostring(sandman.time.now())} end", now: Date(timeIntervalSince1970: 42)),
+            harness.source("function decide() return {action = 'keep', reason = tostring(sandman.time.now())} end", clock: { Date(timeIntervalSince1970: 42) }),
             watchdog: harness.watchdog
         )
         #expect(try instance.invoke(.null, watchdog: harness.watchdog)?["reason"] == "42")

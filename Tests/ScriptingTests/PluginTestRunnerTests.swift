@@ -128,3 +128,101 @@ import Testing
         #expect(lint.warnings.isEmpty)
     }
 }
+
+extension PluginTestRunnerTests {
+    @Test func anExpectedErrorMayBeOneOfSeveralTexts() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/p.lua", "function decide(ctx) error('no tier') end")
+        try directory.write("policy/tests/p.yaml", """
+            cases:
+              - {name: one of two, input: {}, error: [instruction budget, no tier]}
+              - {name: none of two, input: {}, error: [instruction budget, deadline]}
+              - {name: not a text, input: {}, error: [1]}
+            """)
+        let report = await PluginTestRunner(directory: directory.path, logger: LuaHarness().logs.logger).run()
+        #expect(report.cases.map(\.failure) == [
+            nil,
+            "expected an error containing \"instruction budget\" or \"deadline\", got: policy/p.lua:1: no tier",
+            "error: expected a text the error must contain, or a list of texts it must contain one of",
+        ])
+    }
+}
+
+/// Each part of a case runs within its deadline: a case stuck where nothing can interrupt it
+/// (here in host code, logging to a handler that keeps it waiting) fails with how long it ran,
+/// and the next case runs.
+@Suite struct PluginTestRunnerDeadlineTests {
+    /// Stuck logging "hold": at load when HOLD_AT_LOAD, in the call when ctx.stuck.
+    static let stuck = """
+        if HOLD_AT_LOAD then sandman.log.info("hold") end
+        function decide(ctx) if ctx.stuck then sandman.log.info("hold") end return {action = 'keep'} end
+        """
+
+    /// Deadlines of a second, so that on a busy machine only the stuck parts miss theirs.
+    func runner(_ directory: TemporaryDirectory, gate: Gate) -> PluginTestRunner {
+        PluginTestRunner(
+            directory: directory.path,
+            configuration: .init(directory: directory.path, callTimeout: .seconds(1), loadTimeout: .seconds(10), deadlineGrace: .milliseconds(500)),
+            luaTestTimeout: .seconds(1), logger: LogRecorder(gate: gate).logger
+        )
+    }
+
+    @Test func aStuckYAMLCaseFailsWithItsDurationAndTheNextCaseRuns() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let gate = Gate()
+        defer { gate.open() }
+        try directory.write("policy/p.lua", Self.stuck.replacingOccurrences(of: "HOLD_AT_LOAD", with: "false"))
+        try directory.write("policy/tests/p.yaml", """
+            cases:
+              - {name: stuck, input: {stuck: true}, output: {action: keep}}
+              - {name: next, input: {}, output: {action: keep}}
+            """)
+        let report = await runner(directory, gate: gate).run()
+        #expect(report.cases.map(\.name) == ["stuck", "next"])
+        let failure = try #require(report.cases.first?.failure)
+        #expect(failure.hasPrefix("did not finish: the call was still running after "), "\(failure)")
+        #expect(failure.contains("past its deadline of 1s; its thread was abandoned and the next case goes on"), "\(failure)")
+        #expect(report.cases.last?.passed == true, "\(report.cases)")
+        #expect(gate.blocked == 1)
+    }
+
+    @Test func aStuckLuaTestFailsAndTheNextTestGetsAFreshState() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let gate = Gate()
+        defer { gate.open() }
+        // The test is stuck in host code: loading the plugin it calls.
+        try directory.write("policy/stuck.lua", Self.stuck.replacingOccurrences(of: "HOLD_AT_LOAD", with: "true"))
+        try directory.write("policy/tests/p_test.lua", """
+            local runs = 0
+            test("first", function() runs = runs + 1 end)
+            test("stuck", function() runs = runs + 1 plugin("policy/stuck.lua").decide({}) end)
+            test("fresh", function() assert_eq(runs, 0) end)
+            """)
+        let report = await runner(directory, gate: gate).run()
+        #expect(report.problems == [])
+        try #require(report.cases.map(\.name) == ["first", "stuck", "fresh"])
+        #expect(report.cases[0].passed, "\(report.cases)")
+        #expect(report.cases[1].failure?.hasPrefix("did not finish: the test was still running after ") == true, "\(report.cases[1])")
+        #expect(report.cases[2].passed, "\(report.cases[2])")
+        #expect(gate.blocked == 1)
+    }
+
+    @Test func aCallPastItsDeadlineReportsHowLongItRan() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/p.lua", "function decide(ctx) local t = {} while true do t[1] = ctx end end")
+        try directory.write("policy/tests/p.yaml", "cases:\n  - {name: loops, input: {}, output: null}\n")
+        // A load and a grace no busy machine reaches: only the call's deadline is at stake.
+        let configuration = PluginHost.Configuration(
+            directory: directory.path, callTimeout: .milliseconds(100), instructionLimit: 0, loadTimeout: .seconds(30),
+            deadlineGrace: .seconds(60)
+        )
+        let report = await PluginTestRunner(directory: directory.path, configuration: configuration, logger: LuaHarness().logs.logger).run()
+        let failure = try #require(report.cases.first?.failure)
+        #expect(failure.contains("policy/p.lua:1: the call ran for "), "\(failure)")
+        #expect(failure.contains(", past its deadline of 100ms"), "\(failure)")
+    }
+}

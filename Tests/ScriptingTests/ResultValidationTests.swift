@@ -37,7 +37,7 @@ import Testing
         (.slackCommands, ["actions": [["type": "wake", "cluster": "dev", "namespaces": ["ok", 3]]], "response": ["text": "ok"]],
          "result.actions[1].namespaces[2]: expected a non-empty string, got a number"),
         (.slackCommands, ["actions": [["type": "sleep", "cluster": "dev", "duration": "1h"]], "response": ["text": "ok"]],
-         "result.actions[1].duration: unknown field (expected type, cluster or namespaces)"),
+         "result.actions[1].duration: unknown field (expected type, cluster, namespaces or all)"),
         (.slackCommands, ["actions": [["type": "override", "cluster": "dev"]], "response": ["text": "ok"]],
          "result.actions[1].kind: missing (expected wake, sleep or skip, or clear=true)"),
         (.slackCommands, ["actions": [["type": "override", "cluster": "dev", "kind": "nap"]], "response": ["text": "ok"]],

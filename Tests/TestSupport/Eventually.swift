@@ -1,6 +1,8 @@
 /// Polls `condition` until it holds or `timeout` passes; true when it held. For tests that wait
-/// on background work without depending on how fast the machine is.
-public func eventually(timeout: Duration = .seconds(10), every interval: Duration = .milliseconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
+/// on background work without depending on how fast the machine is: the timeout only bounds how
+/// long a failing test takes, so it is generous (a loaded 2-core CI machine runs the whole suite
+/// at once).
+public func eventually(timeout: Duration = .seconds(60), every interval: Duration = .milliseconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

@@ -160,7 +160,7 @@ struct HTTPClientTests {
 
     @Test func totalTimeoutEndsASlowRequest() async throws {
         let server = try await TestHTTPServer.start { _ in
-            try? await Task.sleep(for: .seconds(30))
+            try? await Task.sleep(for: .seconds(300))
             return .text(200, "late")
         }
         defer { Task { await server.shutdown() } }
@@ -170,12 +170,13 @@ struct HTTPClientTests {
             try await client.send(HTTPRequest(url: server.baseURL + "/slow"))
         }
         #expect(error?.reason == .timeout)
-        #expect(ContinuousClock.now - start < .seconds(15))
+        // Far sooner than the server would answer, however loaded the machine.
+        #expect(ContinuousClock.now - start < .seconds(120))
     }
 
     @Test func cancellingTheTaskCancelsTheTransfer() async throws {
         let server = try await TestHTTPServer.start { _ in
-            try? await Task.sleep(for: .seconds(30))
+            try? await Task.sleep(for: .seconds(300))
             return .text(200, "late")
         }
         defer { Task { await server.shutdown() } }
@@ -188,12 +189,13 @@ struct HTTPClientTests {
         #expect(throws: TransportError.self) { try result.get() }
         #expect((try? result.get()) == nil)
         if case .failure(let error as TransportError) = result { #expect(error.reason == .cancelled) }
-        #expect(ContinuousClock.now - start < .seconds(15))
+        // Far sooner than the server would answer, however loaded the machine.
+        #expect(ContinuousClock.now - start < .seconds(120))
     }
 
     @Test func abandoningAStreamCancelsIt() async throws {
         let server = try await TestHTTPServer.start { _ in
-            .chunked(status: 200, chunks: [(.zero, Array("first\n".utf8)), (.seconds(30), Array("never\n".utf8))])
+            .chunked(status: 200, chunks: [(.zero, Array("first\n".utf8)), (.seconds(300), Array("never\n".utf8))])
         }
         defer { Task { await server.shutdown() } }
         let start = ContinuousClock.now
@@ -206,7 +208,8 @@ struct HTTPClientTests {
         try await Task.sleep(for: .milliseconds(200))
         task.cancel()
         _ = await task.result
-        #expect(ContinuousClock.now - start < .seconds(15))
+        // Far sooner than the server would answer, however loaded the machine.
+        #expect(ContinuousClock.now - start < .seconds(120))
     }
 
     @Test func sequentialRequestsReuseOneConnection() async throws {
@@ -224,7 +227,8 @@ struct HTTPClientTests {
     @Test func aBurstOfAThousandRequestsStaysWithinTheConnectionLimit() async throws {
         let server = try await echoServer()
         defer { Task { await server.shutdown() } }
-        let client = HTTPClient(configuration: .init(maxConnectionsPerHost: 8))
+        // Queued requests count against the timeout; a loaded machine may take minutes for a thousand.
+        let client = HTTPClient(configuration: .init(timeout: .seconds(600), maxConnectionsPerHost: 8))
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
             for index in 0..<1000 {
                 group.addTask { try await client.send(HTTPRequest(url: server.baseURL + "/burst/\(index)")).status }

@@ -6,13 +6,21 @@ local function when(epoch, event)
   return sandman.time.format(epoch, "%a %d %b %H:%M %Z", event.timezone)
 end
 
+-- The namespace, or the namespaces of an event about several (a pre-sleep warning).
+local function names(event)
+  if event.namespaces and #event.namespaces > 0 then return table.concat(event.namespaces, ", ") end
+  return event.namespace
+end
+
 local function target(event)
-  if event.namespace then return string.format("*%s*/%s", event.cluster, event.namespace) end
+  local list = names(event)
+  if list then return string.format("*%s*/%s", event.cluster, list) end
   return string.format("*%s*", event.cluster)
 end
 
 local function plain_target(event)
-  if event.namespace then return event.cluster .. "/" .. event.namespace end
+  local list = names(event)
+  if list then return event.cluster .. "/" .. list end
   return event.cluster
 end
 
@@ -58,12 +66,14 @@ end
 
 local function pre_sleep_warning(event)
   local minutes = event.minutes or math.max(0, (event.sleep_at - (event.at or sandman.time.now())) // 60)
-  -- The hub reads the button value as <cluster> or <cluster>/<namespace>.
+  -- The hub reads the button value as <cluster> or <cluster>/<namespace>[,<namespace>...].
   local value = event.button_value or plain_target(event)
+  local several = event.namespaces and #event.namespaces > 1
+  local verb = several and "go" or "goes"
   return {
-    text = string.format("%s goes to sleep in %d min", plain_target(event), minutes),
+    text = string.format("%s %s to sleep in %d min", plain_target(event), verb, minutes),
     blocks = {
-      section(string.format(":hourglass_flowing_sand: %s goes to sleep in %d min (%s)", target(event), minutes, when(event.sleep_at, event))),
+      section(string.format(":hourglass_flowing_sand: %s %s to sleep in %d min (%s)", target(event), verb, minutes, when(event.sleep_at, event))),
       {
         type = "actions",
         block_id = "sandman_pre_sleep",

@@ -1,34 +1,38 @@
--- Sandman's Slack slash commands: /k8s-wake, /k8s-sleep, /k8s-status, /k8s-override.
+-- Sandman's Slack commands: /k8s-wake, /k8s-sleep, /k8s-status, /k8s-override, and the same
+-- words written to the bot (`@sandman wake staging payments 2h`, or in a direct message).
 --
 -- handle(cmd) turns a command into actions for the hub and a reply. The hub checks who may do
 -- what (and replaces the reply when it refuses); this file only parses and explains.
 -- Reference: docs/plugins.md, "Slack commands".
 
--- Longest wake a command may ask for; longer exceptions are overrides.
-local MAX_WAKE = "24h"
+-- The longest duration a command may ask for, when the hub does not say (cmd.max_duration).
+local DEFAULT_MAX_SECONDS = 7 * 24 * 3600
 
 local HELP = table.concat({
   "*Sandman* puts idle Kubernetes namespaces to sleep and wakes them on demand.",
   "",
-  "`/k8s-wake <cluster> [namespace ...] [duration]` wake now, for a while (default: until the next scheduled sleep; at most " .. MAX_WAKE .. ")",
-  "  e.g. `/k8s-wake staging 2h`, `/k8s-wake staging payments-api search 90m`",
-  "`/k8s-sleep <cluster> [namespace ...]` put to sleep now, until the next scheduled wake",
+  "`/k8s-wake <cluster> <namespace ...|all> [duration]` wake now, for a while (default: until the next scheduled sleep)",
+  "  e.g. `/k8s-wake staging payments 2h`, `/k8s-wake staging payments-api search 90m`, `/k8s-wake dev all 1h`",
+  "`/k8s-sleep <cluster> <namespace ...|all>` put to sleep now, until the next scheduled wake",
+  "  e.g. `/k8s-sleep dev search-dev`",
   "`/k8s-status [cluster]` what is asleep and what is awake",
-  "`/k8s-override <cluster> [namespace ...] awake|asleep|skip [for <duration> | until <HH:MM>] [because <reason>]`",
-  "  an exception to the schedule, e.g. `/k8s-override staging awake until 22:00 because customer demo`",
-  "`/k8s-override <cluster> [namespace ...] clear` remove the overrides",
+  "`/k8s-override <cluster> <namespace ...|all> awake|asleep|skip [[for] <duration> | until <HH:MM>] [because <reason>]`",
+  "  an exception to the schedule, e.g. `/k8s-override staging all awake until 22:00 because customer demo`",
+  "`/k8s-override <cluster> <namespace ...|all> clear` remove the overrides",
   "",
-  "Without namespaces a command applies to every namespace Sandman manages in the cluster.",
+  "`all` means every namespace Sandman manages in the cluster; it must be said.",
+  "The same words work written to me: `@sandman wake staging payments 2h`, or in a direct message.",
 }, "\n")
 
 local USAGE = {
-  ["/k8s-wake"] = "`/k8s-wake <cluster> [namespace ...] [duration]`",
-  ["/k8s-sleep"] = "`/k8s-sleep <cluster> [namespace ...]`",
+  ["/k8s-wake"] = "`/k8s-wake <cluster> <namespace ...|all> [duration]`",
+  ["/k8s-sleep"] = "`/k8s-sleep <cluster> <namespace ...|all>`",
   ["/k8s-status"] = "`/k8s-status [cluster]`",
-  ["/k8s-override"] = "`/k8s-override <cluster> [namespace ...] awake|asleep|skip [for <duration> | until <HH:MM>] [because <reason>]`",
+  ["/k8s-override"] = "`/k8s-override <cluster> <namespace ...|all> awake|asleep|skip [[for] <duration> | until <HH:MM>] [because <reason>]`",
 }
 
 local OVERRIDE_KINDS = { awake = "wake", wake = "wake", asleep = "sleep", sleep = "sleep", skip = "skip" }
+local KEYWORDS = { ["for"] = true, ["until"] = true, clear = true, because = true, all = true }
 
 local function words(text)
   local list = {}
@@ -69,8 +73,8 @@ local function is_namespace(word)
   return #word <= 63 and word:match("^[a-z0-9][-a-z0-9]*$") ~= nil and word:sub(-1) ~= "-"
 end
 
-local function scope(namespaces)
-  if #namespaces == 0 then return "all namespaces" end
+local function scope(namespaces, all)
+  if all then return "all namespaces" end
   return table.concat(namespaces, ", ")
 end
 
@@ -79,8 +83,29 @@ local function by(cmd)
   return cmd.user_name or "someone"
 end
 
--- Reads `<cluster> [namespace ...]` from the front of `list`; returns cluster, namespaces, rest
--- or nil and a problem.
+local function max_seconds(cmd)
+  return cmd.max_duration or DEFAULT_MAX_SECONDS
+end
+
+-- `seconds` as people write it: 7d, 36h, 90m.
+local function span(seconds)
+  if seconds % 86400 == 0 then return (seconds // 86400) .. "d" end
+  if seconds % 3600 == 0 then return (seconds // 3600) .. "h" end
+  return (seconds // 60) .. "m"
+end
+
+-- A duration no longer than the hub allows: its seconds, or nil and a problem.
+local function duration_seconds(cmd, text)
+  local seconds = sandman.time.parse_duration(text)
+  if seconds == nil then return nil, "`" .. text .. "` is not a duration (like 2h or 90m)." end
+  if seconds > max_seconds(cmd) then
+    return nil, "`" .. text .. "` is too long: at most " .. span(max_seconds(cmd)) .. "."
+  end
+  return seconds
+end
+
+-- Reads `<cluster> <namespace ...|all>` from the front of `list`; returns cluster, namespaces,
+-- all, rest, or nil and a problem.
 local function target(cmd, list)
   local cluster = list[1]
   if cluster == nil then return nil, "Which cluster? Known clusters: " .. cluster_list(cmd) .. "." end
@@ -88,15 +113,19 @@ local function target(cmd, list)
     return nil, "Unknown cluster `" .. cluster .. "`. Known clusters: " .. cluster_list(cmd) .. "."
   end
   local namespaces, index = sandman.json.array(), 2
-  while list[index] ~= nil and is_namespace(list[index]) and sandman.time.parse_duration(list[index]) == nil
-      and OVERRIDE_KINDS[list[index]] == nil and list[index] ~= "for" and list[index] ~= "until"
-      and list[index] ~= "clear" and list[index] ~= "because" do
+  local all = list[2] == "all"
+  if all then index = 3 end
+  while not all and list[index] ~= nil and is_namespace(list[index]) and sandman.time.parse_duration(list[index]) == nil
+      and OVERRIDE_KINDS[list[index]] == nil and not KEYWORDS[list[index]] do
     namespaces[#namespaces + 1] = list[index]
     index = index + 1
   end
+  if not all and #namespaces == 0 then
+    return nil, "Name the namespaces of `" .. cluster .. "`, or say `all` for every namespace Sandman manages there."
+  end
   local rest = {}
   for position = index, #list do rest[#rest + 1] = list[position] end
-  return cluster, namespaces, rest
+  return cluster, namespaces, all, rest
 end
 
 -- The epoch of the next HH:MM in `zone` after `now`.
@@ -111,37 +140,35 @@ local function next_clock(now, clock, zone)
 end
 
 local function wake(cmd, list)
-  local cluster, namespaces, rest = target(cmd, list)
+  local cluster, namespaces, all, rest = target(cmd, list)
   if cluster == nil then return refuse(cmd, namespaces) end
   if rest[1] == "for" then table.remove(rest, 1) end
   local duration = rest[1]
   if #rest > 1 then return refuse(cmd, "I did not understand `" .. table.concat(rest, " ") .. "`.") end
   local action = { type = "wake", cluster = cluster, namespaces = namespaces }
+  if all then action.all = true end
   local how_long = "until the next scheduled sleep"
   if duration ~= nil then
-    local seconds = sandman.time.parse_duration(duration)
-    if seconds == nil then
-      return refuse(cmd, "`" .. duration .. "` is not a namespace or a duration (like 2h or 90m).")
-    end
-    if seconds > sandman.time.parse_duration(MAX_WAKE) then
-      return refuse(cmd, "A wake lasts at most " .. MAX_WAKE .. "; use `/k8s-override` for longer exceptions.")
-    end
+    local seconds, problem = duration_seconds(cmd, duration)
+    if seconds == nil then return refuse(cmd, problem) end
     action.duration = duration
     how_long = "for " .. duration
   end
   return {
     actions = { action },
-    response = reply(":sunrise: " .. by(cmd) .. " is waking *" .. cluster .. "* (" .. scope(namespaces) .. ") " .. how_long .. ".", "in_channel"),
+    response = reply(":sunrise: " .. by(cmd) .. " is waking *" .. cluster .. "* (" .. scope(namespaces, all) .. ") " .. how_long .. ".", "in_channel"),
   }
 end
 
 local function sleep(cmd, list)
-  local cluster, namespaces, rest = target(cmd, list)
+  local cluster, namespaces, all, rest = target(cmd, list)
   if cluster == nil then return refuse(cmd, namespaces) end
   if #rest > 0 then return refuse(cmd, "I did not understand `" .. table.concat(rest, " ") .. "`.") end
+  local action = { type = "sleep", cluster = cluster, namespaces = namespaces }
+  if all then action.all = true end
   return {
-    actions = { { type = "sleep", cluster = cluster, namespaces = namespaces } },
-    response = reply(":zzz: " .. by(cmd) .. " is putting *" .. cluster .. "* (" .. scope(namespaces) .. ") to sleep until the next scheduled wake.", "in_channel"),
+    actions = { action },
+    response = reply(":zzz: " .. by(cmd) .. " is putting *" .. cluster .. "* (" .. scope(namespaces, all) .. ") to sleep until the next scheduled wake.", "in_channel"),
   }
 end
 
@@ -153,30 +180,44 @@ local function status(cmd, list)
   end
   return {
     actions = { { type = "status", cluster = cluster } },
-    response = reply(":mag: Looking up " .. (cluster and ("*" .. cluster .. "*") or "every cluster") .. "..."),
+    response = reply(":mag: " .. (cluster and ("*" .. cluster .. "*") or "Every cluster") .. ":"),
   }
 end
 
 local function override(cmd, list)
-  local cluster, namespaces, rest = target(cmd, list)
+  local cluster, namespaces, all, rest = target(cmd, list)
   if cluster == nil then return refuse(cmd, namespaces) end
   if rest[1] == "clear" and #rest == 1 then
+    local action = { type = "override", cluster = cluster, namespaces = namespaces, clear = true }
+    if all then action.all = true end
     return {
-      actions = { { type = "override", cluster = cluster, namespaces = namespaces, clear = true } },
-      response = reply(":broom: " .. by(cmd) .. " cleared the overrides of *" .. cluster .. "* (" .. scope(namespaces) .. ").", "in_channel"),
+      actions = { action },
+      response = reply(":broom: " .. by(cmd) .. " cleared the overrides of *" .. cluster .. "* (" .. scope(namespaces, all) .. ").", "in_channel"),
     }
   end
   local kind = OVERRIDE_KINDS[rest[1] or ""]
   if kind == nil then return refuse(cmd, "Say `awake`, `asleep`, `skip` or `clear` after the namespaces.") end
   local action = { type = "override", cluster = cluster, namespaces = namespaces, kind = kind }
+  if all then action.all = true end
   local index, ends = 2, "until cleared"
+  -- `for 3h`, or just `3h`.
+  local duration = nil
   if rest[index] == "for" then
-    local seconds = rest[index + 1] and sandman.time.parse_duration(rest[index + 1])
-    if seconds == nil then return refuse(cmd, "`for` needs a duration such as 4h.") end
-    action.duration = rest[index + 1]
-    ends = "for " .. rest[index + 1]
+    duration = rest[index + 1]
+    if duration == nil then return refuse(cmd, "`for` needs a duration such as 4h.") end
     index = index + 2
+  elseif rest[index] ~= nil and sandman.time.parse_duration(rest[index]) ~= nil then
+    duration = rest[index]
+    index = index + 1
+  end
+  if duration ~= nil then
+    if kind == "skip" then return refuse(cmd, "A skip ends with the next scheduled transition: it takes no duration.") end
+    local seconds, problem = duration_seconds(cmd, duration)
+    if seconds == nil then return refuse(cmd, problem == nil and "`for` needs a duration such as 4h." or problem) end
+    action.duration = duration
+    ends = "for " .. duration
   elseif rest[index] == "until" then
+    if kind == "skip" then return refuse(cmd, "A skip ends with the next scheduled transition: it takes no time.") end
     local zone = cmd.timezone or "UTC"
     local epoch = rest[index + 1] and next_clock(sandman.time.now(), rest[index + 1], zone)
     if epoch == nil then return refuse(cmd, "`until` needs a time of day such as 22:00.") end
@@ -184,6 +225,7 @@ local function override(cmd, list)
     ends = "until " .. sandman.time.format(epoch, "%a %H:%M %Z", zone)
     index = index + 2
   end
+  if kind == "skip" then ends = "" end
   if rest[index] == "because" then
     local reason = table.concat(rest, " ", index + 1)
     if reason == "" then return refuse(cmd, "`because` needs a reason.") end
@@ -193,11 +235,11 @@ local function override(cmd, list)
   if rest[index] ~= nil then
     return refuse(cmd, "I did not understand `" .. table.concat(rest, " ", index) .. "`.")
   end
-  local what = ({ wake = "keep awake", sleep = "keep asleep", skip = "skip the next scheduled transition" })[kind]
+  local what = ({ wake = "keep awake ", sleep = "keep asleep ", skip = "skip the next scheduled transition" })[kind]
   return {
     actions = { action },
-    response = reply(":pushpin: " .. by(cmd) .. " set an override on *" .. cluster .. "* (" .. scope(namespaces) .. "): "
-      .. what .. " " .. ends .. (action.reason and (" because " .. action.reason) or "") .. ".", "in_channel"),
+    response = reply(":pushpin: " .. by(cmd) .. " set an override on *" .. cluster .. "* (" .. scope(namespaces, all) .. "): "
+      .. what .. ends .. (action.reason and (" because " .. action.reason) or "") .. ".", "in_channel"),
   }
 end
 

@@ -53,13 +53,20 @@ extension ClusterAgent {
             ])
         }
 
+        // One list of the state Secrets and, once several namespaces act, of each kind of object,
+        // instead of reads per namespace.
+        let secrets = units.count > 1 ? await executor.stateSecrets() : nil
+        let objects = ClusterObjects(client: client)
         var results: [UnitResult] = []
         for batch in units.chunked(into: settings.namespaceConcurrency) {
             results += await withTaskGroup(of: UnitResult.self) { group in
                 for unit in batch {
                     let overrides = overrides(for: unit, among: work.overrides)
                     let operations = order.runnable.filter { $0.namespaces.isEmpty || $0.namespaces.contains(unit.namespace) }
-                    group.addTask { await self.evaluate(unit, overrides: overrides, operations: operations, now: now) }
+                    let secret = secrets.map { UnitReads.Known.listed($0["\(unit.namespace)/\(unit.target?.secretName ?? "")"]) }
+                    group.addTask {
+                        await self.evaluate(unit, overrides: overrides, operations: operations, known: secret ?? .unread, objects: objects, now: now)
+                    }
                 }
                 var batchResults: [UnitResult] = []
                 for await result in group { batchResults.append(result) }
@@ -99,7 +106,10 @@ extension ClusterAgent {
 
     /// Runs the operations asked for one unit, then plans it; returns its status and when it
     /// next needs a look.
-    func evaluate(_ unit: ManagedUnit, overrides: [OverrideRecord], operations: [OperationRecord], now: Date) async -> UnitResult {
+    func evaluate(
+        _ unit: ManagedUnit, overrides: [OverrideRecord], operations: [OperationRecord], known: UnitReads.Known, objects: ClusterObjects,
+        now: Date
+    ) async -> UnitResult {
         var status = NamespaceStatus(unit: unit, now: now)
         var result = UnitResult(key: unit.key, status: status)
         guard let schedule = unit.schedule, let target = unit.target else {
@@ -112,18 +122,22 @@ extension ClusterAgent {
         result.scheduled = true
         do {
             // A namespace is in the state it was last put into, objects or not.
-            let contents = try await executor.state(of: target)
+            var reads = UnitReads(state: try await known.state(of: target, executor: executor), objects: objects)
+            let contents = reads.state?.contents
             var asleep = contents?.operation == .sleep
             var sleptSince = asleep ? contents?.scheduledAt : nil
             if unit.isBeingDeleted {
-                return try await release(unit, target: target, asleep: asleep, result: result, now: now)
+                return try await release(unit, target: target, asleep: asleep, reads: reads, result: result, now: now)
             }
             if let sleepInfo = unit.sleepInfo { try await ensureFinalizer(sleepInfo) }
 
             // People's operations run first, in the order they were asked for: both directions
             // are idempotent, and a resumed one finishes what a crash left undone.
             for operation in operations {
-                let outcome = try await run(operation.action == "sleep" ? .sleep : .wake, unit: unit, target: target, now: now, operation: operation)
+                let outcome = try await run(
+                    operation.action == "sleep" ? .sleep : .wake, unit: unit, target: target, now: now, operation: operation, reads: reads
+                )
+                reads.state = outcome.stateSecret
                 if operation.action == "sleep", !asleep { sleptSince = now }
                 asleep = operation.action == "sleep" || !outcome.failed.isEmpty
             }
@@ -149,7 +163,9 @@ extension ClusterAgent {
                 // The operations did what was asked; what they leave is planned afresh at once.
                 recheck = plan.action == nil ? nil : now
             } else if let action = plan.action {
-                let outcome = try await act(action, plan: plan, unit: unit, target: target, asleep: asleep, overrides: overrides, status: &status, now: now)
+                let outcome = try await act(
+                    action, plan: plan, unit: unit, target: target, asleep: asleep, overrides: overrides, reads: reads, status: &status, now: now
+                )
                 if let outcome, outcome.ran {
                     if outcome.asleep, !asleep { sleptSince = now }
                     asleep = outcome.asleep
@@ -162,6 +178,7 @@ extension ClusterAgent {
             }
 
             status.asleep = asleep
+            status.desired = plan.desired
             status.sleptSince = asleep ? sleptSince : nil
             status.override = plan.shown.flatMap { shown in overrides.first { $0.id == shown.id } }
             status.nextChange = status.heldBy == nil ? plan.nextChange : nil
@@ -198,7 +215,7 @@ extension ClusterAgent {
     /// failed recently. Returns nil when nothing ran.
     func act(
         _ planned: Transition.Kind, plan: NamespacePlan, unit: ManagedUnit, target: SleepExecutor.Target, asleep: Bool,
-        overrides: [OverrideRecord], status: inout NamespaceStatus, now: Date
+        overrides: [OverrideRecord], reads: UnitReads, status: inout NamespaceStatus, now: Date
     ) async throws -> ActResult? {
         if let failure = failures[unit.key], failure.retryAt > now {
             status.problem = "the last \(planned.rawValue) failed; trying again at \(failure.retryAt.formatted(.iso8601))"
@@ -238,7 +255,7 @@ extension ClusterAgent {
             }
         }
         heldBack[unit.key] = nil
-        let outcome = try? await run(action, unit: unit, target: target, source: source, actor: actor, reason: reason, now: now)
+        let outcome = try? await run(action, unit: unit, target: target, source: source, actor: actor, reason: reason, now: now, reads: reads)
         let failed = outcome.map { $0.state == .failed || ($0.failed.count > 0 && action == .wake) } ?? true
         if failed {
             let count = (failures[unit.key]?.count ?? 0) + 1
@@ -251,9 +268,14 @@ extension ClusterAgent {
     }
 
     /// A SleepInfo being deleted: its namespace is woken, then its finalizer released.
-    func release(_ unit: ManagedUnit, target: SleepExecutor.Target, asleep: Bool, result: UnitResult, now: Date) async throws -> UnitResult {
+    func release(
+        _ unit: ManagedUnit, target: SleepExecutor.Target, asleep: Bool, reads: UnitReads, result: UnitResult, now: Date
+    ) async throws -> UnitResult {
         var result = result
-        if asleep, case let outcome = try await run(.wake, unit: unit, target: target, source: "schedule", actor: "finalizer", reason: "SleepInfo deleted while asleep", now: now), !outcome.failed.isEmpty {
+        if asleep, case let outcome = try await run(
+            .wake, unit: unit, target: target, source: "schedule", actor: "finalizer", reason: "SleepInfo deleted while asleep", now: now,
+            reads: reads
+        ), !outcome.failed.isEmpty {
             // The restore Secret is owned by the SleepInfo: releasing it now would let the
             // garbage collector take the restore data of the objects still asleep.
             result.status.problem = "SleepInfo being deleted: \(outcome.failed.count) object(s) could not be woken yet; it is kept until they are"
@@ -272,5 +294,26 @@ extension ClusterAgent {
             "schedule": unit.scheduleDescription,
             "overrides": .array(overrides.map { ["kind": .string($0.kind.rawValue), "until": $0.until.map { .int(Int64($0.timeIntervalSince1970)) } ?? .null, "actor": .string($0.actor)] }),
         ]
+    }
+}
+
+/// What an evaluation read for a unit already, handed to the operations it runs so that they
+/// do not read it again.
+struct UnitReads: Sendable {
+    /// The unit's state Secret as last read or written; nil: read it.
+    var state: StateSecret?
+    let objects: ClusterObjects
+
+    /// The state Secret as the evaluation found it: in the cluster-wide list, or to be read.
+    enum Known: Sendable {
+        case listed(Secret?)
+        case unread
+
+        func state(of target: SleepExecutor.Target, executor: SleepExecutor) async throws -> StateSecret {
+            switch self {
+            case .listed(let secret): try StateSecret(secret)
+            case .unread: try await executor.stateSecret(of: target)
+            }
+        }
     }
 }

@@ -11,11 +11,11 @@ extension ClusterAgent {
     @discardableResult
     func run(
         _ action: Transition.Kind, unit: ManagedUnit, target: SleepExecutor.Target, source: String, actor: String,
-        reason: String, now: Date
+        reason: String, now: Date, reads: UnitReads? = nil
     ) async throws -> SleepExecutor.Outcome {
         let operation = OperationRecord(cluster: name, namespaces: [unit.namespace], action: action.rawValue, source: source, actor: actor, reason: reason, createdAt: now)
         try await store.save(operation)
-        let outcome = try await run(action, unit: unit, target: target, now: now, operation: operation)
+        let outcome = try await run(action, unit: unit, target: target, now: now, operation: operation, reads: reads)
         await finish(operation, units: [unit])
         return outcome
     }
@@ -23,7 +23,10 @@ extension ClusterAgent {
     /// Runs one unit's part of `operation` (saved already): its result goes into the operation's
     /// summary by namespace and unit, so that a resumed run replaces rather than repeats it.
     @discardableResult
-    func run(_ action: Transition.Kind, unit: ManagedUnit, target: SleepExecutor.Target, now: Date, operation: OperationRecord) async throws -> SleepExecutor.Outcome {
+    func run(
+        _ action: Transition.Kind, unit: ManagedUnit, target: SleepExecutor.Target, now: Date, operation: OperationRecord,
+        reads: UnitReads? = nil
+    ) async throws -> SleepExecutor.Outcome {
         var operation = try await store.updateOperation(id: operation.id) { if $0.state == .pending { $0.state = .running } } ?? operation
         await events.operationStarted(operation, cluster: configuration, unit: unit.namespace)
         let started = ContinuousClock.now
@@ -31,9 +34,10 @@ extension ClusterAgent {
         let outcome: SleepExecutor.Outcome
         do {
             let conflicting = action == .sleep ? await selfHealBeforeSleep(target, operation: operation) : []
+            let (state, objects) = (reads?.state, reads?.objects)
             outcome = action == .sleep
-                ? try await executor.sleep(target, operation: operation, scheduledAt: now)
-                : try await executor.wake(target, operation: operation, scheduledAt: now)
+                ? try await executor.sleep(target, operation: operation, scheduledAt: now, state: state, clusterObjects: objects)
+                : try await executor.wake(target, operation: operation, scheduledAt: now, state: state, clusterObjects: objects)
             await selfHealAfter(action, target, operation: operation, conflicting: conflicting)
         } catch {
             operation = try await record(["error": .string("\(error)")], of: unit, in: operation)
@@ -82,6 +86,7 @@ extension ClusterAgent {
             }
             stored.finishedAt = clock.now
             try await store.save(stored)
+            await events.operationCompleted(stored, cluster: configuration)
             let failedParts = summary.map(OperationSummary.parts)?.filter { OperationSummary.state(of: $0.value) == .failed }.map(\.key) ?? []
             guard stored.state == .failed || !failedParts.isEmpty else { return }
             let closed = try await store.closeOverrides(
@@ -102,11 +107,12 @@ extension ClusterAgent {
     /// An operation a newer request the other way covered before it ran: it never will.
     func supersede(_ operation: OperationRecord, by newer: OperationRecord, now: Date) async {
         do {
-            _ = try await store.updateOperation(id: operation.id) { stored in
+            let superseded = try await store.updateOperation(id: operation.id) { stored in
                 stored.state = .superseded
                 stored.finishedAt = now
                 stored.summary = JSONValue.object(["supersededBy": .string(newer.id)]).serialized()
             }
+            if let superseded { await events.operationCompleted(superseded, cluster: configuration) }
             try await store.record(AuditEntry(
                 at: now, actor: operation.actor, source: operation.source, action: operation.action, cluster: name,
                 namespace: operation.namespaces.isEmpty ? nil : operation.namespaces.joined(separator: ","), target: operation.id,

@@ -14,6 +14,9 @@ import Store
 public actor ClusterAgent {
     public struct Settings: Sendable {
         public var probeInterval: TimeInterval = 10
+        /// How often a ready cluster's probe also reads its version and checks the credentials
+        /// (the probes in between only ask `/readyz`).
+        public var fullProbeInterval: TimeInterval = 60
         /// Failures must last this long before the cluster counts as not ready.
         public var failureThreshold: TimeInterval = 30
         public var resyncInterval: TimeInterval = 300
@@ -53,6 +56,7 @@ public actor ClusterAgent {
     /// Units a plugin holds back, with the plugin: logged once each time it starts.
     var heldBack: [String: String] = [:]
     private var healthAnnounced = false
+    private var lastFullProbe: Date?
     private let trigger: AsyncStream<Void>.Continuation
     private let triggers: AsyncStream<Void>
     /// Evaluations started and finished, and whether the last one changed nothing (ran no
@@ -131,9 +135,12 @@ public actor ClusterAgent {
         }
     }
 
-    /// One health check: `/readyz` (or `/healthz`) and `/version`.
+    /// One health check: `/readyz` (or `/healthz`), and `/version` and who we are unless a
+    /// full check found the cluster ready within `fullProbeInterval`.
     public func probe() async {
-        let result = await client.probe()
+        let full = !health.ready || lastFullProbe.map { Date().timeIntervalSince($0) >= settings.fullProbeInterval } ?? true
+        let result = full ? await client.probe() : await client.probeReadiness()
+        if full, result.failure == nil { lastFullProbe = Date() }
         let wasReady = health.ready
         if let failure = result.failure {
             health.recordFailure(at: Date(), error: failure, answered: result.answered, threshold: settings.failureThreshold)
@@ -156,10 +163,11 @@ public actor ClusterAgent {
             do {
                 // Synced only once the whole list is in: an evaluation over some of the namespaces
                 // would find the others' requested operations matching nothing.
-                let initial = try await client.list(Namespace.self)
-                namespaces = Set(initial.map(\.name))
+                let initial = Set(try await client.list(Namespace.self).map(\.name))
+                // A relist after a broken watch needs an evaluation only if it found a change.
+                if initial != namespaces || !synced.namespaces { trigger.yield() }
+                namespaces = initial
                 synced.namespaces = true
-                trigger.yield()
                 for try await event in client.watch(Namespace.self) {
                     // Only the set of names matters: a namespace's other changes need no evaluation.
                     let changed = switch event {
@@ -176,14 +184,18 @@ public actor ClusterAgent {
     }
 
     private func watchSleepInfos() async {
+        var missingCRDRetry: TimeInterval = 60
         while !Task.isCancelled {
             do {
-                synced.sleepInfos = false
                 // The watch starts with a list; an empty cluster would otherwise never say it is synced.
                 let initial = try await client.list(SleepInfo.self)
-                sleepInfos = Dictionary(initial.map { ("\($0.namespace ?? "")/\($0.name)", $0) }) { $1 }
+                let listed = Dictionary(initial.map { ("\($0.namespace ?? "")/\($0.name)", $0) }) { $1 }
+                if listed.mapValues(\.metadata.resourceVersion) != sleepInfos.mapValues(\.metadata.resourceVersion) || !synced.sleepInfos {
+                    trigger.yield()
+                }
+                sleepInfos = listed
                 synced.sleepInfos = true
-                trigger.yield()
+                missingCRDRetry = 60
                 for try await event in client.watch(SleepInfo.self) {
                     let info = event.object
                     let key = "\(info.namespace ?? "")/\(info.name)"
@@ -194,10 +206,13 @@ public actor ClusterAgent {
                     trigger.yield()
                 }
             } catch let error as KubeError where error.isNotFound {
-                // No SleepInfo CRD in this cluster: hub schedules only.
+                // No SleepInfo CRD in this cluster: hub schedules only. Looked for again, less and
+                // less often, without evaluating again for nothing.
+                if !synced.sleepInfos || !sleepInfos.isEmpty { trigger.yield() }
+                sleepInfos = [:]
                 synced.sleepInfos = true
-                trigger.yield()
-                try? await Task.sleep(for: .seconds(60))
+                try? await Task.sleep(for: .seconds(missingCRDRetry))
+                missingCRDRetry = min(missingCRDRetry * 2, 600)
             } catch {
                 logger.debug("SleepInfo watch ended", metadata: ["error": "\(error)"])
             }

@@ -23,6 +23,8 @@ public struct NamespaceStatus: Sendable {
     /// A plugin holding back the transition the schedule wants (answered `keep`): the plugin and
     /// its reason. The transition is asked again at every evaluation until the plugin lets it go.
     public var heldBy: PolicyAdvice?
+    /// The state the schedule and overrides want now (before any plugin holds it back).
+    public var desired: Transition.Kind?
     /// The hub-clock instant of the evaluation this status comes from.
     public var evaluatedAt: Date?
 
@@ -61,8 +63,11 @@ public protocol HubEventSink: Sendable {
     /// Something people should hear of that is not an operation (an Argo CD Application that will
     /// undo sleeps, a sleep it undid); `key` names it, so that it is announced once.
     func notice(_ event: JSONValue, cluster: ClusterConfiguration, namespace: String?, key: String) async
+    /// The operation reached its final state (every namespace ran, or it was superseded).
+    func operationCompleted(_ operation: OperationRecord, cluster: ClusterConfiguration) async
 }
 
 extension HubEventSink {
     public func notice(_ event: JSONValue, cluster: ClusterConfiguration, namespace: String?, key: String) async {}
+    public func operationCompleted(_ operation: OperationRecord, cluster: ClusterConfiguration) async {}
 }

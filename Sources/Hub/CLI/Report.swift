@@ -1,5 +1,6 @@
 import Foundation
 import JSON
+import Scheduling
 import Yams
 
 /// Text output of the CLI: tables, relative times, colours, JSON and YAML.
@@ -22,27 +23,10 @@ public enum Report {
     }
 
     /// `Mon 20:00 UTC` within six days of `now`, else `2054-03-07 06:25 UTC`: in the viewer's
-    /// time zone, which is named.
+    /// time zone, which is named (`TimeText.near`).
     public static func localTime(_ text: String?, zone: TimeZone = .current, now: Date = Date()) -> String {
         guard let text, let date = try? Date(text, strategy: .iso8601) else { return "-" }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let parts = calendar.dateComponents([.year, .month, .day, .weekday, .hour, .minute], from: date)
-        let clock = String(format: "%02d:%02d", parts.hour ?? 0, parts.minute ?? 0)
-        let name = zoneName(zone, at: date)
-        guard abs(date.timeIntervalSince(now)) < 6 * 86_400 else {
-            return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0) + " \(clock) \(name)"
-        }
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        return "\(days[((parts.weekday ?? 1) - 1) % 7]) \(clock) \(name)"
-    }
-
-    /// `UTC`, or the zone's abbreviation at `date` (`CET`, or `GMT+1` where the system has no name).
-    static func zoneName(_ zone: TimeZone, at date: Date) -> String {
-        if zone.secondsFromGMT(for: date) == 0, ["UTC", "Etc/UTC", "GMT", "Etc/GMT", "Universal", "Zulu"].contains(zone.identifier) {
-            return "UTC"
-        }
-        return zone.abbreviation(for: date) ?? zone.identifier
+        return TimeText.near(date, zone: zone, now: now)
     }
 
     public static func table(_ header: [String], _ rows: [[String]]) -> String {

@@ -6,28 +6,40 @@ import Scheduling
 import Store
 import Transport
 
-/// Delivers the notification outbox: `chat.postMessage` with the bot token, the incoming
-/// webhook, or a command's `response_url`. A message is delivered once: retried with backoff
-/// (or after Slack's `Retry-After`), given up (and audited) after `maxDeliveryAge`.
+/// Delivers the notification outbox: `chat.postMessage` (or `chat.postEphemeral`) with the bot
+/// token, the incoming webhook, a command's `response_url`, or, for a hub without Slack (the
+/// demo), a console. A message is delivered once: retried with backoff (or after Slack's
+/// `Retry-After`), given up (and audited) after `maxDeliveryAge`.
 public final class SlackDelivery: Sendable {
     /// Where an outbox message goes.
     public enum Destination: Sendable, Equatable {
         case chat
+        /// Seen only by the message's `user`, in its `channel` (and thread).
+        case ephemeral
         case webhook
         case responseURL(String)
+        /// Printed by the hub's console (`SlackDelivery.console`).
+        case console
 
         var stored: String {
             switch self {
             case .chat: "chat.postMessage"
+            case .ephemeral: "chat.postEphemeral"
             case .webhook: "webhook"
             case .responseURL(let url): "response_url:\(url)"
+            case .console: "console"
             }
         }
 
         init?(stored: String) {
-            if stored == "chat.postMessage" { self = .chat } else if stored == "webhook" { self = .webhook } else if stored.hasPrefix("response_url:") {
-                self = .responseURL(String(stored.dropFirst("response_url:".count)))
-            } else { return nil }
+            switch stored {
+            case "chat.postMessage": self = .chat
+            case "chat.postEphemeral": self = .ephemeral
+            case "webhook": self = .webhook
+            case "console": self = .console
+            case _ where stored.hasPrefix("response_url:"): self = .responseURL(String(stored.dropFirst("response_url:".count)))
+            default: return nil
+            }
         }
     }
 
@@ -36,27 +48,35 @@ public final class SlackDelivery: Sendable {
     let clock: any HubClock
     let http: HTTPClient
     let logger: Logger
+    /// Where messages go when Slack is not configured (the demo prints them); nil: nowhere.
+    let console: (@Sendable (String) -> Void)?
 
-    public init(settings: HubConfiguration.Slack, store: Store, clock: any HubClock, logger: Logger) {
+    public init(settings: HubConfiguration.Slack, store: Store, clock: any HubClock, logger: Logger, console: (@Sendable (String) -> Void)? = nil) {
         self.settings = settings
         self.store = store
         self.clock = clock
         self.http = HTTPClient(configuration: .init(timeout: .seconds(10), userAgent: "sandman-slack"))
         self.logger = logger
+        self.console = console
     }
 
-    /// The destination for notifications: the bot (when there is a token), else the webhook.
+    /// The destination for notifications: the bot (when there is a token), else the webhook,
+    /// else the console when there is one.
     public var notificationDestination: Destination? {
-        settings.botToken != nil ? .chat : (settings.webhookURL != nil ? .webhook : nil)
+        if settings.botToken != nil { return .chat }
+        if settings.webhookURL != nil { return .webhook }
+        return console != nil ? .console : nil
     }
 
     /// Adds a message to the outbox unless `key` was enqueued before; true when added.
     @discardableResult
     public func enqueue(_ message: JSONValue, to destination: Destination, channel: String?, key: String) async -> Bool {
         var payload = message
-        if destination == .chat, payload["channel"] == nil, let channel { payload["channel"] = .string(channel) }
+        if destination == .chat || destination == .ephemeral, payload["channel"] == nil, let channel { payload["channel"] = .string(channel) }
         do {
             return try await store.enqueue(OutboxMessage(dedupKey: key, destination: destination.stored, channel: channel, payload: payload.serialized(), createdAt: clock.now))
+        } catch is CancellationError {
+            return false  // the hub is stopping
         } catch {
             logger.error("cannot enqueue a Slack message", metadata: ["error": "\(error)"])
             return false
@@ -113,10 +133,14 @@ public final class SlackDelivery: Sendable {
         var headers: HTTPHeaders = ["Content-Type": "application/json; charset=utf-8"]
         let url: String
         switch destination {
-        case .chat:
+        case .console:
+            guard let console else { return .retry("no console", after: 3600) }
+            console(ConsoleMessage.text(message.payload, channel: message.channel))
+            return .delivered
+        case .chat, .ephemeral:
             guard let token = settings.botToken else { return .retry("no bot token configured", after: 60) }
             headers["Authorization"] = "Bearer \(token)"
-            url = settings.apiURL + "/chat.postMessage"
+            url = settings.apiURL + "/" + destination.stored
         case .webhook:
             guard let hook = settings.webhookURL else { return .retry("no webhook URL configured", after: 60) }
             url = hook
@@ -133,7 +157,7 @@ public final class SlackDelivery: Sendable {
                 return .retry("HTTP \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))", after: nil)
             }
             // chat.postMessage answers 200 with {"ok": false, "error": ...} on failure.
-            if destination == .chat, let body = try? JSONValue(parsing: response.body), body["ok"] == false {
+            if destination == .chat || destination == .ephemeral, let body = try? JSONValue(parsing: response.body), body["ok"] == false {
                 return .retry("Slack error: \(body["error"]?.string ?? "unknown")", after: nil)
             }
             return .delivered

@@ -3,16 +3,27 @@ import JSON
 import Scripting
 import Store
 
-/// Everything posted to `response_url`s: the result of operations started from Slack, formatted
-/// by the notify plugins (event `command_result`), and replies to button clicks. Slack takes at
-/// most five posts per URL within 30 minutes of the command, so every post goes through here.
+/// Everything said after the first answer: the result of operations started from Slack,
+/// formatted by the notify plugins (event `command_result`), and replies to button clicks. A
+/// slash command's answers go to its `response_url` (Slack takes at most five posts per URL
+/// within 30 minutes of the command, so every post goes through here); a mention's go to its
+/// thread with `chat.postMessage`.
 actor SlackFollowUps {
+    /// Where the answers to one command go.
+    enum Target: Sendable, Hashable {
+        case responseURL(String)
+        /// A channel, in the thread of `ts` (a direct message without one).
+        case thread(channel: String, ts: String?)
+    }
+
     private struct Pending {
         var operation: OperationRecord
-        var responseURL: String
+        var target: Target
         var user: String
         /// GitOps stages already posted.
         var stagesPosted = 0
+        /// The zone of the namespace's schedule (else `slack.timeZone`), for times in the message.
+        var timeZone: String
     }
 
     /// GitOps stages worth a post of their own as a request advances (the result comes last).
@@ -25,21 +36,36 @@ actor SlackFollowUps {
     private let delivery: SlackDelivery
     private let plugins: PluginHost
     private let clock: any HubClock
-    private let timeZone: String
     private var pending: [Pending] = []
     /// Per URL: posts made, and when the command that gave it was sent.
     private var posts: [String: (count: Int, since: Date)] = [:]
 
-    init(store: Store, delivery: SlackDelivery, plugins: PluginHost, clock: any HubClock, timeZone: String) {
+    init(store: Store, delivery: SlackDelivery, plugins: PluginHost, clock: any HubClock) {
         self.store = store
         self.delivery = delivery
         self.plugins = plugins
         self.clock = clock
-        self.timeZone = timeZone
     }
 
-    func watch(_ operation: OperationRecord, responseURL: String, user: String) {
-        pending.append(Pending(operation: operation, responseURL: responseURL, user: user))
+    func watch(_ operation: OperationRecord, replyTo target: Target, user: String, timeZone: String) {
+        pending.append(Pending(operation: operation, target: target, user: user, timeZone: timeZone))
+    }
+
+    /// Queues `message` for `target`, unless it is a `response_url` whose limits are used up;
+    /// false when they are.
+    @discardableResult
+    func post(_ message: JSONValue, to target: Target, sentAt: Date, key: String) async -> Bool {
+        switch target {
+        case .responseURL(let url):
+            return await post(message, to: url, sentAt: sentAt, key: key)
+        case .thread(let channel, let ts):
+            var message = message
+            for field in ["response_type", "replace_original"] { message[field] = nil }
+            message["channel"] = .string(channel)
+            if let ts { message["thread_ts"] = .string(ts) }
+            await delivery.enqueue(message, to: .chat, channel: channel, key: key)
+            return true
+        }
     }
 
     /// Queues `message` for `url` unless Slack's limits for it are used up; false when they are.
@@ -64,7 +90,7 @@ actor SlackFollowUps {
                 if now.timeIntervalSince(item.operation.createdAt) < Self.window { still.append(item) }
                 continue
             }
-            await post(await message(current, user: item.user), to: item.responseURL, sentAt: item.operation.createdAt, key: "followup:\(current.id)")
+            await post(await message(current, user: item.user, timeZone: item.timeZone), to: item.target, sentAt: item.operation.createdAt, key: "followup:\(current.id)")
         }
         pending = still
         posts = posts.filter { now.timeIntervalSince($0.value.since) < Self.window }
@@ -85,7 +111,7 @@ actor SlackFollowUps {
         let text = ":twisted_rightwards_arrows: <@\(item.user)>: \(operation.action) of *\(operation.cluster)/\(operation.namespaces.joined(separator: ", "))* " +
             "goes through GitLab:\n" + lines.joined(separator: "\n")
         let message: JSONValue = ["text": .string(text), "response_type": "in_channel", "replace_original": false]
-        await post(message, to: item.responseURL, sentAt: item.operation.createdAt, key: "followup:\(operation.id):stage\(item.stagesPosted)")
+        await post(message, to: item.target, sentAt: item.operation.createdAt, key: "followup:\(operation.id):stage\(item.stagesPosted)")
     }
 
     func run() async {
@@ -96,7 +122,7 @@ actor SlackFollowUps {
     }
 
     /// The notify plugins' message for the result, else a plain one.
-    private func message(_ operation: OperationRecord, user: String) async -> JSONValue {
+    private func message(_ operation: OperationRecord, user: String, timeZone: String) async -> JSONValue {
         let event = Self.event(operation, user: user, at: clock.now, timeZone: timeZone)
         var message = await plugins.format(event).messages.first?.message ?? ["text": .string(Self.text(operation, user: user))]
         message["response_type"] = "in_channel"

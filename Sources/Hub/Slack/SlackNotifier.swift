@@ -18,6 +18,8 @@ public final class SlackNotifier: HubEventSink {
     let logger: Logger
     /// Clusters announced as unreachable and not yet as recovered.
     private let announcedDown = Mutex<Set<String>>([])
+    /// Pre-sleep warnings sent: `cluster/namespace` and the sleep's instant.
+    private let warned = Mutex<[String: Date]>([:])
 
     public init(configuration: HubConfiguration, plugins: PluginHost, delivery: SlackDelivery, clock: any HubClock, logger: Logger) {
         self.configuration = configuration
@@ -33,20 +35,23 @@ public final class SlackNotifier: HubEventSink {
     }
 
     /// Formats `event` with the plugins and queues each message once (`key` identifies the event).
-    /// Times are shown in `timeZone` (the namespace's schedule's), else in `slack.timeZone`.
-    func notify(_ event: JSONValue, cluster: ClusterConfiguration?, namespace: String?, timeZone: String? = nil, key: String) async {
+    /// Times are shown in `timeZone` (the namespace's schedule's), else in `slack.timeZone`. An
+    /// event about several namespaces (which share a channel) lists them in `namespaces`.
+    func notify(_ event: JSONValue, cluster: ClusterConfiguration?, namespaces: [String] = [], timeZone: String? = nil, key: String) async {
         guard let destination = delivery.notificationDestination else { return }
         var event = event
-        let channel = channel(cluster: cluster, namespace: namespace)
+        let channel = channel(cluster: cluster, namespace: namespaces.first)
         event["channel"] = channel.map(JSONValue.string) ?? .null
         event["at"] = .int(Int64(clock.now.timeIntervalSince1970))
         event["timezone"] = .string(timeZone ?? configuration.slack.timeZone)
         if let cluster {
             event["cluster"] = .string(cluster.name)
             event["tier"] = .string(cluster.tier.rawValue)
-            if let namespace { event["team"] = cluster.team(owning: namespace).map { .string($0.name) } ?? .null }
+            let teams = Set(namespaces.map { cluster.team(owning: $0)?.name })
+            if !namespaces.isEmpty { event["team"] = teams.count == 1 ? teams.first!.map(JSONValue.string) ?? .null : .null }
         }
-        if let namespace { event["namespace"] = .string(namespace) }
+        if namespaces.count == 1 { event["namespace"] = .string(namespaces[0]) }
+        if !namespaces.isEmpty { event["namespaces"] = .array(namespaces.map(JSONValue.string)) }
         let outcome = await plugins.format(event)
         for (index, message) in outcome.messages.enumerated() {
             let target = message.message["channel"]?.string ?? channel
@@ -65,9 +70,9 @@ public final class SlackNotifier: HubEventSink {
         }
         if health.ready == !wasDown { return }
         if health.ready {
-            await notify(["type": "cluster_recovered"], cluster: cluster, namespace: nil, key: "health:\(name):up:\(Int(clock.now.timeIntervalSince1970))")
+            await notify(["type": "cluster_recovered"], cluster: cluster, key: "health:\(name):up:\(Int(clock.now.timeIntervalSince1970))")
         } else {
-            await notify(["type": "cluster_unreachable", "error": .string(health.lastError ?? "")], cluster: cluster, namespace: nil, key: "health:\(name):down:\(Int(clock.now.timeIntervalSince1970))")
+            await notify(["type": "cluster_unreachable", "error": .string(health.lastError ?? "")], cluster: cluster, key: "health:\(name):down:\(Int(clock.now.timeIntervalSince1970))")
         }
     }
 
@@ -89,7 +94,7 @@ public final class SlackNotifier: HubEventSink {
         } else if let summary = operation.summary.flatMap({ try? JSONValue(parsing: $0) }) {
             details["error"] = summary["error"] ?? .null
         }
-        await notify(["type": .string(type), "operation": details, "actor": .string(operation.actor), "reason": operation.reason.map(JSONValue.string) ?? .null], cluster: cluster, namespace: namespace, timeZone: timeZone, key: "operation:\(operation.id):\(namespace)")
+        await notify(["type": .string(type), "operation": details, "actor": .string(operation.actor), "reason": operation.reason.map(JSONValue.string) ?? .null], cluster: cluster, namespaces: [namespace], timeZone: timeZone, key: "operation:\(operation.id):\(namespace)")
     }
 
     public func notice(_ event: JSONValue, cluster: ClusterConfiguration, namespace: String?, key: String) async {
@@ -112,32 +117,51 @@ public final class SlackNotifier: HubEventSink {
         }
     }
 
+    /// Warns of the sleeps due within the lead time that will happen (overrides and skips
+    /// applied): one message per cluster, instant and channel, listing its namespaces, each
+    /// namespace warned once per sleep.
     func warnOfUpcomingSleeps(hub: Hub) async {
         let now = clock.now
         let lead = configuration.slack.preSleepWarning.inSeconds
         guard lead > 0 else { return }
+        warned.withLock { warned in warned = warned.filter { $0.value > now } }
         for status in await hub.clusterStatuses() where status.ownedHere {
             let cluster = configuration.cluster(named: status.name)
+            var groups: [WarningGroup: [NamespaceStatus]] = [:]
             for namespace in status.namespaces where namespace.asleep == false {
-                // The next real change, overrides and skips applied: no warning for a sleep that will not happen.
                 guard let next = namespace.nextChange, next.kind == .sleep else { continue }
                 let remaining = next.at.timeIntervalSince(now)
                 guard remaining > 0, remaining <= lead else { continue }
+                let name = "\(status.name)/\(namespace.namespace)"
+                guard warned.withLock({ $0[name] != next.at }) else { continue }
+                groups[WarningGroup(at: next.at, channel: channel(cluster: cluster, namespace: namespace.namespace)), default: []].append(namespace)
+            }
+            for (group, members) in groups.sorted(by: { $0.key.at < $1.key.at }) {
+                let names = members.map(\.namespace).sorted()
                 let event: JSONValue = [
-                    "type": "pre_sleep_warning", "sleep_at": .int(Int64(next.at.timeIntervalSince1970)),
-                    "minutes": .int(Int64((remaining / 60).rounded(.up))), "unit": .string(namespace.unit),
-                    "button_value": .string("\(status.name)/\(namespace.namespace)"),
+                    "type": "pre_sleep_warning", "sleep_at": .int(Int64(group.at.timeIntervalSince1970)),
+                    "minutes": .int(Int64((group.at.timeIntervalSince(now) / 60).rounded(.up))),
+                    "unit": .string(members.count == 1 ? members[0].unit : ""),
+                    "button_value": .string("\(status.name)/\(names.joined(separator: ","))"),
                 ]
-                await notify(event, cluster: cluster, namespace: namespace.namespace, timeZone: namespace.schedule["timeZone"]?.string, key: "warning:\(status.name)/\(namespace.namespace)/\(Int(next.at.timeIntervalSince1970))")
+                let zone = members.compactMap { $0.schedule["timeZone"]?.string }.first
+                await notify(event, cluster: cluster, namespaces: names, timeZone: zone, key: "warning:\(status.name)/\(names.joined(separator: ","))/\(Int(group.at.timeIntervalSince1970))")
+                warned.withLock { warned in for name in names { warned["\(status.name)/\(name)"] = group.at } }
             }
         }
+    }
+
+    /// Namespaces warned of together: those sleeping at the same instant, told in the same channel.
+    private struct WarningGroup: Hashable {
+        var at: Date
+        var channel: String?
     }
 
     func reportBrokenPlugins() async {
         for status in plugins.statuses() {
             guard let error = status.loadError ?? status.lastCallError else { continue }
             let event: JSONValue = ["type": "plugin_broken", "plugin": .string(status.file), "error": .string(error.description), "state": .string(status.state.rawValue)]
-            await notify(event, cluster: nil, namespace: nil, key: "plugin:\(status.file):\(error.description.prefix(160))")
+            await notify(event, cluster: nil, key: "plugin:\(status.file):\(error.description.prefix(160))")
         }
     }
 }

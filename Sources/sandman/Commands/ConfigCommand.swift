@@ -22,6 +22,24 @@ struct ConfigCommand: AsyncParsableCommand {
 
         func run() async throws {
             let loaded = try loadConfiguration(config.config)
+            // Each kubeconfig and context is read (no connection): a typo'd context is found here, not at
+            // serve. A kubeconfig absent from this machine (checked away from the hub) is only noted.
+            var unreachable: [ConfigIssue] = []
+            for cluster in loaded.clusters where !cluster.inCluster {
+                do throws(ClusterAccessError) {
+                    _ = try ClusterClients.access(for: cluster)
+                } catch where error.kubeconfigMissing {
+                    printError("note: \(error); its context is not checked")
+                } catch {
+                    unreachable.append(ConfigIssue(
+                        file: error.source, line: topLevelLine(of: error.field, in: error.source), field: error.field, message: error.reason
+                    ))
+                }
+            }
+            if !unreachable.isEmpty {
+                reportProblems(ConfigError(issues: unreachable))
+                throw ExitCode(1)
+            }
             for line in ConfigurationSummary(loaded).lines { print(line) }
             guard probe else { return }
             let results = await ClusterClients.probe(loaded.clusters)
@@ -43,6 +61,12 @@ func loadConfiguration(_ path: String) throws -> HubConfiguration {
         reportProblems(error)
         throw ExitCode(1)
     }
+}
+
+/// The line of a top-level `key:` in the YAML file at `path`, when there is one.
+func topLevelLine(of key: String, in path: String) -> Int? {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+    return text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix(key + ":") }.map { $0 + 1 }
 }
 
 func reportProblems(_ error: ConfigError) {

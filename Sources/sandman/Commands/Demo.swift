@@ -2,12 +2,17 @@ import ArgumentParser
 import Config
 import Demo
 import Foundation
+import Hub
 import Logging
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start simulated production, staging and dev clusters and a hub against them.",
-        discussion: "Uses the repository's sandman.yaml, clusters/*.yaml, clusters/demo/ fixtures and plugins/."
+        discussion: """
+            Uses the configuration's clusters and plugins (by default the repository's sandman.yaml, clusters/*.yaml, \
+            clusters/demo/ fixtures and plugins/); the SleepInfo CRD ships in the binary. Without Slack, notifications \
+            are printed on the console.
+            """
     )
 
     @OptionGroup var config: ConfigOption
@@ -34,9 +39,15 @@ struct Demo: AsyncParsableCommand {
                 }
                 startDate = date
             }
-            demo = try await DemoEnvironment.start(configPath: config.config, port: port, speed: speed, start: startDate, logger: logger)
+            demo = try await DemoEnvironment.start(
+                configPath: config.config, port: port, speed: speed, start: startDate, logger: logger,
+                console: { text in FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
+            )
         } catch let error as ConfigError {
             reportProblems(error)
+            throw ExitCode(1)
+        } catch let error as HubServerError {
+            printError("error: \(error)")
             throw ExitCode(1)
         }
         // Written straight away: stdout may be a pipe, where print() would hold it back.

@@ -52,6 +52,7 @@ struct Overrides: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Overrides in force.", subcommands: [List.self, Delete.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the overrides in force, with the first 8 characters of their ids.")
         @OptionGroup var options: HubOptions
         @Option(help: "Only this cluster.") var cluster: String?
 
@@ -70,11 +71,16 @@ struct Overrides: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Clear an override: the namespaces follow their schedules again.",
+            discussion: "The id may be shortened to any prefix that names one override, such as the 8 characters `overrides list` shows."
+        )
         @OptionGroup var options: HubOptions
-        @Argument(help: "Override id.") var id: String
+        @Argument(help: "Override id, or a prefix of it naming one override.") var id: String
 
         func run() async throws {
             let client = options.client
+            // The hub takes any unique start of an id.
             let answer = try await calling { () async throws(HubClientError) in try await client.delete("/api/v1/overrides/\(id)") }
             if let operation = answer[path: ["operation", "id"]]?.string {
                 print("override \(id) is cleared through a GitLab merge request: follow it with `sandman operations \(operation)`")

@@ -40,10 +40,11 @@ struct Plugins: AsyncParsableCommand {
                 let rows = (answer["plugins"]?.array ?? []).map { plugin in
                     [
                         plugin["file"]?.string ?? "?", plugin["kind"]?.string ?? "?", plugin["state"]?.string ?? "?", plugin["version"]?.string ?? "-",
-                        String(plugin["failures"]?.int ?? 0), plugin["loadError"]?.string ?? plugin["lastCallError"]?.string ?? "",
+                        String(plugin["failures"]?.int ?? 0), String(plugin["abandonedStates"]?.int ?? 0),
+                        plugin["loadError"]?.string ?? plugin["disabledError"]?.string ?? plugin["lastCallError"]?.string ?? "",
                     ]
                 }
-                for line in table(header: ["FILE", "KIND", "STATE", "VERSION", "FAILURES", "ERROR"], rows: rows) { print(line) }
+                for line in table(header: ["FILE", "KIND", "STATE", "VERSION", "FAILURES", "ABANDONED", "ERROR"], rows: rows) { print(line) }
                 return
             }
             try requireDirectory(plugins.directory)

@@ -15,7 +15,13 @@ struct Serve: AsyncParsableCommand {
         global.bootstrapLogging()
         let logger = Logger(label: "sandman")
         let configuration = try loadConfiguration(config.config)
-        let server = try await HubRuntime.start(configuration: configuration, clock: SystemClock(), handleSignals: true, logger: logger)
+        let server: HubServer
+        do {
+            server = try await HubRuntime.start(configuration: configuration, clock: SystemClock(), handleSignals: true, logger: logger)
+        } catch let error as HubServerError {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
         try await server.wait()
     }
 }

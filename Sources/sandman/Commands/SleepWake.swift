@@ -29,7 +29,8 @@ struct WakeCommand: AsyncParsableCommand {
 /// What `sleep` and `wake` act on.
 struct OperationTarget: ParsableArguments {
     @Argument(help: "Cluster name.") var cluster: String
-    @Argument(help: "Namespaces (default: every managed namespace).") var namespaces: [String] = []
+    @Argument(help: "Namespaces.") var namespaces: [String] = []
+    @Flag(help: "Every managed namespace of the cluster, instead of naming them.") var all = false
     @Option(name: .customLong("for"), help: "How long to keep them so, e.g. 2h.") var duration: String?
     @Option(help: "Why, for the audit trail.") var reason: String?
 }
@@ -37,7 +38,7 @@ struct OperationTarget: ParsableArguments {
 private func requestOperation(_ action: String, target: OperationTarget, options: HubOptions) async throws {
     let (cluster, namespaces, duration, reason) = (target.cluster, target.namespaces, target.duration, target.reason)
     let client = options.client
-    var body: JSONValue = ["namespaces": .array(namespaces.map(JSONValue.string))]
+    var body: JSONValue = target.all ? ["all": true] : ["namespaces": .array(namespaces.map(JSONValue.string))]
     if let duration { body["duration"] = .string(duration) }
     if let reason { body["reason"] = .string(reason) }
     let answer = try await calling { () async throws(HubClientError) in try await client.post("/api/v1/clusters/\(cluster)/\(action)", body: body) }
@@ -79,7 +80,10 @@ private func requestOperation(_ action: String, target: OperationTarget, options
 enum OperationSummary {
     static func text(_ operation: JSONValue) -> String {
         let summary = operation["summary"] ?? .null
-        var lines = ["operation \(operation["id"]?.string ?? "?"): \(operation["action"]?.string ?? "?") \(operation["cluster"]?.string ?? "?") \(operation["state"]?.string ?? "?")"]
+        let cluster = operation["cluster"]?.string ?? "?"
+        let namespaces = (operation["namespaces"]?.array ?? []).compactMap(\.string)
+        let target = namespaces.isEmpty ? "\(cluster) (every namespace)" : "\(cluster)/\(namespaces.joined(separator: ", "))"
+        var lines = ["operation \(operation["id"]?.string ?? "?"): \(operation["action"]?.string ?? "?") \(target) \(operation["state"]?.string ?? "?")"]
         let skipped = summary["skipped"]?.array ?? []
         let failed = summary["failed"]?.array ?? []
         for stage in operation["stages"]?.array ?? [] {

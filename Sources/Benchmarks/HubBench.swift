@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import JSON
+import Kube
+import Transport
+
+/// A sleep and a wake of a whole cluster as a user runs them: `sandman sleep|wake CLUSTER`
+/// through a `sandman serve` hub, against a `sandman sim` API server, at default settings.
+/// Counts the API requests the server saw and compares the wall time with what the server's
+/// capacity allows.
+struct HubBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hub", abstract: "Whole-cluster sleep and wake through sandman serve and the CLI against sandman sim."
+    )
+
+    @Option(help: "Deployments in all.") var objects = 1000
+    @Option(help: "Namespaces they are spread over.") var namespaces = 20
+
+    /// A server setting: `sandman sim` flags, and the requests per second it can serve (nil: not bounded by it).
+    struct Setting {
+        var name: String
+        var flags: [String]
+        var capacity: Double?
+    }
+
+    func run() async throws {
+        let settings = [
+            Setting(name: "unthrottled", flags: [], capacity: nil),
+            // 16 requests in flight per cluster (client.concurrency), each 10 ms.
+            Setting(name: "10 ms per call", flags: ["--latency", "10ms"], capacity: 1600),
+            Setting(name: "server limit 100 QPS", flags: ["--rate-limit", "100"], capacity: 100),
+        ]
+        for setting in settings {
+            try await measure(setting)
+        }
+    }
+
+    private func measure(_ setting: Setting) async throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sandman").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw ValidationError("\(binary) not found: build the sandman product next to sandman-bench")
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sandman-hub-bench-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory + "/fixtures", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory + "/clusters", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try fixtures().write(toFile: directory + "/fixtures/apps.yaml", atomically: true, encoding: .utf8)
+
+        let sim = try launch(binary, ["sim", "--fixtures", directory + "/fixtures", "--kubeconfig", directory + "/kube.yaml"] + setting.flags, log: directory + "/sim.log")
+        defer { sim.terminate() }
+        let simURL = try await waitForLine(in: directory + "/sim.log", prefix: "KubeSim serving ")
+        try """
+            tier: staging
+            kubeconfig: ../kube.yaml
+            schedules:
+              - {name: rare, namespaces: ["team-*"], weekdays: "0", sleepAt: "03:00", wakeUpAt: "03:01"}
+            """.write(toFile: directory + "/clusters/staging.yaml", atomically: true, encoding: .utf8)
+        try "listen: 127.0.0.1:0\ndatabase: hub.sqlite\n".write(toFile: directory + "/sandman.yaml", atomically: true, encoding: .utf8)
+        let config = directory + "/sandman.yaml"
+        let token = try await ProcessOutput.run(binary, arguments: ["token", "create", "--role", "admin", "--name", "bench", "--config", config], timeout: .seconds(60))
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let serve = try launch(binary, ["serve", "--config", config], log: directory + "/serve.log")
+        defer { serve.terminate() }
+        let hubURL = try await waitForLine(in: directory + "/serve.log", containing: "hub listening", after: "url=")
+
+        let http = HTTPClient(configuration: .init(tls: .init(verifyPeer: false)))
+        // Ready once the hub manages every namespace.
+        for _ in 0..<600 {
+            let answer = try? await http.send(HTTPRequest(
+                url: hubURL + "/api/v1/clusters/staging/namespaces", headers: ["Authorization": "Bearer \(token)"]
+            ))
+            let listed = answer.flatMap { try? JSONValue(parsing: $0.body) }?["namespaces"]?.array?.count ?? 0
+            if listed == namespaces { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        for action in ["sleep", "wake"] {
+            _ = try await http.send(HTTPRequest(method: .delete, url: simURL + "/kubesim/requests"))
+            let start = ContinuousClock.now
+            let run = try await ProcessOutput.run(
+                binary, arguments: [action, "staging", "--all"], environment: ["SANDMAN_HUB": hubURL, "SANDMAN_TOKEN": token, "NO_COLOR": "1"],
+                timeout: .seconds(600)
+            )
+            let elapsed = seconds(ContinuousClock.now - start)
+            guard run.status == 0 else { throw ValidationError("sandman \(action) failed: \(run.stderr)\(run.stdout)") }
+            let counts = try JSONValue(parsing: try await http.send(HTTPRequest(url: simURL + "/kubesim/requests")).body)
+            let requests = Double(counts["total"]?.int ?? 0)
+            var line = String(format: "%.2f s, %.0f requests (%.3f per object)", elapsed, requests, requests / Double(objects))
+            if let capacity = setting.capacity {
+                line += String(format: ", %.2fx of requests / capacity", elapsed / (requests / capacity))
+            }
+            report("\(setting.name): \(action)", line)
+        }
+    }
+
+    private func fixtures() -> String {
+        var documents: [String] = []
+        let perNamespace = max(1, objects / namespaces)
+        for namespace in 0..<namespaces {
+            documents.append("apiVersion: v1\nkind: Namespace\nmetadata: {name: team-\(namespace)}")
+            for index in 0..<perNamespace {
+                documents.append("""
+                    apiVersion: apps/v1
+                    kind: Deployment
+                    metadata: {name: app-\(index), namespace: team-\(namespace)}
+                    spec: {replicas: 2, selector: {matchLabels: {app: a\(index)}}, template: {metadata: {labels: {app: a\(index)}}, spec: {containers: [{name: a, image: nginx}]}}}
+                    """)
+            }
+        }
+        return documents.joined(separator: "\n---\n") + "\n"
+    }
+
+    private func launch(_ binary: String, _ arguments: [String], log: String) throws -> Process {
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: (log as NSString).deletingLastPathComponent)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
+    /// The first word after `marker` on the first line of `log` containing `needle`, waiting for it.
+    private func waitForLine(in log: String, containing needle: String, after marker: String) async throws -> String {
+        for _ in 0..<600 {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if let line = text.split(separator: "\n").first(where: { $0.contains(needle) }), let range = line.range(of: marker) {
+                return String(line[range.upperBound...].prefix { $0 != " " })
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ValidationError("no line with \"\(needle)\" in \(log)")
+    }
+
+    private func waitForLine(in log: String, prefix: String) async throws -> String {
+        try await waitForLine(in: log, containing: prefix, after: prefix)
+    }
+}
