@@ -76,7 +76,7 @@ public final class HubMetrics: Sendable, HubEventSink {
 
     /// A Slack request refused before any plugin saw it (`reason`: bad_signature, replayed, ...).
     public func recordSlackRejection(reason: String) {
-        counter("sandman_slack_rejected_requests_total", [("reason", reason)]).increment()
+        counter(.slackRejections, [("reason", reason)]).increment()
     }
 
     /// `kind`: `load` (a version of the file that does not compile or validate) or `call`.
@@ -148,6 +148,7 @@ extension HubMetrics {
         case lastTransition = "sandman_namespace_last_transition_timestamp_seconds"
         case overrides = "sandman_overrides_active"
         case outbox = "sandman_notification_outbox_messages"
+        case slackRejections = "sandman_slack_rejected_requests_total"
         case gitopsRequests = "sandman_gitops_requests_total"
         case gitopsRequestDuration = "sandman_gitops_request_duration_seconds"
         case gitopsStageDuration = "sandman_gitops_stage_duration_seconds"
@@ -174,6 +175,7 @@ extension HubMetrics {
             case .lastTransition: "Unix time of the last successful sleep or wake of the namespace"
             case .overrides: "Overrides in force per cluster"
             case .outbox: "Notifications in the outbox: pending delivery, or given up after retries"
+            case .slackRejections: "Slack requests refused before any plugin saw them, by reason"
             case .gitopsRequests: "Calls to GitLab and Argo CD by service, call and result"
             case .gitopsRequestDuration: "Time taken by calls to GitLab and Argo CD"
             case .gitopsStageDuration: "Time a GitOps request took to reach each stage from the previous one (total: from the request to done)"
@@ -210,6 +212,8 @@ public struct HubEventFanOut: HubEventSink {
 
     public func notice(_ event: JSONValue, cluster: ClusterConfiguration, namespace: String?, key: String) async {
         for sink in sinks { await sink.notice(event, cluster: cluster, namespace: namespace, key: key) }
+    }
+
     public func operationCompleted(_ operation: OperationRecord, cluster: ClusterConfiguration) async {
         for sink in sinks { await sink.operationCompleted(operation, cluster: cluster) }
     }

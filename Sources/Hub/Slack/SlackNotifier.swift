@@ -98,7 +98,7 @@ public final class SlackNotifier: HubEventSink {
     }
 
     public func notice(_ event: JSONValue, cluster: ClusterConfiguration, namespace: String?, key: String) async {
-        await notify(event, cluster: cluster, namespace: namespace, key: key)
+        await notify(event, cluster: cluster, namespaces: namespace.map { [$0] } ?? [], key: key)
     }
 
     // MARK: Watching for what is about to happen
