@@ -40,7 +40,8 @@ struct GitOpsFlowTests {
 
         // The manifest on main: the annotation added in the flow mapping of `metadata`, every other byte kept.
         let after = try #require(await fixture.manifestOnMain())
-        let edited = try #require(after.split(separator: "\n").first { $0.contains("sandman.dev/override") })
+        // (The file's first line is a comment that names the annotation too.)
+        let edited = try #require(after.split(separator: "\n").first { $0.hasPrefix("metadata:") })
         #expect(edited.hasPrefix("metadata: {name: office-hours, namespace: payments, annotations: {sandman.dev/override: '{") && edited.hasSuffix("}'}}"), "\(after)")
         let original = try #require(before.split(separator: "\n").first { $0.hasPrefix("metadata:") })
         #expect(after.replacingOccurrences(of: edited, with: original) == before, "\(after)")
