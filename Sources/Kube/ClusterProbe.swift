@@ -30,31 +30,28 @@ public struct ProbeResult: Sendable {
 extension KubeClient {
     /// Only `/readyz` (or `/healthz`): one request, for a cluster a full probe found usable recently.
     public func probeReadiness() async -> ProbeResult {
-        let start = ContinuousClock.now
-        var result = ProbeResult(cluster: name, server: server, ready: false, latency: .zero)
-        do {
+        await probing { result in
             result.ready = try await isReady()
-            if !result.ready { result.failure = "the API server answers but is not ready" }
-        } catch let error as KubeError {
-            result.failure = Self.explain(error)
-            result.answered = ![.unreachable, .unresolvable, .timeout].contains(error.reason)
-        } catch {
-            result.failure = "\(error)"
         }
-        result.latency = ContinuousClock.now - start
-        return result
     }
 
     /// Reads `/version` and `/readyz` (falling back to `/healthz`), and asks who we are.
     public func probe() async -> ProbeResult {
-        let start = ContinuousClock.now
-        var result = ProbeResult(cluster: name, server: server, ready: false, latency: .zero)
-        do {
+        await probing { result in
             let version = try await json(Request(verb: "get", method: .get, path: "/version"))
             result.version = version["gitVersion"]?.string
             result.ready = try await isReady()
             // /version and /readyz are public: only an authenticated call shows whether we get in.
             result.user = try await whoAmI()
+        }
+    }
+
+    /// Runs a probe's `steps`, timing them and explaining what failed.
+    private func probing(_ steps: (inout ProbeResult) async throws -> Void) async -> ProbeResult {
+        let start = ContinuousClock.now
+        var result = ProbeResult(cluster: name, server: server, ready: false, latency: .zero)
+        do {
+            try await steps(&result)
             if !result.ready { result.failure = "the API server answers but is not ready" }
         } catch let error as KubeError {
             result.failure = Self.explain(error)

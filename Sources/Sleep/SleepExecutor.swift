@@ -131,10 +131,8 @@ public final class SleepExecutor: Sendable {
     public func sleep(
         _ target: Target, operation: OperationRecord, scheduledAt: Date, state: StateSecret? = nil, clusterObjects: ClusterObjects? = nil
     ) async throws -> Outcome {
-        do {
-            return try await sleepPass(target, operation: operation, scheduledAt: scheduledAt, state: state, clusterObjects)
-        } catch is StateSecretChanged {
-            return try await sleepPass(target, operation: operation, scheduledAt: scheduledAt, state: nil, clusterObjects)
+        try await startingOverOnChange(state) { state in
+            try await sleepPass(target, operation: operation, scheduledAt: scheduledAt, state: state, clusterObjects)
         }
     }
 
@@ -216,10 +214,8 @@ public final class SleepExecutor: Sendable {
     public func wake(
         _ target: Target, operation: OperationRecord, scheduledAt: Date, state: StateSecret? = nil, clusterObjects: ClusterObjects? = nil
     ) async throws -> Outcome {
-        do {
-            return try await wakePass(target, operation: operation, scheduledAt: scheduledAt, state: state, clusterObjects)
-        } catch is StateSecretChanged {
-            return try await wakePass(target, operation: operation, scheduledAt: scheduledAt, state: nil, clusterObjects)
+        try await startingOverOnChange(state) { state in
+            try await wakePass(target, operation: operation, scheduledAt: scheduledAt, state: state, clusterObjects)
         }
     }
 
@@ -375,6 +371,17 @@ public final class SleepExecutor: Sendable {
     /// The state Secret changed since it was read (or one believed absent exists after all): the
     /// operation starts over from it rather than write over restore data it never read.
     private struct StateSecretChanged: Error {}
+
+    /// Runs `pass` from the state the caller read, and once more from a fresh read if that changed.
+    private func startingOverOnChange(
+        _ state: StateSecret?, _ pass: (StateSecret?) async throws -> Outcome
+    ) async throws -> Outcome {
+        do {
+            return try await pass(state)
+        } catch is StateSecretChanged {
+            return try await pass(nil)
+        }
+    }
 
     /// Writes the state Secret over the one `known` (created when there was none): one request
     /// unless someone changed it meanwhile, which the resourceVersion reveals; it is read again then.

@@ -10,7 +10,7 @@ import Testing
 /// error has the documented shape; the router has no route the document does not list.
 @Suite("API contract", .serialized)
 struct APIContractTests {
-    static let document = try! JSONValue(yaml: String(contentsOfFile: HubFixture.repositoryFile("docs/openapi.yaml"), encoding: .utf8))
+    static let document = try! JSONValue(yaml: String(contentsOfFile: repositoryFile("docs/openapi.yaml"), encoding: .utf8))
     static let schemas = SchemaCheck(document: document)
     static let methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 

@@ -37,13 +37,13 @@ struct ConfigCommandTests {
     }
 
     @Test func theShippedConfigurationIsValid() async throws {
-        let output = try await sandman(["config", "validate", "--config", HubFixture.repositoryFile("sandman.yaml")])
+        let output = try await sandman(["config", "validate", "--config", repositoryFile("sandman.yaml")])
         #expect(output.status == 0, "\(output.stderr)")
         #expect(output.stdout.contains("cluster production (production)"))
     }
 
     @Test func jsonLogsAreOneObjectPerLine() async throws {
-        let output = try await sandman(["plugins", "lint", HubFixture.repositoryFile("plugins"), "--log-format", "json"])
+        let output = try await sandman(["plugins", "lint", repositoryFile("plugins"), "--log-format", "json"])
         #expect(output.status == 0, "\(output.stderr)")
         let lines = output.stderr.split(separator: "\n")
         #expect(!lines.isEmpty)

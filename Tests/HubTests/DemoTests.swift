@@ -15,7 +15,7 @@ struct DemoTests {
         defer { state.remove() }
         var logger = Logger(label: "demo-test")
         logger.logLevel = .warning
-        let demo = try await DemoEnvironment.start(configPath: HubFixture.repositoryFile("sandman.yaml"), port: 0, speed: 1, stateDirectory: state.path, handleSignals: false, logger: logger)
+        let demo = try await DemoEnvironment.start(configPath: repositoryFile("sandman.yaml"), port: 0, speed: 1, stateDirectory: state.path, handleSignals: false, logger: logger)
         defer { Task { await demo.server.stop(); for sim in demo.simulators.values { await sim.shutdown() } } }
 
         func get(_ path: String) async -> JSONValue? {
@@ -54,7 +54,7 @@ struct DemoDaysTests {
         var logger = Logger(label: "demo-days")
         logger.logLevel = .warning
         let demo = try await DemoEnvironment.start(
-            configPath: HubFixture.repositoryFile("sandman.yaml"), port: 0, speed: 600, start: Self.monday, stateDirectory: state.path,
+            configPath: repositoryFile("sandman.yaml"), port: 0, speed: 600, start: Self.monday, stateDirectory: state.path,
             handleSignals: false, logger: logger
         )
         defer { Task { await demo.server.stop(); for sim in demo.simulators.values { await sim.shutdown() } } }

@@ -13,8 +13,8 @@ import Transport
 @Suite("GitOps simulators")
 struct GitOpsSimulatorsTests {
     @Test func theFixturesDeployThroughArgoCDAndSelfHealFightsASleep() async throws {
-        var options = GitOpsSimulators.Options(fixtures: HubFixture.repositoryFile("clusters/demo/gitops"))
-        options.crds = [HubFixture.repositoryFile("deploy/crds/kube-green.com_sleepinfos.yaml")]
+        var options = GitOpsSimulators.Options(fixtures: repositoryFile("clusters/demo/gitops"))
+        options.crds = [repositoryFile("deploy/crds/kube-green.com_sleepinfos.yaml")]
         options.selfHealTimeout = .milliseconds(200)
         let stack = try await GitOpsSimulators.start(options)
         defer { Task { await stack.shutdown() } }
@@ -46,7 +46,7 @@ struct GitOpsSimulatorsTests {
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: HubFixture.binary)
-        process.currentDirectoryURL = URL(fileURLWithPath: HubFixture.repositoryFile("."))
+        process.currentDirectoryURL = URL(fileURLWithPath: repositoryFile("."))
         process.arguments = ["sim", "all", "--gitops", "clusters/demo/gitops", "--write-kubeconfig", directory.path + "/kubeconfig.yaml"]
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardError = process.standardOutput

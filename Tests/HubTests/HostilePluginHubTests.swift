@@ -10,7 +10,7 @@ import Testing
 /// its CPU and memory are its own), with bounds on wall time, CPU after each deadline and RSS.
 @Suite("Hostile plugins", .serialized)
 struct HostilePluginHubTests {
-    static let fixtures = HubFixture.repositoryFile("Tests/Fixtures/hostile-plugins")
+    static let fixtures = repositoryFile("Tests/Fixtures/hostile-plugins")
     static let attacksFile = fixtures + "/policy/attacks.lua"
 
     /// The attack names, in file order.

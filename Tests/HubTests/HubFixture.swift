@@ -20,10 +20,6 @@ struct HubFixture {
 
     static let crd = try! String(contentsOfFile: repositoryFile("deploy/crds/kube-green.com_sleepinfos.yaml"), encoding: .utf8)
 
-    static func repositoryFile(_ relative: String) -> String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(relative).path
-    }
-
     /// The `sandman` executable built alongside the tests.
     static var binary: String {
         let debug = repositoryFile(".build/debug/sandman")
@@ -163,8 +159,4 @@ struct URLRequestLike {
         let response = try await HTTPClient().send(HTTPRequest(method: HTTPMethod(rawValue: method)!, url: url, headers: headers, body: body.map { Data($0.utf8) }))
         return (response.status, (try? JSONValue(parsing: response.body)) ?? .string(String(decoding: response.body, as: UTF8.self)))
     }
-}
-
-func instant(_ text: String) -> Date {
-    try! Date(text, strategy: .iso8601)
 }

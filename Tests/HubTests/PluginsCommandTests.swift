@@ -11,7 +11,7 @@ struct PluginsCommandTests {
     }
 
     @Test func theShippedPluginsPassTheirTests() async throws {
-        let output = try await plugins(["test", HubFixture.repositoryFile("plugins")])
+        let output = try await plugins(["test", repositoryFile("plugins")])
         #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
         #expect(output.stdout.contains(" passed, 0 failed"))
     }

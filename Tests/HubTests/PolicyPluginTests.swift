@@ -82,7 +82,7 @@ struct PolicyPluginTests {
         var fixture = try await HubFixture.make(clusters: ["production": ("production", production)], start: instant("2027-01-04T19:00:00Z"))
         defer { Task { [fixture] in await fixture.stop() } }
         try? FileManager.default.removeItem(atPath: fixture.directory.path + "/plugins")
-        try FileManager.default.copyItem(atPath: HubFixture.repositoryFile("plugins"), toPath: fixture.directory.path + "/plugins")
+        try FileManager.default.copyItem(atPath: repositoryFile("plugins"), toPath: fixture.directory.path + "/plugins")
         try await fixture.simulators["production"]!.load(manifests: HubFixture.shop("shop", deployments: 2) + "\n---\n" + HubFixture.shop("checkout", deployments: 2) + "\n---\n" + """
             apiVersion: kube-green.com/v1alpha1
             kind: SleepInfo

@@ -48,7 +48,7 @@ struct ProcessLifecycleTests {
         logger.logLevel = .critical
         await #expect {
             _ = try await DemoEnvironment.start(
-                configPath: HubFixture.repositoryFile("sandman.yaml"), port: busy.port, speed: 1, stateDirectory: state.path,
+                configPath: repositoryFile("sandman.yaml"), port: busy.port, speed: 1, stateDirectory: state.path,
                 handleSignals: false, logger: logger
             )
         } throws: { error in

@@ -42,7 +42,7 @@ struct ScheduleExplainTests {
     }
 
     @Test func aClusterFileNeedsAScheduleNameWhenItHasSeveral() async throws {
-        let file = HubFixture.repositoryFile("clusters/staging.yaml")
+        let file = repositoryFile("clusters/staging.yaml")
         let ambiguous = try await explain([file])
         #expect(ambiguous.status == 1)
         #expect(ambiguous.stderr.contains("choose one: "), "\(ambiguous.stderr)")

@@ -45,7 +45,7 @@ struct SlackConversationTests {
             try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop(namespace, deployments: 1))
         }
         for plugin in ["slack/commands.lua", "notify/lifecycle.lua"] {
-            try fixture.directory.write("plugins/\(plugin)", try String(contentsOfFile: HubFixture.repositoryFile("plugins/\(plugin)"), encoding: .utf8))
+            try fixture.directory.write("plugins/\(plugin)", try String(contentsOfFile: repositoryFile("plugins/\(plugin)"), encoding: .utf8))
         }
         let api = slackAPI.map { "  botToken: xoxb-test\n  apiURL: \($0.server.baseURL)/api\n" } ?? ""
         try fixture.directory.write("sandman.yaml", """

@@ -276,7 +276,7 @@ struct SlackBotTests {
     @Test func theResultIsFormattedByTheShippedNotifyPluginAndResponseURLsAreLimited() async throws {
         var fixture = try await fixture()
         defer { Task { [fixture] in await fixture.stop() } }
-        try fixture.directory.write("plugins/notify/lifecycle.lua", try String(contentsOfFile: HubFixture.repositoryFile("plugins/notify/lifecycle.lua"), encoding: .utf8))
+        try fixture.directory.write("plugins/notify/lifecycle.lua", try String(contentsOfFile: repositoryFile("plugins/notify/lifecycle.lua"), encoding: .utf8))
         try await fixture.startHub()
         #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
 
@@ -413,4 +413,3 @@ struct SlackBotTests {
         #expect(received.values.last!.1 == "Bearer xoxb-test")
     }
 }
-

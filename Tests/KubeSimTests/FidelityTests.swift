@@ -330,9 +330,9 @@ struct FidelityTests {
     /// The SleepInfo CRD ships in the binary and matches deploy/crds/.
     @Test func bundledCRDMatchesTheRepository() throws {
         for (file, text) in KubeSim.bundledCustomResourceDefinitions {
-            let onDisk = try String(contentsOfFile: KubeSimAPITests.repositoryFile("deploy/crds/" + file), encoding: .utf8)
+            let onDisk = try String(contentsOfFile: repositoryFile("deploy/crds/" + file), encoding: .utf8)
             #expect(text + "\n" == onDisk || text == onDisk, "\(file) differs from deploy/crds: run make kubesim-generated")
         }
-        #expect(KubeSim.bundledCustomResourceDefinitions.count == (try FileManager.default.contentsOfDirectory(atPath: KubeSimAPITests.repositoryFile("deploy/crds")).filter { $0.hasSuffix(".yaml") && $0 != "kustomization.yaml" }.count))
+        #expect(KubeSim.bundledCustomResourceDefinitions.count == (try FileManager.default.contentsOfDirectory(atPath: repositoryFile("deploy/crds")).filter { $0.hasSuffix(".yaml") && $0 != "kustomization.yaml" }.count))
     }
 }

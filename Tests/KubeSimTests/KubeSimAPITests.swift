@@ -294,7 +294,7 @@ struct KubeSimAPITests {
         #expect(try await harness.request(.put, path + "/scale", body: staleScale).status == 409)
 
         // Custom resources refuse strategic merge patches, as kube-apiserver does.
-        let crd = try String(contentsOfFile: Self.repositoryFile("deploy/crds/kube-green.com_sleepinfos.yaml"), encoding: .utf8)
+        let crd = try String(contentsOfFile: repositoryFile("deploy/crds/kube-green.com_sleepinfos.yaml"), encoding: .utf8)
         try await harness.sim.load(manifests: crd)
         _ = try await harness.request(.post, "/apis/kube-green.com/v1alpha1/namespaces/default/sleepinfos", body: ["metadata": ["name": "nights"], "spec": ["weekdays": "1-5", "sleepAt": "20:00"]])
         let crPatch = try await harness.request(.patch, "/apis/kube-green.com/v1alpha1/namespaces/default/sleepinfos/nights", body: ["spec": ["sleepAt": "21:00"]], contentType: "application/strategic-merge-patch+json")
@@ -470,7 +470,4 @@ struct KubeSimAPITests {
         #expect(namespaces.body["items"]?.array?.compactMap { $0[path: ["metadata", "name"]]?.string } == ["default", "kube-node-lease", "kube-public", "kube-system"])
     }
 
-    static func repositoryFile(_ relative: String) -> String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(relative).path
-    }
 }

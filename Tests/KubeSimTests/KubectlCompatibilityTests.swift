@@ -81,7 +81,7 @@ struct KubectlCompatibilityTests {
         let harness = try await SimHarness.start()
         defer { Task { await harness.stop() } }
         let kubectl = try harness.kubectl()
-        let crd = KubeSimAPITests.repositoryFile("deploy/crds/kube-green.com_sleepinfos.yaml")
+        let crd = repositoryFile("deploy/crds/kube-green.com_sleepinfos.yaml")
         expectSuccess(try await kubectl.run(["apply", "-f", crd]), "apply CRD")
 
         let resources = try await kubectl.run(["api-resources"])

@@ -65,7 +65,7 @@ struct PythonClientTests {
         """#
 
     @Test func officialClientSeesARealServer() async throws {
-        let python = KubeSimAPITests.repositoryFile(".build-python/bin/python")
+        let python = repositoryFile(".build-python/bin/python")
         guard FileManager.default.isExecutableFile(atPath: python) else { throw MissingPython(path: python) }
         let harness = try await SimHarness.start { $0.tokens = ["python-token": "admin"] }
         defer { Task { await harness.stop() } }

@@ -13,7 +13,7 @@ struct SimCommandTests {
 
     static func binary() throws -> String {
         for candidate in [".build/debug/sandman", ".build/x86_64-unknown-linux-gnu/debug/sandman"] {
-            let path = KubeSimAPITests.repositoryFile(candidate)
+            let path = repositoryFile(candidate)
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
         throw MissingBinary()
@@ -31,7 +31,7 @@ struct SimCommandTests {
             FileManager.default.createFile(atPath: output, contents: nil)
             process.executableURL = URL(fileURLWithPath: try SimCommandTests.binary())
             process.arguments = ["sim", "--kubeconfig", kubeconfig] + arguments
-            process.currentDirectoryURL = URL(fileURLWithPath: KubeSimAPITests.repositoryFile(""))
+            process.currentDirectoryURL = URL(fileURLWithPath: repositoryFile(""))
             process.standardOutput = FileHandle(forWritingAtPath: output)
             process.standardError = FileHandle(forWritingAtPath: output)
             try process.run()

@@ -207,7 +207,7 @@ struct KubeClientTests {
         let early = await #expect(throws: KubeError.self) { try await client.get(SleepInfo.self, namespace: "default", name: "nights") }
         #expect(early?.isNotFound == true)
         #expect(early?.message.contains("does not serve") == true, "\(String(describing: early))")
-        try await cluster.sim.load(manifests: try String(contentsOfFile: Self.repositoryFile("deploy/crds/kube-green.com_sleepinfos.yaml"), encoding: .utf8))
+        try await cluster.sim.load(manifests: try String(contentsOfFile: repositoryFile("deploy/crds/kube-green.com_sleepinfos.yaml"), encoding: .utf8))
         var sleepInfo = SleepInfo(name: "nights", namespace: "default")
         sleepInfo.object["spec"] = ["weekdays": "1-5", "sleepAt": "20:00", "suspendDeployments": false]
         var stored = try await client.create(sleepInfo)
@@ -426,9 +426,6 @@ struct KubeClientTests {
         #expect(Quantity.parse(.string(text)) == value)
     }
 
-    static func repositoryFile(_ relative: String) -> String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(relative).path
-    }
 }
 
 /// A typed view used to exercise the generic verbs on a kind without a model of its own.
@@ -437,4 +434,3 @@ struct ConfigMapLike: KubeResource {
     var object: JSONValue
     init(object: JSONValue) { self.object = object }
 }
-

@@ -1,10 +1,7 @@
 import Foundation
 import Testing
 @testable import Scheduling
-
-func instant(_ text: String) -> Date {
-    try! Date(text, strategy: .iso8601)
-}
+import TestSupport
 
 /// Transitions written compactly: "sleep 2026-03-29T01:00:00Z".
 func describe(_ transitions: [Transition]) -> [String] {

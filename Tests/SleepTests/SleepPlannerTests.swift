@@ -3,6 +3,7 @@ import JSON
 import Kube
 import Testing
 @testable import Sleep
+import TestSupport
 
 func deployment(_ name: String, replicas: Int64 = 3, labels: [String: String] = [:], owner: String? = nil) -> JSONValue {
     var metadata: JSONValue = ["name": .string(name), "namespace": "shop", "labels": .object(labels.mapValues(JSONValue.string))]
@@ -169,8 +170,4 @@ struct RestoreSecretTests {
         let error = #expect(throws: RestoreSecretError.self) { try RestoreSecret.read(secret) }
         #expect(error?.key == "original-resource-info")
     }
-}
-
-func instant(_ text: String) -> Date {
-    try! Date(text, strategy: .iso8601)
 }
