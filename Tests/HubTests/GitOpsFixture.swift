@@ -33,8 +33,8 @@ struct GitOpsFixture {
         tier: String = "staging", cluster: String = "gitops: {namespaces: [payments]}", gitlab: [String] = [], gitops: [String] = [],
         selfHealTimeout: Duration = .seconds(600), gitlabToken: String? = "glpat-sandman-sim", start: Date = morning
     ) async throws -> GitOpsFixture {
-        var options = GitOpsSimulators.Options(fixtures: HubFixture.repositoryFile("clusters/demo/gitops"))
-        options.crds = [HubFixture.repositoryFile("deploy/crds/kube-green.com_sleepinfos.yaml")]
+        var options = GitOpsSimulators.Options(fixtures: repositoryFile("clusters/demo/gitops"))
+        options.crds = [repositoryFile("deploy/crds/kube-green.com_sleepinfos.yaml")]
         options.selfHealTimeout = selfHealTimeout
         options.mergeabilityCheckDelay = .milliseconds(200)
         let stack = try await GitOpsSimulators.start(options)

@@ -48,17 +48,16 @@ public enum HubAPI {
         }
         if let slack { addSlackRoutes(to: router, slack: slack) }
 
-        if let gitops = hub.gitops {
-            // Authenticated by its `X-Gitlab-Token`, not by an API token.
-            router.post("gitlab/webhook") { request, _ -> Response in
-                var request = request
-                let buffer = try await request.collectBody(upTo: 1 << 20)
-                let reply = await gitops.receiveWebhook(
-                    Data(buffer.readableBytesView), token: request.headers[HTTPField.Name("X-Gitlab-Token")!],
-                    event: request.headers[HTTPField.Name("X-Gitlab-Event")!]
-                )
-                return json(reply.body, status: .init(code: reply.status))
-            }
+        // Authenticated by its `X-Gitlab-Token`, not by an API token.
+        router.post("gitlab/webhook") { request, _ -> Response in
+            guard let gitops = hub.gitops else { throw HubError.notFound("GitOps is not enabled on this hub (gitops.enabled)") }
+            var request = request
+            let buffer = try await request.collectBody(upTo: 1 << 20)
+            let reply = await gitops.receiveWebhook(
+                Data(buffer.readableBytesView), token: request.headers[HTTPField.Name("X-Gitlab-Token")!],
+                event: request.headers[HTTPField.Name("X-Gitlab-Event")!]
+            )
+            return json(reply.body, status: .init(code: reply.status))
         }
 
         let api = router.group("api/v1").add(middleware: TokenAuthMiddleware(store: hub.store))
