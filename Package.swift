@@ -153,9 +153,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "GitOps",
+            dependencies: [
+                "JSON", "Transport",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Hub",
             dependencies: [
-                "Config", "Kube", "Scheduling", "Scripting", "Sleep", "Store", "Transport", "JSON",
+                "Config", "GitOps", "Kube", "Scheduling", "Scripting", "Sleep", "Store", "Transport", "JSON",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -188,7 +196,7 @@ let package = Package(
         .executableTarget(
             name: "Benchmarks",
             dependencies: [
-                "Hub", "Config", "Kube", "KubeSim", "Scheduling", "Scripting", "Sleep", "Store", "Transport", "JSON",
+                "Hub", "Config", "Demo", "GitOps", "GitLabSim", "ArgoSim", "Kube", "KubeSim", "Scheduling", "Scripting", "Sleep", "Store", "Transport", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -212,6 +220,11 @@ let package = Package(
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "Kube", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "GitLabSimTests", dependencies: ["GitLabSim", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ArgoSimTests", dependencies: ["ArgoSim", "GitLabSim", "KubeSim", "Kube", "JSON", "Transport", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GitOpsTests",
+            dependencies: ["GitOps", "GitLabSim", "ArgoSim", "KubeSim", "Kube", "JSON", "Transport", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "KubeTests", dependencies: ["Kube", "KubeSim", "JSON", "LocalPKI", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ScriptingTests", dependencies: ["Scripting", "JSON", "Scheduling", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SleepTests", dependencies: ["Sleep", "Kube", "KubeSim", "JSON", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),

@@ -56,6 +56,24 @@ public struct ClusterConfiguration: Sendable {
         public init() {}
     }
 
+    /// Which namespaces change through git (GitOps mode) and what to do about Argo CD's self-heal.
+    public struct GitOps: Sendable {
+        public enum SelfHeal: String, Sendable, CaseIterable {
+            /// A Warning event, a problem in the API and one Slack notification before the sleep.
+            case warn
+            /// Self-heal turned off on the Application during the sleep, restored after the wake.
+            case pause
+        }
+
+        /// GitOps-managed namespaces, by name pattern.
+        public var namespaces: [NamePattern] = []
+        /// Also GitOps-managed: namespaces whose SleepInfo is tracked by an Argo CD Application.
+        public var detect = true
+        public var selfHeal: SelfHeal = .warn
+
+        public init() {}
+    }
+
     public var name: String
     /// The file this cluster was read from.
     public var source: String
@@ -72,6 +90,7 @@ public struct ClusterConfiguration: Sendable {
     public var teams: [Team]
     public var slackChannel: String?
     public var client: ClientSettings
+    public var gitops = GitOps()
 
     /// The team owning `namespace`: the first team with a matching pattern.
     public func team(owning namespace: String) -> Team? {

@@ -17,6 +17,7 @@ public enum ConfigLoader {
         public static let slackWebhookURL = "SANDMAN_SLACK_WEBHOOK_URL"
         public static let gitlabToken = "SANDMAN_GITLAB_TOKEN"
         public static let argocdToken = "SANDMAN_ARGOCD_TOKEN"
+        public static let gitlabWebhookSecret = "SANDMAN_GITLAB_WEBHOOK_SECRET"
         /// An admin API token installed at start (at least 32 characters).
         public static let bootstrapToken = "SANDMAN_BOOTSTRAP_TOKEN"
     }
@@ -193,6 +194,8 @@ public enum ConfigLoader {
         var gitops = HubConfiguration.GitOps()
         if node.expectMapping() {
             gitops.enabled = node["enabled"].bool(default: false)
+            gitops.hubURL = node["hubURL"].nonEmptyString()
+            gitops.cleanupInterval = node["cleanupInterval"].duration(default: gitops.cleanupInterval, atLeast: .seconds(1))
             let gitlab = node["gitlab"]
             if gitlab.expectMapping() {
                 gitops.gitlab.url = gitlab["url"].string(default: gitops.gitlab.url)
@@ -200,6 +203,9 @@ public enum ConfigLoader {
                 gitops.gitlab.token = gitlab["token"].nonEmptyString()
                 gitops.gitlab.targetBranch = gitlab["targetBranch"].string(default: gitops.gitlab.targetBranch)
                 gitops.gitlab.pathTemplate = gitlab["pathTemplate"].string(default: gitops.gitlab.pathTemplate)
+                gitops.gitlab.webhookSecret = gitlab["webhookSecret"].nonEmptyString()
+                gitops.gitlab.pollInterval = gitlab["pollInterval"].duration(default: gitops.gitlab.pollInterval, atLeast: .milliseconds(100))
+                if gitlab["labels"].isPresent { gitops.gitlab.labels = gitlab["labels"].stringList() }
                 gitlab.rejectUnknownFields()
             }
             let argocd = node["argocd"]
@@ -209,6 +215,16 @@ public enum ConfigLoader {
                 gitops.argocd.applicationTemplate = argocd["applicationTemplate"].string(default: gitops.argocd.applicationTemplate)
                 argocd.rejectUnknownFields()
             }
+            let timeouts = node["timeouts"]
+            if timeouts.expectMapping() {
+                let least = Duration.milliseconds(100)
+                gitops.timeouts.mergeRequest = timeouts["mergeRequest"].duration(default: gitops.timeouts.mergeRequest, atLeast: least)
+                gitops.timeouts.approval = timeouts["approval"].duration(default: gitops.timeouts.approval, atLeast: least)
+                gitops.timeouts.merge = timeouts["merge"].duration(default: gitops.timeouts.merge, atLeast: least)
+                gitops.timeouts.sync = timeouts["sync"].duration(default: gitops.timeouts.sync, atLeast: least)
+                gitops.timeouts.apply = timeouts["apply"].duration(default: gitops.timeouts.apply, atLeast: least)
+                timeouts.rejectUnknownFields()
+            }
             node.rejectUnknownFields()
             if gitops.enabled {
                 if gitops.gitlab.project.isEmpty { gitlab["project"].report("required when gitops.enabled is true") }
@@ -217,10 +233,17 @@ public enum ConfigLoader {
                 if !gitops.gitlab.pathTemplate.contains("{namespace}") {
                     gitlab["pathTemplate"].report("must contain {namespace}, got \"\(gitops.gitlab.pathTemplate)\"")
                 }
+                if !gitops.argocd.applicationTemplate.contains("{namespace}") {
+                    argocd["applicationTemplate"].report("must contain {namespace}, got \"\(gitops.argocd.applicationTemplate)\"")
+                }
+            } else if !gitops.argocd.url.isEmpty, !isHTTPURL(gitops.argocd.url) {
+                argocd["url"].report("expected an http or https URL, got \"\(gitops.argocd.url)\"")
             }
+            if let hubURL = gitops.hubURL, !isHTTPURL(hubURL) { node["hubURL"].report("expected an http or https URL, got \"\(hubURL)\"") }
         }
         gitops.gitlab.token = environment[Environment.gitlabToken] ?? gitops.gitlab.token
         gitops.argocd.token = environment[Environment.argocdToken] ?? gitops.argocd.token
+        gitops.gitlab.webhookSecret = environment[Environment.gitlabWebhookSecret] ?? gitops.gitlab.webhookSecret
         return gitops
     }
 
@@ -339,8 +362,23 @@ public enum ConfigLoader {
             cluster.client.timeout = client["timeout"].duration(default: cluster.client.timeout, atLeast: .seconds(1))
             client.rejectUnknownFields()
         }
+        cluster.gitops = readClusterGitOps(root["gitops"])
         root.rejectUnknownFields()
         return cluster
+    }
+
+    private static func readClusterGitOps(_ node: ConfigNode) -> ClusterConfiguration.GitOps {
+        var gitops = ClusterConfiguration.GitOps()
+        guard node.expectMapping() else { return gitops }
+        gitops.namespaces = node["namespaces"].stringList().map(NamePattern.init)
+        gitops.detect = node["detect"].bool(default: gitops.detect)
+        let argocd = node["argocd"]
+        if argocd.expectMapping() {
+            gitops.selfHeal = argocd["selfHeal"].oneOf(ClusterConfiguration.GitOps.SelfHeal.self) ?? gitops.selfHeal
+            argocd.rejectUnknownFields()
+        }
+        node.rejectUnknownFields()
+        return gitops
     }
 
     private static func readTeam(_ node: ConfigNode) -> ClusterConfiguration.Team? {

@@ -66,6 +66,14 @@ public struct HubConfiguration: Sendable {
             public var targetBranch: String = "main"
             /// Where a namespace's SleepInfo manifest lives; `{cluster}` and `{namespace}` are substituted.
             public var pathTemplate: String = "clusters/{cluster}/{namespace}/sleepinfo.yaml"
+            /// The secret GitLab sends as `X-Gitlab-Token` to `/gitlab/webhook`; without one the
+            /// hub polls merge requests instead of waiting for their events.
+            public var webhookSecret: String?
+            /// How often an open merge request is read when no webhook is configured (with one,
+            /// ten times less often, in case an event is lost).
+            public var pollInterval: Duration = .seconds(10)
+            /// Labels of the merge requests the hub opens (how it finds its own again).
+            public var labels: [String] = ["sandman"]
         }
 
         public struct ArgoCD: Sendable {
@@ -73,11 +81,33 @@ public struct HubConfiguration: Sendable {
             public var token: String?
             /// Application to sync after a merge; `{cluster}` and `{namespace}` are substituted.
             public var applicationTemplate: String = "{cluster}-{namespace}"
+
+            /// Whether the hub can read and change Applications (self-heal checks need it).
+            public var isConfigured: Bool { !url.isEmpty && token != nil }
+        }
+
+        /// How long each stage of a GitOps request may take before the request fails.
+        public struct Timeouts: Sendable {
+            /// Writing the change and opening (or updating) the merge request.
+            public var mergeRequest: Duration = .minutes(2)
+            /// An approval by a person (production, or a target branch with approval rules).
+            public var approval: Duration = .hours(72)
+            /// GitLab merging a merge request that needs no approval.
+            public var merge: Duration = .minutes(5)
+            /// Argo CD syncing the merge.
+            public var sync: Duration = .minutes(10)
+            /// The agent seeing the synced change in the cluster and acting on it.
+            public var apply: Duration = .minutes(5)
         }
 
         public var enabled: Bool = false
         public var gitlab = GitLab()
         public var argocd = ArgoCD()
+        public var timeouts = Timeouts()
+        /// Base URL of the hub in the links of merge requests; the address it listens on when absent.
+        public var hubURL: String?
+        /// How often expired override annotations are looked for (one cleanup merge request at a time).
+        public var cleanupInterval: Duration = .minutes(10)
 
         public init() {}
     }

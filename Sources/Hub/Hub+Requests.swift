@@ -21,6 +21,14 @@ extension Hub {
             throw HubError(kind: .conflict, message: "cluster \(name) is managed by hub replica \(ownership.owner ?? "unknown"); send the request there")
         }
         let now = clock.now
+        if let throughGit = try await gitopsNamespaces(cluster: name, namespaces: namespaces, agent: agent) {
+            return try await requestThroughGit(
+                action.rawValue, kind: action == .sleep ? .sleep : .wake, cluster: cluster(name), namespaces: throughGit, reason: reason, by: principal, source: source
+            ) { namespace in
+                if let duration { return now.addingTimeInterval(duration.inSeconds) }
+                return await agent.nextTransition(action == .sleep ? .wake : .sleep, namespace: namespace, after: now)
+            }.operation
+        }
         let operation = OperationRecord(cluster: name, namespaces: namespaces, action: action.rawValue, source: source, actor: principal.name, reason: reason, createdAt: now)
         var overrides: [OverrideRecord] = []
         for namespace in namespaces.isEmpty ? [nil] : namespaces.map(Optional.some) {
@@ -55,7 +63,12 @@ extension Hub {
         let now = clock.now
         if let until, until <= now { throw .badRequest("until must be in the future", field: "until") }
         try checkLimits(duration: until.map { .seconds($0.timeIntervalSince(now)) }, field: "until", reason: reason)
-        let (_, agent) = try await admit("override-\(kind.rawValue)", cluster: name, namespaces: namespaces, all: all, by: principal, source: source)
+        let (cluster, agent) = try await admit("override-\(kind.rawValue)", cluster: name, namespaces: namespaces, all: all, by: principal, source: source)
+        if let throughGit = try await gitopsNamespaces(cluster: name, namespaces: namespaces, agent: agent) {
+            // Proposed: in force once merged and synced (`gitopsOperation(carrying:)` follows them).
+            return try await requestThroughGit("override-\(kind.rawValue)", kind: kind, cluster: cluster, namespaces: throughGit, reason: reason, by: principal, source: source) { _ in until }
+                .changes.map(\.override)
+        }
         let records = (namespaces.isEmpty ? [nil] : namespaces.map(Optional.some)).map { namespace in
             OverrideRecord(cluster: name, namespace: namespace, kind: kind, until: kind == .skip ? nil : until, reason: reason, actor: principal.name, createdAt: now)
         }
@@ -71,14 +84,23 @@ extension Hub {
         return records
     }
 
-    /// Clears an override, named by its id or the start of it.
-    public func deleteOverride(id: String, by principal: Principal, source: String) async throws(HubError) {
+    /// Clears an override, named by its id or the start of it. One of a GitOps-managed namespace
+    /// is cleared through a merge request: its operation is returned.
+    @discardableResult
+    public func deleteOverride(id: String, by principal: Principal, source: String) async throws(HubError) -> OperationRecord? {
         let record = try await openOverride(id: id)
         let cluster = try cluster(record.cluster)
         let namespaces = record.namespace.map { [$0] } ?? []
         if let denial = principal.mayOperate(on: cluster, namespaces: namespaces) {
             await audit(principal, source: source, action: "override-delete", cluster: record.cluster, namespaces: namespaces, result: "denied", detail: denial.reason)
             throw .forbidden(denial.reason)
+        }
+        if let agent = agents[record.cluster], !namespaces.isEmpty,
+           let throughGit = try await gitopsNamespaces(cluster: record.cluster, namespaces: namespaces, agent: agent) {
+            return try await requestThroughGit(
+                "override-clear", kind: record.kind, cluster: cluster, namespaces: throughGit, reason: "clear override \(record.id)", by: principal,
+                source: source, removing: record
+            ) { _ in record.until }.operation
         }
         do {
             try await store.closeOverride(id: record.id, at: clock.now, because: .cleared)
@@ -87,6 +109,7 @@ extension Hub {
         }
         await audit(principal, source: source, action: "override-delete", cluster: record.cluster, namespaces: namespaces, result: "ok", detail: record.id)
         await agents[record.cluster]?.wake()
+        return nil
     }
 
     /// The open override whose id is `id` or starts with it.

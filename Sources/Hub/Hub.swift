@@ -15,6 +15,8 @@ public final class Hub: Sendable {
     public let clock: any HubClock
     public let metrics: HubMetrics
     public let agents: [String: ClusterAgent]
+    /// Overrides through GitLab merge requests and Argo CD (`gitops.enabled`); nil in direct mode.
+    public let gitops: GitOpsCoordinator?
     /// Clusters without an agent, because no client could be made: why, by cluster.
     public let unusable: [String: String]
     let logger: Logger
@@ -52,6 +54,8 @@ public final class Hub: Sendable {
         }
         let home = election.enabled ? election.homeCluster.flatMap { clients[$0] } : nil
         var agents: [String: ClusterAgent] = [:]
+        let fanOut = HubEventFanOut([metrics] + events)
+        let argocd = GitOpsWiring(configuration: configuration, metrics: metrics)
         for cluster in configuration.clusters where clients[cluster.name] != nil {
             var clusterSettings = settings
             clusterSettings.concurrency = cluster.client.concurrency
@@ -64,17 +68,22 @@ public final class Hub: Sendable {
             }
             agents[cluster.name] = ClusterAgent(
                 configuration: cluster, client: clients[cluster.name]!, store: store, clock: clock, policy: policy,
-                events: HubEventFanOut([metrics] + events), prices: configuration.prices, settings: clusterSettings,
-                elector: elector, logger: logger
+                events: fanOut, prices: configuration.prices, settings: clusterSettings, elector: elector,
+                gitops: argocd.agentSupport(for: cluster, client: clients[cluster.name]!, store: store, events: fanOut, clock: clock, logger: logger),
+                logger: logger
             )
         }
         self.agents = agents
+        gitops = configuration.gitops.enabled
+            ? GitOpsCoordinator(configuration: configuration, store: store, clock: clock, metrics: metrics, events: fanOut, agents: agents, logger: logger)
+            : nil
     }
 
     /// Runs every agent until cancelled; one cluster's trouble never holds up another's agent.
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.refreshSavings() }
+            if let gitops { group.addTask { await gitops.run() } }
             await withTaskGroup(of: Void.self) { agentsGroup in
                 for agent in agents.values {
                     agentsGroup.addTask { await agent.run() }

@@ -1,5 +1,6 @@
 import Config
 import Foundation
+import JSON
 import Prometheus
 import Scheduling
 import Sleep
@@ -20,7 +21,7 @@ public final class HubMetrics: Sendable, HubEventSink {
         registry.emitToString()
     }
 
-    private func counter(_ family: Family, _ labels: [(String, String)]) -> Counter {
+    func counter(_ family: Family, _ labels: [(String, String)]) -> Counter {
         registry.makeCounter(descriptor: family.descriptor, labels: labels)
     }
 
@@ -28,7 +29,7 @@ public final class HubMetrics: Sendable, HubEventSink {
         registry.makeGauge(descriptor: family.descriptor, labels: labels)
     }
 
-    private func histogram(_ family: Family, _ labels: [(String, String)]) -> DurationHistogram {
+    func histogram(_ family: Family, _ labels: [(String, String)]) -> DurationHistogram {
         registry.makeDurationHistogram(descriptor: family.descriptor, labels: labels, buckets: Self.durationBuckets)
     }
 
@@ -148,6 +149,11 @@ extension HubMetrics {
         case lastTransition = "sandman_namespace_last_transition_timestamp_seconds"
         case overrides = "sandman_overrides_active"
         case outbox = "sandman_notification_outbox_messages"
+        case gitopsRequests = "sandman_gitops_requests_total"
+        case gitopsRequestDuration = "sandman_gitops_request_duration_seconds"
+        case gitopsStageDuration = "sandman_gitops_stage_duration_seconds"
+        case gitopsResults = "sandman_gitops_results_total"
+        case sleepReverted = "sandman_sleep_reverted_total"
 
         var help: String {
             switch self {
@@ -170,6 +176,11 @@ extension HubMetrics {
             case .lastTransition: "Unix time of the last successful sleep or wake of the namespace"
             case .overrides: "Overrides in force per cluster"
             case .outbox: "Notifications in the outbox: pending delivery, or given up after retries"
+            case .gitopsRequests: "Calls to GitLab and Argo CD by service, call and result"
+            case .gitopsRequestDuration: "Time taken by calls to GitLab and Argo CD"
+            case .gitopsStageDuration: "Time a GitOps request took to reach each stage from the previous one (total: from the request to done)"
+            case .gitopsResults: "GitOps requests by how they ended (succeeded, failed, rejected, superseded)"
+            case .sleepReverted: "Sleeps an Argo CD Application scaled back up"
             }
         }
 
@@ -197,6 +208,10 @@ public struct HubEventFanOut: HubEventSink {
 
     public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, outcome: SleepExecutor.Outcome?, duration: Duration) async {
         for sink in sinks { await sink.operationFinished(operation, cluster: cluster, namespace: namespace, timeZone: timeZone, outcome: outcome, duration: duration) }
+    }
+
+    public func notice(_ event: JSONValue, cluster: ClusterConfiguration, namespace: String?, key: String) async {
+        for sink in sinks { await sink.notice(event, cluster: cluster, namespace: namespace, key: key) }
     }
 
     public func operationCompleted(_ operation: OperationRecord, cluster: ClusterConfiguration) async {

@@ -55,7 +55,9 @@ public enum HubRuntime {
             services.append(BackgroundService { await gateway.followUps.run() })
             services.append(BackgroundService { await gateway.mentions.run() })
         }
-        return try await HubServer.start(hub: hub, plugins: plugins, slack: gateway, extraServices: services, handleSignals: handleSignals, logger: logger)
+        let server = try await HubServer.start(hub: hub, plugins: plugins, slack: gateway, extraServices: services, handleSignals: handleSignals, logger: logger)
+        hub.gitops?.setHubURL(server.url)
+        return server
     }
 }
 

@@ -39,7 +39,7 @@ extension JSONValue {
         }
     }
 
-    init(node: Node) throws(YAMLConversionError) {
+    package init(node: Node) throws(YAMLConversionError) {
         switch node {
         case .scalar(let scalar):
             self = Self.scalar(scalar)

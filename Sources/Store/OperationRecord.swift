@@ -9,8 +9,13 @@ public struct OperationRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
         case pending, running, succeeded, partial, failed
         /// Never run: a newer request the other way covered it first.
         case superseded
+        /// A GitOps request on its way through git (merge request, merge, Argo CD sync): the
+        /// agent takes it up (`pending`) once the change has reached the cluster.
+        case waiting
+        /// A GitOps request whose merge request was closed without being merged.
+        case rejected
 
-        public var isFinished: Bool { self != .pending && self != .running }
+        public var isFinished: Bool { self != .pending && self != .running && self != .waiting }
     }
 
     public var id: String
@@ -26,8 +31,10 @@ public struct OperationRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
     public var summary: String?
     public var createdAt: Date
     public var finishedAt: Date?
+    /// GitOps requests: the stages passed (JSON array of `{stage, at, namespace, detail, url}`).
+    public var stages: String?
 
-    public init(id: String = UUID().uuidString.lowercased(), cluster: String, namespaces: [String], action: String, source: String, actor: String, reason: String? = nil, state: State = .pending, summary: String? = nil, createdAt: Date, finishedAt: Date? = nil) {
+    public init(id: String = UUID().uuidString.lowercased(), cluster: String, namespaces: [String], action: String, source: String, actor: String, reason: String? = nil, state: State = .pending, summary: String? = nil, createdAt: Date, finishedAt: Date? = nil, stages: String? = nil) {
         self.id = id
         self.cluster = cluster
         self.namespaces = namespaces
@@ -39,6 +46,7 @@ public struct OperationRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
         self.summary = summary
         self.createdAt = createdAt
         self.finishedAt = finishedAt
+        self.stages = stages
     }
 }
 

@@ -134,6 +134,60 @@ enum Schema {
             }
             try db.create(index: "operation_unfinished", on: "operation", columns: ["cluster", "state"])
         }
+        migrator.registerMigration("v5: GitOps changes, operation stages, Argo CD self-heal pauses") { db in
+            // The stages a GitOps request went through: JSON array of {stage, at, namespace, detail, url}.
+            try db.alter(table: "operation") { t in
+                t.add(column: "stages", .jsonText)
+            }
+            // One change to one namespace's SleepInfo manifest in git, driven through a merge
+            // request and an Argo CD sync until the agent sees it.
+            try db.create(table: "gitopsChange") { t in
+                t.primaryKey("id", .text)
+                t.column("operationId", .text).notNull().references("operation", onDelete: .cascade)
+                t.column("cluster", .text).notNull()
+                t.column("namespace", .text).notNull()
+                // The override the change carries (set) or clears (remove), and its fields.
+                t.column("overrideId", .text).notNull()
+                t.column("removal", .boolean).notNull().defaults(to: false)
+                t.column("kind", .text).notNull()
+                t.column("until", .datetime)
+                t.column("reason", .text)
+                t.column("actor", .text).notNull()
+                t.column("annotation", .text)
+                t.column("path", .text).notNull()
+                t.column("application", .text).notNull()
+                t.column("needsApproval", .boolean).notNull().defaults(to: false)
+                t.column("stage", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("branch", .text)
+                t.column("mergeRequestIID", .integer)
+                t.column("mergeRequestURL", .text)
+                t.column("mergeSHA", .text)
+                t.column("arrivedAt", .datetime)
+                t.column("supersededBy", .text)
+                t.column("lastError", .text)
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("nextAttemptAt", .datetime).notNull()
+                t.column("stageStartedAt", .datetime).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.column("updatedAt", .datetime).notNull()
+            }
+            try db.create(index: "gitopsChange_open", on: "gitopsChange", columns: ["state", "nextAttemptAt"])
+            try db.create(index: "gitopsChange_on_namespace", on: "gitopsChange", columns: ["cluster", "namespace"])
+            try db.create(index: "gitopsChange_on_operation", on: "gitopsChange", columns: ["operationId"])
+            // An Argo CD Application whose self-heal the hub turned off while a namespace sleeps:
+            // one row per sleeping namespace holding it, each with the sync policy to restore.
+            try db.create(table: "argoPause") { t in
+                t.column("cluster", .text).notNull()
+                t.column("application", .text).notNull()
+                t.column("namespace", .text).notNull()
+                t.column("unit", .text).notNull()
+                t.column("syncPolicy", .jsonText).notNull()
+                t.column("operationId", .text)
+                t.column("pausedAt", .datetime).notNull()
+                t.primaryKey(["cluster", "application", "namespace", "unit"])
+            }
+        }
         return migrator
     }()
 }

@@ -17,13 +17,14 @@ struct StoreTests {
             #expect(try await store.appliedMigrations() == [
                 "v1: journal, overrides, operations, audit, tokens, outbox", "v2: schedule state", "v3: journal entries unique per namespace",
                 "v4: overrides end with a reason and belong to their request; the schedule's memory",
+                "v5: GitOps changes, operation stages, Argo CD self-heal pauses",
             ])
             let mode = try await store.writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
             #expect(mode == "wal")
             try await store.record(AuditEntry(at: t0, actor: "alice", source: "cli", action: "wake", cluster: "staging", result: "ok"))
         }
         let reopened = try Store(path: path)
-        #expect(try await reopened.appliedMigrations().count == 4)
+        #expect(try await reopened.appliedMigrations().count == 5)
         let entries = try await reopened.auditEntries()
         #expect(entries.map(\.actor) == ["alice"])
         #expect(entries.first?.at == t0)

@@ -48,6 +48,18 @@ public enum HubAPI {
         }
         if let slack { addSlackRoutes(to: router, slack: slack) }
 
+        // Authenticated by its `X-Gitlab-Token`, not by an API token.
+        router.post("gitlab/webhook") { request, _ -> Response in
+            guard let gitops = hub.gitops else { throw HubError.notFound("GitOps is not enabled on this hub (gitops.enabled)") }
+            var request = request
+            let buffer = try await request.collectBody(upTo: 1 << 20)
+            let reply = await gitops.receiveWebhook(
+                Data(buffer.readableBytesView), token: request.headers[HTTPField.Name("X-Gitlab-Token")!],
+                event: request.headers[HTTPField.Name("X-Gitlab-Event")!]
+            )
+            return json(reply.body, status: .init(code: reply.status))
+        }
+
         let api = router.group("api/v1").add(middleware: TokenAuthMiddleware(store: hub.store))
         api.get("clusters") { request, context in
             let principal = try context.requirePrincipal()
@@ -141,13 +153,18 @@ public enum HubAPI {
             let records = try await hub.createOverride(
                 cluster: cluster, namespaces: namespaces, all: all, kind: kind, until: end, reason: reason, by: principal, source: source(of: request)
             )
-            return json(["override": Representation.override(records[0]), "overrides": .array(records.map(Representation.override))], status: .created)
+            var reply: JSONValue = ["override": Representation.override(records[0]), "overrides": .array(records.map(Representation.override))]
+            // GitOps: proposed in a merge request, in force once merged and synced.
+            guard let pending = await hub.gitopsOperation(carrying: records[0].id) else { return json(reply, status: .created) }
+            reply["operation"] = Representation.operation(pending)
+            return json(reply, status: .accepted)
         }
         api.delete("overrides/:id") { request, context in
             let principal = try context.requirePrincipal()
             _ = try queryParameters(request, allowed: [])
-            try await hub.deleteOverride(id: try context.parameters.require("id"), by: principal, source: source(of: request))
-            return Response(status: .noContent)
+            let pending = try await hub.deleteOverride(id: try context.parameters.require("id"), by: principal, source: source(of: request))
+            guard let pending else { return Response(status: .noContent) }
+            return json(["operation": Representation.operation(pending)], status: .accepted)
         }
         api.get("audit") { request, context in
             let principal = try context.requirePrincipal()

@@ -51,12 +51,15 @@ enum Representation {
     }
 
     static func operation(_ operation: OperationRecord) -> JSONValue {
-        [
+        // GitOps requests: `{stage, at, namespace, detail, url}` as they advance.
+        let stages: JSONValue = operation.stages == nil ? .null : .array(OperationStages.list(operation.stages))
+        return [
             "id": .string(operation.id), "cluster": .string(operation.cluster), "namespaces": .array(operation.namespaces.map(JSONValue.string)),
             "action": .string(operation.action), "source": .string(operation.source), "actor": .string(operation.actor),
             "reason": operation.reason.map(JSONValue.string) ?? .null, "state": .string(operation.state.rawValue),
             "summary": operation.summary.flatMap { try? JSONValue(parsing: $0) } ?? .null,
             "createdAt": time(operation.createdAt), "finishedAt": time(operation.finishedAt),
+            "stages": stages,
         ]
     }
 

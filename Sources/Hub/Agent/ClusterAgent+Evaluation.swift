@@ -41,6 +41,7 @@ extension ClusterAgent {
             logger.error("cannot read overrides and operations", metadata: ["error": "\(error)"])
             return now.addingTimeInterval(settings.probeInterval)
         }
+        await selfHealReconcile()
         let order = OperationOrder(work.operations)
         for (operation, newer) in order.superseded {
             await supersede(operation, by: newer, now: now)
@@ -60,7 +61,7 @@ extension ClusterAgent {
         for batch in units.chunked(into: settings.namespaceConcurrency) {
             results += await withTaskGroup(of: UnitResult.self) { group in
                 for unit in batch {
-                    let overrides = work.overrides.filter { $0.namespace == nil || $0.namespace == unit.namespace }
+                    let overrides = overrides(for: unit, among: work.overrides)
                     let operations = order.runnable.filter { $0.namespaces.isEmpty || $0.namespaces.contains(unit.namespace) }
                     let secret = secrets.map { UnitReads.Known.listed($0["\(unit.namespace)/\(unit.target?.secretName ?? "")"]) }
                     group.addTask {
@@ -72,6 +73,7 @@ extension ClusterAgent {
                 return batchResults
             }
         }
+        await annotateSelfHealProblems(&results)
         statuses = Dictionary(results.map { ($0.key, $0.status) }) { $1 }
         evaluations.lastWasQuiet = order.runnable.isEmpty && order.superseded.isEmpty && !results.contains(where: \.acted)
         for operation in order.runnable {
@@ -182,7 +184,11 @@ extension ClusterAgent {
             status.nextChange = status.heldBy == nil ? plan.nextChange : nil
             status.evaluatedAt = now
             if let sleepInfo = unit.sleepInfo {
-                await mirror(status.override, on: sleepInfo, overrides: overrides, now: now)
+                if isGitOpsManaged(unit) {
+                    await mirrorFromGit(sleepInfo, namespace: unit.namespace, now: now)
+                } else {
+                    await mirror(status.override, on: sleepInfo, overrides: overrides, now: now)
+                }
             }
             result.status = status
             result.nextCheck = [plan.nextCheck, recheck].compactMap { $0 }.min()

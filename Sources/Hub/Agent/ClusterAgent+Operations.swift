@@ -33,10 +33,12 @@ extension ClusterAgent {
         let timeZone = unit.scheduleDescription["timeZone"]?.string
         let outcome: SleepExecutor.Outcome
         do {
+            let conflicting = action == .sleep ? await selfHealBeforeSleep(target, operation: operation) : []
             let (state, objects) = (reads?.state, reads?.objects)
             outcome = action == .sleep
                 ? try await executor.sleep(target, operation: operation, scheduledAt: now, state: state, clusterObjects: objects)
                 : try await executor.wake(target, operation: operation, scheduledAt: now, state: state, clusterObjects: objects)
+            await selfHealAfter(action, target, operation: operation, conflicting: conflicting)
         } catch {
             operation = try await record(["error": .string("\(error)")], of: unit, in: operation)
             operation.state = .failed

@@ -45,6 +45,8 @@ public actor ClusterAgent {
     let logger: Logger
     /// With several hub replicas: this agent acts only while it holds its cluster's Lease.
     let elector: LeaderElector?
+    /// GitOps: overrides from git, Argo CD's self-heal (ClusterAgent+GitOps.swift); nil: direct mode.
+    let gitops: AgentGitOps?
 
     public private(set) var health = ClusterHealth()
     var namespaces: Set<String> = []
@@ -63,8 +65,9 @@ public actor ClusterAgent {
     /// Units whose last action failed: not tried again before `retryAt`.
     var failures: [String: (count: Int, retryAt: Date)] = [:]
 
-    public init(configuration: ClusterConfiguration, client: KubeClient, store: Store, clock: any HubClock, policy: any PolicyAdvisor, events: any HubEventSink, prices: HubConfiguration.Prices, settings: Settings = .init(), elector: LeaderElector? = nil, logger: Logger) {
+    public init(configuration: ClusterConfiguration, client: KubeClient, store: Store, clock: any HubClock, policy: any PolicyAdvisor, events: any HubEventSink, prices: HubConfiguration.Prices, settings: Settings = .init(), elector: LeaderElector? = nil, gitops: AgentGitOps? = nil, logger: Logger) {
         self.elector = elector
+        self.gitops = gitops
         self.configuration = configuration
         self.settings = settings
         self.client = client
@@ -92,6 +95,9 @@ public actor ClusterAgent {
             group.addTask { await self.probeLoop() }
             group.addTask { await self.watchNamespaces() }
             group.addTask { await self.watchSleepInfos() }
+            if let selfHeal = gitops?.selfHeal {
+                group.addTask { await selfHeal.run { await self.wake() } }
+            }
             if let elector {
                 group.addTask {
                     await elector.run {

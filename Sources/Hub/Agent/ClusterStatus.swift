@@ -60,10 +60,14 @@ public protocol HubEventSink: Sendable {
     func operationStarted(_ operation: OperationRecord, cluster: ClusterConfiguration, unit namespace: String) async
     /// `timeZone`: the IANA zone of the namespace's schedule, for showing times to people.
     func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, outcome: SleepExecutor.Outcome?, duration: Duration) async
+    /// Something people should hear of that is not an operation (an Argo CD Application that will
+    /// undo sleeps, a sleep it undid); `key` names it, so that it is announced once.
+    func notice(_ event: JSONValue, cluster: ClusterConfiguration, namespace: String?, key: String) async
     /// The operation reached its final state (every namespace ran, or it was superseded).
     func operationCompleted(_ operation: OperationRecord, cluster: ClusterConfiguration) async
 }
 
 extension HubEventSink {
+    public func notice(_ event: JSONValue, cluster: ClusterConfiguration, namespace: String?, key: String) async {}
     public func operationCompleted(_ operation: OperationRecord, cluster: ClusterConfiguration) async {}
 }

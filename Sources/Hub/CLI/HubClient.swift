@@ -24,8 +24,10 @@ public struct HubClient: Sendable {
         try await send(.post, path, body: body)
     }
 
-    public func delete(_ path: String) async throws(HubClientError) {
-        _ = try await send(.delete, path, body: nil)
+    /// The answer's body (empty for 204 No Content).
+    @discardableResult
+    public func delete(_ path: String) async throws(HubClientError) -> JSONValue {
+        try await send(.delete, path, body: nil)
     }
 
     private func send(_ method: HTTPMethod, _ path: String, body: JSONValue?) async throws(HubClientError) -> JSONValue {

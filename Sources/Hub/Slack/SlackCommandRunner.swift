@@ -107,10 +107,10 @@ struct SlackCommandRunner: Sendable {
             case .wake(let cluster, let namespaces, let all, let duration):
                 let operation = try await hub.request(.wake, cluster: cluster, namespaces: namespaces, all: all, duration: duration, reason: "Slack", by: principal, source: "slack")
                 let span = duration.map { " for \(DurationText.format($0))" } ?? " until the next scheduled sleep"
-                return .success(ActionResult(line: ":sunny: waking \(Self.target(cluster, namespaces, all: all))\(span) (operation \(operation.id.prefix(8)))", operation: operation))
+                return .success(ActionResult(line: ":sunny: waking \(Self.target(cluster, namespaces, all: all))\(span) (operation \(operation.id.prefix(8)))\(Self.throughGit(operation))", operation: operation))
             case .sleep(let cluster, let namespaces, let all):
                 let operation = try await hub.request(.sleep, cluster: cluster, namespaces: namespaces, all: all, duration: nil, reason: "Slack", by: principal, source: "slack")
-                return .success(ActionResult(line: ":zzz: putting \(Self.target(cluster, namespaces, all: all)) to sleep (operation \(operation.id.prefix(8)))", operation: operation))
+                return .success(ActionResult(line: ":zzz: putting \(Self.target(cluster, namespaces, all: all)) to sleep (operation \(operation.id.prefix(8)))\(Self.throughGit(operation))", operation: operation))
             case .override(let proposal):
                 if let duration = proposal.duration { try hub.checkLimits(duration: duration, reason: nil) }
                 let until = proposal.until ?? proposal.duration.map { now.addingTimeInterval($0.inSeconds) }
@@ -141,6 +141,11 @@ struct SlackCommandRunner: Sendable {
         } catch {
             return .failure(error)
         }
+    }
+
+    /// For a request that goes through a GitLab merge request (GitOps): says so.
+    static func throughGit(_ operation: OperationRecord) -> String {
+        operation.state == .waiting ? ", through a GitLab merge request: its link follows here" : ""
     }
 
     /// Per cluster: health, which namespaces sleep and which are awake, and the next change, in

@@ -20,9 +20,14 @@ actor SlackFollowUps {
         var operation: OperationRecord
         var target: Target
         var user: String
+        /// GitOps stages already posted.
+        var stagesPosted = 0
         /// The zone of the namespace's schedule (else `slack.timeZone`), for times in the message.
         var timeZone: String
     }
+
+    /// GitOps stages worth a post of their own as a request advances (the result comes last).
+    static let announcedStages: Set<String> = ["mr_opened", "awaiting_approval", "merged"]
 
     static let maxPosts = 5
     static let window: TimeInterval = 1800
@@ -78,8 +83,10 @@ actor SlackFollowUps {
     func check() async {
         let now = clock.now
         var still: [Pending] = []
-        for item in pending {
-            guard let current = try? await store.operation(id: item.operation.id), current.finishedAt != nil else {
+        for var item in pending {
+            let current = try? await store.operation(id: item.operation.id)
+            if let current { await postStages(current, of: &item) }
+            guard let current, current.finishedAt != nil else {
                 if now.timeIntervalSince(item.operation.createdAt) < Self.window { still.append(item) }
                 continue
             }
@@ -87,6 +94,24 @@ actor SlackFollowUps {
         }
         pending = still
         posts = posts.filter { now.timeIntervalSince($0.value.since) < Self.window }
+    }
+
+    /// Posts the GitOps stages the operation passed since the last look, in one message: the
+    /// merge request's link as soon as it is open (people may have to approve it), then the merge.
+    private func postStages(_ operation: OperationRecord, of item: inout Pending) async {
+        let stages = OperationStages.list(operation.stages)
+        guard stages.count > item.stagesPosted else { return }
+        let new = stages[item.stagesPosted...].filter { Self.announcedStages.contains($0["stage"]?.string ?? "") }
+        item.stagesPosted = stages.count
+        guard !new.isEmpty else { return }
+        let lines = new.map { stage in
+            let link = stage["url"]?.string.map { " <\($0)|merge request>" } ?? ""
+            return "• \(OperationStages.text(stage))\(link)"
+        }
+        let text = ":twisted_rightwards_arrows: <@\(item.user)>: \(operation.action) of *\(operation.cluster)/\(operation.namespaces.joined(separator: ", "))* " +
+            "goes through GitLab:\n" + lines.joined(separator: "\n")
+        let message: JSONValue = ["text": .string(text), "response_type": "in_channel", "replace_original": false]
+        await post(message, to: item.target, sentAt: item.operation.createdAt, key: "followup:\(operation.id):stage\(item.stagesPosted)")
     }
 
     func run() async {

@@ -97,6 +97,10 @@ public final class SlackNotifier: HubEventSink {
         await notify(["type": .string(type), "operation": details, "actor": .string(operation.actor), "reason": operation.reason.map(JSONValue.string) ?? .null], cluster: cluster, namespaces: [namespace], timeZone: timeZone, key: "operation:\(operation.id):\(namespace)")
     }
 
+    public func notice(_ event: JSONValue, cluster: ClusterConfiguration, namespace: String?, key: String) async {
+        await notify(event, cluster: cluster, namespaces: namespace.map { [$0] } ?? [], key: key)
+    }
+
     // MARK: Watching for what is about to happen
 
     /// Every 30 s of hub time (so a demo at `--speed 60` still warns ten minutes ahead):

@@ -81,8 +81,12 @@ struct Overrides: AsyncParsableCommand {
         func run() async throws {
             let client = options.client
             // The hub takes any unique start of an id.
-            try await calling { () async throws(HubClientError) in try await client.delete("/api/v1/overrides/\(id)") }
-            print("override \(id) cleared")
+            let answer = try await calling { () async throws(HubClientError) in try await client.delete("/api/v1/overrides/\(id)") }
+            if let operation = answer[path: ["operation", "id"]]?.string {
+                print("override \(id) is cleared through a GitLab merge request: follow it with `sandman operations \(operation)`")
+            } else {
+                print("override \(id) cleared")
+            }
         }
     }
 }

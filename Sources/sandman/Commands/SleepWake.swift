@@ -74,7 +74,7 @@ private func requestOperation(_ action: String, target: OperationTarget, options
     case .json, .yaml:
         print(Report.render(["operation": operation], as: options.output))
     }
-    if ["failed", "partial", "superseded"].contains(operation["state"]?.string ?? "") { throw ExitCode(1) }
+    if ["failed", "partial", "superseded", "rejected"].contains(operation["state"]?.string ?? "") { throw ExitCode(1) }
 }
 
 enum OperationSummary {
@@ -86,6 +86,10 @@ enum OperationSummary {
         var lines = ["operation \(operation["id"]?.string ?? "?"): \(operation["action"]?.string ?? "?") \(target) \(operation["state"]?.string ?? "?")"]
         let skipped = summary["skipped"]?.array ?? []
         let failed = summary["failed"]?.array ?? []
+        for stage in operation["stages"]?.array ?? [] {
+            let detail = [stage["detail"]?.string, stage["namespace"]?.string.map { "(\($0))" }, stage["url"]?.string].compactMap { $0 }
+            lines.append("  \(Report.localTime(stage["at"]?.string))  " + ([stage["stage"]?.string ?? "?"] + detail).joined(separator: " "))
+        }
         lines.append("  " + counts(summary))
         for (namespace, part) in (summary["namespaces"]?.object ?? [:]).sorted(by: { $0.key < $1.key }) {
             lines.append("  \(namespace): \(counts(part))")
