@@ -129,26 +129,11 @@ struct Segment {
     func rendered(_ value: JSONValue) throws(SleepInfoManifest.ManifestError) -> String {
         let marker = text.hasPrefix("---") ? String(text.prefix { $0 != "\n" }) + "\n" : ""
         do {
-            var yaml = try Yams.dump(object: value.plainObject, width: -1, sortKeys: true)
+            var yaml = try value.yamlText(width: -1)
             if text.hasSuffix("\n") == false, yaml.hasSuffix("\n") { yaml.removeLast() }
             return marker + yaml
         } catch {
             throw .init(description: "cannot write the manifest: \(error)")
-        }
-    }
-}
-
-extension JSONValue {
-    /// The value as Foundation objects, for Yams' serializer.
-    var plainObject: Any {
-        switch self {
-        case .null: NSNull()
-        case .bool(let value): value
-        case .int(let value): Int(value)
-        case .double(let value): value
-        case .string(let value): value
-        case .array(let values): values.map(\.plainObject)
-        case .object(let members): members.mapValues(\.plainObject)
         }
     }
 }

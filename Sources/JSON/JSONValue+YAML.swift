@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// Why a YAML text could not be turned into JSON.
@@ -69,6 +70,26 @@ extension JSONValue {
         case Tag.Name.int.rawValue: return node.int.map { .int(Int64($0)) } ?? .string(scalar.string)
         case Tag.Name.float.rawValue: return node.float.map(JSONValue.double) ?? .string(scalar.string)
         default: return .string(scalar.string)
+        }
+    }
+}
+
+extension JSONValue {
+    /// The value as YAML text, keys sorted; `width` -1 never folds long lines.
+    public func yamlText(width: Int = 0) throws -> String {
+        try Yams.dump(object: foundationObject, width: width, sortKeys: true)
+    }
+
+    /// The value as Foundation objects, which Yams' serializer takes.
+    private var foundationObject: Any {
+        switch self {
+        case .null: NSNull()
+        case .bool(let value): value
+        case .int(let value): Int(value)
+        case .double(let value): value
+        case .string(let value): value
+        case .array(let values): values.map(\.foundationObject)
+        case .object(let members): members.mapValues(\.foundationObject)
         }
     }
 }

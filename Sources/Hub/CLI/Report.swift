@@ -1,7 +1,6 @@
 import Foundation
 import JSON
 import Scheduling
-import Yams
 
 /// Text output of the CLI: tables, relative times, colours, JSON and YAML.
 public enum Report {
@@ -58,7 +57,7 @@ public enum Report {
     public static func render(_ value: JSONValue, as format: Format) -> String {
         switch format {
         case .json, .table: return value.prettySerialized()
-        case .yaml: return (try? Yams.dump(object: value.foundationObject, sortKeys: true)) ?? value.prettySerialized()
+        case .yaml: return (try? value.yamlText()) ?? value.prettySerialized()
         }
     }
 
@@ -112,20 +111,5 @@ public enum Report {
             return [namespace["cluster"]?.string ?? cluster ?? "", namespace["namespace"]?.string ?? "?", coloredState, namespace["unit"]?.string ?? "", nextText, overrideText, note]
         }
         return table(["CLUSTER", "NAMESPACE", "STATE", "SCHEDULE", "NEXT", "OVERRIDE", "NOTE"], rows)
-    }
-}
-
-extension JSONValue {
-    /// The value as Foundation objects, for serializers that take them (YAML).
-    var foundationObject: Any {
-        switch self {
-        case .null: NSNull()
-        case .bool(let value): value
-        case .int(let value): Int(value)
-        case .double(let value): value
-        case .string(let value): value
-        case .array(let values): values.map(\.foundationObject)
-        case .object(let members): members.mapValues(\.foundationObject)
-        }
     }
 }
