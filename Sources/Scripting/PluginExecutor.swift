@@ -219,8 +219,9 @@ final class PluginExecutor: @unchecked Sendable {
                 abandonedThreads -= 1
                 let cpu = worker.cpuClock?.used.flatMap { used in worker.cpuAtAbandonment.map { used - $0 } } ?? .zero
                 cpuAfterAbandonment += cpu
-                condition.unlock()
+                // Under the lock, as in `expire`: whoever sees the thread gone sees its state gone.
                 abandonedStates.remove(file: source.file)
+                condition.unlock()
                 source.logger.debug("abandoned plugin thread ended", metadata: [
                     "plugin": "\(source.file)", "thread.cpuAfterDeadline": "\(cpu.sandmanText)",
                 ])
