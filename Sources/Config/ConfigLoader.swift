@@ -32,6 +32,7 @@ public enum ConfigLoader {
         configuration.clusters = readClusters(in: configuration.clusterDirectory, diagnostics: diagnostics)
         check(configuration, root: root)
         guard diagnostics.issues.isEmpty else { throw ConfigError(issues: diagnostics.issues) }
+        configuration.warnings = diagnostics.warnings
         return configuration
     }
 
@@ -343,11 +344,14 @@ public enum ConfigLoader {
             namespaces.rejectUnknownFields()
         }
 
-        cluster.schedules = root["schedules"].items().compactMap(readSchedule)
+        let scheduleNodes = root["schedules"].items()
+        let schedules = scheduleNodes.map(readSchedule)
+        cluster.schedules = schedules.compactMap { $0 }
         let scheduleNames = cluster.schedules.map(\.name)
         for duplicate in Set(scheduleNames) where scheduleNames.filter({ $0 == duplicate }).count > 1 {
             root["schedules"].report("schedule name \"\(duplicate)\" is used more than once")
         }
+        warnAboutShadowedSchedules(schedules, nodes: scheduleNodes)
         cluster.teams = root["teams"].items().compactMap(readTeam)
         let teamNames = cluster.teams.map(\.name)
         for duplicate in Set(teamNames) where teamNames.filter({ $0 == duplicate }).count > 1 {
@@ -436,6 +440,22 @@ public enum ConfigLoader {
         node.rejectUnknownFields()
         guard name != nil, weekdays != nil, sleepAt != nil else { return nil }
         return schedule
+    }
+
+    /// A namespace takes the first schedule naming it: a schedule whose every pattern an
+    /// earlier one covers never applies (the earlier one is probably meant to exclude them).
+    private static func warnAboutShadowedSchedules(_ schedules: [ClusterConfiguration.HubSchedule?], nodes: [ConfigNode]) {
+        for (index, schedule) in schedules.enumerated() {
+            guard let schedule, !schedule.namespaces.isEmpty else { continue }
+            let earlier = schedules[..<index].compactMap { $0 }
+            let shadowing = schedule.namespaces.map { pattern in earlier.first { $0.namespaces.contains { $0.covers(pattern) } } }
+            guard shadowing.allSatisfy({ $0 != nil }) else { continue }
+            let names = Set(shadowing.compactMap { $0?.name }).sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+            nodes[index]["namespaces"].warn(
+                "schedule \"\(schedule.name)\" never applies: every namespace it names is taken first by \(names) "
+                    + "(a namespace follows the first schedule that names it; move this one up or narrow the earlier one)"
+            )
+        }
     }
 
     // MARK: Cross-file checks

@@ -6,8 +6,14 @@ import Yams
 final class ConfigDiagnostics {
     private(set) var issues: [ConfigIssue] = []
 
+    private(set) var warnings: [ConfigIssue] = []
+
     func report(_ issue: ConfigIssue) {
         issues.append(issue)
+    }
+
+    func warn(_ issue: ConfigIssue) {
+        warnings.append(issue)
     }
 }
 
@@ -43,6 +49,10 @@ final class ConfigNode {
 
     func report(_ message: String) {
         diagnostics.report(ConfigIssue(file: file, line: line, field: path, message: message))
+    }
+
+    func warn(_ message: String) {
+        diagnostics.warn(ConfigIssue(file: file, line: line, field: path, message: message))
     }
 
     private var kindDescription: String {

@@ -164,6 +164,9 @@ public struct HubConfiguration: Sendable {
     /// only as its hash at start, so a new deployment has a way in without `kubectl exec`.
     public var bootstrapToken: String?
     public var clusters: [ClusterConfiguration] = []
+    /// What loads but is likely a mistake (a schedule that can never apply): said by
+    /// `config validate` and logged at start, never refused.
+    public var warnings: [ConfigIssue] = []
 
     public func cluster(named name: String) -> ClusterConfiguration? {
         clusters.first { $0.name == name }

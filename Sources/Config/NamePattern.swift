@@ -12,11 +12,26 @@ public struct NamePattern: Sendable, Hashable, CustomStringConvertible {
     public var description: String { text }
 
     public func matches(_ name: String) -> Bool {
-        let name = Array(name)
+        match(Array(name)) { symbol, character in symbol == "?" || symbol == character }
+    }
+
+    /// True when every name `other` matches, this pattern matches too: `other`'s text matched
+    /// as if it were a name, where this pattern's `*` takes any run of `other`'s symbols (its
+    /// wildcards included) and its `?` any one symbol but `*`. Never true wrongly; it may miss
+    /// an equivalent spelling (`?*` against `*?`).
+    public func covers(_ other: NamePattern) -> Bool {
+        match(other.characters) { symbol, character in
+            symbol != "*" && (symbol == character || symbol == "?" && character != "*")
+        }
+    }
+
+    /// Matches `text` with this pattern's `*` (any run, by backtracking), every other symbol
+    /// taking one character when `takes` says so.
+    private func match(_ text: [Character], takes: (Character, Character) -> Bool) -> Bool {
         var p = 0, n = 0
         var starAt: Int?, resumeAt = 0
-        while n < name.count {
-            if p < characters.count, characters[p] == "?" || characters[p] == name[n] {
+        while n < text.count {
+            if p < characters.count, characters[p] != "*", takes(characters[p], text[n]) {
                 p += 1; n += 1
             } else if p < characters.count, characters[p] == "*" {
                 starAt = p; resumeAt = n; p += 1

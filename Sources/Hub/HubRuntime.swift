@@ -38,6 +38,7 @@ public enum HubRuntime {
         }
         let delivery = SlackDelivery(settings: configuration.slack, store: store, clock: clock, logger: logger, console: console)
         for warning in startupWarnings(configuration.slack, console: console != nil) { logger.warning("\(warning)") }
+        for warning in configuration.warnings { logger.warning("\(warning)") }
         let notifier = SlackNotifier(configuration: configuration, plugins: plugins, delivery: delivery, clock: clock, logger: logger)
         let hub = try Hub(
             configuration: configuration, store: store, clock: clock, policy: PluginAdvisor(host: plugins),

@@ -88,6 +88,29 @@ struct ConfigLoaderTests {
         let configuration = try ConfigLoader.load(path: root.appendingPathComponent("sandman.yaml").path, environment: [:])
         #expect(configuration.clusters.map(\.name).sorted() == ["dev", "production", "staging"])
         #expect(configuration.cluster(named: "production")?.tier == .production)
+        #expect(configuration.warnings.isEmpty, "\(configuration.warnings)")
+    }
+
+    /// The team `validHub`'s Slack principal names.
+    static let webTeam = "teams: [{name: web, namespaces: [\"web-*\"]}]\n"
+
+    @Test func aScheduleAnEarlierOneCoversIsReportedAsNeverApplying() throws {
+        let schedule = { (name: String, namespaces: String) in
+            "  - {name: \(name), namespaces: \(namespaces), weekdays: \"1-5\", sleepAt: \"20:00\", wakeUpAt: \"08:00\"}\n"
+        }
+        let cluster = "tier: staging\nschedules:\n" + schedule("office-hours", "[\"web-*\", \"batch-*\"]")
+            + schedule("weekend", "[\"batch-night-*\", \"web-?\"]") + schedule("late", "[\"batch-*\", \"api\"]")
+            + Self.webTeam
+        let configuration = try load(clusters: ["staging.yaml": cluster])
+        let warning = try #require(configuration.warnings.first)
+        #expect(configuration.warnings.count == 1, "\(configuration.warnings)")
+        #expect(warning.file.hasSuffix("clusters/staging.yaml"))
+        #expect(warning.line == 4)
+        #expect(warning.field == "schedules[1].namespaces")
+        #expect(warning.message.hasPrefix("schedule \"weekend\" never applies: every namespace it names is taken first by \"office-hours\""))
+        // In the other order both apply (to some namespaces at least).
+        let reordered = "tier: staging\nschedules:\n" + schedule("weekend", "[\"batch-night-*\"]") + schedule("office-hours", "[\"*\"]") + Self.webTeam
+        #expect(try load(clusters: ["staging.yaml": reordered]).warnings.isEmpty)
     }
 
     struct BrokenCase: Sendable, CustomTestStringConvertible {
@@ -225,5 +248,40 @@ struct NamePatternTests {
     ])
     func matches(pattern: String, name: String, expected: Bool) {
         #expect(NamePattern(pattern).matches(name) == expected)
+    }
+
+    @Test(arguments: [
+        ("*", "batch-*", true), ("batch-*", "batch-*", true), ("batch-*", "batch-night-*", true), ("b*", "batch-?", true),
+        ("batch-?", "batch-*", false), ("batch-*", "*", false), ("payments", "payments", true), ("payments", "payments-*", false),
+        ("*-test", "web-*-test", true), ("*-test", "web-*", false), ("?-*", "a-b", true), ("?", "*", false), ("??", "?x", true),
+    ])
+    func covers(pattern: String, other: String, expected: Bool) {
+        #expect(NamePattern(pattern).covers(NamePattern(other)) == expected)
+    }
+
+    /// `covers` is never wrong when it says yes: every name the covered pattern matches, the
+    /// covering one matches too (names drawn from the covered pattern's own wildcards).
+    @Test func coversIsNeverTrueWrongly() {
+        var random = SeededGenerator()
+        let symbols: [Character] = ["a", "b", "-", "?", "*"]
+        let pattern = { (length: Int) in NamePattern(String((0..<length).map { _ in symbols.randomElement(using: &random)! })) }
+        var covered = 0
+        for _ in 0..<20_000 {
+            let wide = pattern(Int.random(in: 0...4, using: &random)), narrow = pattern(Int.random(in: 0...5, using: &random))
+            guard wide.covers(narrow) else { continue }
+            covered += 1
+            for _ in 0..<20 {
+                let name = String(narrow.text.flatMap { symbol -> [Character] in
+                    switch symbol {
+                    case "*": (0..<Int.random(in: 0...3, using: &random)).map { _ in "ab-".randomElement(using: &random)! }
+                    case "?": ["ab-".randomElement(using: &random)!]
+                    default: [symbol]
+                    }
+                })
+                #expect(narrow.matches(name))
+                #expect(wide.matches(name), "\(wide) covers \(narrow) but not \(name) (seed \(random.seed))")
+            }
+        }
+        #expect(covered > 1_000, "too few covering pairs drawn to test anything (seed \(random.seed))")
     }
 }

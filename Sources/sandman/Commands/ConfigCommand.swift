@@ -22,6 +22,7 @@ struct ConfigCommand: AsyncParsableCommand {
 
         func run() async throws {
             let loaded = try loadConfiguration(config.config)
+            for warning in loaded.warnings { printError("warning: \(warning)") }
             // Each kubeconfig and context is read (no connection): a typo'd context is found here, not at
             // serve. A kubeconfig absent from this machine (checked away from the hub) is only noted.
             var unreachable: [ConfigIssue] = []
