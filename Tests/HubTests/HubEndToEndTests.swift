@@ -66,6 +66,16 @@ struct HubEndToEndTests {
 
         let yaml = try await fixture.cli(["status", "-o", "yaml"])
         #expect(yaml.stdout.contains("name: staging"))
+
+        // Watched into a file (as into a pipe): each view arrives when drawn, without escapes.
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let watch = try SignalledProcess(
+            arguments: ["status", "--watch", "--hub", fixture.url, "--token", fixture.tokens["admin"]!], log: directory.path + "/watch.log"
+        )
+        #expect(await eventually { watch.logText.components(separatedBy: "CLUSTER").count > 2 }, "\(watch.logText)")
+        _ = try await watch.stop(with: SIGTERM)
+        #expect(!watch.logText.contains("\u{1B}["), "\(watch.logText)")
     }
 
     @Test func aWholeClusterWakeCoversEveryNamespaceInOneOperation() async throws {

@@ -35,4 +35,24 @@ struct PluginsCommandTests {
         #expect(broken.stderr.contains("policy/q.lua:1: ')' expected near <eof>"), "\(broken.stderr)")
         #expect(broken.stdout.contains("2 plugin(s) checked, 1 problem(s)"))
     }
+
+    @Test func listSaysEachPluginOnceAndFailsWhenOneDoesNotLoad() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/p.lua", "function decide(ctx) return {action = 'keep'} end")
+        let loaded = try await plugins(["list", directory.path])
+        #expect(loaded.status == 0, "\(loaded.stderr)")
+        #expect(loaded.stdout.split(separator: "\n").map { $0.split(separator: " ").prefix(3) } == [["FILE", "KIND", "STATE"], ["policy/p.lua", "policy", "loaded"]])
+        #expect(loaded.stderr.isEmpty, "\(loaded.stderr)")
+
+        try directory.write("policy/q.lua", "function decide(ctx")
+        let broken = try await plugins(["list", directory.path])
+        #expect(broken.status == 1)
+        #expect(broken.stdout.contains("policy/q.lua  policy  failed  -"), "\(broken.stdout)")
+        #expect(broken.stdout.contains("policy/q.lua:1: ')' expected near <eof>"))
+        #expect(broken.stderr.isEmpty, "\(broken.stderr)")
+        // The host's log when asked for.
+        let logged = try await plugins(["list", directory.path, "--log-level", "info"])
+        #expect(logged.stderr.contains("plugin loaded"), "\(logged.stderr)")
+    }
 }

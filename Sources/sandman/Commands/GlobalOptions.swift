@@ -7,11 +7,12 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Log format: text or json.")
     var logFormat: LogFormat = .text
 
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: Logger.Level = .info
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical. (default: info; warning for commands that print a report)")
+    var logLevel: Logger.Level?
 
-    func bootstrapLogging() {
-        logFormat.bootstrap(level: logLevel)
+    /// `quietLevel`: the default of a command whose report already says what the log would.
+    func bootstrapLogging(quietLevel: Logger.Level = .info) {
+        logFormat.bootstrap(level: logLevel ?? quietLevel)
     }
 }
 

@@ -21,7 +21,10 @@ struct Plugins: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Load every plugin and show its kind, state, version and last error.",
-            discussion: "With --running: what the running hub serves instead, with the failures of its calls."
+            discussion: """
+                With --running: what the running hub serves instead, with the failures of its calls. \
+                Exits with 1 when a plugin is not loaded (failed, stale or disabled).
+                """
         )
 
         @OptionGroup var plugins: DirectoryArgument
@@ -33,28 +36,33 @@ struct Plugins: AsyncParsableCommand {
             if running {
                 let client = hub.client
                 let answer = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/plugins") }
+                let plugins = answer["plugins"]?.array ?? []
                 if hub.output != .table {
                     print(Report.render(answer, as: hub.output))
-                    return
+                } else {
+                    let rows = plugins.map { plugin in
+                        [
+                            plugin["file"]?.string ?? "?", plugin["kind"]?.string ?? "?", plugin["state"]?.string ?? "?",
+                            plugin["version"]?.string ?? "-", String(plugin["failures"]?.int ?? 0),
+                            String(plugin["abandonedStates"]?.int ?? 0),
+                            plugin["loadError"]?.string ?? plugin["disabledError"]?.string ?? plugin["lastCallError"]?.string ?? "",
+                        ]
+                    }
+                    let header = ["FILE", "KIND", "STATE", "VERSION", "FAILURES", "ABANDONED", "ERROR"]
+                    for line in table(header: header, rows: rows) { print(line) }
                 }
-                let rows = (answer["plugins"]?.array ?? []).map { plugin in
-                    [
-                        plugin["file"]?.string ?? "?", plugin["kind"]?.string ?? "?", plugin["state"]?.string ?? "?", plugin["version"]?.string ?? "-",
-                        String(plugin["failures"]?.int ?? 0), String(plugin["abandonedStates"]?.int ?? 0),
-                        plugin["loadError"]?.string ?? plugin["disabledError"]?.string ?? plugin["lastCallError"]?.string ?? "",
-                    ]
-                }
-                for line in table(header: ["FILE", "KIND", "STATE", "VERSION", "FAILURES", "ABANDONED", "ERROR"], rows: rows) { print(line) }
+                if plugins.contains(where: { $0["state"] != "loaded" }) { throw ExitCode(1) }
                 return
             }
             try requireDirectory(plugins.directory)
-            let host = PluginHost(configuration: .init(directory: plugins.directory), clock: { Date() }, logger: logger(global))
+            let host = PluginHost(configuration: .init(directory: plugins.directory), clock: { Date() }, logger: logger(global, quietLevel: .critical))
             await host.reload()
             let statuses = host.statuses()
             let rows = statuses.map { status in
                 [status.file, status.kind.rawValue, status.state.rawValue, status.version ?? "-", status.lastError?.description ?? ""]
             }
             for line in table(header: ["FILE", "KIND", "STATE", "VERSION", "ERROR"], rows: rows) { print(line) }
+            if statuses.contains(where: { $0.state != .loaded }) { throw ExitCode(1) }
         }
     }
 
@@ -101,9 +109,10 @@ struct Plugins: AsyncParsableCommand {
     }
 }
 
-/// Sets up logging (once per process, so once per command) and returns the commands' logger.
-private func logger(_ global: GlobalOptions) -> Logger {
-    global.bootstrapLogging()
+/// Sets up logging (once per process, so once per command) and returns the commands' logger,
+/// at `quietLevel` unless asked: each report already says what loaded and what failed.
+private func logger(_ global: GlobalOptions, quietLevel: Logger.Level = .warning) -> Logger {
+    global.bootstrapLogging(quietLevel: quietLevel)
     return Logger(label: "sandman.plugins")
 }
 

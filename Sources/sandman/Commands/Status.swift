@@ -19,11 +19,14 @@ struct Status: AsyncParsableCommand {
         repeat {
             let answer = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/clusters") }
             let clusters = answer["clusters"]?.array ?? []
-            if watch { print("\u{1B}[2J\u{1B}[H", terminator: "") }
+            // On a terminal each view replaces the last; piped, the views follow one another.
+            if watch { print(isatty(STDOUT_FILENO) == 1 ? "\u{1B}[2J\u{1B}[H" : "", terminator: "") }
             switch options.output {
             case .table: print(Report.statusTable(clusters, colors: options.colors))
             case .json, .yaml: print(Report.render(answer, as: options.output))
             }
+            // Piped output is buffered until exit, which a watch never reaches.
+            fflush(nil)
             if !watch {
                 if clusters.contains(where: { $0["ready"]?.bool != true }) { throw ExitCode(3) }
                 return
