@@ -190,8 +190,7 @@ struct HubEndToEndTests {
         #expect(overrides.body["overrides"]?.array?.first?["until"] == "2027-01-04T23:00:00Z")
 
         // Nothing happens before the override ends...
-        fixture.clock.advance(by: 3600)
-        try await Task.sleep(for: .milliseconds(500))
+        #expect(await fixture.settle(at: instant("2027-01-04T22:00:00Z")))
         #expect(await fixture.replicas("staging", "shop") == original)
         // ...and at its end the schedule takes over again.
         fixture.clock.advance(by: 3601)
@@ -223,6 +222,17 @@ struct HubEndToEndTests {
         let cleared = try await fixture.cli(["overrides", "delete", String(short)])
         #expect(cleared.status == 0, "\(cleared.stderr)")
         #expect(try await fixture.api("GET", "/api/v1/overrides").body["overrides"]?.array?.isEmpty == true)
+        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+
+        // An override without an operation: kept awake until cleared, the hub wakes it.
+        let kept = try await fixture.cli(["overrides", "create", "staging", "shop", "--kind", "wake", "--reason", "load test"])
+        #expect(kept.status == 0, "\(kept.stderr)")
+        let row = kept.stdout.split(separator: "\n").dropFirst().first.map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+        #expect(row?.dropFirst().prefix(4) == ["staging", "shop", "wake", "until"], "\(kept.stdout)")
+        #expect(await eventually { await fixture.replicas("staging", "shop") == original })
+        let skipFor = try await fixture.cli(["overrides", "create", "staging", "shop", "--kind", "skip", "--for", "1h"])
+        #expect(skipFor.status == 1)
+        #expect(skipFor.stderr.contains("(duration): a skip override ends with the next transition"), "\(skipFor.stderr)")
     }
 
     @Test func tokenRolesAreEnforced() async throws {
