@@ -139,6 +139,7 @@ let package = Package(
         .target(
             name: "Config",
             dependencies: [
+                "JSON",
                 "Scheduling",
                 .product(name: "Yams", package: "Yams"),
             ],

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Scheduling
 import Yams
 
@@ -54,23 +55,10 @@ public enum ConfigLoader {
             }
             guard node.expectMapping() else { return nil }
             return node
-        } catch let error as YamlError {
-            diagnostics.report(yamlIssue(error, file: path))
-            return nil
         } catch {
-            diagnostics.report(ConfigIssue(file: path, field: "", message: "invalid YAML: \(error)"))
+            let problem = YAMLConversionError(error)
+            diagnostics.report(ConfigIssue(file: path, line: problem.line, field: "", message: problem.reason))
             return nil
-        }
-    }
-
-    private static func yamlIssue(_ error: YamlError, file: String) -> ConfigIssue {
-        switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-            ConfigIssue(file: file, line: mark.line, field: "", message: "invalid YAML: \(problem)")
-        case .duplicatedKeysInMapping(let duplicates, _):
-            ConfigIssue(file: file, field: "", message: "duplicate keys: \(duplicates.joined(separator: ", "))")
-        default:
-            ConfigIssue(file: file, field: "", message: "invalid YAML: \(error)")
         }
     }
 

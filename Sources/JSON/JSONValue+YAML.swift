@@ -6,6 +6,23 @@ public struct YAMLConversionError: Error, Sendable, CustomStringConvertible {
     public var line: Int?
     public var reason: String
     public var description: String { line.map { "line \($0): \(reason)" } ?? reason }
+
+    public init(line: Int?, reason: String) {
+        self.line = line
+        self.reason = reason
+    }
+
+    /// A Yams error as a line and one sentence: `invalid YAML: <problem>` or `duplicate keys: a, b`.
+    public init(_ error: any Error) {
+        switch error as? YamlError {
+        case .scanner(_, let problem, let mark, _)?, .parser(_, let problem, let mark, _)?, .composer(_, let problem, let mark, _)?:
+            self.init(line: mark.line, reason: "invalid YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, _)?:
+            self.init(line: nil, reason: "duplicate keys: \(duplicates.joined(separator: ", "))")
+        default:
+            self.init(line: nil, reason: "invalid YAML: \(error)")
+        }
+    }
 }
 
 extension JSONValue {
@@ -20,7 +37,7 @@ extension JSONValue {
         } catch let error as YAMLConversionError {
             throw error
         } catch {
-            throw YAMLConversionError(line: nil, reason: "\(error)")
+            throw YAMLConversionError(error)
         }
     }
 
@@ -28,15 +45,18 @@ extension JSONValue {
     public static func documents(yaml text: String) throws(YAMLConversionError) -> [JSONValue] {
         do {
             var documents: [JSONValue] = []
-            for node in try Yams.compose_all(yaml: text) {
+            var nodes = try Yams.compose_all(yaml: text)
+            while let node = nodes.next() {
                 let value = try JSONValue(node: node)
                 if value != .null { documents.append(value) }
             }
+            // The sequence ends at a syntax error and keeps it here rather than throwing it.
+            if let error = nodes.error { throw error }
             return documents
         } catch let error as YAMLConversionError {
             throw error
         } catch {
-            throw YAMLConversionError(line: nil, reason: "\(error)")
+            throw YAMLConversionError(error)
         }
     }
 

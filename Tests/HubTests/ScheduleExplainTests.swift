@@ -54,6 +54,32 @@ struct ScheduleExplainTests {
         #expect(try JSONValue(parsing: chosen.stdout)["transitions"]?.array?.first?["action"] == "sleep")
     }
 
+    @Test func aManifestOfSeveralDocumentsNamesItsSleepInfos() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let sleepInfo = { (name: String, sleepAt: String) in
+            "apiVersion: kube-green.com/v1alpha1\nkind: SleepInfo\nmetadata: {name: \(name), namespace: shop}\nspec: {weekdays: \"*\", sleepAt: \"\(sleepAt)\"}\n"
+        }
+        let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"
+        let one = try directory.write("one.yaml", deployment + "---\n" + sleepInfo("nights", "20:00"))
+        let single = try await explain([one, "--at", "2027-01-04T12:00:00Z", "-o", "json"])
+        #expect(single.status == 0, "\(single.stderr)")
+        #expect(try JSONValue(parsing: single.stdout)["transitions"]?.array?.first?["utc"] == "2027-01-04T20:00:00Z")
+
+        let two = try directory.write("two.yaml", sleepInfo("nights", "20:00") + "---\n" + sleepInfo("late", "23:00"))
+        let ambiguous = try await explain([two])
+        #expect(ambiguous.status == 1)
+        #expect(ambiguous.stderr.contains("two.yaml: --schedule: \"\": the file has 2 SleepInfos; choose one: shop/nights, shop/late"), "\(ambiguous.stderr)")
+        let chosen = try await explain([two, "--schedule", "shop/late", "--at", "2027-01-04T12:00:00Z", "-o", "json"])
+        #expect(chosen.status == 0, "\(chosen.stderr)")
+        #expect(try JSONValue(parsing: chosen.stdout)["transitions"]?.array?.first?["utc"] == "2027-01-04T23:00:00Z")
+
+        let broken = try directory.write("broken.yaml", "spec: {weekdays: x}\n---\na: b: c\n")
+        let invalid = try await explain([broken])
+        #expect(invalid.status == 1)
+        #expect(invalid.stderr.hasPrefix("\(broken):3: invalid YAML: mapping values are not allowed"), "\(invalid.stderr)")
+    }
+
     @Test func badInputIsNamed() async throws {
         let days = try await explain(["--weekdays", "1-9", "--sleep-at", "20:00"])
         #expect(days.status == 1)

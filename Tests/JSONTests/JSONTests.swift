@@ -66,6 +66,13 @@ struct JSONParsingTests {
         #expect(documents[1] == [["op": "add", "path": "/spec/replicas", "value": 0]])
     }
 
+    /// Yams ends its document sequence at a syntax error without throwing it: the documents
+    /// read before it must not pass for the whole file.
+    @Test(arguments: ["a: b: c\n", "kind: A\n---\nkind: B\n  bad: indent\n", "kind: A\n---\n[1, 2\n"])
+    func aSyntaxErrorInAnyDocumentIsThrown(_ text: String) {
+        #expect(throws: YAMLConversionError.self) { try JSONValue.documents(yaml: text) }
+    }
+
     @Test func codableBridgesThroughFoundation() throws {
         let value: JSONValue = ["a": [1, 2.5, "x", .null, true]]
         let data = try JSONEncoder().encode(value)

@@ -14,11 +14,36 @@ public struct ScheduleExplanation: Sendable {
         self.transitions = schedule.transitions(after: at, count: count)
     }
 
-    /// Reads a schedule from a SleepInfo manifest or a hub schedule entry (YAML).
-    /// The schedule of a SleepInfo manifest, a hub schedule entry, or the hub schedule `name` of a
-    /// `clusters/<name>.yaml` file (its only one when `name` is nil).
+    /// The schedule of a SleepInfo manifest (one of several documents: `name` picks a SleepInfo
+    /// by name or namespace/name when there are several), a hub schedule entry, or the hub
+    /// schedule `name` of a `clusters/<name>.yaml` file (its only one when `name` is nil).
     public static func schedule(fromYAML text: String, source: String, name: String? = nil) throws -> SleepSchedule {
-        let document = try JSONValue(yaml: text)
+        let documents = try JSONValue.documents(yaml: text)
+        let sleepInfos = documents.filter { $0["kind"]?.string == "SleepInfo" }
+        let document: JSONValue
+        if documents.count > 1 {
+            let label = { (info: JSONValue) in
+                [info[path: ["metadata", "namespace"]]?.string, info[path: ["metadata", "name"]]?.string].compactMap { $0 }.joined(separator: "/")
+            }
+            let labels = sleepInfos.map(label).joined(separator: ", ")
+            if let name {
+                let chosen = sleepInfos.first { label($0) == name || $0[path: ["metadata", "name"]]?.string == name }
+                guard let chosen else {
+                    throw ScheduleError(field: "--schedule", value: name, reason: "no such SleepInfo in the file; SleepInfos: \(labels)")
+                }
+                document = chosen
+            } else if sleepInfos.count == 1 {
+                document = sleepInfos[0]
+            } else {
+                throw ScheduleError(
+                    field: "--schedule", value: "",
+                    reason: sleepInfos.isEmpty ? "the file has \(documents.count) documents and no SleepInfo"
+                        : "the file has \(sleepInfos.count) SleepInfos; choose one: \(labels)"
+                )
+            }
+        } else {
+            document = documents.first ?? .null
+        }
         var spec = document["kind"]?.string == "SleepInfo" ? (document["spec"] ?? .emptyObject) : document
         if let schedules = document["schedules"]?.array {
             let names = schedules.compactMap { $0["name"]?.string }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hub
+import JSON
 import Scheduling
 
 struct Schedule: AsyncParsableCommand {
@@ -16,7 +17,7 @@ struct Schedule: AsyncParsableCommand {
         )
 
         @Argument(help: "A SleepInfo manifest, a hub schedule entry, or a clusters/<name>.yaml file (YAML).") var file: String?
-        @Option(help: "With a cluster file: which of its hub schedules.") var schedule: String?
+        @Option(help: "With a cluster file: which of its hub schedules; with several SleepInfos: which one (name or namespace/name).") var schedule: String?
         @Option(help: "Cron day-of-week field, 0 is Sunday (e.g. 1-5).") var weekdays: String?
         @Option(help: "HOUR:MINUTE to sleep (e.g. 20:00).") var sleepAt: String?
         @Option(help: "HOUR:MINUTE to wake (e.g. 08:00).") var wakeUpAt: String?
@@ -45,6 +46,9 @@ struct Schedule: AsyncParsableCommand {
                 }
             } catch let error as ScheduleError {
                 printError("\(file.map { "\($0): " } ?? "")\(error)")
+                throw ExitCode(1)
+            } catch let error as YAMLConversionError {
+                printError("\(file ?? "-")\(error.line.map { ":\($0)" } ?? ""): \(error.reason)")
                 throw ExitCode(1)
             }
             var instant = Date()
