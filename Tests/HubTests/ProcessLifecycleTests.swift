@@ -138,12 +138,13 @@ final class SignalledProcess: @unchecked Sendable {
     let process = Process()
     let log: String
 
-    init(arguments: [String], log: String) throws {
+    init(arguments: [String], log: String, in directory: String? = nil) throws {
         self.log = log
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.executableURL = URL(fileURLWithPath: HubFixture.binary)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.standardOutput = output
         process.standardError = output
         try process.run()

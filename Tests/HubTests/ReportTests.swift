@@ -9,7 +9,7 @@ struct ReportTests {
         [
             "name": .string(name), "tier": "staging", "ready": true, "reachable": true, "version": "v1.31",
             "namespaces": ["asleep": 1, "managed": 2], "nextTransition": .null, "savings": ["week": 12.5],
-            "owner": owner.map(JSONValue.string) ?? .null,
+            "owner": owner.map(JSONValue.string) ?? .null, "lastProbe": "2027-01-04T12:00:00Z",
         ]
     }
 
@@ -25,6 +25,18 @@ struct ReportTests {
         let shared = rows(Report.statusTable([Self.cluster("dev", owner: "hub-b"), Self.cluster("staging", owner: "hub-a")], colors: false))
         #expect(shared.first?.last == "OWNER")
         #expect(shared.dropFirst().map { $0.last } == ["hub-b", "hub-a"])
+    }
+
+    @Test(arguments: [
+        (true, true, "2027-01-04T12:00:00Z", "Ready"), (false, true, "2027-01-04T12:00:00Z", "NotReady"),
+        (false, false, "2027-01-04T12:00:00Z", "Unreachable"), (false, false, nil, "Connecting"),
+    ])
+    func statusSaysWhatIsKnownOfTheCluster(ready: Bool, reachable: Bool, lastProbe: String?, expected: String) {
+        var cluster = Self.cluster("staging", owner: nil)
+        cluster["ready"] = .bool(ready)
+        cluster["reachable"] = .bool(reachable)
+        cluster["lastProbe"] = lastProbe.map(JSONValue.string) ?? .null
+        #expect(rows(Report.statusTable([cluster], colors: false)).last?[2] == expected)
     }
 
     @Test func namespacesShowWhatHoldsATransitionBack() {

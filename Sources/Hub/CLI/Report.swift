@@ -66,7 +66,11 @@ public enum Report {
         let rows: [[String]] = clusters.map { cluster in
             let ready = cluster["ready"]?.bool == true
             let reachable = cluster["reachable"]?.bool == true
-            let state = ready ? colored("Ready", 32, enabled: colors) : (reachable ? colored("NotReady", 33, enabled: colors) : colored("Unreachable", 31, enabled: colors))
+            // Before its first probe a cluster is not known to be unreachable.
+            let probed = cluster["lastProbe"]?.string != nil
+            let state = ready ? colored("Ready", 32, enabled: colors)
+                : reachable ? colored("NotReady", 33, enabled: colors)
+                : probed ? colored("Unreachable", 31, enabled: colors) : colored("Connecting", 33, enabled: colors)
             let nextText = cluster["nextTransition"].map { change($0) } ?? "-"
             let savings = cluster[path: ["savings", "week"]]?.double ?? 0
             return [
