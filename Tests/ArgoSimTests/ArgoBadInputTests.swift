@@ -7,7 +7,7 @@ import Transport
 
 /// Requests no client should send: Argo CD answers with a 4xx in grpc-gateway's error shape
 /// (`error`, `code`, `message`), never a 5xx or a crash. Randomized from a printed seed.
-@Suite("ArgoSim bad input")
+@Suite("ArgoSim bad input", .awaitingCleanup)
 struct ArgoBadInputTests {
     static let paths = [
         "/api/v1/applications", "/api/v1/applications/staging-payments", "/api/v1/applications/staging-payments/sync",
@@ -22,7 +22,7 @@ struct ArgoBadInputTests {
         var random = SeededGenerator()
         let seed = random.seed
         let harness = try await GitOpsHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.argocd.createApplication(GitOpsHarness.application(syncPolicy: .emptyObject))
         let methods: [HTTPMethod] = [.get, .post, .put, .patch, .delete]
         for _ in 0..<200 {

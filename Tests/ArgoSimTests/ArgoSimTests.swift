@@ -15,11 +15,11 @@ import Transport
 /// `util/session/sessionmanager.go` ("Invalid username or password"), `controller/appcontroller.go`
 /// (`autoSync`: new revisions sync, drift at the synced revision only with selfHeal after the
 /// self-heal timeout), and the sync options docs (`RespectIgnoreDifferences=true`).
-@Suite("ArgoSim")
+@Suite("ArgoSim", .awaitingCleanup)
 struct ArgoSimTests {
     @Test func sessionsAndErrors() async throws {
         let harness = try await GitOpsHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let login = try await harness.request(.post, "/api/v1/session", token: nil, body: ["username": "admin", "password": "password"])
         #expect(login.status == 200)
         let token = try #require(login.body["token"]?.string)
@@ -44,7 +44,7 @@ struct ArgoSimTests {
 
     @Test func createListPatchAndPermissions() async throws {
         let harness = try await GitOpsHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let app = GitOpsHarness.application(syncPolicy: .emptyObject)
         let created = try await harness.request(.post, "/api/v1/applications", body: app)
         #expect(created.status == 200)
@@ -81,7 +81,7 @@ struct ArgoSimTests {
 
     @Test func autoSyncAppliesWithServerSideApplyAndTracks() async throws {
         let harness = try await GitOpsHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.argocd.createApplication(GitOpsHarness.application())
         #expect(try await harness.waitSynced())
         let live = try await harness.kube.get(.deployment, namespace: "payments", name: "api")
@@ -107,7 +107,7 @@ struct ArgoSimTests {
 
     @Test func selfHealRevertsAScaleDownUnlessReplicasAreIgnored() async throws {
         let harness = try await GitOpsHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.argocd.createApplication(GitOpsHarness.application())
         #expect(try await harness.waitSynced())
 
@@ -143,7 +143,7 @@ struct ArgoSimTests {
     @Test func driftIsNoticedWithoutARefresh() async throws {
         // Argo CD watches what it manages: no refresh and no repository poll is needed to self-heal.
         let harness = try await GitOpsHarness.start { $0.liveCheckInterval = .milliseconds(100) }
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.argocd.createApplication(GitOpsHarness.application())
         #expect(try await harness.waitSynced())
         let polls = harness.gitlab.requests.count
@@ -156,7 +156,7 @@ struct ArgoSimTests {
 
     @Test func ignoreDifferencesWithoutRespectIsUndoneByTheNextSync() async throws {
         let harness = try await GitOpsHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.argocd.createApplication(GitOpsHarness.application(extra: [
             "ignoreDifferences": [["group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]]],
         ]))
@@ -175,7 +175,7 @@ struct ArgoSimTests {
     @Test func withoutSelfHealDriftStaysOutOfSync() async throws {
         // No self-heal wait at all: the only thing that keeps the drift is selfHeal: false.
         let harness = try await GitOpsHarness.start { $0.selfHealTimeout = .zero }
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.argocd.createApplication(GitOpsHarness.application(syncPolicy: ["automated": ["prune": false, "selfHeal": false]]))
         #expect(try await harness.waitSynced())
         try await harness.scale(0)
@@ -191,7 +191,7 @@ struct ArgoSimTests {
 
     @Test func manualSyncRules() async throws {
         let harness = try await GitOpsHarness.start { $0.syncDelay = .milliseconds(400) }
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.argocd.createApplication(GitOpsHarness.application(syncPolicy: .emptyObject))
         let started = try await harness.request(.post, "/api/v1/applications/staging-payments/sync", body: ["prune": true])
         #expect(started.status == 200)
@@ -217,7 +217,7 @@ struct ArgoSimTests {
             "apps/payments/deployment.yaml": GitOpsHarness.deployment,
             "apps/payments/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: staging}\n",
         ]) { $0.reconciliationInterval = .milliseconds(200) }
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.argocd.createApplication(GitOpsHarness.application())
         #expect(try await eventually { (try? await harness.kube.get(.configMap, namespace: "payments", name: "settings")) != nil })
         // No refresh asked: the repository poll notices the commit, auto-sync prunes the deleted file's object.
@@ -240,7 +240,7 @@ struct ArgoSimTests {
     @Test func aFailedSyncIsNotRepeatedAtTheSameRevision() async throws {
         let badName = GitOpsHarness.deployment.replacingOccurrences(of: "name: api,", with: "name: Bad_Name,")
         let harness = try await GitOpsHarness.start(files: ["apps/payments/deployment.yaml": badName])
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.argocd.createApplication(GitOpsHarness.application())
         #expect(try await eventually { await harness.status()[path: ["operationState", "phase"]] == "Failed" })
         let failed = try #require(await harness.status()["operationState"])
@@ -255,7 +255,7 @@ struct ArgoSimTests {
 
     @Test func annotationTracking() async throws {
         let harness = try await GitOpsHarness.start { $0.trackingMethod = .annotation }
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.argocd.createApplication(GitOpsHarness.application())
         #expect(try await harness.waitSynced())
         let live = try await harness.kube.get(.deployment, namespace: "payments", name: "api")
@@ -265,7 +265,7 @@ struct ArgoSimTests {
 
     @Test func gitProblemsAreComparisonErrors() async throws {
         let harness = try await GitOpsHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         var app = GitOpsHarness.application()
         app[path: ["spec", "source", "repoURL"]] = "http://gitlab.example.com/platform/missing.git"
         try await harness.argocd.createApplication(app)

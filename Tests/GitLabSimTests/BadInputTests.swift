@@ -7,7 +7,7 @@ import Transport
 
 /// Requests no client should send: GitLab answers them with a 4xx and its JSON error shapes,
 /// never a 5xx, a crash or a hang. Randomized from a printed seed (`SANDMAN_TEST_SEED` replays one).
-@Suite("GitLabSim bad input")
+@Suite("GitLabSim bad input", .awaitingCleanup)
 struct BadInputTests {
     static let paths = [
         "/projects/1", "/projects/platform%2Fdeploy/repository/branches", "/projects/1/repository/branches/main",
@@ -27,7 +27,7 @@ struct BadInputTests {
         var random = SeededGenerator()
         let seed = random.seed
         let harness = try await GitLabHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.commit(branch: "feature", content: "x\n")
         _ = try await harness.openMergeRequest("feature")
         let methods: [HTTPMethod] = [.get, .post, .put, .delete, .patch]
@@ -53,7 +53,7 @@ struct BadInputTests {
 
     @Test func malformedBodies() async throws {
         let harness = try await GitLabHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let path = "/projects/1/repository/branches"
         let notJSON = try await harness.client.send(HTTPRequest(
             method: .post, url: harness.gitlab.url + "/api/v4" + path,

@@ -8,7 +8,7 @@ import Transport
 /// Requests and GitLab's answers. Sources of the expected answers: GitLab's `lib/api/*.rb`
 /// (gitlabhq/gitlabhq), `app/services/files/multi_service.rb`, `app/services/commits/create_service.rb`,
 /// `lib/api/api_guard.rb`, and the REST API docs (`doc/api/*.md`), as cited per case.
-@Suite("GitLabSim API")
+@Suite("GitLabSim API", .awaitingCleanup)
 struct GitLabAPITests {
     let project = GitLabHarness.project
 
@@ -100,7 +100,7 @@ struct GitLabAPITests {
     @Test(arguments: all)
     func answers(_ test: Case) async throws {
         let harness = try await GitLabHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let reply = try await harness.request(test.method, test.path, token: test.token, json: test.body)
         #expect(reply.status == test.status, "\(test.name): \(reply.text)")
         for (key, value) in test.expect.object ?? [:] {
@@ -114,7 +114,7 @@ struct GitLabAPITests {
 
     @Test func commitCreatesBranchAndTracksLastCommitPerFile() async throws {
         let harness = try await GitLabHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let file = "/projects/\(project)/repository/files/clusters%2Fstaging%2Fpayments%2Fsleepinfo.yaml"
         let before = try await harness.request(.get, file + "?ref=main").body
         let lastCommit = try #require(before["last_commit_id"]?.string)
@@ -162,7 +162,7 @@ struct GitLabAPITests {
 
     @Test func formEncodedActionsMoveAndDelete() async throws {
         let harness = try await GitLabHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         // `curl --data` style: Rack nests `actions[][...]` into an array of hashes.
         let form = "branch=main&commit_message=tidy+up&actions[][action]=move&actions[][previous_path]=README.md&actions[][file_path]=docs%2FREADME.md"
             + "&actions[][action]=create&actions[][file_path]=b64.txt&actions[][content]=aGk%3D&actions[][encoding]=base64"
@@ -179,7 +179,7 @@ struct GitLabAPITests {
 
     @Test func singleFileUpdateAsPythonGitLabSendsIt() async throws {
         let harness = try await GitLabHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let path = "/projects/\(project)/repository/files/README.md"
         let last = try #require(try await harness.request(.get, path + "?ref=main").body["last_commit_id"]?.string)
         let updated = try await harness.request(.put, path, json: ["file_path": "README.md", "branch": "main", "content": "bye\n", "commit_message": "bye", "last_commit_id": .string(last)])
@@ -196,7 +196,7 @@ struct GitLabAPITests {
 
     @Test func paginationHeadersAndLinks() async throws {
         let harness = try await GitLabHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         for index in 1...24 {
             _ = try await harness.request(.post, "/projects/\(project)/repository/branches", json: ["branch": .string("b\(index)"), "ref": "main"])
         }
@@ -217,7 +217,7 @@ struct GitLabAPITests {
 
     @Test func rateLimitErrorsAndCounters() async throws {
         let harness = try await GitLabHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         harness.gitlab.setFaults(.init(rateLimit: .init(qps: 0.001, burst: 2, retryAfterSeconds: 7)))
         _ = try await harness.request(.get, "/projects/1")
         _ = try await harness.request(.get, "/projects/1")
@@ -239,7 +239,7 @@ struct GitLabAPITests {
 
     @Test func droppedConnectionsAreCut() async throws {
         let harness = try await GitLabHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         harness.gitlab.setFaults(.init(dropRate: 1))
         await #expect(throws: TransportError.self) { try await harness.request(.get, "/projects/1") }
     }

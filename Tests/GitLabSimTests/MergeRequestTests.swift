@@ -9,13 +9,13 @@ import Transport
 /// then `not_allowed!` 405 unless mergeable, then 406 "Branch cannot be merged", then 409 from
 /// `check_sha_param!`), `MergeRequest#validate_branches` (409 duplicate), `lib/api/merge_request_approvals.rb`
 /// (approving twice or one's own merge request is 401), `doc/api/merge_requests.md` (detailed_merge_status).
-@Suite("GitLabSim merge requests")
+@Suite("GitLabSim merge requests", .awaitingCleanup)
 struct MergeRequestTests {
     let project = GitLabHarness.project
 
     @Test func lifecycleFromCreationToMerge() async throws {
         let harness = try await GitLabHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.commit(branch: "sandman/payments", content: "override\n")
         let created = try await harness.openMergeRequest("sandman/payments", title: "Wake payments", extra: ["description": "asked by alice", "remove_source_branch": true, "labels": "sandman,override"])
         #expect(created.status == 201)
@@ -63,7 +63,7 @@ struct MergeRequestTests {
 
     @Test func createRefusals() async throws {
         let harness = try await GitLabHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let missing = try await harness.request(.post, "/projects/\(project)/merge_requests", json: ["source_branch": "x"])
         #expect(missing.status == 400)
         #expect(missing.body == ["error": "title is missing, target_branch is missing"])
@@ -78,7 +78,7 @@ struct MergeRequestTests {
 
     @Test func listFiltersUpdateCloseAndNotes() async throws {
         let harness = try await GitLabHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.commit(branch: "a", content: "a\n")
         try await harness.commit(branch: "b", path: "README.md", content: "b\n")
         _ = try await harness.openMergeRequest("a", title: "First", extra: ["labels": "sandman"])
@@ -118,7 +118,7 @@ struct MergeRequestTests {
 
     @Test func newCommitOnSourceBranchNeedsANewCheck() async throws {
         let harness = try await GitLabHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.commit(branch: "sandman/payments", content: "one\n")
         _ = try await harness.openMergeRequest("sandman/payments")
         let first = try await harness.waitChecked(1)
@@ -132,7 +132,7 @@ struct MergeRequestTests {
 
     @Test func conflicts() async throws {
         let harness = try await GitLabHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.commit(branch: "one", content: "one\n")
         try await harness.commit(branch: "two", content: "two\n")
         _ = try await harness.openMergeRequest("one")
@@ -154,7 +154,7 @@ struct MergeRequestTests {
 
     @Test func approvalRulesAndAutoMerge() async throws {
         let harness = try await GitLabHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.gitlab.requireApprovals(project: "platform/deploy", branch: "main", approvals: 1, approvers: ["alice"])
         try await harness.commit(branch: "sandman/production", content: "prod\n")
         let created = try await harness.openMergeRequest("sandman/production")
@@ -208,14 +208,14 @@ struct MergeRequestTests {
 
     @Test func webhooksAreDeliveredAndRetried() async throws {
         let harness = try await GitLabHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let failures = Countdown(1)
         let receiver = try await TestHTTPServer.start { request in
             // The first "open" call fails: GitLabSim tries again.
             let action = (try? JSONValue(parsing: Data(request.body)))?[path: ["object_attributes", "action"]]
             return action == "open" && failures.next() >= 0 ? .text(500, "down") : .text(200, "ok")
         }
-        defer { Task { await receiver.shutdown() } }
+        defer { afterTest { await receiver.shutdown() } }
         let hook = try await harness.request(.post, "/projects/\(project)/hooks", json: ["url": .string(receiver.baseURL + "/gitlab/webhook"), "token": "s3cret", "merge_requests_events": true])
         #expect(hook.status == 201)
         #expect(hook.body["merge_requests_events"] == true)
@@ -253,7 +253,7 @@ struct MergeRequestTests {
 
     @Test func webhookGivesUpAfterItsAttempts() async throws {
         let harness = try await GitLabHarness.start { $0.webhookAttempts = 2 }
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         // Nothing listens on port 9 (discard) of loopback: every attempt fails to connect.
         try await harness.gitlab.addWebhook(project: "platform/deploy", url: "http://127.0.0.1:9/hook", token: nil)
         try await harness.commit(branch: "x", content: "x\n")

@@ -7,7 +7,7 @@ import Testing
 /// python-gitlab, a real GitLab client, against GitLabSim: every operation the GitOps mode uses.
 /// Everything python-gitlab sends must be understood and everything it gets must parse into its
 /// objects; the script prints what it saw as JSON for the assertions below.
-@Suite("GitLabSim with python-gitlab")
+@Suite("GitLabSim with python-gitlab", .awaitingCleanup)
 struct PythonGitLabTests {
     static let script = #"""
         import json, os, sys, time
@@ -170,7 +170,7 @@ struct PythonGitLabTests {
     @Test func pythonGitLabRoundTrips() async throws {
         // Long enough for python-gitlab's first merge to come before the check, even on a busy machine.
         let harness = try await GitLabHarness.start { $0.mergeabilityCheckDelay = .seconds(3) }
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let result = try await PythonGitLab.run(script: Self.script, environment: [
             "GITLAB_URL": harness.gitlab.url, "BOT_TOKEN": "bot-token", "ALICE_TOKEN": "alice-token", "READER_TOKEN": "reader-token",
         ])

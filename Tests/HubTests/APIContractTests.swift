@@ -8,7 +8,7 @@ import Testing
 /// route is walked with a good request (its answer checked against the document), no token,
 /// every other method, unknown names, bad and unknown body fields and query parameters; every
 /// error has the documented shape; the router has no route the document does not list.
-@Suite("API contract", .serialized)
+@Suite("API contract", .serialized, .awaitingCleanup)
 struct APIContractTests {
     static let document = try! JSONValue(yaml: String(contentsOfFile: repositoryFile("docs/openapi.yaml"), encoding: .utf8))
     static let schemas = SchemaCheck(document: document)
@@ -48,7 +48,7 @@ struct APIContractTests {
 
     @Test func everyDocumentedRouteAnswersAsDocumented() async throws {
         let fixture = try await Self.start()
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         // Names the samples use: a real operation and a real override.
         let wake = try await fixture.api("POST", "/api/v1/clusters/staging/wake", body: #"{"namespaces":["shop"],"duration":"1h"}"#)
         let operationID = try #require(wake.body[path: ["operation", "id"]]?.string, "\(wake.body)")
@@ -177,7 +177,7 @@ struct APIContractTests {
     /// Items 9 to 13 one by one, as the issue found them.
     @Test func theIssuesFindingsAreFixed() async throws {
         let fixture = try await Self.start()
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         func operations() async throws -> Int { try await fixture.api("GET", "/api/v1/operations").body["operations"]?.array?.count ?? -1 }
 
         // 9: a typo is refused, with the field it meant.

@@ -7,7 +7,7 @@ import TestSupport
 import Testing
 
 /// `sandman serve` as a real process, killed with SIGKILL in the middle of a sleep.
-@Suite("Crash recovery of sandman serve", .serialized)
+@Suite("Crash recovery of sandman serve", .serialized, .awaitingCleanup)
 struct CrashRecoveryTests {
     /// A `sandman serve` process writing its log to a file. Unchecked: one test drives it.
     final class ServeProcess: @unchecked Sendable {
@@ -161,7 +161,7 @@ struct CrashRecoveryTests {
 
     @Test func sigtermFinishesTheOperationUnderWayThenExitsCleanly() async throws {
         let served = try await ServedHub.start()
-        defer { Task { [served] in await served.stop() } }
+        defer { afterTest { [served] in await served.stop() } }
         served.sim.setFaults(.init(latency: .milliseconds(100)))
         let answer = try await served.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["shop"],"reason":"shutdown test"}"#)
         let id = try #require(answer[path: ["operation", "id"]]?.string)
@@ -180,7 +180,7 @@ struct CrashRecoveryTests {
 
     @Test func killsRightAfterTheSecretAndInTheMiddleOfAWakeLoseNothing() async throws {
         var served = try await ServedHub.start()
-        defer { Task { [served] in await served.stop() } }
+        defer { afterTest { [served] in await served.stop() } }
         let original = await served.replicas()
 
         // Every patch fails: the restore data is written, no workload is touched yet, and then the hub dies.
@@ -210,7 +210,7 @@ struct CrashRecoveryTests {
 
     @Test func aSleepInterruptedByAKillFinishesAfterRestartAndEverythingWakesAsItWas() async throws {
         var served = try await ServedHub.start()
-        defer { Task { [served] in await served.stop() } }
+        defer { afterTest { [served] in await served.stop() } }
         let sim = served.sim
         let original = await served.replicas()
 
@@ -248,7 +248,7 @@ struct CrashRecoveryTests {
     /// the hub is back: nothing is lost, and a later wake restores every Deployment.
     @Test func sigkillDuringAWakeThenASleepLosesNothing() async throws {
         var served = try await ServedHub.start()
-        defer { Task { [served] in await served.stop() } }
+        defer { afterTest { [served] in await served.stop() } }
         let original = await served.replicas()
         _ = try await served.request("sleep", #"{"namespaces":["shop"]}"#)
         #expect(await served.settled())
@@ -272,7 +272,7 @@ struct CrashRecoveryTests {
     /// restart, and nothing puts blog back to sleep.
     @Test func sigkillDoesNotReverseAPersonsWake() async throws {
         var served = try await ServedHub.start(namespaces: ["shop", "blog"])
-        defer { Task { [served] in await served.stop() } }
+        defer { afterTest { [served] in await served.stop() } }
         let original = (shop: await served.replicas("shop"), blog: await served.replicas("blog"))
         _ = try await served.request("sleep", #"{"all":true}"#)
         #expect(await served.settled())
@@ -307,7 +307,7 @@ struct CrashRecoveryTests {
     @Test(arguments: ["wake", "sleep"])
     func sigkillThenTheOtherWayRunsOnlyTheNewerRequest(killed: String) async throws {
         var served = try await ServedHub.start()
-        defer { Task { [served] in await served.stop() } }
+        defer { afterTest { [served] in await served.stop() } }
         let original = await served.replicas()
         if killed == "wake" {
             _ = try await served.request("sleep", #"{"namespaces":["shop"]}"#)

@@ -43,7 +43,7 @@ final class KillSwitch: Sendable {
 /// blamed (issue 13). The kill is the hub stopped at a named checkpoint and abandoned, and a
 /// new hub started on the same database; the same scenarios run with SIGKILL in
 /// `CrashSafetyProcessTests`.
-@Suite("Crash safety", .serialized)
+@Suite("Crash safety", .serialized, .awaitingCleanup)
 struct CrashSafetyTests {
     // Monday 10:00 UTC; the schedule's transitions are far away (Sundays 03:00): only people act.
     static let start = instant("2027-01-04T10:00:00Z")
@@ -118,7 +118,7 @@ struct CrashSafetyTests {
     /// The restored Deployment sleeps again with its restore data; a later wake restores all.
     @Test func aSleepRightAfterAKilledWakeLosesNothing() async throws {
         var crash = try await Crash.start()
-        defer { Task { [crash] in await crash.stop() } }
+        defer { afterTest { [crash] in await crash.stop() } }
         _ = try await crash.request("sleep", #"{"namespaces":["shop"]}"#)
         #expect(await crash.fixture.settle())
         #expect(await crash.asleep("shop"))
@@ -150,7 +150,7 @@ struct CrashSafetyTests {
     /// meanwhile: after the restart both wakes finish, and nothing puts blog back to sleep.
     @Test func aPersonsWakeIsNotReversedAfterARestart() async throws {
         var crash = try await Crash.start(namespaces: ["shop", "blog"])
-        defer { Task { [crash] in await crash.stop() } }
+        defer { afterTest { [crash] in await crash.stop() } }
         _ = try await crash.request("sleep", #"{"all":true}"#)
         #expect(await crash.fixture.settle())
         #expect(await crash.asleep("shop"))
@@ -177,7 +177,7 @@ struct CrashSafetyTests {
     /// wake, which never runs again; the cluster is not woken and slept back.
     @Test func aSleepAfterAKilledWakeReplacesIt() async throws {
         var crash = try await Crash.start(namespaces: ["shop", "blog"])
-        defer { Task { [crash] in await crash.stop() } }
+        defer { afterTest { [crash] in await crash.stop() } }
         _ = try await crash.request("sleep", #"{"all":true}"#)
         #expect(await crash.fixture.settle())
         crash.kill.arm(KillSwitch.firstWake())
@@ -205,7 +205,7 @@ struct CrashSafetyTests {
     /// sleep; the objects the sleep never reached are awake already, not "changed by someone".
     @Test func aWakeAfterAKilledSleepBlamesNobody() async throws {
         var crash = try await Crash.start(namespaces: ["shop"])
-        defer { Task { [crash] in await crash.stop() } }
+        defer { afterTest { [crash] in await crash.stop() } }
         crash.kill.arm { point in
             if case .patched(_, .sleep) = point { return true }
             return false
@@ -230,7 +230,7 @@ struct CrashSafetyTests {
     /// the resumed wake finds it awake and blames nobody.
     @Test func aResumedWakeDoesNotBlameItselfForWhatItRestored() async throws {
         var crash = try await Crash.start(namespaces: ["shop"])
-        defer { Task { [crash] in await crash.stop() } }
+        defer { afterTest { [crash] in await crash.stop() } }
         _ = try await crash.request("sleep", #"{"namespaces":["shop"]}"#)
         #expect(await crash.fixture.settle())
         crash.kill.arm(KillSwitch.firstWake())

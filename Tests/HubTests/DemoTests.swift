@@ -8,7 +8,7 @@ import TestSupport
 import Testing
 
 /// `sandman demo` as a newcomer meets it: the repository's configuration, fixtures and plugins.
-@Suite("Demo")
+@Suite("Demo", .awaitingCleanup)
 struct DemoTests {
     @Test func theDemoStartsThreeReadyClustersAndAnswersSlackCommands() async throws {
         let state = try TemporaryDirectory("demo")
@@ -16,7 +16,7 @@ struct DemoTests {
         var logger = Logger(label: "demo-test")
         logger.logLevel = .warning
         let demo = try await DemoEnvironment.start(configPath: repositoryFile("sandman.yaml"), port: 0, speed: 1, stateDirectory: state.path, handleSignals: false, logger: logger)
-        defer { Task { await demo.server.stop(); for sim in demo.simulators.values { await sim.shutdown() } } }
+        defer { afterTest { await demo.server.stop(); for sim in demo.simulators.values { await sim.shutdown() } } }
 
         func get(_ path: String) async -> JSONValue? {
             var request = URLRequestLike(method: "GET", url: demo.server.url + path)
@@ -43,7 +43,7 @@ struct DemoTests {
 
 /// Two days of the demo at `--speed 600` (about five minutes), with issue 12's first observation
 /// played in it: nothing is put to sleep where its schedule says awake, and nothing is done twice.
-@Suite("Demo over two days")
+@Suite("Demo over two days", .awaitingCleanup)
 struct DemoDaysTests {
     // Monday 2027-01-11 09:00 in Rome: staging is awake (office hours 06:00-20:00).
     static let monday = instant("2027-01-11T08:00:00Z")
@@ -57,7 +57,7 @@ struct DemoDaysTests {
             configPath: repositoryFile("sandman.yaml"), port: 0, speed: 600, start: Self.monday, stateDirectory: state.path,
             handleSignals: false, logger: logger
         )
-        defer { Task { await demo.server.stop(); for sim in demo.simulators.values { await sim.shutdown() } } }
+        defer { afterTest { await demo.server.stop(); for sim in demo.simulators.values { await sim.shutdown() } } }
         let clock = demo.server.hub.clock
         func api(_ method: String, _ path: String, body: String? = nil) async throws -> JSONValue {
             var request = URLRequestLike(method: method, url: demo.server.url + path, body: body)

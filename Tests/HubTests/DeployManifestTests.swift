@@ -10,7 +10,7 @@ import Testing
 /// `kubectl apply --dry-run=server` to KubeSim (which serves the monitoring and external-secrets
 /// CRDs from Tests/Fixtures/crds). What the issue asks of the objects is then checked on what
 /// the server answered.
-@Suite("Deploy manifests", .serialized)
+@Suite("Deploy manifests", .serialized, .awaitingCleanup)
 struct DeployManifestTests {
     /// A kustomization and the flags `kubectl kustomize` needs for it.
     struct Rendering: CustomStringConvertible {
@@ -89,7 +89,7 @@ struct DeployManifestTests {
 
     @Test func everyKustomizationRendersValidatesAndApplies() async throws {
         let cluster = try await Cluster.start()
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         var applied: [String: [JSONValue]] = [:]
         for rendering in Self.renderings {
             applied[rendering.directory] = try await cluster.apply(rendering)
@@ -167,7 +167,7 @@ struct DeployManifestTests {
     /// Plugins as one ConfigMap per folder, each mounted at its folder.
     @Test func pluginsShipAsOneConfigMapPerFolder() async throws {
         let cluster = try await Cluster.start()
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         // Kustomize takes relative paths only.
         let up = String(repeating: "../", count: (cluster.directory.path + "/with-plugins").split(separator: "/").count)
         try cluster.directory.write("with-plugins/kustomization.yaml", """

@@ -10,7 +10,7 @@ import Transport
 /// Merge requests that wait for a person: production, or a target branch with approval rules.
 /// The hub learns of the approval from GitLab's webhook, or by polling without one; a merge
 /// request closed without merging rejects the request.
-@Suite("GitOps approvals", .serialized)
+@Suite("GitOps approvals", .serialized, .awaitingCleanup)
 struct GitOpsApprovalTests {
     static let secret = "webhook-secret-0123"
 
@@ -25,7 +25,7 @@ struct GitOpsApprovalTests {
     @Test func productionWaitsForAnApprovalThatTheWebhookReports() async throws {
         // Polling so slow it cannot be what moves the request on: only the webhook can.
         var fixture = try await GitOpsFixture.make(tier: "production", gitlab: ["webhookSecret: \(Self.secret)", "pollInterval: 1h"])
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(try await fixture.ready())
         try await fixture.stack.gitlab.addWebhook(project: GitOpsFixture.project, url: fixture.server!.url + "/gitlab/webhook", token: Self.secret)
@@ -48,7 +48,7 @@ struct GitOpsApprovalTests {
 
     @Test func withoutAWebhookTheHubPollsForTheApproval() async throws {
         var fixture = try await GitOpsFixture.make(tier: "production")
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(try await fixture.ready())
         let reply = try await fixture.api("POST", "/api/v1/overrides", body: #"{"cluster": "staging", "namespace": "payments", "kind": "wake", "duration": "3h"}"#)
@@ -64,7 +64,7 @@ struct GitOpsApprovalTests {
 
     @Test func aMergeRequestClosedWithoutMergingRejectsTheRequest() async throws {
         var fixture = try await GitOpsFixture.make(tier: "production", gitlab: ["webhookSecret: \(Self.secret)"])
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(try await fixture.ready())
         try await fixture.stack.gitlab.addWebhook(project: GitOpsFixture.project, url: fixture.server!.url + "/gitlab/webhook", token: Self.secret)
@@ -81,7 +81,7 @@ struct GitOpsApprovalTests {
 
     @Test func webhookCallsWithoutTheRightTokenOrOfOtherEventsAreRefusedAndAudited() async throws {
         var fixture = try await GitOpsFixture.make(gitlab: ["webhookSecret: \(Self.secret)"])
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         let url = fixture.server!.url + "/gitlab/webhook"
         let body = #"{"object_kind": "merge_request", "project": {"path_with_namespace": "platform/deploy"}, "object_attributes": {"iid": 1}}"#

@@ -8,13 +8,13 @@ import Testing
 
 /// GitOps requests that cannot go through end reported, naming the stage and what was tried;
 /// passing trouble (429) is waited out.
-@Suite("GitOps failures", .serialized)
+@Suite("GitOps failures", .serialized, .awaitingCleanup)
 struct GitOpsFailureTests {
     static let sleep = #"{"namespaces": ["payments"], "duration": "1h"}"#
 
     @Test func withoutAGitLabTokenTheRequestIsRefusedNamingTheVariable() async throws {
         var fixture = try await GitOpsFixture.make(gitlabToken: nil)
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(try await fixture.ready())
         let reply = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: Self.sleep)
@@ -25,7 +25,7 @@ struct GitOpsFailureTests {
 
     @Test func aTokenThatMayOnlyReadFailsTheRequestAtItsStageSayingWhatWasTried() async throws {
         var fixture = try await GitOpsFixture.make(gitlabToken: "glpat-argocd-read")
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(try await fixture.ready())
         let reply = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: Self.sleep)
@@ -41,7 +41,7 @@ struct GitOpsFailureTests {
 
     @Test func gitLabThrottlingIsWaitedOut() async throws {
         var fixture = try await GitOpsFixture.make()
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(try await fixture.ready())
         fixture.stack.gitlab.setFaults(.init(rateLimit: .init(qps: 4, burst: 2, retryAfterSeconds: 1)))
@@ -55,7 +55,7 @@ struct GitOpsFailureTests {
 
     @Test func aStageThatTakesTooLongFailsTheRequestNamingTheStage() async throws {
         var fixture = try await GitOpsFixture.make(gitops: ["timeouts: {sync: 1s}"])
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(try await fixture.ready())
         // Argo CD's API answers nothing but errors: the merge is never synced.

@@ -10,11 +10,11 @@ import Testing
 /// The GitOps mode end to end over KubeSim, GitLabSim and ArgoSim: a request for a GitOps-managed
 /// namespace becomes a merge request setting the override annotation, merged, synced by Argo CD,
 /// then run by the agent, every stage recorded on the operation.
-@Suite("GitOps flow", .serialized)
+@Suite("GitOps flow", .serialized, .awaitingCleanup)
 struct GitOpsFlowTests {
     @Test func aSleepRequestGoesThroughAMergeRequestAndArgoCD() async throws {
         var fixture = try await GitOpsFixture.make()
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(try await fixture.ready())
         let before = try #require(await fixture.manifestOnMain())

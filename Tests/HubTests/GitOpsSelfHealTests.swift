@@ -9,7 +9,7 @@ import Testing
 /// Argo CD's self-heal against sleeps (direct mode here: `detect: false`): `warn` says so before
 /// the sleep and reports the revert; `pause` turns self-heal off for the sleep and puts the sync
 /// policy back exactly after the wake, even across a hub killed in between.
-@Suite("Argo CD self-heal", .serialized)
+@Suite("Argo CD self-heal", .serialized, .awaitingCleanup)
 struct GitOpsSelfHealTests {
     static func cluster(_ mode: String) -> String {
         "gitops: {detect: false, argocd: {selfHeal: \(mode)}}"
@@ -23,7 +23,7 @@ struct GitOpsSelfHealTests {
 
     @Test func warnSaysSoBeforeTheSleepAndReportsTheRevert() async throws {
         var fixture = try await GitOpsFixture.make(cluster: Self.cluster("warn"), selfHealTimeout: .milliseconds(300))
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(try await fixture.deployed())
         #expect(await fixture.hub.agents["staging"]?.gitopsManagedNamespaces().isEmpty == true)
@@ -48,7 +48,7 @@ struct GitOpsSelfHealTests {
 
     @Test func pauseTurnsSelfHealOffForTheSleepAndPutsItBackExactlyAfterTheWake() async throws {
         var fixture = try await GitOpsFixture.make(cluster: Self.cluster("pause"), selfHealTimeout: .milliseconds(300))
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(try await fixture.deployed())
 
@@ -81,7 +81,7 @@ struct GitOpsSelfHealTests {
 
     @Test func aHubKilledBetweenThePauseAndTheSleepOrTheWakeAndTheRestoreLeavesNothingPaused() async throws {
         var fixture = try await GitOpsFixture.make(cluster: Self.cluster("pause"), selfHealTimeout: .milliseconds(300))
-        defer { Task { [fixture] in fixture.server?.kill(); await fixture.stop() } }
+        defer { afterTest { [fixture] in fixture.server?.kill(); await fixture.stop() } }
         let kill = KillSwitch()
         try await fixture.startHub(checkpoint: { await kill.checkpoint($0) })
         #expect(try await fixture.deployed())

@@ -10,14 +10,14 @@ import Transport
 
 /// `sandman sim all`: the repository's GitOps fixtures in KubeSim, GitLabSim and ArgoSim wired
 /// together, as the GitOps mode and its demo will use them.
-@Suite("GitOps simulators")
+@Suite("GitOps simulators", .awaitingCleanup)
 struct GitOpsSimulatorsTests {
     @Test func theFixturesDeployThroughArgoCDAndSelfHealFightsASleep() async throws {
         var options = GitOpsSimulators.Options(fixtures: repositoryFile("clusters/demo/gitops"))
         options.crds = [repositoryFile("deploy/crds/kube-green.com_sleepinfos.yaml")]
         options.selfHealTimeout = .milliseconds(200)
         let stack = try await GitOpsSimulators.start(options)
-        defer { Task { await stack.shutdown() } }
+        defer { afterTest { await stack.shutdown() } }
         #expect(stack.summary.contains(stack.gitlab.url) && stack.summary.contains(stack.argocd.url))
 
         #expect(try await eventually(timeout: .seconds(20)) {

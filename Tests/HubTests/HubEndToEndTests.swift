@@ -8,7 +8,7 @@ import TestSupport
 import Testing
 
 /// The hub started like `sandman serve` (same factory), driven only through HTTP and the CLI binary.
-@Suite("Hub end to end", .serialized)
+@Suite("Hub end to end", .serialized, .awaitingCleanup)
 struct HubEndToEndTests {
     // Monday 2027-01-04 12:00 UTC: a weekday noon, after every object's creation time.
     static let monday = instant("2027-01-04T12:00:00Z")
@@ -35,7 +35,7 @@ struct HubEndToEndTests {
 
     @Test func statusOfThreeClustersWithOneUnreachable() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours), "production": ("production", "")], unreachable: ["edge"], start: Self.monday)
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 3))
         try await fixture.startHub()
 
@@ -80,7 +80,7 @@ struct HubEndToEndTests {
 
     @Test func aWholeClusterWakeCoversEveryNamespaceInOneOperation() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T21:00:00Z"))
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         // More namespaces than the agent works on at once.
         let namespaces = ["shop", "payments-a", "payments-b", "payments-c", "search-a", "search-b", "search-c"]
         try await fixture.simulators["staging"]!.load(manifests: namespaces.map { HubFixture.shop($0, deployments: 2) }.joined(separator: "\n---\n"))
@@ -117,9 +117,9 @@ struct HubEndToEndTests {
             try? await Task.sleep(for: .seconds(3600))
             return .text(200, "")
         }
-        defer { Task { await hanging.shutdown() } }
+        defer { afterTest { await hanging.shutdown() } }
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T19:59:00Z"))
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try fixture.directory.write("kube/edge.yaml", """
             apiVersion: v1
             kind: Config
@@ -143,7 +143,7 @@ struct HubEndToEndTests {
 
     @Test func savingsAreWhatTheSleepsStoppedTimesHowLongTheySlept() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T19:00:00Z"))
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         // Two Deployments of 1 and 2 replicas asking 500m and 1 GiB each: 1.5 CPU and 3 GiB,
         // at the default prices (0.0316 per CPU-hour, 0.0042 per GiB-hour) 0.06 an hour.
         try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2))
@@ -172,7 +172,7 @@ struct HubEndToEndTests {
 
     @Test func wakeForADurationThenBackToSleepAtExpiry() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T21:00:00Z"))
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 4))
         let original = await fixture.replicas("staging", "shop")
         try await fixture.startHub()
@@ -237,7 +237,7 @@ struct HubEndToEndTests {
 
     @Test func tokenRolesAreEnforced() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours), "production": ("production", "teams:\n  - {name: payments, namespaces: [shop]}\n")], start: Self.monday)
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         for name in ["shop", "search-api"] {
             try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop(name, deployments: 1))
         }
@@ -309,7 +309,7 @@ struct HubEndToEndTests {
 
     @Test func malformedRequestsGetPreciseErrors() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: Self.monday)
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 1))
         try await fixture.startHub()
         #expect(await eventually { (try? await fixture.api("GET", "/api/v1/clusters/staging/namespaces"))?.body["namespaces"]?.array?.count == 1 })
@@ -348,7 +348,7 @@ struct HubEndToEndTests {
 
     @Test func metricsAreExposedInPrometheusFormat() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T21:00:00Z"))
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2))
         // One plugin that never loads, one whose decisions fail: the schedule still acts.
         try fixture.directory.write("plugins/policy/broken.lua", "function decide(ctx")
@@ -396,7 +396,7 @@ struct HubEndToEndTests {
 
     @Test func missedTransitionIsCaughtUpAtStartOnce() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", "")], start: Self.monday)
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2) + "\n---\n" + Self.sleepInfo)
         let original = await fixture.replicas("staging", "shop")
         try await fixture.startHub()
@@ -429,7 +429,7 @@ struct HubEndToEndTests {
 
     @Test func deletingASleepInfoWhileAsleepWakesTheNamespace() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", "")], start: Self.monday)
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         let sim = fixture.simulators["staging"]!
         try await sim.load(manifests: HubFixture.shop("shop", deployments: 3) + "\n---\n" + Self.sleepInfo)
         let original = await fixture.replicas("staging", "shop")

@@ -6,11 +6,11 @@ import Logging
 import TestSupport
 import Testing
 
-@Suite("Hub replicas with leader election", .serialized)
+@Suite("Hub replicas with leader election", .serialized, .awaitingCleanup)
 struct LeaderElectionHubTests {
     @Test func oneReplicaOwnsEachClusterAndAnotherTakesOver() async throws {
         let fixture = try await HubFixture.make(clusters: ["staging": ("staging", HubEndToEndTests.officeHours)], start: HubEndToEndTests.monday)
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2))
         var logger = Logger(label: "ha-test")
         logger.logLevel = .warning

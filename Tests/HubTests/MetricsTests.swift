@@ -6,7 +6,7 @@ import Testing
 
 /// `/metrics` as Prometheus reads it: every family documented, the seed's three metrics with
 /// their exact names and labels, operations counted once and only when finished.
-@Suite("Metrics", .serialized)
+@Suite("Metrics", .serialized, .awaitingCleanup)
 struct MetricsTests {
     /// The seed's families and their label names, in order.
     static let seedFamilies: [String: [String]] = [
@@ -18,7 +18,7 @@ struct MetricsTests {
 
     @Test func everyFamilyHasHelpAndTheSeedMetricsKeepTheirNamesLabelsAndFinalStatuses() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", HubEndToEndTests.officeHours)], start: HubEndToEndTests.monday)
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2))
         try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("payments-api", deployments: 1))
         try await fixture.startHub()

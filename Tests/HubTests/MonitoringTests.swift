@@ -13,7 +13,7 @@ import Testing
 /// running `sandman demo` that evaluates every rule and every dashboard query; each metric
 /// selector they use must find series with the labels it names (catching wrong metric or
 /// label names, which PromQL would silently answer with nothing).
-@Suite("Monitoring", .serialized)
+@Suite("Monitoring", .serialized, .awaitingCleanup)
 struct MonitoringTests {
     static let rules = repositoryFile("deploy/monitoring/alerts.rules.yml")
 
@@ -79,7 +79,7 @@ struct MonitoringTests {
         var logger = Logger(label: "monitoring-test")
         logger.logLevel = .warning
         let demo = try await DemoEnvironment.start(configPath: repositoryFile("sandman.yaml"), port: 0, speed: 1, stateDirectory: state.path + "/demo", handleSignals: false, logger: logger)
-        defer { Task { await demo.server.stop(); for sim in demo.simulators.values { await sim.shutdown() } } }
+        defer { afterTest { await demo.server.stop(); for sim in demo.simulators.values { await sim.shutdown() } } }
         func api(_ method: String, _ path: String, body: String? = nil) async throws -> (status: Int, body: JSONValue) {
             var request = URLRequestLike(method: method, url: demo.server.url + path, body: body)
             request.headers["Authorization"] = "Bearer \(demo.adminToken)"

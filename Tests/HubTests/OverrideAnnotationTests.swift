@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 
 /// Overrides mirrored on SleepInfos as `sandman.dev/override`, and taken in from there.
-@Suite("Override annotations", .serialized)
+@Suite("Override annotations", .serialized, .awaitingCleanup)
 struct OverrideAnnotationTests {
     static let sleepInfo = """
         apiVersion: kube-green.com/v1alpha1
@@ -32,7 +32,7 @@ struct OverrideAnnotationTests {
 
     @Test func anOverrideMadeThroughTheAPIIsShownOnTheSleepInfoUntilCleared() async throws {
         let fixture = try await asleepFixture()
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         let sim = fixture.simulators["staging"]!
         let created = try await fixture.api("POST", "/api/v1/overrides", body: #"{"cluster":"staging","namespace":"shop","kind":"wake","duration":"2h","reason":"demo"}"#)
         #expect(created.status == 201, "\(created.body)")
@@ -50,7 +50,7 @@ struct OverrideAnnotationTests {
 
     @Test func anOverrideWrittenWithKubectlIsTakenIn() async throws {
         let fixture = try await asleepFixture()
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         let sim = fixture.simulators["staging"]!
         let kubectl = try Kubectl(kubeconfig: fixture.directory.path + "/kube/staging.yaml", cacheDirectory: fixture.directory.path + "/kubectl-cache")
         let annotated = try await kubectl.run(["annotate", "sleepinfo", "nights", "-n", "shop", #"sandman.dev/override={"kind":"wake","until":"2027-01-04T23:00:00Z","reason":"late demo"}"#])
@@ -75,7 +75,7 @@ struct OverrideAnnotationTests {
 
     @Test func aMalformedAnnotationIsReportedAndLeftAlone() async throws {
         let fixture = try await asleepFixture()
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         let sim = fixture.simulators["staging"]!
         let kubectl = try Kubectl(kubeconfig: fixture.directory.path + "/kube/staging.yaml", cacheDirectory: fixture.directory.path + "/kubectl-cache")
         let annotated = try await kubectl.run(["annotate", "sleepinfo", "nights", "-n", "shop", #"sandman.dev/override={"kind":"nap"}"#])

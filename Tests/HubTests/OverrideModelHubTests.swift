@@ -7,7 +7,7 @@ import Testing
 /// The override model of docs/operations.md end to end: a hub on a manual clock against a
 /// simulated cluster, driven through the API, the CLI and kubectl. Each test is one of the
 /// observations of issue 12 that once went wrong.
-@Suite("Override model end to end", .serialized)
+@Suite("Override model end to end", .serialized, .awaitingCleanup)
 struct OverrideModelHubTests {
     static let cluster = """
         schedules:
@@ -54,7 +54,7 @@ struct OverrideModelHubTests {
     /// its schedule (awake at noon), and the old sleep never comes back.
     @Test func aNewerWakeReplacesAnOlderSleepForGood() async throws {
         let fixture = try await started(at: "2027-01-04T10:00:00Z")
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         #expect(try await namespace(fixture, "payments")["state"] == "awake")
         let sleep = try await fixture.cli(["sleep", "staging", "payments"])
         #expect(sleep.status == 0, "\(sleep.stderr)")
@@ -90,7 +90,7 @@ struct OverrideModelHubTests {
     /// the 08:00 wake, not the evening sleep.
     @Test func aSkipSwallowsTheTransitionAtTheInstantAnOverrideEnds() async throws {
         let fixture = try await started(at: "2027-01-04T21:00:00Z")
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         #expect(try await namespace(fixture, "payments")["state"] == "asleep", "caught up the 20:00 sleep")
         fixture.clock.set(instant("2027-01-04T22:00:00Z"))
         let sleep = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["payments"],"duration":"10h"}"#)
@@ -118,7 +118,7 @@ struct OverrideModelHubTests {
     /// override is taken in rather than overwritten.
     @Test func overridesDoNotStackAndAHandWrittenAnnotationWins() async throws {
         let fixture = try await started(at: "2027-01-04T10:00:00Z")
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         _ = try await fixture.api("POST", "/api/v1/overrides", body: #"{"cluster":"staging","all":true,"kind":"wake","until":"2027-01-04T23:00:00Z"}"#)
         for until in ["2027-01-04T21:00:00Z", "2027-01-10T06:25:00Z", "2027-01-04T22:00:00Z"] {
             let answer = try await fixture.api("POST", "/api/v1/overrides", body: #"{"cluster":"staging","namespace":"shop","kind":"wake","until":"\#(until)"}"#)
@@ -149,7 +149,7 @@ struct OverrideModelHubTests {
     /// Observation 4: every source is checked the same way, all or nothing.
     @Test func overridesForWhatDoesNotExistOrIsNotAllowedAreRefusedWhole() async throws {
         let fixture = try await started(at: "2027-01-04T10:00:00Z")
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         let unknown = try await fixture.api("POST", "/api/v1/overrides", body: #"{"cluster":"staging","namespace":"nope","kind":"wake","duration":"1h"}"#)
         #expect(unknown.status == 404)
         #expect((unknown.body[path: ["error", "message"]]?.string ?? "").contains("managed: empty, payments, search-a, shop"))
@@ -166,7 +166,7 @@ struct OverrideModelHubTests {
     /// Observation 5: an empty namespace is asleep after a sleep, counted, and not slept again.
     @Test func anEmptyNamespaceIsAsleepAfterASleepAndActedOnOnce() async throws {
         let fixture = try await started(at: "2027-01-04T21:00:00Z")
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         #expect(try await namespace(fixture, "empty")["state"] == "asleep")
         let cluster = try await fixture.api("GET", "/api/v1/clusters").body["clusters"]?.array?.first ?? .null
         #expect(cluster[path: ["namespaces", "asleep"]] == 4)
@@ -186,7 +186,7 @@ struct OverrideModelHubTests {
     /// Observation 6: NEXT is the next real change.
     @Test func nextIsTheNextRealChange() async throws {
         let fixture = try await started(at: "2027-01-04T10:00:00Z")
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         _ = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["payments"],"duration":"3h"}"#)
         _ = try await fixture.api("POST", "/api/v1/overrides", body: #"{"cluster":"staging","namespace":"search-a","kind":"wake","until":"2027-01-04T22:00:00Z"}"#)
         _ = try await fixture.api("POST", "/api/v1/overrides", body: #"{"cluster":"staging","namespace":"shop","kind":"skip"}"#)
@@ -212,9 +212,9 @@ struct OverrideModelHubTests {
             received.append(String(decoding: request.body, as: UTF8.self))
             return .text(200, #"{"ok":true,"channel":"C1","ts":"1.2"}"#, contentType: "application/json")
         }
-        defer { Task { await slack.shutdown() } }
+        defer { afterTest { await slack.shutdown() } }
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.cluster)], start: instant("2027-01-04T19:00:00Z"))
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.simulators["staging"]!.load(manifests: ["payments", "search-a", "shop"].map { HubFixture.shop($0, deployments: 1) }.joined(separator: "\n---\n") + "\n---\n" + Self.nights)
         try fixture.directory.write("plugins/notify/warnings.lua", """
             function format(event)
@@ -246,7 +246,7 @@ struct OverrideModelHubTests {
     /// Observation 7: a request that fails leaves no override behind.
     @Test func aRefusedRequestLeavesNoOverride() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", "")], start: instant("2027-01-04T10:00:00Z"))
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2))
         try await fixture.startHub()
         await fixture.settle()

@@ -7,7 +7,7 @@ import Testing
 
 /// Policy plugins shaping the schedules of a running hub: a "keep" holds a transition back
 /// until the plugin lets it go, and overrides people make are not subject to policies.
-@Suite("Policy plugins in the hub", .serialized)
+@Suite("Policy plugins in the hub", .serialized, .awaitingCleanup)
 struct PolicyPluginTests {
     static let officeHours = """
         schedules:
@@ -34,7 +34,7 @@ struct PolicyPluginTests {
 
     @Test func aKeptSleepHappensWhenThePluginLetsItGo() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T19:00:00Z"))
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 3) + "\n---\n" + HubFixture.shop("payments-api", deployments: 2))
         try fixture.directory.write("plugins/policy/late.lua", Self.lateWindow)
         let original = await fixture.replicas("staging", "shop")
@@ -80,7 +80,7 @@ struct PolicyPluginTests {
                 wakeUpAt: "08:00"
             """
         var fixture = try await HubFixture.make(clusters: ["production": ("production", production)], start: instant("2027-01-04T19:00:00Z"))
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try? FileManager.default.removeItem(atPath: fixture.directory.path + "/plugins")
         try FileManager.default.copyItem(atPath: repositoryFile("plugins"), toPath: fixture.directory.path + "/plugins")
         try await fixture.simulators["production"]!.load(manifests: HubFixture.shop("shop", deployments: 2) + "\n---\n" + HubFixture.shop("checkout", deployments: 2) + "\n---\n" + """

@@ -10,7 +10,7 @@ import Testing
 
 /// `sandman serve` and `sandman demo` as processes: they say why they cannot start and exit, and
 /// they stop soon after SIGTERM or SIGINT when nothing is under way.
-@Suite("Process start and stop")
+@Suite("Process start and stop", .awaitingCleanup)
 struct ProcessLifecycleTests {
     /// A folder with a one-cluster configuration for `sim`, listening on `port`.
     static func configuration(for sim: KubeSim, port: Int = 0) throws -> (directory: TemporaryDirectory, config: String) {
@@ -30,7 +30,7 @@ struct ProcessLifecycleTests {
     @Test func serveOnABusyPortSaysSoAndExits() async throws {
         // The simulator holds a port; the hub is told to listen on it.
         let sim = try await KubeSim.start()
-        defer { Task { await sim.shutdown() } }
+        defer { afterTest { await sim.shutdown() } }
         let (directory, config) = try Self.configuration(for: sim, port: sim.port)
         defer { directory.remove() }
         // Before the fix the process hung here until killed: the timeout is the failure.
@@ -41,7 +41,7 @@ struct ProcessLifecycleTests {
 
     @Test func theDemoOnABusyPortSaysSo() async throws {
         let busy = try await KubeSim.start()
-        defer { Task { await busy.shutdown() } }
+        defer { afterTest { await busy.shutdown() } }
         let state = try TemporaryDirectory("demo-busy")
         defer { state.remove() }
         var logger = Logger(label: "demo-busy")
@@ -59,7 +59,7 @@ struct ProcessLifecycleTests {
     @Test(arguments: [SIGTERM, SIGINT])
     func serveStopsSoonAfterASignal(signal: Int32) async throws {
         let sim = try await KubeSim.start()
-        defer { Task { await sim.shutdown() } }
+        defer { afterTest { await sim.shutdown() } }
         let (directory, config) = try Self.configuration(for: sim)
         defer { directory.remove() }
         let process = try SignalledProcess(arguments: ["serve", "--config", config], log: directory.path + "/serve.log")
@@ -94,7 +94,7 @@ struct ProcessLifecycleTests {
 
     @Test func serveRunsTheGoodClustersAndReportsTheBrokenOne() async throws {
         let sim = try await KubeSim.start()
-        defer { Task { await sim.shutdown() } }
+        defer { afterTest { await sim.shutdown() } }
         let (directory, config) = try Self.configuration(for: sim)
         defer { directory.remove() }
         let file = try Self.addTypo(to: directory)

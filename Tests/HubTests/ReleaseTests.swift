@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 
 /// `sandman release`: a cluster goes back to kube-green in the middle of a sleep.
-@Suite("sandman release")
+@Suite("sandman release", .awaitingCleanup)
 struct ReleaseTests {
     static let schedules = """
         schedules:
@@ -15,7 +15,7 @@ struct ReleaseTests {
 
     @Test func kubeGreenTakesOverWhatSandmanPutToSleep() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.schedules)], start: instant("2027-01-04T12:00:00Z"))
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         let sim = try #require(fixture.simulators["staging"])
         try await sim.load(manifests: HubFixture.shop("shop", deployments: 3))
         try await sim.load(manifests: HubFixture.shop("batch", deployments: 2))
@@ -86,7 +86,7 @@ struct ReleaseTests {
             leaderElection: {enabled: true, homeCluster: staging, namespace: kube-system, identity: hub-a}
             """
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", "")], start: Date())
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         let config = try fixture.directory.write("sandman.yaml", "listen: 127.0.0.1:0\ndatabase: hub.sqlite\nplugins:\n  directory: plugins\n\(election)\n")
         try await fixture.simulators["staging"]!.load(manifests: "apiVersion: v1\nkind: Namespace\nmetadata: {name: kube-system}")
         try await fixture.startHub()

@@ -10,7 +10,7 @@ import Testing
 /// Issue 16, items 3 to 8: what people see in Slack. Refusals private and to the point, times
 /// in the namespace's zone, one warning for namespaces that sleep together, the CLI waiting only
 /// for results that will come, mentions and direct messages, and notifications without Slack.
-@Suite("Slack conversations", .serialized)
+@Suite("Slack conversations", .serialized, .awaitingCleanup)
 struct SlackConversationTests {
     static let secret = "conversation-signing-secret"
     static let rome = TimeZone(identifier: "Europe/Rome")!
@@ -69,9 +69,9 @@ struct SlackConversationTests {
 
     @Test func refusalsArePrivateTimesAreLocalAndOneWarningCoversNamespacesSleepingTogether() async throws {
         let slackAPI = try await SlackAPI()
-        defer { Task { await slackAPI.server.shutdown() } }
+        defer { afterTest { await slackAPI.server.shutdown() } }
         var fixture = try await Self.fixture(slackAPI: slackAPI)
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(await managed(fixture))
         let admin = SlackCommandSimulator(hub: fixture.url, secret: Self.secret, user: "U-ADMIN", userName: "alice", channel: "C1", channelName: "web")
@@ -128,7 +128,7 @@ struct SlackConversationTests {
     /// Item 6: the CLI waits for the result of the operation it started, and for nothing else.
     @Test func slackSendWaitsOnlyForAnnouncedOperations() async throws {
         var fixture = try await Self.fixture(slackAPI: nil)
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(await managed(fixture))
         let environment = ["SANDMAN_HUB": fixture.url, "SANDMAN_SLACK_SIGNING_SECRETS": Self.secret]
@@ -168,9 +168,9 @@ struct SlackConversationTests {
     /// Item 7: `@sandman wake staging shop 1h` works like the slash command, answered in its thread.
     @Test func mentionsAndDirectMessagesGoThroughThePluginAndAreAnsweredInTheThread() async throws {
         let slackAPI = try await SlackAPI()
-        defer { Task { await slackAPI.server.shutdown() } }
+        defer { afterTest { await slackAPI.server.shutdown() } }
         var fixture = try await Self.fixture(slackAPI: slackAPI)
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(await managed(fixture))
 
@@ -249,7 +249,7 @@ struct SlackConversationTests {
 
         let printed = Recorder<String>()
         var fixture = try await Self.fixture(slackAPI: nil)
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub(console: { printed.append($0) })
         #expect(await managed(fixture))
         fixture.clock.set(instant("2027-01-04T18:51:00Z"))

@@ -8,7 +8,7 @@ import TestSupport
 import Testing
 
 /// The notification outbox on its own: a real SQLite file, a fake Slack Web API, a manual clock.
-@Suite("Slack outbox")
+@Suite("Slack outbox", .awaitingCleanup)
 struct SlackDeliveryTests {
     /// An outbox in a fresh SQLite file, delivering to a fake Slack Web API that answers `reply`.
     struct Outbox {
@@ -43,7 +43,7 @@ struct SlackDeliveryTests {
             received.append(String(decoding: request.body, as: UTF8.self))
             return .text(200, #"{"ok":true}"#, contentType: "application/json")
         }
-        defer { Task { await outbox.stop() } }
+        defer { afterTest { await outbox.stop() } }
         let delivery = outbox.delivery
 
         #expect(await delivery.enqueue(["text": "asleep"], to: .chat, channel: "#web", key: "operation:1:shop"))
@@ -62,7 +62,7 @@ struct SlackDeliveryTests {
             attempts.append(Date())
             return .text(200, #"{"ok":false,"error":"channel_not_found"}"#, contentType: "application/json")
         }
-        defer { Task { await outbox.stop() } }
+        defer { afterTest { await outbox.stop() } }
         let (delivery, clock, store) = (outbox.delivery, outbox.clock, outbox.store)
 
         #expect(await delivery.enqueue(["text": "lost"], to: .chat, channel: "#nowhere", key: "k"))

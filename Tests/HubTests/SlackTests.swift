@@ -14,7 +14,7 @@ func pythonSignature(secret: String, timestamp: String, body: String) async thro
     return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
-@Suite("Slack request signatures")
+@Suite("Slack request signatures", .awaitingCleanup)
 struct SlackSignatureTests {
     static let secret = "8f742231b10e8888abcd99yyyzzz85a5"
     let now = Date(timeIntervalSince1970: 1_800_000_000)
@@ -59,7 +59,7 @@ struct SlackSignatureTests {
     }
 }
 
-@Suite("Slack keep-awake buttons")
+@Suite("Slack keep-awake buttons", .awaitingCleanup)
 struct SlackButtonTests {
     @Test(arguments: [
         ("keep_awake_1h", "2027-01-04T21:00:00Z", "UTC", "2027-01-04T22:00:00Z"),
@@ -115,7 +115,7 @@ let testNotifyPlugin = """
     end
     """
 
-@Suite("Slack bot end to end", .serialized)
+@Suite("Slack bot end to end", .serialized, .awaitingCleanup)
 struct SlackBotTests {
     static let secret = "test-signing-secret"
     static let cluster = """
@@ -147,7 +147,7 @@ struct SlackBotTests {
 
     @Test func aSlashCommandWakesANamespaceAndTheResultReachesTheResponseURL() async throws {
         var fixture = try await fixture()
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         let original = await fixture.replicas("staging", "shop")
         try await fixture.startHub()
         #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
@@ -188,14 +188,14 @@ struct SlackBotTests {
             }
             return .text(200, #"{"ok":false,"error":"no_such_subteam"}"#, contentType: "application/json")
         }
-        defer { Task { await slack.shutdown() } }
+        defer { afterTest { await slack.shutdown() } }
         var fixture = try await fixture(slack: """
                 - {userGroups: [S-OPS], role: operator, teams: [web]}
                 - {userGroups: [S-GONE], role: admin}
               botToken: xoxb-test
               apiURL: \(slack.baseURL)/api
             """)
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
 
@@ -221,9 +221,9 @@ struct SlackBotTests {
             received.append(String(decoding: request.body, as: UTF8.self))
             return .text(200, #"{"ok":true}"#, contentType: "application/json")
         }
-        defer { Task { await slack.shutdown() } }
+        defer { afterTest { await slack.shutdown() } }
         var fixture = try await fixture(slack: "  botToken: xoxb-test\n  apiURL: \(slack.baseURL)/api", unreachable: ["edge"])
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try fixture.directory.write("plugins/notify/health.lua", """
             function format(event)
               if event.type == "cluster_unreachable" or event.type == "cluster_recovered" then
@@ -243,7 +243,7 @@ struct SlackBotTests {
 
     @Test func productionNeedsTheAllowListOrTheAdminRole() async throws {
         var fixture = try await HubFixture.make(clusters: ["production": ("production", "schedules:\n  - {name: nights, namespaces: [shop], weekdays: \"1-5\", sleepAt: \"20:00\", wakeUpAt: \"08:00\"}\nteams:\n  - {name: web, namespaces: [shop]}\n")], start: instant("2027-01-04T12:00:00Z"))
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.simulators["production"]!.load(manifests: HubFixture.shop("shop", deployments: 1))
         try fixture.directory.write("plugins/slack/commands.lua", testCommandPlugin)
         try fixture.directory.write("sandman.yaml", """
@@ -275,7 +275,7 @@ struct SlackBotTests {
 
     @Test func theResultIsFormattedByTheShippedNotifyPluginAndResponseURLsAreLimited() async throws {
         var fixture = try await fixture()
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try fixture.directory.write("plugins/notify/lifecycle.lua", try String(contentsOfFile: repositoryFile("plugins/notify/lifecycle.lua"), encoding: .utf8))
         try await fixture.startHub()
         #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
@@ -299,7 +299,7 @@ struct SlackBotTests {
 
     @Test func unsignedStaleAndOversizedRequestsAreRefusedAndAudited() async throws {
         var fixture = try await fixture()
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         let body = "command=%2Fk8s-wake&text=staging&user_id=U-ADMIN"
         let timestamp = String(Int(Date().timeIntervalSince1970))
@@ -325,7 +325,7 @@ struct SlackBotTests {
 
     @Test func keepAwakeButtonCreatesAnOverrideAndEventsAreVerified() async throws {
         var fixture = try await fixture()
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
         let payload: JSONValue = [
@@ -379,9 +379,9 @@ struct SlackBotTests {
             if remaining == 0 { return .full(status: 429, headers: [("Retry-After", "120")]) }
             return .text(200, #"{"ok":true,"channel":"C1","ts":"1.2"}"#, contentType: "application/json")
         }
-        defer { Task { await slack.shutdown() } }
+        defer { afterTest { await slack.shutdown() } }
         var fixture = try await fixture(slack: "  botToken: xoxb-test\n  apiURL: \(slack.baseURL)/api\n  maxDeliveryAge: 1h")
-        defer { Task { [fixture] in await fixture.stop() } }
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
         #expect(await eventually { received.values.count >= 1 })

@@ -8,7 +8,7 @@ import Transport
 /// What KubeSim answers where a real kube-apiserver's answer is known. Each case names its
 /// source: the API reference, api-concepts (kubernetes.io/docs/reference/using-api), or the
 /// kube-apiserver code the behaviour comes from.
-@Suite("KubeSim answers like kube-apiserver")
+@Suite("KubeSim answers like kube-apiserver", .awaitingCleanup)
 struct FidelityTests {
     struct WriteCase: Sendable, CustomStringConvertible {
         var description: String
@@ -63,7 +63,7 @@ struct FidelityTests {
     @Test(arguments: refusedWrites)
     func refusedWrite(_ write: WriteCase) async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let reply = try await harness.request(write.method, write.path, body: write.body)
         #expect(reply.status == write.status, "\(write.description) (\(write.source)): \(reply.body)")
         #expect(reply.body["kind"] == "Status")
@@ -79,7 +79,7 @@ struct FidelityTests {
     /// `Warning: 299` header, Ignore drops them silently (api-concepts, "Field validation").
     @Test func unknownFieldsByValidationMode() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let body = Self.deployment { $0[path: ["spec", "replicaz"]] = 3 }
         let strict = try await harness.request(.post, "/apis/apps/v1/namespaces/default/deployments?fieldValidation=Strict", body: body)
         #expect(strict.status == 400)
@@ -98,7 +98,7 @@ struct FidelityTests {
     /// Defaults the controllers rely on (pkg/apis/apps/v1/defaults.go, batch, core).
     @Test func defaultsAreFilledIn() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let deployment = try await harness.request(.post, "/apis/apps/v1/namespaces/default/deployments", body: SimHarness.deployment("web")).body
         #expect(deployment[path: ["spec", "strategy"]] == ["type": "RollingUpdate", "rollingUpdate": ["maxUnavailable": "25%", "maxSurge": "25%"]])
         #expect(deployment[path: ["spec", "revisionHistoryLimit"]] == 10)
@@ -116,7 +116,7 @@ struct FidelityTests {
     /// Immutability and deletion rules on updates.
     @Test func updatesThatARealServerRefuses() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         _ = try await harness.request(.post, "/apis/apps/v1/namespaces/default/deployments", body: SimHarness.deployment("web"))
         var moved = SimHarness.deployment("web")
         moved[path: ["spec", "selector", "matchLabels", "app"]] = "other"
@@ -139,7 +139,7 @@ struct FidelityTests {
     /// with the OpenAPI validator's messages (apiextensions-apiserver).
     @Test func customResourcesFollowTheirSchema() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.sim.loadBundledCustomResourceDefinitions()
         let path = "/apis/kube-green.com/v1alpha1/namespaces/default/sleepinfos"
         let bad = try await harness.request(.post, path, body: ["metadata": ["name": "bad"], "spec": ["weekdays": "8", "sleepAt": 2000, "suspendCronJobs": "yes"]])
@@ -207,7 +207,7 @@ struct FidelityTests {
 
     @Test func thirdPartyCustomResourcesDryRun() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         try await harness.sim.load(manifests: Self.prometheusRuleCRD)
         let path = "/apis/monitoring.coreos.com/v1/namespaces/default/prometheusrules"
         func rule(_ expr: JSONValue, for duration: String) -> JSONValue {
@@ -227,7 +227,7 @@ struct FidelityTests {
     /// it; /scale writes are their own manager with `subresource: scale`.
     @Test func serverSideApplySharesOwnership() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let path = "/apis/apps/v1/namespaces/default/deployments/web"
         func apply(_ manager: String, container: String, replicas: Int64?) async throws -> SimHarness.Reply {
             var object = SimHarness.deployment("web")
@@ -263,7 +263,7 @@ struct FidelityTests {
     /// Query strings decode as Go's url.ParseQuery: `+` is a space (client-go, pykube).
     @Test func plusInQueryStringsIsASpace() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         _ = try await harness.request(.post, "/apis/apps/v1/namespaces/default/deployments", body: SimHarness.deployment("api", labels: ["app": "api"]))
         let list = try await harness.request(.get, "/apis/apps/v1/namespaces/default/deployments?labelSelector=app+in+%28api%2Cworker%29")
         #expect(list.status == 200)
@@ -275,7 +275,7 @@ struct FidelityTests {
     /// return the deleted object (registry Store.ReturnDeletedObject).
     @Test func deletionSafetyAndAnswers() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let all = try await harness.request(.delete, "/api/v1/namespaces")
         #expect(all.status == 405)
         #expect(try await harness.request(.get, "/api/v1/namespaces/default").status == 200)
@@ -297,7 +297,7 @@ struct FidelityTests {
     /// matched, at the change's resourceVersion (apiserver cacher, cache_watcher.go).
     @Test func leavingASelectorSendsTheLastMatchingState() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         _ = try await harness.request(.post, "/api/v1/namespaces/default/configmaps", body: ["metadata": ["name": "c", "labels": ["team": "a"]], "data": ["v": "1"]])
         let events = try await harness.watch("/api/v1/namespaces/default/configmaps?watch=1&labelSelector=team%3Da", count: 2) {
             _ = try await harness.request(.patch, "/api/v1/namespaces/default/configmaps/c", body: ["metadata": ["labels": ["team": "b"]], "data": ["v": "2"]], contentType: "application/merge-patch+json")
@@ -313,7 +313,7 @@ struct FidelityTests {
     /// in its own form (API reference: HorizontalPodAutoscaler v1 and v2).
     @Test func autoscalingVersionsConvert() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let created = try await harness.request(.post, "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers", body: [
             "metadata": ["name": "web"],
             "spec": ["scaleTargetRef": ["apiVersion": "apps/v1", "kind": "Deployment", "name": "web"], "maxReplicas": 5, "targetCPUUtilizationPercentage": 70],

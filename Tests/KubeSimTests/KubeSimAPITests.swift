@@ -5,11 +5,11 @@ import TestSupport
 import Testing
 import Transport
 
-@Suite("KubeSim API semantics")
+@Suite("KubeSim API semantics", .awaitingCleanup)
 struct KubeSimAPITests {
     @Test func createGetAndAlreadyExists() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let created = try await harness.request(.post, "/apis/apps/v1/namespaces/default/deployments", body: SimHarness.deployment("web"))
         #expect(created.status == 201)
         #expect(created.body[path: ["metadata", "uid"]]?.string?.count == 36)
@@ -39,7 +39,7 @@ struct KubeSimAPITests {
 
     @Test func generateNameAndInvalidNames() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let generated = try await harness.request(.post, "/api/v1/namespaces/default/configmaps", body: ["metadata": ["generateName": "cache-"], "data": ["a": "1"]])
         #expect(generated.status == 201)
         let name = try #require(generated.body[path: ["metadata", "name"]]?.string)
@@ -53,7 +53,7 @@ struct KubeSimAPITests {
 
     @Test func staleUpdateConflicts() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let created = try await harness.request(.post, "/apis/apps/v1/namespaces/default/deployments", body: SimHarness.deployment("web")).body
         var first = created
         first[path: ["spec", "replicas"]] = 5
@@ -79,7 +79,7 @@ struct KubeSimAPITests {
 
     @Test func resourceVersionsIncreaseOnEveryWrite() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         var versions: [Int64] = []
         for index in 0..<5 {
             let reply = try await harness.request(.post, "/api/v1/namespaces/default/configmaps", body: ["metadata": ["name": .string("c\(index)")]])
@@ -97,7 +97,7 @@ struct KubeSimAPITests {
 
     @Test func pagingTwoThousandObjectsWithLimitOneHundred() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let manifests = (0..<2000).map { index in
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: item-\(String(format: "%04d", index))\n  namespace: bulk\ndata:\n  index: \"\(index)\"\n"
         }.joined(separator: "---\n")
@@ -128,7 +128,7 @@ struct KubeSimAPITests {
 
     @Test func expiredContinueTokenIsGone() async throws {
         let harness = try await SimHarness.start { $0.continueTokenLifetime = .seconds(3) }
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         for index in 0..<5 {
             _ = try await harness.request(.post, "/api/v1/namespaces/default/configmaps", body: ["metadata": ["name": .string("c\(index)")]])
         }
@@ -154,7 +154,7 @@ struct KubeSimAPITests {
 
     @Test func labelAndFieldSelectors() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let fixtures: [(String, [String: String])] = [
             ("api", ["tier": "back", "env": "prod"]), ("web", ["tier": "front", "env": "prod"]),
             ("batch", ["tier": "back", "env": "dev"]), ("plain", [:]),
@@ -192,7 +192,7 @@ struct KubeSimAPITests {
 
     @Test func rateLimitAnswers429WithRetryAfter() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         // One token every 20 s: however slow the machine, the fourth request finds the bucket empty.
         harness.sim.setFaults(.init(rateLimit: .init(qps: 0.05, burst: 3, retryAfterSeconds: 2)))
         var statuses: [Int] = []
@@ -217,7 +217,7 @@ struct KubeSimAPITests {
 
     @Test func injectedErrorsAndLatency() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         harness.sim.setFaults(.init(errorRate: 1))
         let failing = try await harness.request(.get, "/api/v1/namespaces")
         #expect(failing.status == 500)
@@ -240,7 +240,7 @@ struct KubeSimAPITests {
             $0.passwords = ["alice": "wonderland"]
             $0.readOnlyUsers = ["robot"]
         }
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let anonymous = HTTPClient(configuration: .init(tls: .init(trustRoots: Data(harness.sim.certificateAuthority.certificatePEM.utf8))))
         let denied = try await anonymous.send(HTTPRequest(url: harness.sim.url + "/api/v1/namespaces"))
         #expect(denied.status == 401)
@@ -265,7 +265,7 @@ struct KubeSimAPITests {
 
     @Test func patchFormatsOnBuiltInAndCustomKinds() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         _ = try await harness.request(.post, "/apis/apps/v1/namespaces/default/deployments", body: SimHarness.deployment("web", replicas: 3))
         let path = "/apis/apps/v1/namespaces/default/deployments/web"
 
@@ -307,7 +307,7 @@ struct KubeSimAPITests {
 
     @Test func serverSideApplyOwnsFieldsAndReportsConflicts() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let path = "/apis/apps/v1/namespaces/default/deployments/web"
         let applied = try await harness.request(.patch, path + "?fieldManager=gitops", body: SimHarness.deployment("web", replicas: 3), contentType: "application/apply-patch+yaml")
         #expect(applied.status == 201 || applied.status == 200)
@@ -330,7 +330,7 @@ struct KubeSimAPITests {
 
     @Test func finalizersNamespaceDeletionAndGarbageCollection() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         _ = try await harness.request(.post, "/api/v1/namespaces", body: ["metadata": ["name": "team"]])
         let owner = try await harness.request(.post, "/apis/apps/v1/namespaces/team/deployments", body: SimHarness.deployment("web", namespace: "team")).body
         let ownerUID = try #require(owner[path: ["metadata", "uid"]])
@@ -361,7 +361,7 @@ struct KubeSimAPITests {
 
     @Test func workloadStatusFollowsReplicasAfterTheDelay() async throws {
         let harness = try await SimHarness.start { $0.workloadReadyDelay = .milliseconds(300) }
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let created = try await harness.request(.post, "/apis/apps/v1/namespaces/default/statefulsets", body: ["metadata": ["name": "db"], "spec": ["replicas": 3, "selector": ["matchLabels": ["app": "db"]], "template": SimHarness.podTemplate(app: "db")]])
         #expect(created.body[path: ["status", "readyReplicas"]] == nil)
         #expect(try await eventually { try await harness.request(.get, "/apis/apps/v1/namespaces/default/statefulsets/db").body[path: ["status", "readyReplicas"]] == 3 })
@@ -372,7 +372,7 @@ struct KubeSimAPITests {
 
     @Test func aCronJobsSuspendIsStoredAsGiven() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let spec: JSONValue = ["schedule": "0 3 * * *", "jobTemplate": ["spec": ["template": ["spec": ["containers": [["name": "c", "image": "i"]], "restartPolicy": "Never"]]]]]
         var suspended = spec
         suspended["suspend"] = true
@@ -390,7 +390,7 @@ struct KubeSimAPITests {
 
     @Test func watchDeliversChangesResumesAndBookmarks() async throws {
         let harness = try await SimHarness.start { $0.bookmarkInterval = .milliseconds(100) }
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let created = try await harness.request(.post, "/api/v1/namespaces/default/configmaps", body: ["metadata": ["name": "a"], "data": ["v": "1"]])
         let startVersion = try #require(created.body[path: ["metadata", "resourceVersion"]]?.string)
 
@@ -424,7 +424,7 @@ struct KubeSimAPITests {
 
     @Test func watchFromACompactedVersionIsGoneAndExpiryEndsWatches() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let created = try await harness.request(.post, "/api/v1/namespaces/default/configmaps", body: ["metadata": ["name": "a"]])
         let version = try #require(created.body[path: ["metadata", "resourceVersion"]]?.string)
         _ = try await harness.request(.post, "/api/v1/namespaces/default/configmaps", body: ["metadata": ["name": "b"]])
@@ -446,7 +446,7 @@ struct KubeSimAPITests {
 
     @Test func droppedWatchConnectionIsAnErrorForTheClient() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let response = try await harness.client.stream(HTTPRequest(url: harness.sim.url + "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=1"))
         let reader = Task {
             var count = 0
@@ -464,7 +464,7 @@ struct KubeSimAPITests {
             $0.tls = false
             $0.allowAnonymous = true
         }
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         #expect(harness.sim.url.hasPrefix("http://"))
         let namespaces = try await harness.request(.get, "/api/v1/namespaces")
         #expect(namespaces.body["items"]?.array?.compactMap { $0[path: ["metadata", "name"]]?.string } == ["default", "kube-node-lease", "kube-public", "kube-system"])

@@ -6,7 +6,7 @@ import Testing
 
 /// The real kubectl against KubeSim over HTTPS with client certificates: the independent check
 /// that the simulator behaves like a kube-apiserver.
-@Suite("kubectl against KubeSim")
+@Suite("kubectl against KubeSim", .awaitingCleanup)
 struct KubectlCompatibilityTests {
     static let deployment = """
         apiVersion: apps/v1
@@ -34,7 +34,7 @@ struct KubectlCompatibilityTests {
 
     @Test func applyGetScalePatchDelete() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let kubectl = try harness.kubectl()
 
         expectSuccess(try await kubectl.run(["create", "namespace", "shop"]), "create namespace")
@@ -79,7 +79,7 @@ struct KubectlCompatibilityTests {
 
     @Test func customResourceDefinitionMakesSleepInfoServed() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let kubectl = try harness.kubectl()
         let crd = repositoryFile("deploy/crds/kube-green.com_sleepinfos.yaml")
         expectSuccess(try await kubectl.run(["apply", "-f", crd]), "apply CRD")
@@ -108,7 +108,7 @@ struct KubectlCompatibilityTests {
 
     @Test func serverSideApplyAndConflicts() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let kubectl = try harness.kubectl()
         expectSuccess(try await kubectl.run(["create", "namespace", "shop"]), "create namespace")
         let applied = try await kubectl.run(["apply", "--server-side", "-f", "-"], stdin: Self.deployment)
@@ -127,7 +127,7 @@ struct KubectlCompatibilityTests {
 
     @Test func watchSeesAChange() async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let kubectl = try harness.kubectl()
         expectSuccess(try await kubectl.run(["create", "namespace", "shop"]), "create namespace")
         expectSuccess(try await kubectl.run(["apply", "-f", "-"], stdin: Self.deployment), "apply")
@@ -147,7 +147,7 @@ struct KubectlCompatibilityTests {
             $0.tokens = ["reader-token": "reader"]
             $0.readOnlyUsers = ["reader"]
         }
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let tokenConfig = try harness.directory.write("token.yaml", harness.sim.kubeconfig(token: "reader-token"))
         let reader = try Kubectl(kubeconfig: tokenConfig, cacheDirectory: harness.directory.path + "/cache-reader")
         let namespaces = try await reader.run(["get", "namespaces", "-o", "name"])

@@ -7,7 +7,7 @@ import Testing
 /// kubectl 1.31, 1.32 and 1.33 against KubeSim: what each sends must be answered as a real
 /// kube-apiserver answers it. Expected answers come from kubectl's own output against a real
 /// cluster (kubernetes.io/docs/reference/kubectl), noted beside each case.
-@Suite("kubectl releases against KubeSim", .serialized)
+@Suite("kubectl releases against KubeSim", .serialized, .awaitingCleanup)
 struct KubectlReleasesTests {
     static let releases = [31, 32, 33]
 
@@ -25,7 +25,7 @@ struct KubectlReleasesTests {
     @Test(arguments: releases)
     func createCommands(release: Int) async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let kubectl = try kubectl(harness, release: release)
         succeeds(try await kubectl.run(["create", "namespace", "shop"]), "create namespace")
         succeeds(try await kubectl.run(["create", "configmap", "settings", "-n", "shop", "--from-literal=mode=fast"]), "create configmap")
@@ -67,7 +67,7 @@ struct KubectlReleasesTests {
     @Test(arguments: releases)
     func selectorsRolloutsAndWaits(release: Int) async throws {
         let harness = try await SimHarness.start { $0.workloadReadyDelay = .milliseconds(400) }
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let kubectl = try kubectl(harness, release: release)
         succeeds(try await kubectl.run(["apply", "-f", "-"], stdin: KubectlCompatibilityTests.deployment.replacingOccurrences(of: "namespace: shop", with: "namespace: default")), "apply")
         let selected = try await kubectl.run(["get", "deployments", "-l", "app in (web,api),tier notin (back)", "-o", "name"])
@@ -102,7 +102,7 @@ struct KubectlReleasesTests {
     @Test(arguments: releases)
     func refusedWrites(release: Int) async throws {
         let harness = try await SimHarness.start()
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let kubectl = try kubectl(harness, release: release)
         let unknown = try await kubectl.run(["apply", "-f", "-"], stdin: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\nextra: field\n")
         #expect(unknown.status != 0)
@@ -120,7 +120,7 @@ struct KubectlReleasesTests {
     @Test(arguments: releases)
     func discoveryReviewsAndExplain(release: Int) async throws {
         let harness = try await SimHarness.start { $0.readOnlyUsers = ["viewer"] }
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let kubectl = try kubectl(harness, release: release)
         let resources = try await kubectl.run(["api-resources", "-o", "wide"])
         succeeds(resources, "api-resources")

@@ -7,7 +7,7 @@ import Testing
 
 /// The official Kubernetes Python client (PyPI `kubernetes`, installed by `make python-deps`)
 /// against KubeSim over HTTPS with a bearer token: a second, independent client.
-@Suite("Python kubernetes client against KubeSim")
+@Suite("Python kubernetes client against KubeSim", .awaitingCleanup)
 struct PythonClientTests {
     struct MissingPython: Error, CustomStringConvertible {
         var path: String
@@ -68,7 +68,7 @@ struct PythonClientTests {
         let python = repositoryFile(".build-python/bin/python")
         guard FileManager.default.isExecutableFile(atPath: python) else { throw MissingPython(path: python) }
         let harness = try await SimHarness.start { $0.tokens = ["python-token": "admin"] }
-        defer { Task { await harness.stop() } }
+        defer { afterTest { await harness.stop() } }
         let configPath = try harness.directory.write("python.yaml", harness.sim.kubeconfig(token: "python-token", userName: "admin"))
         let scriptPath = try harness.directory.write("client.py", Self.script)
         let result = try await ProcessOutput.run(python, arguments: [scriptPath, configPath], input: "", timeout: .seconds(60))

@@ -45,14 +45,14 @@ struct ClusterFixture {
     }
 }
 
-@Suite("Kubernetes client against KubeSim")
+@Suite("Kubernetes client against KubeSim", .awaitingCleanup)
 struct KubeClientTests {
     @Test func clientCertificateTokenAndBasicAuthentication() async throws {
         let cluster = try await ClusterFixture.start {
             $0.tokens = ["static-token": "robot"]
             $0.passwords = ["alice": "secret"]
         }
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         let start = Date()
         _ = try await cluster.adminClient().list(.namespace)
         _ = try await KubeClient(name: "t", access: cluster.access(user: .init(token: "static-token"))).list(.namespace)
@@ -67,7 +67,7 @@ struct KubeClientTests {
 
     @Test func tokenFileIsReadAgainAfterRotation() async throws {
         let cluster = try await ClusterFixture.start { $0.tokens = ["first": "sa-one", "second": "sa-two"] }
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         let tokenFile = try cluster.directory.write("token", "first\n")
         let clock = TestDate(Date())
         var configuration = KubeClient.Configuration()
@@ -97,7 +97,7 @@ struct KubeClientTests {
 
     @Test func execPluginTokensAreCachedUntilExpiryAndRefreshedOn401() async throws {
         let cluster = try await ClusterFixture.start { $0.tokens = ["token-a": "exec-a", "token-c": "exec-c"] }
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         let counter = cluster.directory.path + "/calls"
         // Call 1: token-a expiring at 10:00; call 2: token-b, which the server refuses; call 3: token-c.
         let script = try cluster.directory.write("credential.sh", """
@@ -137,7 +137,7 @@ struct KubeClientTests {
 
     @Test func tlsVerificationWrongCAAndServerNameOverride() async throws {
         let cluster = try await ClusterFixture.start()
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         let user = try cluster.adminUser()
         let other = Data(try CertificateAuthority(commonName: "someone-else").certificatePEM.utf8)
         let wrongCA = ClusterAccess(contextName: "x", cluster: .init(server: cluster.sim.url, certificateAuthority: .data(other)), user: user)
@@ -159,7 +159,7 @@ struct KubeClientTests {
 
     @Test func pagingFollowsContinueThroughTwoThousandObjects() async throws {
         let cluster = try await ClusterFixture.start()
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         try await cluster.sim.load(manifests: (0..<2000).map { "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-\($0), namespace: bulk}\n" }.joined(separator: "---\n"))
         let client = try cluster.adminClient()
         cluster.sim.resetRequests()
@@ -174,7 +174,7 @@ struct KubeClientTests {
 
     @Test func patchInEveryContentTypeScaleAndStatus() async throws {
         let cluster = try await ClusterFixture.start()
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         let client = try cluster.adminClient()
         var deployment = Deployment(name: "web", namespace: "default")
         deployment.object["spec"] = ["replicas": 3, "selector": ["matchLabels": ["app": "web"]], "template": ["metadata": ["labels": ["app": "web"]], "spec": ["containers": [["name": "web", "image": "nginx", "resources": ["requests": ["cpu": "250m", "memory": "256Mi"]]]]]]]
@@ -227,7 +227,7 @@ struct KubeClientTests {
 
     @Test func retryOnConflictRereadsAndSucceeds() async throws {
         let cluster = try await ClusterFixture.start()
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         let client = try cluster.adminClient()
         _ = try await client.create(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "counter", "namespace": "default"], "data": ["n": "0"]])
         let attempts = Atomic<Int>(0)
@@ -250,7 +250,7 @@ struct KubeClientTests {
 
     @Test func aThrottlingServerSetsThePaceAndFewRequestsAreRefused() async throws {
         let cluster = try await ClusterFixture.start()
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         let client = try cluster.adminClient()
         _ = try await client.list(.namespace)
         // 40 requests a second, and 16 callers that would send far more: after the first
@@ -277,7 +277,7 @@ struct KubeClientTests {
 
     @Test func throttledRequestsWaitForRetryAfter() async throws {
         let cluster = try await ClusterFixture.start()
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         let client = try cluster.adminClient()
         _ = try await client.list(.namespace)
         cluster.sim.setFaults(.init(rateLimit: .init(qps: 0.5, burst: 1, retryAfterSeconds: 1)))
@@ -309,7 +309,7 @@ struct KubeClientTests {
 
     @Test func aListWhoseContinueTokenExpiresMidwayStartsOverAndMissesNothing() async throws {
         let cluster = try await ClusterFixture.start()
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         let client = try cluster.adminClient()
         for index in 0..<20 {
             _ = try await client.create(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string("c\(index)"), "namespace": "default"]])
@@ -329,7 +329,7 @@ struct KubeClientTests {
 
     @Test func clientSideRateLimitSpacesRequests() async throws {
         let cluster = try await ClusterFixture.start()
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         let client = try cluster.adminClient {
             $0.qps = 10
             $0.burst = 2
@@ -355,7 +355,7 @@ struct KubeClientTests {
 
     @Test func watchSurvivesExpiryAndDroppedConnectionsWithoutLosingOrRepeating() async throws {
         let cluster = try await ClusterFixture.start { $0.bookmarkInterval = .milliseconds(100) }
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         let client = try cluster.adminClient { $0.retry = RetryPolicy(maxAttempts: 5, baseDelay: .milliseconds(50), maxDelay: .milliseconds(200)) }
         for index in 0..<3 {
             _ = try await client.create(["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string("before-\(index)"), "namespace": "default"]])

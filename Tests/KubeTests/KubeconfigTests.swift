@@ -6,11 +6,11 @@ import LocalPKI
 import TestSupport
 import Testing
 
-@Suite("Kubeconfig loading")
+@Suite("Kubeconfig loading", .awaitingCleanup)
 struct KubeconfigTests {
     @Test func kubeconfigWrittenByKubectlIsUnderstood() async throws {
         let cluster = try await ClusterFixture.start { $0.tokens = ["robot-token": "robot"] }
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         let identity = try cluster.sim.certificateAuthority.issueClientCertificate(user: "kubectl-user")
         let ca = try cluster.directory.write("pki/ca.pem", cluster.sim.certificateAuthority.certificatePEM)
         let certificate = try cluster.directory.write("pki/client.pem", identity.certificatePEM)
@@ -160,7 +160,7 @@ struct KubeconfigTests {
 
     @Test func inClusterConfigurationUsesTheServiceAccount() async throws {
         let cluster = try await ClusterFixture.start { $0.tokens = ["sa-token": "system:serviceaccount:sandman-system:sandman"] }
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         try cluster.directory.write("sa/token", "sa-token")
         try cluster.directory.write("sa/ca.crt", cluster.sim.certificateAuthority.certificatePEM)
         try cluster.directory.write("sa/namespace", "sandman-system\n")
@@ -177,7 +177,7 @@ struct KubeconfigTests {
 
     @Test func probeReportsVersionUserAndPreciseFailures() async throws {
         let cluster = try await ClusterFixture.start()
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         let healthy = try await cluster.adminClient().probe()
         #expect(healthy.failure == nil)
         #expect(healthy.version == KubeSim.Configuration().gitVersion)

@@ -4,7 +4,7 @@ import KubeSim
 import TestSupport
 import Testing
 
-@Suite("Lease leader election")
+@Suite("Lease leader election", .awaitingCleanup)
 struct LeaderElectorTests {
     private func elector(_ client: KubeClient, identity: String) -> LeaderElector {
         var configuration = LeaderElector.Configuration(leaseName: "sandman-staging", namespace: "default", identity: identity)
@@ -17,7 +17,7 @@ struct LeaderElectorTests {
 
     @Test func oneLeaderAtATimeAndHandOverOnRelease() async throws {
         let cluster = try await ClusterFixture.start()
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         let client = try cluster.adminClient()
         let first = elector(client, identity: "hub-a")
         let second = elector(client, identity: "hub-b")
@@ -53,7 +53,7 @@ struct LeaderElectorTests {
 
     @Test func anExpiredLeaseIsTakenOverAndCounted() async throws {
         let cluster = try await ClusterFixture.start()
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         let client = try cluster.adminClient()
         var stale = Lease(name: "sandman-staging", namespace: "default")
         stale.holderIdentity = "crashed-hub"
@@ -75,7 +75,7 @@ struct LeaderElectorTests {
 
     @Test func leadershipIsLostWhenRenewalsFail() async throws {
         let cluster = try await ClusterFixture.start()
-        defer { Task { await cluster.stop() } }
+        defer { afterTest { await cluster.stop() } }
         let client = try cluster.adminClient { $0.retry = .none }
         let elector = elector(client, identity: "hub-a")
         let ended = Recorder<String>()

@@ -231,7 +231,7 @@ struct RoundTripFixture {
     }
 }
 
-@Suite("Moving between kube-green and Sandman mid-sleep")
+@Suite("Moving between kube-green and Sandman mid-sleep", .awaitingCleanup)
 struct KubeGreenRoundTripTests {
     static let night = instant("2026-12-07T20:00:00Z")
     static let morning = instant("2026-12-08T08:00:00Z")
@@ -241,7 +241,7 @@ struct KubeGreenRoundTripTests {
     @Test(arguments: ["everything", "include-by-name", "include-by-labels"])
     func bothDirections(scenario: String) async throws {
         let fixture = try await RoundTripFixture.start()
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         let kubeGreen = KubeGreen(client: fixture.client)
         for namespace in ["by-sandman", "by-kube-green"] {
             try await fixture.load(namespace, scenario: scenario)
@@ -276,7 +276,7 @@ struct KubeGreenRoundTripTests {
 
     @Test func theEverythingScenarioSleepsWhatKubeGreenSleeps() async throws {
         let fixture = try await RoundTripFixture.start()
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         try await fixture.load("shop", scenario: "everything")
         let slept = try await fixture.executor().sleep(try await fixture.target("shop"), operation: try await fixture.operation("sleep", namespace: "shop"), scheduledAt: Self.night)
         #expect(slept.done.map(\.description) == [
@@ -343,7 +343,7 @@ struct KubeGreenRoundTripTests {
     @Test(arguments: handBuilt)
     func sandmanWakesWhatKubeGreenLeft(_ testCase: HandBuilt) async throws {
         let fixture = try await RoundTripFixture.start()
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         let sleepInfo = try await fixture.load("shop", scenario: testCase.scenario)
         let original = await fixture.snapshot("shop")
         for (key, patch) in testCase.slept {
@@ -373,7 +373,7 @@ struct KubeGreenRoundTripTests {
     /// Issue 14 item 1: a sleep patch that removes a field wakes, and its restore data is used.
     @Test func aSleepPatchThatRemovesAFieldWakesBack() async throws {
         let fixture = try await RoundTripFixture.start()
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         try await fixture.load("shop", scenario: "everything")
         let original = await fixture.snapshot("shop")
         let executor = fixture.executor()
@@ -390,7 +390,7 @@ struct KubeGreenRoundTripTests {
     /// wake, as kube-green ignores them, and reported in the operation and as an event.
     @Test func entriesOfKindsNoLongerPatchedAreIgnoredAndReported() async throws {
         let fixture = try await RoundTripFixture.start()
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         for namespace in ["sandman", "kube-green"] {
             try await fixture.load(namespace, scenario: "everything")
             _ = try await fixture.executor().sleep(try await fixture.target(namespace), operation: try await fixture.operation("sleep", namespace: namespace), scheduledAt: Self.night)

@@ -9,7 +9,7 @@ import Testing
 /// Which objects a SleepInfo's excludeRef and includeRef leave to sleep, case by case as
 /// kube-green decides (internal/controller/sleepinfo/jsonpatch/genericresources.go
 /// `getListOptions`), each case naming the kube-green test or source it comes from.
-@Suite("kube-green's excludeRef and includeRef")
+@Suite("kube-green's excludeRef and includeRef", .awaitingCleanup)
 struct KubeGreenSelectionTests {
     struct Item: Sendable {
         var kind: String
@@ -158,7 +158,7 @@ struct KubeGreenSelectionTests {
     /// The same cases listed with kube-green's own selectors by a KubeSim API server.
     @Test func kubeGreensSelectorsAgree() async throws {
         let sim = try await KubeSim.start()
-        defer { Task { await sim.shutdown() } }
+        defer { afterTest { await sim.shutdown() } }
         let client = try SleepFixture.client(for: sim)
         for (index, testCase) in Self.cases.enumerated() {
             let namespace = "case-\(index)"

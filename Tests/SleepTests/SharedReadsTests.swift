@@ -8,11 +8,11 @@ import Testing
 
 /// What an evaluation reads once and hands to the operations it runs: the state Secret as read,
 /// and objects listed across namespaces.
-@Suite("Reads shared by an evaluation")
+@Suite("Reads shared by an evaluation", .awaitingCleanup)
 struct SharedReadsTests {
     @Test func aStateSecretBelievedAbsentIsReadAgainAndItsRestoreDataKept() async throws {
         let fixture = try await SleepFixture.start()
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         let target = SleepExecutor.Target(namespace: "shop", name: "nights", spec: SleepSpec())
         let executor = fixture.executor()
         func replicas() async -> [String: Int64] {
@@ -39,7 +39,7 @@ struct SharedReadsTests {
 
     @Test func aKindIsListedAcrossNamespacesOnceASecondOneAsksAndEachShareServedOnce() async throws {
         let fixture = try await SleepFixture.start(deployments: 3)
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         try await fixture.sim.load(manifests: """
             apiVersion: v1
             kind: Namespace

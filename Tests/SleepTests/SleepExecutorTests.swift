@@ -114,11 +114,11 @@ struct SleepFixture {
     }
 }
 
-@Suite("Sleep and wake against KubeSim")
+@Suite("Sleep and wake against KubeSim", .awaitingCleanup)
 struct SleepExecutorTests {
     @Test func namespaceSleepsAndWakesBackToExactlyItsOriginalSpec() async throws {
         let fixture = try await SleepFixture.start()
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         // A ReplicaSet owned by app-0, as a Deployment's would be.
         let owner = try #require(await fixture.sim.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "app-0"))
         try await fixture.sim.load(manifests: "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: app-0-abc, namespace: shop, ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: app-0, uid: \(owner[path: ["metadata", "uid"]]!.string!), controller: true}]}\nspec: {replicas: 2, selector: {matchLabels: {app: app-0}}, template: {metadata: {labels: {app: app-0}}, spec: {containers: [{name: app-0, image: app-0}]}}}")
@@ -167,7 +167,7 @@ struct SleepExecutorTests {
 
     @Test func aPersonsChangeDuringSleepIsRespected() async throws {
         let fixture = try await SleepFixture.start()
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         let target = SleepExecutor.Target(namespace: "shop", name: "nights", spec: SleepSpec())
         let executor = fixture.executor()
         _ = try await executor.sleep(target, operation: try await fixture.operation("sleep"), scheduledAt: Date())
@@ -191,7 +191,7 @@ struct SleepExecutorTests {
 
     @Test func pagingCoversTwelveHundredDeployments() async throws {
         let fixture = try await SleepFixture.start(deployments: 1200)
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         let target = SleepExecutor.Target(namespace: "shop", name: "bulk", spec: SleepSpec())
         let slept = try await fixture.executor().sleep(target, operation: try await fixture.operation("sleep"), scheduledAt: Date())
         #expect(slept.done.count == 1203)
@@ -202,7 +202,7 @@ struct SleepExecutorTests {
 
     @Test func failuresAfterTheSecretIsWrittenLoseNothing() async throws {
         let fixture = try await SleepFixture.start()
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         let original = await fixture.snapshot()
         let target = SleepExecutor.Target(namespace: "shop", name: "nights", spec: SleepFixture.spec)
         let executor = fixture.executor()
@@ -223,7 +223,7 @@ struct SleepExecutorTests {
 
     @Test func wakeFallsBackToTheJournalWhenTheSecretIsGone() async throws {
         let fixture = try await SleepFixture.start()
-        defer { Task { await fixture.stop() } }
+        defer { afterTest { await fixture.stop() } }
         let original = await fixture.snapshot()
         let target = SleepExecutor.Target(namespace: "shop", name: "nights", spec: SleepSpec())
         let executor = fixture.executor()

@@ -4,7 +4,7 @@ import TestSupport
 import Testing
 @testable import Transport
 
-@Suite("HTTPClient over real sockets")
+@Suite("HTTPClient over real sockets", .awaitingCleanup)
 struct HTTPClientTests {
     static let authority = try! CertificateAuthority(commonName: "transport-test-ca")
 
@@ -29,7 +29,7 @@ struct HTTPClientTests {
 
     @Test func plainRequestCarriesMethodHeadersAndBody() async throws {
         let server = try await echoServer()
-        defer { Task { await server.shutdown() } }
+        defer { afterTest { await server.shutdown() } }
         let client = HTTPClient()
         let response = try await client.send(HTTPRequest(
             method: .patch, url: server.baseURL + "/apis/x?dryRun=All",
@@ -48,7 +48,7 @@ struct HTTPClientTests {
 
     @Test func errorStatusesAreResponsesNotErrors() async throws {
         let server = try await TestHTTPServer.start { _ in .text(404, #"{"kind":"Status","code":404}"#) }
-        defer { Task { await server.shutdown() } }
+        defer { afterTest { await server.shutdown() } }
         let response = try await HTTPClient().send(HTTPRequest(url: server.baseURL + "/missing"))
         #expect(response.status == 404)
         #expect(String(decoding: response.body, as: UTF8.self).contains("\"code\":404"))
@@ -57,7 +57,7 @@ struct HTTPClientTests {
     @Test func tlsWithTheRightCASucceedsAndTheWrongCAFails() async throws {
         let identity = try Self.authority.issueServerCertificate()
         let server = try await echoServer(tls: .init(identity: identity))
-        defer { Task { await server.shutdown() } }
+        defer { afterTest { await server.shutdown() } }
 
         let trusted = HTTPClient(configuration: .init(tls: .init(trustRoots: Data(Self.authority.certificatePEM.utf8))))
         #expect(try await trusted.send(HTTPRequest(url: server.baseURL + "/ok")).status == 200)
@@ -82,7 +82,7 @@ struct HTTPClientTests {
     @Test func clientCertificateIsRequiredAndPresented() async throws {
         let identity = try Self.authority.issueServerCertificate()
         let server = try await echoServer(tls: .init(identity: identity, clientTrustRootsPEM: Self.authority.certificatePEM, requireClientCertificate: true))
-        defer { Task { await server.shutdown() } }
+        defer { afterTest { await server.shutdown() } }
         let roots = Data(Self.authority.certificatePEM.utf8)
 
         let anonymous = HTTPClient(configuration: .init(tls: .init(trustRoots: roots)))
@@ -101,7 +101,7 @@ struct HTTPClientTests {
     @Test func serverNameOverrideVerifiesAgainstThatName() async throws {
         let identity = try Self.authority.issueServerCertificate(commonName: "api.internal", dnsNames: ["api.internal"], ipAddresses: [])
         let server = try await echoServer(tls: .init(identity: identity))
-        defer { Task { await server.shutdown() } }
+        defer { afterTest { await server.shutdown() } }
         let roots = Data(Self.authority.certificatePEM.utf8)
 
         let byAddress = HTTPClient(configuration: .init(tls: .init(trustRoots: roots)))
@@ -118,7 +118,7 @@ struct HTTPClientTests {
         let server = try await TestHTTPServer.start { request in
             .full(status: 200, body: request.body.reversed())
         }
-        defer { Task { await server.shutdown() } }
+        defer { afterTest { await server.shutdown() } }
         let payload = Data((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         let response = try await HTTPClient().send(HTTPRequest(method: .put, url: server.baseURL + "/big", body: payload))
         #expect(response.body.count == payload.count)
@@ -137,7 +137,7 @@ struct HTTPClientTests {
                 try await write(Array("{\"type\":\"DELETED\"}\nlast-without-newline".utf8))
             }
         }
-        defer { Task { await server.shutdown() } }
+        defer { afterTest { await server.shutdown() } }
         let response = try await HTTPClient().stream(HTTPRequest(url: server.baseURL + "/watch"))
         #expect(response.status == 200)
         #expect(response.headers["content-type"] == "application/json")
@@ -163,7 +163,7 @@ struct HTTPClientTests {
             try? await Task.sleep(for: .seconds(300))
             return .text(200, "late")
         }
-        defer { Task { await server.shutdown() } }
+        defer { afterTest { await server.shutdown() } }
         let client = HTTPClient(configuration: .init(timeout: .milliseconds(200)))
         let start = ContinuousClock.now
         let error = await #expect(throws: TransportError.self) {
@@ -179,7 +179,7 @@ struct HTTPClientTests {
             try? await Task.sleep(for: .seconds(300))
             return .text(200, "late")
         }
-        defer { Task { await server.shutdown() } }
+        defer { afterTest { await server.shutdown() } }
         let client = HTTPClient()
         let start = ContinuousClock.now
         let task = Task { try await client.send(HTTPRequest(url: server.baseURL + "/hang")) }
@@ -197,7 +197,7 @@ struct HTTPClientTests {
         let server = try await TestHTTPServer.start { _ in
             .chunked(status: 200, chunks: [(.zero, Array("first\n".utf8)), (.seconds(300), Array("never\n".utf8))])
         }
-        defer { Task { await server.shutdown() } }
+        defer { afterTest { await server.shutdown() } }
         let start = ContinuousClock.now
         let task = Task {
             let response = try await HTTPClient().stream(HTTPRequest(url: server.baseURL + "/watch"))
@@ -214,7 +214,7 @@ struct HTTPClientTests {
 
     @Test func sequentialRequestsReuseOneConnection() async throws {
         let server = try await echoServer()
-        defer { Task { await server.shutdown() } }
+        defer { afterTest { await server.shutdown() } }
         let client = HTTPClient()
         for index in 0..<200 {
             let response = try await client.send(HTTPRequest(url: server.baseURL + "/n/\(index)"))
@@ -226,7 +226,7 @@ struct HTTPClientTests {
 
     @Test func aBurstOfAThousandRequestsStaysWithinTheConnectionLimit() async throws {
         let server = try await echoServer()
-        defer { Task { await server.shutdown() } }
+        defer { afterTest { await server.shutdown() } }
         // Queued requests count against the timeout; a loaded machine may take minutes for a thousand.
         let client = HTTPClient(configuration: .init(timeout: .seconds(600), maxConnectionsPerHost: 8))
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -242,7 +242,7 @@ struct HTTPClientTests {
 
     @Test func httpProxyReceivesTheAbsoluteURL() async throws {
         let proxy = try await echoServer()
-        defer { Task { await proxy.shutdown() } }
+        defer { afterTest { await proxy.shutdown() } }
         let client = HTTPClient(configuration: .init(proxy: proxy.baseURL))
         let response = try await client.send(HTTPRequest(url: "http://cluster.example.invalid:6443/version"))
         #expect(try decode(response)["uri"] == "http://cluster.example.invalid:6443/version")
@@ -276,7 +276,7 @@ struct HTTPClientTests {
     }
 }
 
-@Suite("LineSplitter")
+@Suite("LineSplitter", .awaitingCleanup)
 struct LineSplitterTests {
     @Test(arguments: [
         (["a\nb\n"], ["a", "b"]),
