@@ -43,7 +43,7 @@ struct ConfigCommandTests {
     }
 
     @Test func jsonLogsAreOneObjectPerLine() async throws {
-        let output = try await sandman(["plugins", "lint", repositoryFile("plugins"), "--log-format", "json"])
+        let output = try await sandman(["plugins", "lint", repositoryFile("plugins"), "--log-format", "json", "--log-level", "info"])
         #expect(output.status == 0, "\(output.stderr)")
         let lines = output.stderr.split(separator: "\n")
         #expect(!lines.isEmpty)

@@ -152,6 +152,12 @@ struct CrashRecoveryTests {
             await replicas("shop")
         }
 
+        /// Every Deployment of shop at 0 replicas (and shop has some).
+        func isAsleep() async -> Bool {
+            let replicas = await replicas()
+            return !replicas.isEmpty && replicas.values.allSatisfy { $0 == 0 }
+        }
+
         func stop() async {
             serve.stop()
             await sim.shutdown()
@@ -171,7 +177,7 @@ struct CrashRecoveryTests {
         #expect(await eventually(timeout: .seconds(40)) { !served.serve.process.isRunning }, "\(served.logText)")
         #expect(served.serve.process.terminationStatus == 0, "\(served.logText)")
         // The sleep under way was finished, not abandoned halfway.
-        #expect(await served.replicas().values.allSatisfy { $0 == 0 })
+        #expect(await served.isAsleep())
         let store = try Store(path: served.directory.path + "/hub.sqlite")
         let operation = try await store.operation(id: id)
         #expect(operation?.state == .succeeded)
@@ -191,7 +197,7 @@ struct CrashRecoveryTests {
         #expect(await served.replicas() == original)
         served.sim.setFaults(.init())
         served.serve = try ServeProcess(config: served.config, log: served.log)
-        #expect(await eventually(timeout: .seconds(30)) { await served.replicas().values.allSatisfy { $0 == 0 } }, "\(served.logText)")
+        #expect(await eventually(timeout: .seconds(30)) { await served.isAsleep() }, "\(served.logText)")
 
         // Killed halfway through the wake: the restart finishes it, each object back as it was.
         served.sim.setFaults(.init(latency: .milliseconds(100)))
@@ -232,7 +238,7 @@ struct CrashRecoveryTests {
         served.serve = try ServeProcess(config: served.config, log: served.log)
         #expect(await eventually(timeout: .seconds(30)) { await served.ready() })
         // The unfinished operation runs again and finishes.
-        #expect(await eventually(timeout: .seconds(30)) { await served.replicas().values.allSatisfy { $0 == 0 } }, "\(served.logText)")
+        #expect(await eventually(timeout: .seconds(30)) { await served.isAsleep() }, "\(served.logText)")
 
         let woke = try await served.api("POST", "/api/v1/clusters/staging/wake", body: #"{"namespaces":["shop"]}"#)
         let id = try #require(woke[path: ["operation", "id"]]?.string, "\(woke)")
@@ -260,7 +266,7 @@ struct CrashRecoveryTests {
         try served.restart()
         _ = try await served.request("sleep", #"{"namespaces":["shop"]}"#)
         #expect(await served.settled(), "\(served.logText)")
-        #expect(await served.replicas().values.allSatisfy { $0 == 0 })
+        #expect(await served.isAsleep())
         #expect(await served.restoreEntries("shop") == 12, "every original is kept")
         _ = try await served.request("wake", #"{"namespaces":["shop"]}"#)
         #expect(await served.settled())
@@ -331,7 +337,7 @@ struct CrashRecoveryTests {
         #expect(!skipped.contains { $0.contains("changed by someone") }, "\(skipped)")
         #expect(await served.blame("shop").isEmpty)
         if killed == "wake" {
-            #expect(await served.replicas().values.allSatisfy { $0 == 0 })
+            #expect(await served.isAsleep())
             _ = try await served.request("wake", #"{"namespaces":["shop"]}"#)
             #expect(await served.settled())
         }

@@ -110,7 +110,9 @@ struct HostilePluginHubTests {
 
         // What the operators see: every failure counted, no thread left behind.
         let list = try await hub.cli(["plugins", "list", "--running"])
-        #expect(list.status == 0, "\(list.stderr)")
+        // Exit 1 exactly when a plugin is not loaded (a hostile file may have been disabled).
+        let states = list.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: " ", omittingEmptySubsequences: true)[2] }
+        #expect(list.status == (states.allSatisfy { $0 == "loaded" } ? 0 : 1), "\(list.stdout)\(list.stderr)")
         #expect(list.stdout.contains("ABANDONED"))
         let commands = try #require(list.stdout.split(separator: "\n").first { $0.hasPrefix("slack/commands.lua") })
         let columns = commands.split(separator: " ", omittingEmptySubsequences: true).map(String.init)

@@ -26,7 +26,7 @@ struct OverrideAnnotationTests {
         try await fixture.startHub()
         #expect(await eventually { (try? await fixture.api("GET", "/api/v1/clusters/staging/namespaces"))?.body["namespaces"]?.array?.count == 1 })
         fixture.clock.set(instant("2027-01-04T20:00:30Z"))
-        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+        #expect(await eventually { await fixture.isAsleep("staging", "shop") })
         return fixture
     }
 
@@ -56,7 +56,7 @@ struct OverrideAnnotationTests {
         let annotated = try await kubectl.run(["annotate", "sleepinfo", "nights", "-n", "shop", #"sandman.dev/override={"kind":"wake","until":"2027-01-04T23:00:00Z","reason":"late demo"}"#])
         #expect(annotated.status == 0, "\(annotated.stderr)")
 
-        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 > 0 } })
+        #expect(await eventually { await fixture.isAwake("staging", "shop") })
         let overrides = try await fixture.api("GET", "/api/v1/overrides")
         let adopted = try #require(overrides.body["overrides"]?.array?.first, "\(overrides.body)")
         #expect(adopted["actor"] == "kubectl")
@@ -64,12 +64,12 @@ struct OverrideAnnotationTests {
         #expect(adopted["reason"] == "late demo")
         // Written back with its id, and taken in once only.
         #expect(await eventually { await annotation(sim)?["id"] == adopted["id"] })
-        try await Task.sleep(for: .milliseconds(500))
+        #expect(await fixture.settle())
         #expect(try await fixture.api("GET", "/api/v1/overrides").body["overrides"]?.array?.count == 1)
 
         // At its end the schedule takes over again, and the annotation goes.
         fixture.clock.set(instant("2027-01-04T23:00:30Z"))
-        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+        #expect(await eventually { await fixture.isAsleep("staging", "shop") })
         #expect(await eventually { await annotation(sim) == nil })
     }
 
@@ -85,7 +85,7 @@ struct OverrideAnnotationTests {
                 ($0["message"]?.string ?? "").contains("annotation sandman.dev/override: kind must be one of wake, sleep, skip")
             }
         })
-        #expect(await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 })
+        #expect(await fixture.isAsleep("staging", "shop"))
         #expect(try await fixture.api("GET", "/api/v1/overrides").body["overrides"]?.array?.isEmpty == true)
         let object = await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights")
         #expect(object?[path: ["metadata", "annotations", "sandman.dev/override"]] == #"{"kind":"nap"}"#)

@@ -54,13 +54,13 @@ struct PolicyPluginTests {
         // A person's sleep override is not a policy matter: it acts at once.
         let override = try await fixture.api("POST", "/api/v1/overrides", body: #"{"cluster":"staging","namespace":"payments-api","kind":"sleep","duration":"1h"}"#)
         #expect(override.status == 201, "\(override.body)")
-        #expect(await eventually { await fixture.replicas("staging", "payments-api").values.allSatisfy { $0 == 0 } })
+        #expect(await eventually { await fixture.isAsleep("staging", "payments-api") })
         #expect(await fixture.replicas("staging", "shop") == original)
 
         // 21:00: the plugin lets the held sleep go within a re-check interval, no day later.
         fixture.clock.set(instant("2027-01-04T21:00:30Z"))
         fixture.clock.set(instant("2027-01-04T21:01:31Z"))
-        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+        #expect(await eventually { await fixture.isAsleep("staging", "shop") })
         #expect(await eventually { await Self.namespace(fixture, "staging", "shop")?["heldBy"] == .null })
         let audit = try await fixture.api("GET", "/api/v1/audit?cluster=staging")
         #expect(audit.body["entries"]?.array?.contains { $0["action"] == "sleep" && $0["namespace"] == "shop" && $0["source"] == "schedule" && $0["actor"] == "schedule" } == true, "\(audit.body)")
@@ -94,7 +94,7 @@ struct PolicyPluginTests {
         #expect(await eventually { await Self.namespace(fixture, "production", "checkout")?["state"] == "awake" })
 
         fixture.clock.set(instant("2027-01-04T20:00:30Z"))
-        #expect(await eventually { await fixture.replicas("production", "checkout").values.allSatisfy { $0 == 0 } })
+        #expect(await eventually { await fixture.isAsleep("production", "checkout") })
         #expect(await eventually { await Self.namespace(fixture, "production", "shop")?[path: ["heldBy", "plugin"]] == "policy/default.lua" })
         #expect(await Self.namespace(fixture, "production", "shop")?[path: ["heldBy", "reason"]] == "production sleeps only on a SleepInfo schedule")
         #expect(await fixture.replicas("production", "shop") == shop)

@@ -150,7 +150,7 @@ struct SlackBotTests {
         defer { afterTest { [fixture] in await fixture.stop() } }
         let original = await fixture.replicas("staging", "shop")
         try await fixture.startHub()
-        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+        #expect(await eventually { await fixture.isAsleep("staging", "shop") })
 
         let simulator = SlackCommandSimulator(hub: fixture.url, secret: Self.secret, user: "U-ADMIN", userName: "alice", channel: "C1", channelName: "web")
         let result = try await simulator.send("/k8s-wake staging shop 2h", wait: .seconds(20))
@@ -197,12 +197,12 @@ struct SlackBotTests {
             """)
         defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
-        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+        #expect(await eventually { await fixture.isAsleep("staging", "shop") })
 
         let groupie = SlackCommandSimulator(hub: fixture.url, secret: Self.secret, user: "U-GROUPIE", userName: "gina", channel: "C1", channelName: "web")
         let woken = try await groupie.send("/k8s-wake staging shop 1h", wait: .zero)
         #expect(SlackCommandSimulator.text(woken.reply).contains(":sunny: waking *staging*/shop for 1h"), "\(woken.reply)")
-        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 > 0 } })
+        #expect(await eventually { await fixture.isAwake("staging", "shop") })
 
         // Not in a group that resolves: may only read. The group lists are cached meanwhile.
         var stranger = groupie
@@ -266,7 +266,7 @@ struct SlackBotTests {
         slack.user = "U-ONCALL"
         let allowed = try await slack.send("/k8s-sleep production shop", wait: .zero)
         #expect(!SlackCommandSimulator.text(allowed.reply).contains(":no_entry:"), "\(allowed.reply)")
-        #expect(await eventually { await fixture.replicas("production", "shop").values.allSatisfy { $0 == 0 } })
+        #expect(await eventually { await fixture.isAsleep("production", "shop") })
         // The allow-list lifts the production rule, not the role: someone who may only read still may.
         slack.user = "U-VIEWER-ONLY"
         let viewer = try await slack.send("/k8s-wake production shop", wait: .zero)
@@ -278,7 +278,7 @@ struct SlackBotTests {
         defer { afterTest { [fixture] in await fixture.stop() } }
         try fixture.directory.write("plugins/notify/lifecycle.lua", try String(contentsOfFile: repositoryFile("plugins/notify/lifecycle.lua"), encoding: .utf8))
         try await fixture.startHub()
-        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+        #expect(await eventually { await fixture.isAsleep("staging", "shop") })
 
         let simulator = SlackCommandSimulator(hub: fixture.url, secret: Self.secret, user: "U-ADMIN", userName: "alice", channel: "C1", channelName: "web")
         let result = try await simulator.send("/k8s-wake staging shop 2h", wait: .seconds(20))
@@ -287,14 +287,28 @@ struct SlackBotTests {
         #expect(followUp["blocks"]?.array?.count == 3)
         #expect(followUp["response_type"] == "in_channel")
 
-        // Slack's limits per response_url: five posts, within 30 minutes of the command.
+        // Slack's limits per response_url: five posts, within 30 minutes of the command. Counted
+        // where they arrive, and none left to send.
+        let arrived = Recorder<String>()
+        let responseURL = try await TestHTTPServer.start { request in
+            arrived.append(request.path)
+            return .text(200, "ok")
+        }
+        defer { afterTest { await responseURL.shutdown() } }
         let followUps = try #require(fixture.server?.slack?.followUps)
+        let store = try #require(fixture.server?.hub.store)
         let sent = fixture.clock.now
         var accepted: [Bool] = []
-        for index in 0..<6 { accepted.append(await followUps.post(["text": "x"], to: "https://hooks.example/1", sentAt: sent, key: "limit-\(index)")) }
+        for index in 0..<6 {
+            accepted.append(await followUps.post(["text": "x"], to: responseURL.baseURL + "/1", sentAt: sent, key: "limit-\(index)"))
+        }
         #expect(accepted == [true, true, true, true, true, false])
+        #expect(await eventually { arrived.values.count == 5 })
+        #expect(await eventually { (try? await store.dueMessages(at: .distantFuture))?.isEmpty == true })
+        #expect(arrived.values == Array(repeating: "/1", count: 5))
         fixture.clock.advance(by: 1801)
-        #expect(await followUps.post(["text": "late"], to: "https://hooks.example/2", sentAt: sent, key: "late") == false)
+        #expect(await followUps.post(["text": "late"], to: responseURL.baseURL + "/2", sentAt: sent, key: "late") == false)
+        #expect(try await store.dueMessages(at: .distantFuture).isEmpty)
     }
 
     @Test func unsignedStaleAndOversizedRequestsAreRefusedAndAudited() async throws {
@@ -327,7 +341,7 @@ struct SlackBotTests {
         var fixture = try await fixture()
         defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
-        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+        #expect(await eventually { await fixture.isAsleep("staging", "shop") })
         let payload: JSONValue = [
             "type": "block_actions", "user": ["id": "U-ADMIN", "username": "alice"], "channel": ["id": "C1"], "trigger_id": "t1",
             "actions": [["action_id": "keep_awake_1h", "value": "staging/shop", "block_id": "b1"]],
@@ -345,7 +359,7 @@ struct SlackBotTests {
         #expect(created["namespace"] == "shop")
         #expect(created["actor"] == "slack:alice")
         #expect(created["until"] == "2027-01-04T22:00:00Z")
-        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 > 0 } })
+        #expect(await eventually { await fixture.isAwake("staging", "shop") })
 
         // A button naming a namespace the hub does not manage makes no override.
         let stray: JSONValue = [
@@ -383,7 +397,7 @@ struct SlackBotTests {
         var fixture = try await fixture(slack: "  botToken: xoxb-test\n  apiURL: \(slack.baseURL)/api\n  maxDeliveryAge: 1h")
         defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
-        #expect(await eventually { await fixture.replicas("staging", "shop").values.allSatisfy { $0 == 0 } })
+        #expect(await eventually { await fixture.isAsleep("staging", "shop") })
         #expect(await eventually { received.values.count >= 1 })
         let firstAttempt = received.values.count
         // The hub goes down with the message undelivered, and comes back.
@@ -397,15 +411,14 @@ struct SlackBotTests {
         }
         #expect(firstAttempt == 1)
         #expect(received.values.count == 3, "down twice, then throttled: \(received.values.map(\.2))")
-        // Throttled with Retry-After: 120 s. Nothing before that...
-        fixture.clock.advance(by: 100)
-        try await Task.sleep(for: .milliseconds(1500))
-        #expect(received.values.count == 3)
-        // ...and delivered once after it.
-        fixture.clock.advance(by: 21)
+        // Throttled with Retry-After: 120 s: not due before that...
+        let store = try #require(fixture.server?.hub.store)
+        #expect(try await store.dueMessages(at: fixture.clock.now.addingTimeInterval(119)).isEmpty)
+        #expect(try await store.dueMessages(at: fixture.clock.now.addingTimeInterval(120)).count == 1)
+        // ...and delivered once after it, never to be due again.
+        fixture.clock.advance(by: 121)
         #expect(await eventually { received.values.count == 4 })
-        fixture.clock.advance(by: 600)
-        try await Task.sleep(for: .milliseconds(1500))
+        #expect(await eventually { (try? await store.dueMessages(at: .distantFuture))?.isEmpty == true })
         #expect(received.values.count == 4)
         let message = try JSONValue(parsing: received.values.last!.2)
         #expect(message["text"] == "sleep_done staging/shop by schedule (UTC)", "the zone of the namespace's schedule")

@@ -67,7 +67,7 @@ public enum Report {
             let ready = cluster["ready"]?.bool == true
             let reachable = cluster["reachable"]?.bool == true
             // Before its first probe a cluster is not known to be unreachable.
-            let probed = cluster["lastProbe"]?.string != nil
+            let probed = cluster["lastProbe"]?.string != nil || cluster["lastError"]?.string != nil
             let state = ready ? colored("Ready", 32, enabled: colors)
                 : reachable ? colored("NotReady", 33, enabled: colors)
                 : probed ? colored("Unreachable", 31, enabled: colors) : colored("Connecting", 33, enabled: colors)
