@@ -113,6 +113,19 @@ struct APIError: Error, Sendable {
         APIError(code: 429, reason: "TooManyRequests", message: "Too many requests, please try again later.", details: ["retryAfterSeconds": .int(Int64(retryAfter))], retryAfter: retryAfter)
     }
 
+    /// An injected fault with `status`, worded as kube-apiserver answers it for the request.
+    static func injected(status: Int, identity: Identity, verb: String, target: ResourceTarget) -> APIError {
+        let name = target.name ?? ""
+        switch status {
+        case 403: return .forbidden(user: identity.user, verb: verb, type: target.type, name: target.name, namespace: target.namespace)
+        case 404: return .notFound(target.type, name)
+        case 409: return .conflict(target.type, name)
+        case 422: return .invalid(target.type, name, .invalid("metadata.name", .string(name), "injected invalid value"))
+        case 503: return APIError(code: 503, reason: "ServiceUnavailable", message: "the server is currently unable to handle the request")
+        default: return .internalError("injected server error")
+        }
+    }
+
     static func internalError(_ message: String) -> APIError {
         APIError(code: 500, reason: "InternalError", message: "Internal error occurred: \(message)")
     }

@@ -124,7 +124,7 @@ struct APIServer: HTTPResponder {
             return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { _ in try await channel.close() })
         }
         if faults.errorRate > 0, faults.errorVerbs.map({ $0.contains(verb) }) ?? true, Double.random(in: 0..<1) < faults.errorRate {
-            throw .internalError("injected server error")
+            throw .injected(status: faults.errorStatus, identity: identity, verb: verb, target: target)
         }
         if !state.authorizer.allows(identity, verb: verb, type: target.type) {
             throw .forbidden(user: identity.user, verb: verb, type: target.type, name: target.name, namespace: target.namespace)

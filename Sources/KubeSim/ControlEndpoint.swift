@@ -72,6 +72,7 @@ extension KubeSim.Faults {
             value["rateLimit"] = ["qps": .double(rateLimit.qps), "burst": .int(Int64(rateLimit.burst)), "retryAfterSeconds": .int(Int64(rateLimit.retryAfterSeconds))]
         }
         if let errorVerbs { value["errorVerbs"] = .array(errorVerbs.sorted().map(JSONValue.string)) }
+        value["errorStatus"] = .int(Int64(errorStatus))
         return value
     }
 
@@ -79,7 +80,7 @@ extension KubeSim.Faults {
     public init(json: JSONValue) throws(FaultsError) {
         self.init()
         guard case .object(let members) = json else { throw FaultsError(field: "faults", reason: "must be an object") }
-        let known: Set<String> = ["latencyMilliseconds", "rateLimit", "errorRate", "errorVerbs", "dropRate"]
+        let known: Set<String> = ["latencyMilliseconds", "rateLimit", "errorRate", "errorVerbs", "errorStatus", "dropRate"]
         if let unknown = members.keys.sorted().first(where: { !known.contains($0) }) {
             throw FaultsError(field: unknown, reason: "unknown field (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -91,6 +92,12 @@ extension KubeSim.Faults {
             guard let value = members[field] else { continue }
             guard let rate = value.double, (0...1).contains(rate) else { throw FaultsError(field: field, reason: "must be a number from 0 to 1") }
             if field == "errorRate" { errorRate = rate } else { dropRate = rate }
+        }
+        if let value = members["errorStatus"] {
+            guard let status = value.int.map(Int.init), Self.errorStatuses.contains(status) else {
+                throw FaultsError(field: "errorStatus", reason: "must be one of \(Self.errorStatuses.map(String.init).joined(separator: ", "))")
+            }
+            errorStatus = status
         }
         if let verbs = members["errorVerbs"] {
             guard let list = verbs.array?.compactMap(\.string), list.count == verbs.array?.count else {

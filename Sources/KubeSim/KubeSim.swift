@@ -63,6 +63,10 @@ public final class KubeSim: Sendable {
         public var errorRate: Double = 0
         /// When set, `errorRate` applies to these verbs only (`patch`, `list`, ...).
         public var errorVerbs: Set<String>?
+        /// The answer of an injected error, as kube-apiserver words it: 403 Forbidden, 404
+        /// NotFound, 409 Conflict, 422 Invalid, 500 InternalError or 503 ServiceUnavailable.
+        public var errorStatus: Int = 500
+        public static let errorStatuses = [403, 404, 409, 422, 500, 503]
         /// Fraction of API requests whose connection is closed without an answer.
         public var dropRate: Double = 0
 
@@ -78,11 +82,15 @@ public final class KubeSim: Sendable {
             }
         }
 
-        public init(latency: Duration = .zero, rateLimit: RateLimit? = nil, errorRate: Double = 0, errorVerbs: Set<String>? = nil, dropRate: Double = 0) {
+        public init(
+            latency: Duration = .zero, rateLimit: RateLimit? = nil, errorRate: Double = 0, errorVerbs: Set<String>? = nil,
+            errorStatus: Int = 500, dropRate: Double = 0
+        ) {
             self.latency = latency
             self.rateLimit = rateLimit
             self.errorRate = errorRate
             self.errorVerbs = errorVerbs
+            self.errorStatus = errorStatus
             self.dropRate = dropRate
         }
     }

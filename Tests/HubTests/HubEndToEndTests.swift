@@ -237,66 +237,118 @@ struct HubEndToEndTests {
         #expect(skipFor.stderr.contains("(duration): a skip override ends with the next transition"), "\(skipFor.stderr)")
     }
 
-    @Test func tokenRolesAreEnforced() async throws {
-        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours), "production": ("production", "teams:\n  - {name: payments, namespaces: [shop]}\n")], start: Self.monday)
-        defer { afterTest { [fixture] in await fixture.stop() } }
+    /// Who may do what: role x tier x team x cluster scope, and what a refusal leaves (nothing but
+    /// its audit entry).
+    struct Request: Sendable, CustomTestStringConvertible {
+        var token: String?
+        var action: String
+        var cluster: String
+        var body: String
+        var status: Int
+        var message: String? = nil
+        var testDescription: String { "\(token ?? "no token") \(action) \(cluster) \(body) -> \(status)" }
+    }
+
+    static let requests: [Request] = [
+        Request(token: "viewer", action: "wake", cluster: "staging", body: #"{"namespaces":["shop"]}"#, status: 403, message: "the viewer role may only read"),
+        Request(token: "payments-operator", action: "sleep", cluster: "staging", body: #"{"namespaces":["search-api"]}"#, status: 403,
+                message: "namespace search-api does not belong to teams payments"),
+        Request(token: "payments-operator", action: "sleep", cluster: "staging", body: #"{"all": true}"#, status: 403),
+        Request(token: "payments-operator", action: "sleep", cluster: "production", body: #"{"namespaces":["shop"]}"#, status: 403,
+                message: "production needs the admin role"),
+        Request(token: "staging-operator", action: "wake", cluster: "production", body: #"{"namespaces":["shop"]}"#, status: 403,
+                message: "staging-operator may not act on cluster production"),
+        Request(token: "staging-admin", action: "sleep", cluster: "production", body: #"{"namespaces":["shop"]}"#, status: 403,
+                message: "staging-admin may not act on cluster production"),
+        Request(token: nil, action: "sleep", cluster: "staging", body: #"{"namespaces":["shop"]}"#, status: 401),
+        Request(token: "not-a-token", action: "sleep", cluster: "staging", body: #"{"namespaces":["shop"]}"#, status: 401),
+        Request(token: "payments-operator", action: "sleep", cluster: "staging", body: #"{"namespaces":["shop"],"duration":"1h"}"#, status: 202),
+        Request(token: "staging-operator", action: "sleep", cluster: "staging", body: #"{"namespaces":["search-api"]}"#, status: 202),
+        Request(token: "admin", action: "sleep", cluster: "staging", body: #"{"all": true}"#, status: 202),
+    ]
+
+    /// A hub with staging (teams payments: shop, search: search-api) and production (shop), and
+    /// tokens for every role, team and cluster scope of `requests`.
+    func rolesFixture() async throws -> HubFixture {
+        var fixture = try await HubFixture.make(
+            clusters: ["staging": ("staging", Self.officeHours), "production": ("production", "teams:\n  - {name: payments, namespaces: [shop]}\n")],
+            start: Self.monday
+        )
         for name in ["shop", "search-api"] {
             try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop(name, deployments: 1))
         }
         try await fixture.simulators["production"]!.load(manifests: HubFixture.shop("shop", deployments: 1))
         try await fixture.startHub()
-        #expect(await eventually { (try? await fixture.api("GET", "/api/v1/clusters/staging/namespaces"))?.body["namespaces"]?.array?.count == 2 })
-
-        let viewer = try await fixture.api("POST", "/api/v1/clusters/staging/wake", body: #"{"namespaces":["shop"]}"#, as: "viewer")
-        #expect(viewer.status == 403)
-        #expect(viewer.body[path: ["error", "code"]] == "forbidden")
-        #expect(viewer.body[path: ["error", "message"]] == "the viewer role may only read")
-        #expect(try await fixture.api("GET", "/api/v1/clusters", as: "viewer").status == 200)
-
-        let otherTeam = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["search-api"]}"#, as: "payments-operator")
-        #expect(otherTeam.status == 403)
-        #expect(otherTeam.body[path: ["error", "message"]] == "namespace search-api does not belong to teams payments")
-        let wholeCluster = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"all": true}"#, as: "payments-operator")
-        #expect(wholeCluster.status == 403)
-        let production = try await fixture.api("POST", "/api/v1/clusters/production/sleep", body: #"{"namespaces":["shop"]}"#, as: "payments-operator")
-        #expect(production.status == 403)
-        #expect(production.body[path: ["error", "message"]] == "production needs the admin role")
-
-        let own = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["shop"],"duration":"1h"}"#, as: "payments-operator")
-        #expect(own.status == 202)
-        #expect(own.body[path: ["operation", "actor"]] == "payments-operator")
-        #expect(await eventually { await fixture.isAsleep("staging", "shop") })
-
-        let cliDenied = try await fixture.cli(["wake", "staging", "search-api"], as: "viewer")
-        #expect(cliDenied.status == 1)
-        #expect(cliDenied.stderr.contains("403 forbidden"))
-
-        #expect(try await fixture.api("GET", "/api/v1/clusters", as: nil).status == 401)
-        #expect(try await fixture.api("GET", "/api/v1/clusters", as: "not-a-token").status == 401)
-        let denials = try await fixture.api("GET", "/api/v1/audit?since=2000-01-01T00:00:00Z")
-        #expect((denials.body["entries"]?.array ?? []).filter { $0["result"] == "denied" }.count == 5)
-
-        // A token limited to clusters sees and acts on those only, whatever its role.
         let store = try #require(fixture.server?.hub.store)
         for (name, role) in [("staging-operator", Role.operator), ("staging-admin", .admin)] {
             fixture.tokens[name] = try await APITokens.create(name: name, role: role, teams: [], clusters: ["staging"], in: store, now: Date()).secret
+        }
+        #expect(await eventually { (try? await fixture.api("GET", "/api/v1/clusters/staging/namespaces"))?.body["namespaces"]?.array?.count == 2 })
+        return fixture
+    }
+
+    @Test func eachRequestIsAllowedOnlyWithinTheTokensRights() async throws {
+        let fixture = try await rolesFixture()
+        defer { afterTest { [fixture] in await fixture.stop() } }
+        for request in Self.requests {
+            let before = (staging: await fixture.replicas("staging", "shop"), production: await fixture.replicas("production", "shop"))
+            let operations = try await fixture.api("GET", "/api/v1/operations?limit=500").body["operations"]?.array?.count ?? 0
+            let answer = try await fixture.api("POST", "/api/v1/clusters/\(request.cluster)/\(request.action)", body: request.body, as: request.token)
+            #expect(answer.status == request.status, "\(request): \(answer.body)")
+            if let message = request.message { #expect(answer.body[path: ["error", "message"]]?.string == message, "\(request)") }
+            guard request.status == 202 else {
+                // Nothing happened: no operation, no workload touched.
+                let operationsAfter = try await fixture.api("GET", "/api/v1/operations?limit=500").body["operations"]?.array?.count ?? 0
+                #expect(operationsAfter == operations, "\(request)")
+                let after = (staging: await fixture.replicas("staging", "shop"), production: await fixture.replicas("production", "shop"))
+                #expect(after.staging == before.staging && after.production == before.production, "\(request)")
+                continue
+            }
+            #expect(answer.body[path: ["operation", "actor"]]?.string == request.token, "\(request)")
+            let id = try #require(answer.body[path: ["operation", "id"]]?.string)
+            #expect(await eventually { (try? await fixture.api("GET", "/api/v1/operations/\(id)"))?.body[path: ["operation", "state"]] == "succeeded" })
+        }
+        for (cluster, namespace) in [("staging", "shop"), ("staging", "search-api")] {
+            #expect(await fixture.isAsleep(cluster, namespace), "\(cluster)/\(namespace)")
+        }
+        // Each refusal by a known token is audited as denied.
+        let audit = try await fixture.api("GET", "/api/v1/audit?since=2000-01-01T00:00:00Z").body["entries"]?.array ?? []
+        #expect(audit.filter { $0["result"] == "denied" }.count == Self.requests.filter { $0.status == 403 }.count, "\(audit)")
+
+        #expect(try await fixture.api("GET", "/api/v1/clusters", as: "viewer").status == 200)
+        let cliDenied = try await fixture.cli(["wake", "staging", "search-api"], as: "viewer")
+        #expect(cliDenied.status == 1)
+        #expect(cliDenied.stderr.contains("403 forbidden"))
+        for name in ["staging-operator", "staging-admin"] {
             let visible = try await fixture.api("GET", "/api/v1/clusters", as: name)
             #expect(visible.body["clusters"]?.array?.compactMap { $0["name"]?.string } == ["staging"], "\(name)")
-            let elsewhere = try await fixture.api("POST", "/api/v1/clusters/production/wake", body: #"{"namespaces":["shop"]}"#, as: name)
-            #expect(elsewhere.status == 403, "\(name)")
-            #expect(elsewhere.body[path: ["error", "message"]]?.string == "\(name) may not act on cluster production")
         }
+    }
+
+    @Test func auditIsFilteredAndScopedAndReloadsAreAudited() async throws {
+        let fixture = try await rolesFixture()
+        defer { afterTest { [fixture] in await fixture.stop() } }
+        for request in Self.requests where request.token == "payments-operator" || request.cluster == "production" {
+            let answer = try await fixture.api("POST", "/api/v1/clusters/\(request.cluster)/\(request.action)", body: request.body, as: request.token)
+            #expect(answer.status == request.status, "\(request)")
+        }
+        #expect(await eventually { await fixture.isAsleep("staging", "shop") })
         let stagingAudit = try await fixture.api("GET", "/api/v1/audit?since=2000-01-01T00:00:00Z", as: "staging-admin")
-        #expect(stagingAudit.body["entries"]?.array?.allSatisfy { $0["cluster"] == "staging" || $0["cluster"] == .null } == true)
+        let stagingEntries = stagingAudit.body["entries"]?.array ?? []
+        #expect(!stagingEntries.isEmpty && stagingEntries.allSatisfy { $0["cluster"] == "staging" || $0["cluster"] == .null })
 
         // Audit filters.
-        let byActor = try await fixture.api("GET", "/api/v1/audit?since=2000-01-01T00:00:00Z&actor=payments-operator")
-        let actorEntries = byActor.body["entries"]?.array ?? []
-        // Three denials, the accepted request, and the sleep it ran.
-        #expect(actorEntries.count == 5, "\(actorEntries)")
+        // Three denials, the accepted request, and the sleep it ran (audited once it has finished).
+        var actorEntries: [JSONValue] = []
+        #expect(await eventually {
+            let byActor = try? await fixture.api("GET", "/api/v1/audit?since=2000-01-01T00:00:00Z&actor=payments-operator")
+            actorEntries = byActor?.body["entries"]?.array ?? []
+            return actorEntries.count == 5
+        }, "\(actorEntries)")
         #expect(actorEntries.allSatisfy { $0["actor"] == "payments-operator" })
         let byCluster = try await fixture.api("GET", "/api/v1/audit?since=2000-01-01T00:00:00Z&cluster=production")
         let clusterEntries = byCluster.body["entries"]?.array ?? []
+        // Three denials.
         #expect(clusterEntries.count == 3, "\(clusterEntries)")
         #expect(clusterEntries.allSatisfy { $0["cluster"] == "production" })
         let future = try await fixture.api("GET", "/api/v1/audit?since=2999-01-01T00:00:00Z")

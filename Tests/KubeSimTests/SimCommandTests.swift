@@ -77,6 +77,13 @@ struct SimCommandTests {
         #expect(try await kubectl.run(["get", "namespaces"]).stderr.contains("injected server error"))
         let refused = try await ProcessOutput.run("/usr/bin/curl", arguments: ["-s", "-X", "PUT", "-d", #"{"errorRat": 1}"#, url + "/kubesim/faults"], timeout: .seconds(120))
         #expect(refused.stdout.contains("errorRat: unknown field"))
+        // A refusal worded as kube-apiserver words it, as kubectl shows it.
+        let forbidding = #"{"errorRate": 1, "errorStatus": 403, "errorVerbs": ["list"]}"#
+        _ = try await ProcessOutput.run("/usr/bin/curl", arguments: ["-s", "-X", "PUT", "-d", forbidding, url + "/kubesim/faults"], timeout: .seconds(120))
+        let forbidden = try await kubectl.run(["get", "namespaces"])
+        #expect(forbidden.stderr.contains(#"Error from server (Forbidden): namespaces is forbidden: User "system:anonymous" cannot list resource "namespaces" in API group "" at the cluster scope"#), "\(forbidden.stderr)")
+        let badStatus = try await ProcessOutput.run("/usr/bin/curl", arguments: ["-s", "-X", "PUT", "-d", #"{"errorStatus": 418}"#, url + "/kubesim/faults"], timeout: .seconds(120))
+        #expect(badStatus.stdout.contains("errorStatus: must be one of 403, 404, 409, 422, 500, 503"), "\(badStatus.stdout)")
     }
 
     /// docs/kubesim.md's example: the demo fixtures, whose SleepInfos need the bundled CRD.

@@ -265,18 +265,23 @@ import Testing
 
     @Test func concurrentCallsToOnePluginAreSerializedAndAllAnswered() async throws {
         let harness = LuaHarness()
-        let executor = harness.executor(harness.source("calls = 0 function decide(ctx) calls = calls + 1 return {action = 'keep', reason = ctx.id} end"))
+        // Each call counts itself in the one state: serialized calls see 1 to 200, once each.
+        let executor = harness.executor(harness.source(
+            "calls = 0 function decide(ctx) calls = calls + 1 return {action = 'keep', reason = ctx.id .. ':' .. calls} end"
+        ))
         defer { executor.shutdown() }
-        let answers = await withTaskGroup(of: JSONValue?.self) { group in
+        let answers = await withTaskGroup(of: Result<JSONValue?, PluginError>.self) { group in
             for id in 0..<200 {
-                group.addTask { try? await executor.call(["id": .string("\(id)")]).get() }
+                group.addTask { await executor.call(["id": .string("\(id)")]) }
             }
-            var answers: [JSONValue?] = []
+            var answers: [Result<JSONValue?, PluginError>] = []
             for await answer in group { answers.append(answer) }
             return answers
         }
-        let reasons = Set(answers.compactMap { $0?["reason"]?.string })
-        #expect(reasons == Set((0..<200).map { "\($0)" }))
+        #expect(answers.compactMap(\.error).isEmpty, "\(answers.compactMap(\.error))")
+        let reasons = answers.compactMap { try? $0.get()?["reason"]?.string?.split(separator: ":").map(String.init) }
+        #expect(Set(reasons.map { $0[0] }) == Set((0..<200).map { "\($0)" }))
+        #expect(reasons.map { Int($0[1]) ?? 0 }.sorted() == Array(1...200))
     }
 }
 

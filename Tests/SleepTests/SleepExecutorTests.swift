@@ -200,22 +200,56 @@ struct SleepExecutorTests {
         #expect(try await fixture.executor().state(of: target)?.restore.count == 1203)
     }
 
-    @Test func failuresAfterTheSecretIsWrittenLoseNothing() async throws {
+    /// What kube-apiserver answers a patch of an existing object with when it refuses it (RBAC,
+    /// a conflict, a webhook or validation, an outage). A 404 says the object is gone: skipped.
+    /// A 422 to a sleep is its failed `test` guard: the object changed since it was read, so it
+    /// is left to the person who changed it.
+    static let refusals = [403, 409, 422, 500, 503]
+
+    @Test(arguments: refusals)
+    func failuresAfterTheSecretIsWrittenLoseNothing(status: Int) async throws {
         let fixture = try await SleepFixture.start()
         defer { afterTest { await fixture.stop() } }
         let original = await fixture.snapshot()
         let target = SleepExecutor.Target(namespace: "shop", name: "nights", spec: SleepFixture.spec)
         let executor = fixture.executor()
-        // The Secret is written, then every patch fails (the API breaks between the two).
-        fixture.sim.setFaults(.init(errorRate: 1, errorVerbs: ["patch"]))
+        // The Secret is written, then every patch is refused (the API breaks between the two).
+        fixture.sim.setFaults(.init(errorRate: 1, errorVerbs: ["patch"], errorStatus: status))
         let broken = try await executor.sleep(target, operation: try await fixture.operation("sleep"), scheduledAt: Date())
         fixture.sim.setFaults(.init())
-        #expect(broken.failed.count == 10)
-        #expect(broken.state == .failed)
+        if status == 422 {
+            #expect(broken.failed.isEmpty)
+            #expect(broken.skipped.filter { $0.reason == .modifiedDuringSleep }.count == 10, "\(broken.skipped)")
+        } else {
+            #expect(broken.failed.count == 10)
+            #expect(broken.state == .failed)
+        }
+        #expect(await fixture.snapshot() == original, "a refused patch changes nothing")
         #expect(try await executor.state(of: target)?.restore.count == 10)
         // The next run finishes the sleep from the saved state, then everything wakes as it was.
         let retried = try await executor.sleep(target, operation: try await fixture.operation("sleep"), scheduledAt: Date())
         #expect(retried.failed.isEmpty)
+        let woken = try await executor.wake(target, operation: try await fixture.operation("wake"), scheduledAt: Date())
+        #expect(woken.failed.isEmpty)
+        #expect(await fixture.snapshot() == original)
+    }
+
+    @Test(arguments: refusals)
+    func aRefusedWakeKeepsTheRestoreDataForTheNextOne(status: Int) async throws {
+        let fixture = try await SleepFixture.start()
+        defer { afterTest { await fixture.stop() } }
+        let original = await fixture.snapshot()
+        let target = SleepExecutor.Target(namespace: "shop", name: "nights", spec: SleepFixture.spec)
+        let executor = fixture.executor()
+        let slept = try await executor.sleep(target, operation: try await fixture.operation("sleep"), scheduledAt: Date())
+        #expect(slept.failed.isEmpty)
+        let asleep = await fixture.snapshot()
+        fixture.sim.setFaults(.init(errorRate: 1, errorVerbs: ["patch"], errorStatus: status))
+        let refused = try await executor.wake(target, operation: try await fixture.operation("wake"), scheduledAt: Date())
+        fixture.sim.setFaults(.init())
+        #expect(refused.failed.count == 10, "\(refused.failed)")
+        #expect(await fixture.snapshot() == asleep)
+        #expect(try await executor.state(of: target)?.restore.count == 10)
         let woken = try await executor.wake(target, operation: try await fixture.operation("wake"), scheduledAt: Date())
         #expect(woken.failed.isEmpty)
         #expect(await fixture.snapshot() == original)
