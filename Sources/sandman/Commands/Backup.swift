@@ -9,7 +9,12 @@ struct Backup: AsyncParsableCommand {
 
     func run() async throws {
         let store = try openStore(config.config)
-        try await store.backup(to: destination)
+        do {
+            try await store.backup(to: destination)
+        } catch {
+            printError("error: cannot write the copy to \(destination) (does its directory exist, is it writable?): \(error)")
+            throw ExitCode(1)
+        }
         print("database \(store.path) copied to \(destination)")
     }
 }

@@ -29,6 +29,7 @@ struct Token: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every token: id, name, role, scope, when created, whether revoked.")
         @OptionGroup var config: ConfigOption
 
         func run() async throws {
@@ -41,6 +42,7 @@ struct Token: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a token: the hub refuses it (401) from the next request.")
         @OptionGroup var config: ConfigOption
         @Argument(help: "Token id.") var id: String
 
