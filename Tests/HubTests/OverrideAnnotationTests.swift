@@ -48,6 +48,29 @@ struct OverrideAnnotationTests {
         #expect(await eventually { await annotation(sim) == nil })
     }
 
+    /// A wake with no duration lasts until the schedule next says sleep; a whole-cluster one is
+    /// shown as such on every SleepInfo.
+    @Test func aWholeClusterWakeWithoutDurationLastsUntilTheNextScheduledSleep() async throws {
+        let fixture = try await asleepFixture()
+        defer { afterTest { [fixture] in await fixture.stop() } }
+        let sim = fixture.simulators["staging"]!
+        let woken = try await fixture.api("POST", "/api/v1/clusters/staging/wake", body: #"{"all": true}"#)
+        #expect(woken.status == 202, "\(woken.body)")
+        #expect(await eventually { await fixture.isAwake("staging", "shop") })
+        let overrides = try await fixture.api("GET", "/api/v1/overrides").body["overrides"]?.array ?? []
+        #expect(overrides.count == 1)
+        #expect(overrides.first?["scope"] == "cluster")
+        #expect(overrides.first?["until"] == "2027-01-05T20:00:00Z", "\(overrides)")
+        #expect(await eventually { await annotation(sim)?["scope"] == "cluster" })
+        #expect(await annotation(sim)?["until"] == "2027-01-05T20:00:00Z")
+        // Awake through the night and the next day, asleep again at the scheduled sleep.
+        #expect(await fixture.settle(at: instant("2027-01-05T19:59:00Z")))
+        #expect(await fixture.isAwake("staging", "shop"))
+        fixture.clock.set(instant("2027-01-05T20:00:30Z"))
+        #expect(await eventually { await fixture.isAsleep("staging", "shop") })
+        #expect(await eventually { await annotation(sim) == nil })
+    }
+
     @Test func anOverrideWrittenWithKubectlIsTakenIn() async throws {
         let fixture = try await asleepFixture()
         defer { afterTest { [fixture] in await fixture.stop() } }
