@@ -2,14 +2,19 @@ import ArgumentParser
 import Foundation
 
 struct Backup: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Copy the hub's database consistently, even while the hub runs.")
+    static let configuration = CommandConfiguration(abstract: "Copy the hub's SQLite database consistently, even while the hub runs (PostgreSQL: use pg_dump).")
 
     @OptionGroup var config: ConfigOption
     @Argument(help: "Where to write the copy.") var destination: String
 
     func run() async throws {
-        let store = try openStore(config.config)
-        try await store.backup(to: destination)
-        print("database \(store.path) copied to \(destination)")
+        let store = try await openStore(config.config)
+        do {
+            try await store.backup(to: destination)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        print("database \(store.location) copied to \(destination)")
     }
 }
