@@ -78,6 +78,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case newerSchema
         /// The operation does not exist for this backend.
         case unsupported
+        /// A copy's target already holds data.
+        case notEmpty
     }
 
     public var path: String
@@ -125,7 +127,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch reason {
-        case .cannotOpen, .notADatabase, .unsupported: "database \(path): \(detail)"
+        case .cannotOpen, .notADatabase, .unsupported, .notEmpty: "database \(path): \(detail)"
         case .newerSchema: "database \(path) was written by a newer sandman; upgrade sandman or restore an older backup (\(detail))"
         }
     }

@@ -193,6 +193,20 @@ struct StoreTests {
         await plain.close()
     }
 
+    /// A store dropped without `close()` (a CLI command that ends) closes its connections itself.
+    @Test func aPostgresStoreDroppedWithoutClosingLetsGo() async throws {
+        let directory = try TemporaryDirectory("store-test")
+        defer { directory.remove() }
+        let location = try await TestStore.location(.postgres, directory: directory)
+        do {
+            let store = try await Store(location: location, logger: Logger(label: "test"))
+            try await store.save(APITokenRecord(id: "t1", name: "ci", hash: "h1", role: "admin", teams: [], clusters: [], createdAt: t0))
+        }
+        let again = try await Store(location: location, logger: Logger(label: "test"))
+        #expect(try await again.tokens().map(\.id) == ["t1"])
+        await again.close()
+    }
+
     /// A refused connection names the database, never the password.
     @Test func postgresErrorsNeverShowThePassword() async throws {
         let server = try await PostgresServer.shared()

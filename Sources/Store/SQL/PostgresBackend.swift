@@ -19,6 +19,7 @@ final class PostgresBackend: StoreBackend {
     }
 
     let location: PostgresLocation
+    var resetsGeneratedIDs: Bool { true }
     private let pool: PostgresConnectionPool
     private let threads: NIOThreadPool
 

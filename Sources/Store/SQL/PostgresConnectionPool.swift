@@ -36,7 +36,8 @@ final class PostgresConnectionPool: Sendable {
     }
 
     deinit {
-        for connection in state.withLock({ $0.idle }) { connection.close().whenComplete { _ in } }
+        // The callback holds each connection until it is closed (postgres-nio checks on deinit).
+        for connection in state.withLock({ $0.idle }) { connection.close().whenComplete { _ in _ = connection } }
     }
 
     func lease() async throws -> PostgresConnection {
@@ -96,7 +97,7 @@ final class PostgresConnectionPool: Sendable {
             }
             return (state.waiters.removeFirst(), false)
         }
-        if closeIt { connection.close().whenComplete { _ in } }
+        if closeIt { connection.close().whenComplete { _ in _ = connection } }
         guard let waiter else { return }
         waiter.resume(returning: connection.isClosed || closeIt ? nil : connection)
     }

@@ -15,8 +15,9 @@ extension SQLRecord {
 }
 
 extension SQLSession {
-    func insert<Record: SQLRecord>(_ record: Record) throws {
-        let columns = record.columns
+    /// Inserts a record; `id`, when given, is written to the `id` column the table otherwise generates.
+    func insert<Record: SQLRecord>(_ record: Record, id: Int64? = nil) throws {
+        let columns = record.columns + (id.map { [("id", SQLValue.integer($0))] } ?? [])
         let extra = Record.computedOnInsert
         let names = (columns.map(\.0) + extra.map(\.0)).joined(separator: ", ")
         let values = (Array(repeating: "?", count: columns.count) + extra.map(\.1)).joined(separator: ", ")

@@ -51,4 +51,8 @@ protocol StoreBackend: Sendable {
     func appliedMigrations() async throws -> [String]
     /// Releases connections; the backend is not used afterwards.
     func close() async
+
+    /// Whether ids written explicitly leave the table's id generator behind (PostgreSQL's
+    /// identity sequences; SQLite's AUTOINCREMENT follows by itself).
+    var resetsGeneratedIDs: Bool { get }
 }

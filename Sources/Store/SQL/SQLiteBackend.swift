@@ -5,6 +5,7 @@ internal import GRDB
 final class SQLiteBackend: StoreBackend {
     let pool: DatabasePool
     let path: String
+    var resetsGeneratedIDs: Bool { false }
 
     init(path: String) throws(StoreError) {
         self.path = path
