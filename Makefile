@@ -1,8 +1,9 @@
 # Sandman: build, test, demo. See README.md.
 SWIFT ?= swift
 # python3-venv: the GitLabSim tests install python-gitlab from PyPI into .build/python-gitlab-venv.
-# prometheus: promtool and a real server for the monitoring tests; binutils: readelf for the image test.
-APT_PACKAGES := liblua5.4-dev libcurl4-openssl-dev libsqlite3-dev pkg-config python3 python3-venv prometheus binutils
+# prometheus: promtool and a real server for the monitoring tests; binutils: readelf for the image test;
+# postgresql: the Store tests start a throwaway server (initdb in a temporary directory).
+APT_PACKAGES := liblua5.4-dev libcurl4-openssl-dev libsqlite3-dev pkg-config python3 python3-venv prometheus binutils postgresql
 BIN := .build/debug/sandman
 # Python with the official Kubernetes client, for the KubeSim compatibility tests.
 PYTHON_VENV := .build-python

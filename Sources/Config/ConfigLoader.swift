@@ -10,6 +10,8 @@ public enum ConfigLoader {
     public enum Environment {
         public static let listen = "SANDMAN_LISTEN"
         public static let database = "SANDMAN_DATABASE"
+        /// A `postgres://` URL, password included: overrides `database`.
+        public static let databaseURL = "SANDMAN_DATABASE_URL"
         public static let clusterDirectory = "SANDMAN_CLUSTERS_DIR"
         public static let pluginDirectory = "SANDMAN_PLUGINS_DIR"
         /// Comma-separated, for rotation.
@@ -62,7 +64,7 @@ public enum ConfigLoader {
         }
     }
 
-    private static func absolute(_ path: String, relativeTo directory: URL) -> String {
+    static func absolute(_ path: String, relativeTo directory: URL) -> String {
         let expanded = (path as NSString).expandingTildeInPath
         if expanded.hasPrefix("/") { return URL(fileURLWithPath: expanded).standardizedFileURL.path }
         return directory.appendingPathComponent(expanded).standardizedFileURL.path
@@ -76,7 +78,7 @@ public enum ConfigLoader {
         }
         var configuration = HubConfiguration(
             source: root.file,
-            database: path(root["database"], "sandman.sqlite", Environment.database),
+            database: readDatabase(root["database"], directory: directory, environment: environment),
             plugins: .init(directory: ""),
             clusterDirectory: path(root["clusters"], "clusters", Environment.clusterDirectory)
         )

@@ -1,4 +1,5 @@
 import Foundation
+import Store
 
 /// The hub's settings, from `sandman.yaml`, with the clusters of its clusters directory.
 public struct HubConfiguration: Sendable {
@@ -147,8 +148,8 @@ public struct HubConfiguration: Sendable {
     /// The file this configuration was read from.
     public var source: String
     public var listen = Listen()
-    /// SQLite database path, absolute.
-    public var database: String
+    /// Where the hub keeps its state: a SQLite file (absolute path) or a PostgreSQL database.
+    public var database: StoreLocation
     public var plugins: Plugins
     /// Directory of `<cluster>.yaml` files, absolute.
     public var clusterDirectory: String

@@ -34,7 +34,8 @@ public final class DemoEnvironment: Sendable {
         if configuration.slack.signingSecrets.isEmpty { configuration.slack.signingSecrets = [slackSigningSecret] }
         try? FileManager.default.removeItem(atPath: state)
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-        configuration.database = state + "/sandman.sqlite"
+        let database = state + "/sandman.sqlite"
+        configuration.database = .sqlite(path: database)
         if let port { configuration.listen.port = port }
 
         var simulators: [String: KubeSim] = [:]
@@ -57,7 +58,7 @@ public final class DemoEnvironment: Sendable {
             let kubeconfigPath = state + "/kubeconfig.yaml"
             try kubeconfig.yaml.write(toFile: kubeconfigPath, atomically: true, encoding: .utf8)
 
-            let store = try Store(path: configuration.database)
+            let store = try Store(path: database)
             let (token, _) = try await APITokens.create(name: "demo-admin", role: .admin, teams: [], clusters: [], in: store, now: Date())
             let clock: any HubClock = speed == 1 && start == nil ? SystemClock() : WarpedClock(speed: speed, start: start ?? Date())
             let server = try await HubRuntime.start(
@@ -67,7 +68,7 @@ public final class DemoEnvironment: Sendable {
             )
             return DemoEnvironment(
                 simulators: simulators, server: server, adminToken: token, kubeconfigPath: kubeconfigPath, stateDirectory: state,
-                database: configuration.database, configPath: configPath, slackSecret: configuration.slack.signingSecrets[0],
+                database: database, configPath: configPath, slackSecret: configuration.slack.signingSecrets[0],
                 notificationsOnConsole: console != nil && !configuration.slack.notificationsEnabled
             )
         } catch {

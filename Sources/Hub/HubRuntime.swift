@@ -15,7 +15,7 @@ public enum HubRuntime {
         agentSettings: ClusterAgent.Settings = .init(), makeClient: ((ClusterConfiguration) throws -> KubeClient)? = nil,
         store given: Store? = nil, console: (@Sendable (String) -> Void)? = nil
     ) async throws -> HubServer {
-        let store = try given ?? Store(path: configuration.database)
+        let store = if let given { given } else { try await Store(location: configuration.database, logger: logger) }
         let bootstrap = try await APITokens.installBootstrap(secret: configuration.bootstrapToken, in: store, now: clock.now)
         if bootstrap != .unchanged {
             logger.notice("bootstrap admin token", metadata: ["token.id": "\(APITokens.bootstrapID)", "change": "\(bootstrap.rawValue)"])

@@ -1,11 +1,9 @@
 import Foundation
-import GRDB
 
 /// A sleeping namespace holding an Argo CD Application's self-heal off, with the sync policy the
 /// Application had before the first such pause: written before the Application is changed, so
 /// that a hub killed at any point knows what to put back.
-public struct ArgoPauseRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "argoPause"
+public struct ArgoPauseRecord: Codable, Sendable, Equatable {
 
     public var cluster: String
     public var application: String
@@ -26,13 +24,25 @@ public struct ArgoPauseRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
         self.operationId = operationId
         self.pausedAt = pausedAt
     }
+}
 
-    public enum Columns {
-        static let cluster = Column(CodingKeys.cluster)
-        static let application = Column(CodingKeys.application)
-        static let namespace = Column(CodingKeys.namespace)
-        static let unit = Column(CodingKeys.unit)
-        static let pausedAt = Column(CodingKeys.pausedAt)
+extension ArgoPauseRecord: SQLRecord {
+    static let table = "argoPause"
+    static let primaryKey = ["cluster", "application", "namespace", "unit"]
+
+    init(row: SQLRow) throws {
+        self.init(
+            cluster: try row.string("cluster"), application: try row.string("application"), namespace: try row.string("namespace"),
+            unit: try row.string("unit"), syncPolicy: try row.string("syncPolicy"), operationId: try row.optionalString("operationId"),
+            pausedAt: try row.date("pausedAt")
+        )
+    }
+
+    var columns: [(String, SQLValue)] {
+        [
+            ("cluster", cluster.sqlValue), ("application", application.sqlValue), ("namespace", namespace.sqlValue), ("unit", unit.sqlValue),
+            ("syncPolicy", syncPolicy.sqlValue), ("operationId", operationId.sqlValue), ("pausedAt", pausedAt.sqlValue),
+        ]
     }
 }
 
@@ -42,38 +52,43 @@ extension Store {
     /// policy in force for the Application's pauses.
     @discardableResult
     public func recordPause(_ record: ArgoPauseRecord) async throws -> String {
-        try await writer.write { db in
-            let first = try ArgoPauseRecord
-                .filter(ArgoPauseRecord.Columns.cluster == record.cluster && ArgoPauseRecord.Columns.application == record.application)
-                .order(ArgoPauseRecord.Columns.pausedAt)
-                .fetchOne(db)
+        try await backend.write { db in
+            let first = try db.fetchOne(
+                ArgoPauseRecord.self, "SELECT * FROM argoPause WHERE cluster = ? AND application = ? ORDER BY pausedAt LIMIT 1",
+                [record.cluster, record.application]
+            )
             var row = record
             if let first { row.syncPolicy = first.syncPolicy }
-            try row.save(db)
+            try db.save(row)
             return row.syncPolicy
         }
     }
 
     /// The pauses of a cluster (of one Application when given), oldest first.
     public func pauses(cluster: String, application: String? = nil) async throws -> [ArgoPauseRecord] {
-        try await writer.read { db in
-            var request = ArgoPauseRecord.filter(ArgoPauseRecord.Columns.cluster == cluster)
-            if let application { request = request.filter(ArgoPauseRecord.Columns.application == application) }
-            return try request.order(ArgoPauseRecord.Columns.pausedAt).fetchAll(db)
+        try await backend.read { db in
+            if let application {
+                try db.fetchAll(
+                    ArgoPauseRecord.self, "SELECT * FROM argoPause WHERE cluster = ? AND application = ? ORDER BY pausedAt, namespace, unit",
+                    [cluster, application]
+                )
+            } else {
+                try db.fetchAll(ArgoPauseRecord.self, "SELECT * FROM argoPause WHERE cluster = ? ORDER BY pausedAt, application, namespace, unit", [cluster])
+            }
         }
     }
 
     /// Removes one namespace's hold on an Application; returns the holds left on it.
     @discardableResult
     public func releasePause(cluster: String, application: String, namespace: String, unit: String) async throws -> [ArgoPauseRecord] {
-        try await writer.write { db in
-            _ = try ArgoPauseRecord
-                .filter(ArgoPauseRecord.Columns.cluster == cluster && ArgoPauseRecord.Columns.application == application)
-                .filter(ArgoPauseRecord.Columns.namespace == namespace && ArgoPauseRecord.Columns.unit == unit)
-                .deleteAll(db)
-            return try ArgoPauseRecord
-                .filter(ArgoPauseRecord.Columns.cluster == cluster && ArgoPauseRecord.Columns.application == application)
-                .fetchAll(db)
+        try await backend.write { db in
+            try db.execute(
+                "DELETE FROM argoPause WHERE cluster = ? AND application = ? AND namespace = ? AND unit = ?", [cluster, application, namespace, unit]
+            )
+            return try db.fetchAll(
+                ArgoPauseRecord.self, "SELECT * FROM argoPause WHERE cluster = ? AND application = ? ORDER BY pausedAt, namespace, unit",
+                [cluster, application]
+            )
         }
     }
 }

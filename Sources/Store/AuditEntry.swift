@@ -1,16 +1,7 @@
 import Foundation
-import GRDB
 
 /// One audited action: who did what, from where, to which target, with what result.
-public struct AuditEntry: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "auditEntry"
-
-    public enum Columns {
-        static let at = Column(CodingKeys.at)
-        static let actor = Column(CodingKeys.actor)
-        static let cluster = Column(CodingKeys.cluster)
-    }
-
+public struct AuditEntry: Codable, Sendable, Equatable {
     public var id: Int64?
     public var at: Date
     public var actor: String
@@ -35,9 +26,27 @@ public struct AuditEntry: Codable, Sendable, Equatable, FetchableRecord, Mutable
         self.result = result
         self.detail = detail
     }
+}
 
-    public mutating func didInsert(_ inserted: InsertionSuccess) {
-        id = inserted.rowID
+extension AuditEntry: SQLRecord {
+    static let table = "auditEntry"
+    static let primaryKey = ["id"]
+
+    init(row: SQLRow) throws {
+        self.init(
+            at: try row.date("at"), actor: try row.string("actor"), source: try row.string("source"), action: try row.string("action"),
+            cluster: try row.optionalString("cluster"), namespace: try row.optionalString("namespace"), target: try row.optionalString("target"),
+            result: try row.string("result"), detail: try row.optionalString("detail")
+        )
+        id = try row.int64("id")
+    }
+
+    var columns: [(String, SQLValue)] {
+        [
+            ("at", at.sqlValue), ("actor", actor.sqlValue), ("source", source.sqlValue), ("action", action.sqlValue),
+            ("cluster", cluster.sqlValue), ("namespace", namespace.sqlValue), ("target", target.sqlValue), ("result", result.sqlValue),
+            ("detail", detail.sqlValue),
+        ]
     }
 }
 
@@ -61,21 +70,21 @@ public struct AuditQuery: Sendable {
 extension Store {
     @discardableResult
     public func record(_ entry: AuditEntry) async throws -> AuditEntry {
-        try await writer.write { db in
+        try await backend.write { db in
             var entry = entry
-            try entry.insert(db)
+            entry.id = try db.insertReturningID(entry)
             return entry
         }
     }
 
     public func auditEntries(_ query: AuditQuery = .init()) async throws -> [AuditEntry] {
-        try await writer.read { db in
-            var request = AuditEntry.all()
-            if let since = query.since { request = request.filter(AuditEntry.Columns.at >= since) }
-            if let until = query.until { request = request.filter(AuditEntry.Columns.at <= until) }
-            if let actor = query.actor { request = request.filter(AuditEntry.Columns.actor == actor) }
-            if let cluster = query.cluster { request = request.filter(AuditEntry.Columns.cluster == cluster) }
-            return try request.order(AuditEntry.Columns.at.desc, Column("id").desc).limit(query.limit).fetchAll(db)
-        }
+        var conditions: [String] = ["1 = 1"]
+        var arguments: [SQLValue] = []
+        if let since = query.since { conditions.append("at >= ?"); arguments.append(since.sqlValue) }
+        if let until = query.until { conditions.append("at <= ?"); arguments.append(until.sqlValue) }
+        if let actor = query.actor { conditions.append("actor = ?"); arguments.append(actor.sqlValue) }
+        if let cluster = query.cluster { conditions.append("cluster = ?"); arguments.append(cluster.sqlValue) }
+        let sql = "SELECT * FROM auditEntry WHERE \(conditions.joined(separator: " AND ")) ORDER BY at DESC, id DESC LIMIT ?"
+        return try await backend.read { [arguments] db in try db.fetchAll(AuditEntry.self, sql, arguments + [query.limit.sqlValue]) }
     }
 }

@@ -1,12 +1,10 @@
 import Foundation
-import GRDB
 
 /// One change to one namespace's SleepInfo manifest in git, made for a person's request in
 /// GitOps mode: the `sandman.dev/override` annotation set (or removed) through a merge request,
 /// merged, synced by Argo CD, then seen by the agent. Every step is recorded, so that a hub that
 /// restarts carries on where it stopped.
-public struct GitOpsChangeRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "gitopsChange"
+public struct GitOpsChangeRecord: Codable, Sendable, Equatable {
 
     /// How far the change has come, in order.
     public enum Stage: String, Codable, Sendable, CaseIterable, Comparable {
@@ -106,16 +104,57 @@ public struct GitOpsChangeRecord: Codable, Sendable, Equatable, FetchableRecord,
     public var needsWork: Bool {
         state == .open || (state == .superseded && mergeRequestIID != nil && stage != .done)
     }
+}
 
-    public enum Columns {
-        static let operationId = Column(CodingKeys.operationId)
-        static let cluster = Column(CodingKeys.cluster)
-        static let namespace = Column(CodingKeys.namespace)
-        static let overrideId = Column(CodingKeys.overrideId)
-        static let state = Column(CodingKeys.state)
-        static let stage = Column(CodingKeys.stage)
-        static let mergeRequestIID = Column(CodingKeys.mergeRequestIID)
-        static let createdAt = Column(CodingKeys.createdAt)
+extension GitOpsChangeRecord: SQLRecord {
+    static let table = "gitopsChange"
+    static let primaryKey = ["id"]
+
+    init(row: SQLRow) throws {
+        self.init(
+            id: try row.string("id"), operationId: try row.string("operationId"), cluster: try row.string("cluster"),
+            namespace: try row.string("namespace"), overrideId: try row.string("overrideId"), removal: try row.bool("removal"),
+            kind: try row.enumeration("kind"), until: try row.optionalDate("until"), reason: try row.optionalString("reason"),
+            actor: try row.string("actor"), annotation: try row.optionalString("annotation"), path: try row.string("path"),
+            application: try row.string("application"), needsApproval: try row.bool("needsApproval"), createdAt: try row.date("createdAt")
+        )
+        stage = try row.enumeration("stage")
+        state = try row.enumeration("state")
+        branch = try row.optionalString("branch")
+        mergeRequestIID = try row.optionalInt("mergeRequestIID")
+        mergeRequestURL = try row.optionalString("mergeRequestURL")
+        mergeSHA = try row.optionalString("mergeSHA")
+        arrivedAt = try row.optionalDate("arrivedAt")
+        supersededBy = try row.optionalString("supersededBy")
+        lastError = try row.optionalString("lastError")
+        attempts = try row.int("attempts")
+        nextAttemptAt = try row.date("nextAttemptAt")
+        stageStartedAt = try row.date("stageStartedAt")
+        updatedAt = try row.date("updatedAt")
+    }
+
+    var columns: [(String, SQLValue)] {
+        [
+            ("id", id.sqlValue), ("operationId", operationId.sqlValue), ("cluster", cluster.sqlValue), ("namespace", namespace.sqlValue),
+            ("overrideId", overrideId.sqlValue), ("removal", removal.sqlValue), ("kind", kind.sqlValue), ("until", until.sqlValue),
+            ("reason", reason.sqlValue), ("actor", actor.sqlValue), ("annotation", annotation.sqlValue), ("path", path.sqlValue),
+            ("application", application.sqlValue), ("needsApproval", needsApproval.sqlValue), ("stage", stage.sqlValue),
+            ("state", state.sqlValue), ("branch", branch.sqlValue), ("mergeRequestIID", mergeRequestIID.sqlValue),
+            ("mergeRequestURL", mergeRequestURL.sqlValue), ("mergeSHA", mergeSHA.sqlValue), ("arrivedAt", arrivedAt.sqlValue),
+            ("supersededBy", supersededBy.sqlValue), ("lastError", lastError.sqlValue), ("attempts", attempts.sqlValue),
+            ("nextAttemptAt", nextAttemptAt.sqlValue), ("stageStartedAt", stageStartedAt.sqlValue), ("createdAt", createdAt.sqlValue),
+            ("updatedAt", updatedAt.sqlValue),
+        ]
+    }
+}
+
+extension SQLSession {
+    func gitopsChange(id: String) throws -> GitOpsChangeRecord? {
+        try fetchOne(GitOpsChangeRecord.self, "SELECT * FROM gitopsChange WHERE id = ?", [id])
+    }
+
+    func gitopsChanges(operationId: String) throws -> [GitOpsChangeRecord] {
+        try fetchAll(GitOpsChangeRecord.self, "SELECT * FROM gitopsChange WHERE operationId = ? ORDER BY createdAt, id", [operationId])
     }
 }
 
@@ -133,34 +172,32 @@ extension Store {
     /// An open change of the same namespace that has not been merged yet is superseded, with its
     /// operation and that operation's other changes. Returns the operations superseded.
     public func acceptGitOps(_ operation: OperationRecord, changes: [GitOpsChangeRecord], at now: Date) async throws -> [OperationRecord] {
-        try await writer.write { db in
-            try operation.insert(db)
+        try await backend.write { db in
+            try db.insert(operation)
             var superseded: [String: OperationRecord] = [:]
             for change in changes {
-                let older = try GitOpsChangeRecord
-                    .filter(GitOpsChangeRecord.Columns.cluster == change.cluster && GitOpsChangeRecord.Columns.namespace == change.namespace)
-                    .filter(GitOpsChangeRecord.Columns.state == GitOpsChangeRecord.State.open.rawValue)
-                    .fetchAll(db)
-                    .filter { $0.stage < .merged }
+                let older = try db.fetchAll(
+                    GitOpsChangeRecord.self, "SELECT * FROM gitopsChange WHERE cluster = ? AND namespace = ? AND state = ? ORDER BY createdAt, id",
+                    [change.cluster, change.namespace, GitOpsChangeRecord.State.open.rawValue]
+                ).filter { $0.stage < .merged }
                 for old in older where superseded[old.operationId] == nil {
-                    guard var oldOperation = try OperationRecord.fetchOne(db, key: old.operationId) else { continue }
-                    for var sibling in try GitOpsChangeRecord.filter(GitOpsChangeRecord.Columns.operationId == old.operationId).fetchAll(db)
-                    where sibling.state == .open {
+                    guard var oldOperation = try db.operation(id: old.operationId) else { continue }
+                    for var sibling in try db.gitopsChanges(operationId: old.operationId) where sibling.state == .open {
                         sibling.state = .superseded
                         sibling.supersededBy = change.id
                         sibling.updatedAt = now
                         sibling.nextAttemptAt = now
-                        try sibling.update(db)
+                        try db.update(sibling)
                     }
                     if !oldOperation.state.isFinished {
                         oldOperation.state = .superseded
                         oldOperation.finishedAt = now
                         oldOperation.summary = #"{"supersededBy":"\#(operation.id)"}"#
-                        try oldOperation.update(db)
+                        try db.update(oldOperation)
                     }
                     superseded[old.operationId] = oldOperation
                 }
-                try change.insert(db)
+                try db.insert(change)
             }
             return Array(superseded.values)
         }
@@ -168,57 +205,53 @@ extension Store {
 
     /// Changes the coordinator still has work on, oldest first.
     public func gitopsChangesNeedingWork() async throws -> [GitOpsChangeRecord] {
-        try await writer.read { db in
-            try GitOpsChangeRecord
-                .filter([GitOpsChangeRecord.State.open.rawValue, GitOpsChangeRecord.State.superseded.rawValue].contains(GitOpsChangeRecord.Columns.state))
-                .filter(GitOpsChangeRecord.Columns.stage != GitOpsChangeRecord.Stage.done.rawValue)
-                .order(GitOpsChangeRecord.Columns.createdAt)
-                .fetchAll(db)
-                .filter(\.needsWork)
+        try await backend.read { db in
+            try db.fetchAll(
+                GitOpsChangeRecord.self, "SELECT * FROM gitopsChange WHERE state IN (?, ?) AND stage <> ? ORDER BY createdAt, id",
+                [GitOpsChangeRecord.State.open.rawValue, GitOpsChangeRecord.State.superseded.rawValue, GitOpsChangeRecord.Stage.done.rawValue]
+            ).filter(\.needsWork)
         }
     }
 
     public func gitopsChange(id: String) async throws -> GitOpsChangeRecord? {
-        try await writer.read { db in try GitOpsChangeRecord.fetchOne(db, key: id) }
+        try await backend.read { db in try db.gitopsChange(id: id) }
     }
 
     public func gitopsChanges(operationId: String) async throws -> [GitOpsChangeRecord] {
-        try await writer.read { db in
-            try GitOpsChangeRecord.filter(GitOpsChangeRecord.Columns.operationId == operationId).order(GitOpsChangeRecord.Columns.createdAt).fetchAll(db)
-        }
+        try await backend.read { db in try db.gitopsChanges(operationId: operationId) }
     }
 
     /// The changes of a namespace, newest first.
     public func gitopsChanges(cluster: String, namespace: String) async throws -> [GitOpsChangeRecord] {
-        try await writer.read { db in
-            try GitOpsChangeRecord
-                .filter(GitOpsChangeRecord.Columns.cluster == cluster && GitOpsChangeRecord.Columns.namespace == namespace)
-                .order(GitOpsChangeRecord.Columns.createdAt.desc)
-                .fetchAll(db)
+        try await backend.read { db in
+            try db.fetchAll(
+                GitOpsChangeRecord.self, "SELECT * FROM gitopsChange WHERE cluster = ? AND namespace = ? ORDER BY createdAt DESC, id DESC",
+                [cluster, namespace]
+            )
         }
     }
 
     /// The change carrying (or clearing) an override.
     public func gitopsChange(overrideId: String) async throws -> GitOpsChangeRecord? {
-        try await writer.read { db in
-            try GitOpsChangeRecord.filter(GitOpsChangeRecord.Columns.overrideId == overrideId).order(GitOpsChangeRecord.Columns.createdAt.desc).fetchOne(db)
+        try await backend.read { db in
+            try db.fetchOne(GitOpsChangeRecord.self, "SELECT * FROM gitopsChange WHERE overrideId = ? ORDER BY createdAt DESC, id DESC LIMIT 1", [overrideId])
         }
     }
 
     /// The changes driven through a merge request.
     public func gitopsChanges(mergeRequestIID iid: Int) async throws -> [GitOpsChangeRecord] {
-        try await writer.read { db in
-            try GitOpsChangeRecord.filter(GitOpsChangeRecord.Columns.mergeRequestIID == iid).fetchAll(db)
+        try await backend.read { db in
+            try db.fetchAll(GitOpsChangeRecord.self, "SELECT * FROM gitopsChange WHERE mergeRequestIID = ? ORDER BY createdAt, id", [iid])
         }
     }
 
     /// Changes a change in one write transaction; nil when it does not exist.
     @discardableResult
     public func updateGitOpsChange(id: String, _ change: @escaping @Sendable (inout GitOpsChangeRecord) -> Void) async throws -> GitOpsChangeRecord? {
-        try await writer.write { db in
-            guard var record = try GitOpsChangeRecord.fetchOne(db, key: id) else { return nil }
+        try await backend.write { db in
+            guard var record = try db.gitopsChange(id: id) else { return nil }
             change(&record)
-            try record.update(db)
+            try db.update(record)
             return record
         }
     }
@@ -227,28 +260,28 @@ extension Store {
     /// request takes effect in one transaction: the overrides are placed (or cleared) and the
     /// operation is handed to the agent (`pending`) or, for an override alone, finished.
     public func arriveGitOps(changeId: String, at now: Date) async throws -> GitOpsArrival {
-        try await writer.write { db in
-            guard var change = try GitOpsChangeRecord.fetchOne(db, key: changeId), change.state == .open else { return GitOpsArrival() }
+        try await backend.write { db in
+            guard var change = try db.gitopsChange(id: changeId), change.state == .open else { return GitOpsArrival() }
             if change.arrivedAt == nil {
                 change.arrivedAt = now
                 change.updatedAt = now
-                try change.update(db)
+                try db.update(change)
             }
-            let siblings = try GitOpsChangeRecord.filter(GitOpsChangeRecord.Columns.operationId == change.operationId).fetchAll(db)
-            guard var operation = try OperationRecord.fetchOne(db, key: change.operationId), operation.state == .waiting,
+            let siblings = try db.gitopsChanges(operationId: change.operationId)
+            guard var operation = try db.operation(id: change.operationId), operation.state == .waiting,
                   siblings.allSatisfy({ $0.state == .open && $0.arrivedAt != nil })
             else { return GitOpsArrival() }
             var arrival = GitOpsArrival()
             for sibling in siblings {
                 if sibling.removal {
-                    if let cleared = try OverrideRecord.fetchOne(db, key: sibling.overrideId), cleared.clearedAt == nil {
+                    if let cleared = try db.override(id: sibling.overrideId), cleared.clearedAt == nil {
                         var closed = cleared
                         closed.clearedAt = now
                         closed.endReason = .cleared
-                        try closed.update(db)
+                        try db.update(closed)
                         arrival.cleared.append(closed)
                     }
-                } else if try OverrideRecord.fetchOne(db, key: sibling.overrideId) == nil {
+                } else if try db.override(id: sibling.overrideId) == nil {
                     arrival.replaced += try Self.place([sibling.override], at: now, in: db)
                 }
             }
@@ -258,7 +291,7 @@ extension Store {
                 operation.state = .succeeded
                 operation.finishedAt = now
             }
-            try operation.update(db)
+            try db.update(operation)
             arrival.operation = operation
             return arrival
         }
@@ -270,19 +303,19 @@ extension Store {
     public func endGitOps(
         operationId: String, as state: GitOpsChangeRecord.State, at now: Date, finish: @escaping @Sendable (inout OperationRecord) -> Void
     ) async throws -> OperationRecord? {
-        try await writer.write { db in
-            for var change in try GitOpsChangeRecord.filter(GitOpsChangeRecord.Columns.operationId == operationId).fetchAll(db) where change.state == .open {
+        try await backend.write { db in
+            for var change in try db.gitopsChanges(operationId: operationId) where change.state == .open {
                 change.state = state
                 change.updatedAt = now
-                try change.update(db)
+                try db.update(change)
             }
-            guard var operation = try OperationRecord.fetchOne(db, key: operationId) else { return nil }
+            guard var operation = try db.operation(id: operationId) else { return nil }
             if !operation.state.isFinished {
                 operation.state = state == .rejected ? .rejected : .failed
                 operation.finishedAt = now
             }
             finish(&operation)
-            try operation.update(db)
+            try db.update(operation)
             return operation
         }
     }

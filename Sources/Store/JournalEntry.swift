@@ -1,9 +1,7 @@
 import Foundation
-import GRDB
 
 /// The restore data of one object slept by one operation, written before the object is patched.
-public struct JournalEntry: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "journalEntry"
+public struct JournalEntry: Codable, Sendable, Equatable {
 
     public enum State: String, Codable, Sendable {
         /// Restore data saved; the object may or may not have been patched yet.
@@ -40,9 +38,27 @@ public struct JournalEntry: Codable, Sendable, Equatable, FetchableRecord, Mutab
         self.state = state
         self.updatedAt = updatedAt
     }
+}
 
-    public mutating func didInsert(_ inserted: InsertionSuccess) {
-        id = inserted.rowID
+extension JournalEntry: SQLRecord {
+    static let table = "journalEntry"
+    static let primaryKey = ["id"]
+
+    init(row: SQLRow) throws {
+        self.init(
+            operationId: try row.string("operationId"), cluster: try row.string("cluster"), namespace: try row.string("namespace"),
+            sleepInfo: try row.string("sleepInfo"), groupKind: try row.string("groupKind"), name: try row.string("name"),
+            restorePatch: try row.string("restorePatch"), state: try row.enumeration("state"), updatedAt: try row.date("updatedAt")
+        )
+        id = try row.int64("id")
+    }
+
+    var columns: [(String, SQLValue)] {
+        [
+            ("operationId", operationId.sqlValue), ("cluster", cluster.sqlValue), ("namespace", namespace.sqlValue),
+            ("sleepInfo", sleepInfo.sqlValue), ("groupKind", groupKind.sqlValue), ("name", name.sqlValue),
+            ("restorePatch", restorePatch.sqlValue), ("state", state.sqlValue), ("updatedAt", updatedAt.sqlValue),
+        ]
     }
 }
 
@@ -52,16 +68,16 @@ extension Store {
     /// patch was taken before anything was touched.
     @discardableResult
     public func journal(_ entries: [JournalEntry]) async throws -> [JournalEntry] {
-        try await writer.write { db in
+        try await backend.write { db in
             try entries.map { entry in
-                if let existing = try JournalEntry
-                    .filter(Column("operationId") == entry.operationId && Column("cluster") == entry.cluster && Column("namespace") == entry.namespace)
-                    .filter(Column("sleepInfo") == entry.sleepInfo && Column("groupKind") == entry.groupKind && Column("name") == entry.name)
-                    .fetchOne(db) {
+                if let existing = try db.fetchOne(JournalEntry.self, """
+                    SELECT * FROM journalEntry
+                    WHERE operationId = ? AND cluster = ? AND namespace = ? AND sleepInfo = ? AND groupKind = ? AND name = ?
+                    """, [entry.operationId, entry.cluster, entry.namespace, entry.sleepInfo, entry.groupKind, entry.name]) {
                     return existing
                 }
                 var entry = entry
-                try entry.insert(db)
+                entry.id = try db.insertReturningID(entry)
                 return entry
             }
         }
@@ -70,27 +86,27 @@ extension Store {
     /// The entries of the newest sleep of a namespace under a SleepInfo: the mirror of the
     /// restore data, for when the Secret is gone.
     public func latestSleepEntries(cluster: String, namespace: String, sleepInfo: String) async throws -> [JournalEntry] {
-        try await writer.read { db in
-            try JournalEntry.fetchAll(db, sql: """
+        try await backend.read { db in
+            try db.fetchAll(JournalEntry.self, """
                 SELECT journalEntry.* FROM journalEntry
                 WHERE cluster = ? AND namespace = ? AND sleepInfo = ? AND operationId = (
                     SELECT operation.id FROM operation JOIN journalEntry j ON j.operationId = operation.id
                     WHERE operation.action = 'sleep' AND j.cluster = ? AND j.namespace = ? AND j.sleepInfo = ?
-                    ORDER BY operation.createdAt DESC LIMIT 1)
+                    ORDER BY operation.createdAt DESC, operation.seq DESC LIMIT 1)
                 ORDER BY id
-                """, arguments: [cluster, namespace, sleepInfo, cluster, namespace, sleepInfo])
+                """, [cluster, namespace, sleepInfo, cluster, namespace, sleepInfo])
         }
     }
 
     public func journalEntries(operationId: String) async throws -> [JournalEntry] {
-        try await writer.read { db in
-            try JournalEntry.filter(Column("operationId") == operationId).order(Column("id")).fetchAll(db)
+        try await backend.read { db in
+            try db.fetchAll(JournalEntry.self, "SELECT * FROM journalEntry WHERE operationId = ? ORDER BY id", [operationId])
         }
     }
 
     public func markJournalEntry(id: Int64, as state: JournalEntry.State, at date: Date) async throws {
-        try await writer.write { db in
-            try db.execute(sql: "UPDATE journalEntry SET state = ?, updatedAt = ? WHERE id = ?", arguments: [state.rawValue, date, id])
+        try await backend.write { db in
+            try db.execute("UPDATE journalEntry SET state = ?, updatedAt = ? WHERE id = ?", [state.rawValue, date, id])
         }
     }
 }

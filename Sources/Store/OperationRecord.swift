@@ -1,9 +1,7 @@
 import Foundation
-import GRDB
 
 /// A sleep or wake run on one cluster: requested, running, then finished with a summary.
-public struct OperationRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "operation"
+public struct OperationRecord: Codable, Sendable, Equatable {
 
     public enum State: String, Codable, Sendable {
         case pending, running, succeeded, partial, failed
@@ -50,19 +48,50 @@ public struct OperationRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
     }
 }
 
+extension OperationRecord: SQLRecord {
+    static let table = "operation"
+    static let primaryKey = ["id"]
+    /// Requests made in the same instant keep the order they were accepted in.
+    static let computedOnInsert = [(column: "seq", expression: "(SELECT COALESCE(MAX(seq), 0) + 1 FROM operation)")]
+
+    init(row: SQLRow) throws {
+        self.init(
+            id: try row.string("id"), cluster: try row.string("cluster"), namespaces: try row.stringArray("namespaces"),
+            action: try row.string("action"), source: try row.string("source"), actor: try row.string("actor"),
+            reason: try row.optionalString("reason"), state: try row.enumeration("state"), summary: try row.optionalString("summary"),
+            createdAt: try row.date("createdAt"), finishedAt: try row.optionalDate("finishedAt"), stages: try row.optionalString("stages")
+        )
+    }
+
+    var columns: [(String, SQLValue)] {
+        [
+            ("id", id.sqlValue), ("cluster", cluster.sqlValue), ("namespaces", JSONArrayColumn.encode(namespaces)),
+            ("action", action.sqlValue), ("source", source.sqlValue), ("actor", actor.sqlValue), ("reason", reason.sqlValue),
+            ("state", state.sqlValue), ("summary", summary.sqlValue), ("createdAt", createdAt.sqlValue), ("finishedAt", finishedAt.sqlValue),
+            ("stages", stages.sqlValue),
+        ]
+    }
+}
+
+extension SQLSession {
+    func operation(id: String) throws -> OperationRecord? {
+        try fetchOne(OperationRecord.self, "SELECT * FROM operation WHERE id = ?", [id])
+    }
+}
+
 extension Store {
     public func save(_ operation: OperationRecord) async throws {
-        try await writer.write { db in try operation.save(db) }
+        try await backend.write { db in try db.save(operation) }
     }
 
     /// Changes an operation in one write transaction: the namespaces of one operation finish
     /// concurrently, each adding its part.
     @discardableResult
     public func updateOperation(id: String, _ change: @escaping @Sendable (inout OperationRecord) -> Void) async throws -> OperationRecord? {
-        try await writer.write { db in
-            guard var record = try OperationRecord.fetchOne(db, key: id) else { return nil }
+        try await backend.write { db in
+            guard var record = try db.operation(id: id) else { return nil }
             change(&record)
-            try record.save(db)
+            try db.save(record)
             return record
         }
     }
@@ -70,8 +99,8 @@ extension Store {
     /// Accepts a person's request: the operation and the overrides that keep its result are
     /// stored together, so that neither exists without the other. Returns the overrides replaced.
     public func accept(_ operation: OperationRecord, overrides: [OverrideRecord], at now: Date) async throws -> [OverrideRecord] {
-        try await writer.write { db in
-            try operation.insert(db)
+        try await backend.write { db in
+            try db.insert(operation)
             return try Self.place(overrides, at: now, in: db)
         }
     }
@@ -79,35 +108,42 @@ extension Store {
     /// What an agent works from: its cluster's open overrides and unfinished operations, read
     /// together so that a request accepted meanwhile is seen whole or not at all.
     public func pendingWork(cluster: String) async throws -> (overrides: [OverrideRecord], operations: [OperationRecord]) {
-        try await writer.read { db in
-            (try Self.openOverrides(cluster: cluster, in: db), try Self.unfinishedOperations(cluster: cluster, in: db))
+        let work = try await backend.read { db in
+            OverridesAndOperations(overrides: try Self.openOverrides(cluster: cluster, in: db), operations: try Self.unfinishedOperations(cluster: cluster, in: db))
         }
+        return (work.overrides, work.operations)
     }
 
     public func operation(id: String) async throws -> OperationRecord? {
-        try await writer.read { db in try OperationRecord.fetchOne(db, key: id) }
+        try await backend.read { db in try db.operation(id: id) }
     }
 
     /// Operations that started and never finished (the hub stopped midway), oldest first.
     public func unfinishedOperations(cluster: String) async throws -> [OperationRecord] {
-        try await writer.read { db in try Self.unfinishedOperations(cluster: cluster, in: db) }
+        try await backend.read { db in try Self.unfinishedOperations(cluster: cluster, in: db) }
     }
 
-    static func unfinishedOperations(cluster: String, in db: Database) throws -> [OperationRecord] {
-        try OperationRecord
-            .filter(Column("cluster") == cluster)
-            .filter([OperationRecord.State.pending.rawValue, OperationRecord.State.running.rawValue].contains(Column("state")))
-            // Requests made in the same instant keep the order they were accepted in.
-            .order(Column("createdAt"), Column.rowID)
-            .fetchAll(db)
+    static func unfinishedOperations(cluster: String, in db: any SQLSession) throws -> [OperationRecord] {
+        try db.fetchAll(
+            OperationRecord.self, "SELECT * FROM operation WHERE cluster = ? AND state IN (?, ?) ORDER BY createdAt, seq",
+            [cluster, OperationRecord.State.pending.rawValue, OperationRecord.State.running.rawValue]
+        )
     }
 
     /// The newest operations, optionally of one cluster.
     public func operations(cluster: String? = nil, limit: Int = 100) async throws -> [OperationRecord] {
-        try await writer.read { db in
-            var request = OperationRecord.all()
-            if let cluster { request = request.filter(Column("cluster") == cluster) }
-            return try request.order(Column("createdAt").desc, Column.rowID.desc).limit(limit).fetchAll(db)
+        try await backend.read { db in
+            if let cluster {
+                try db.fetchAll(OperationRecord.self, "SELECT * FROM operation WHERE cluster = ? ORDER BY createdAt DESC, seq DESC LIMIT ?", [cluster, limit])
+            } else {
+                try db.fetchAll(OperationRecord.self, "SELECT * FROM operation ORDER BY createdAt DESC, seq DESC LIMIT ?", [limit])
+            }
         }
     }
+}
+
+/// What `pendingWork` reads in one transaction.
+private struct OverridesAndOperations: Sendable {
+    var overrides: [OverrideRecord]
+    var operations: [OperationRecord]
 }

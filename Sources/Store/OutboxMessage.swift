@@ -1,9 +1,7 @@
 import Foundation
-import GRDB
 
 /// A notification waiting to be delivered (or delivered, or given up), so none is lost across restarts.
-public struct OutboxMessage: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "outboxMessage"
+public struct OutboxMessage: Codable, Sendable, Equatable {
 
     public var id: Int64?
     /// The same key is enqueued only once.
@@ -29,9 +27,31 @@ public struct OutboxMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
         self.nextAttemptAt = createdAt
         self.createdAt = createdAt
     }
+}
 
-    public mutating func didInsert(_ inserted: InsertionSuccess) {
-        id = inserted.rowID
+extension OutboxMessage: SQLRecord {
+    static let table = "outboxMessage"
+    static let primaryKey = ["id"]
+
+    init(row: SQLRow) throws {
+        self.init(
+            dedupKey: try row.string("dedupKey"), destination: try row.string("destination"), channel: try row.optionalString("channel"),
+            payload: try row.string("payload"), createdAt: try row.date("createdAt")
+        )
+        id = try row.int64("id")
+        attempts = try row.int("attempts")
+        nextAttemptAt = try row.date("nextAttemptAt")
+        deliveredAt = try row.optionalDate("deliveredAt")
+        abandonedAt = try row.optionalDate("abandonedAt")
+        lastError = try row.optionalString("lastError")
+    }
+
+    var columns: [(String, SQLValue)] {
+        [
+            ("dedupKey", dedupKey.sqlValue), ("destination", destination.sqlValue), ("channel", channel.sqlValue), ("payload", payload.sqlValue),
+            ("attempts", attempts.sqlValue), ("nextAttemptAt", nextAttemptAt.sqlValue), ("createdAt", createdAt.sqlValue),
+            ("deliveredAt", deliveredAt.sqlValue), ("abandonedAt", abandonedAt.sqlValue), ("lastError", lastError.sqlValue),
+        ]
     }
 }
 
@@ -39,26 +59,24 @@ extension Store {
     /// Adds a message unless one with the same `dedupKey` exists; true when it was added.
     @discardableResult
     public func enqueue(_ message: OutboxMessage) async throws -> Bool {
-        try await writer.write { db in
-            var message = message
-            try message.insert(db, onConflict: .ignore)
-            return db.changesCount > 0
+        try await backend.write { db in
+            try db.insertReturningID(message, onConflictDoNothing: true) != nil
         }
     }
 
     /// Messages due for a delivery attempt at `now`, oldest first.
     public func dueMessages(at now: Date, limit: Int = 50) async throws -> [OutboxMessage] {
-        try await writer.read { db in
-            try OutboxMessage
-                .filter(Column("deliveredAt") == nil && Column("abandonedAt") == nil && Column("nextAttemptAt") <= now)
-                .order(Column("nextAttemptAt"), Column("id"))
-                .limit(limit)
-                .fetchAll(db)
+        try await backend.read { db in
+            try db.fetchAll(OutboxMessage.self, """
+                SELECT * FROM outboxMessage WHERE deliveredAt IS NULL AND abandonedAt IS NULL AND nextAttemptAt <= ?
+                ORDER BY nextAttemptAt, id LIMIT ?
+                """, [now, limit])
         }
     }
 
     public func update(_ message: OutboxMessage) async throws {
-        try await writer.write { db in try message.update(db) }
+        guard let id = message.id else { return }
+        try await backend.write { db in try db.update(message, id: .integer(id)) }
     }
 
     /// How many messages wait for delivery and how many were given up, for metrics.
@@ -68,10 +86,10 @@ extension Store {
     }
 
     public func outboxCounts() async throws -> OutboxCounts {
-        try await writer.read { db in
+        try await backend.read { db in
             OutboxCounts(
-                pending: try OutboxMessage.filter(Column("deliveredAt") == nil && Column("abandonedAt") == nil).fetchCount(db),
-                givenUp: try OutboxMessage.filter(Column("abandonedAt") != nil).fetchCount(db)
+                pending: try db.fetchCount("SELECT COUNT(*) AS count FROM outboxMessage WHERE deliveredAt IS NULL AND abandonedAt IS NULL"),
+                givenUp: try db.fetchCount("SELECT COUNT(*) AS count FROM outboxMessage WHERE abandonedAt IS NOT NULL")
             )
         }
     }

@@ -1,11 +1,9 @@
 import Foundation
-import GRDB
 import Scheduling
 
 /// What the hub remembers of one schedule on one namespace: since when it manages it, and the
 /// last transition acted on (so that none is repeated and none missed).
-public struct ScheduleState: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "scheduleState"
+public struct ScheduleState: Codable, Sendable, Equatable {
 
     public var cluster: String
     public var namespace: String
@@ -35,31 +33,52 @@ public struct ScheduleState: Codable, Sendable, Equatable, FetchableRecord, Pers
     }
 }
 
+extension ScheduleState: SQLRecord {
+    static let table = "scheduleState"
+    static let primaryKey = ["cluster", "namespace", "unit"]
+
+    init(row: SQLRow) throws {
+        self.init(
+            cluster: try row.string("cluster"), namespace: try row.string("namespace"), unit: try row.string("unit"),
+            firstSeenAt: try row.date("firstSeenAt"), lastExecutedAt: try row.optionalDate("lastExecutedAt"), wants: try row.optionalString("wants")
+        )
+    }
+
+    var columns: [(String, SQLValue)] {
+        [
+            ("cluster", cluster.sqlValue), ("namespace", namespace.sqlValue), ("unit", unit.sqlValue), ("firstSeenAt", firstSeenAt.sqlValue),
+            ("lastExecutedAt", lastExecutedAt.sqlValue), ("wants", wants.sqlValue),
+        ]
+    }
+}
+
 extension Store {
     /// The state of a unit, created (first seen now) when missing. Read first: the agents ask
     /// for every unit at every evaluation, and only a new unit needs a write.
     public func scheduleState(cluster: String, namespace: String, unit: String, now: Date) async throws -> ScheduleState {
-        let key: [String: String] = ["cluster": cluster, "namespace": namespace, "unit": unit]
-        if let existing = try await writer.read({ db in try ScheduleState.fetchOne(db, key: key) }) { return existing }
-        return try await writer.write { db in
-            if let existing = try ScheduleState.fetchOne(db, key: key) {
+        let select = "SELECT * FROM scheduleState WHERE cluster = ? AND namespace = ? AND unit = ?"
+        if let existing = try await backend.read({ db in try db.fetchOne(ScheduleState.self, select, [cluster, namespace, unit]) }) {
+            return existing
+        }
+        return try await backend.write { db in
+            if let existing = try db.fetchOne(ScheduleState.self, select, [cluster, namespace, unit]) {
                 return existing
             }
             let fresh = ScheduleState(cluster: cluster, namespace: namespace, unit: unit, firstSeenAt: now)
-            try fresh.insert(db)
+            try db.insert(fresh)
             return fresh
         }
     }
 
     /// Remembers the schedule's transitions taken into account, when they moved on.
     public func remember(_ memory: ScheduleMemory, cluster: String, namespace: String, unit: String) async throws {
-        try await writer.write { db in
+        try await backend.write { db in
             try db.execute(
-                sql: """
+                """
                     UPDATE scheduleState SET lastExecutedAt = ?, wants = ?
                     WHERE cluster = ? AND namespace = ? AND unit = ? AND (lastExecutedAt IS NULL OR lastExecutedAt <= ?)
                     """,
-                arguments: [memory.lastTransition, memory.wants?.rawValue ?? "none", cluster, namespace, unit, memory.lastTransition]
+                [memory.lastTransition, memory.wants?.rawValue ?? "none", cluster, namespace, unit, memory.lastTransition]
             )
         }
     }

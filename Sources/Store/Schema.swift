@@ -1,8 +1,15 @@
-import GRDB
+internal import GRDB
 
 /// The database schema as a list of migrations. Append new ones; never edit a shipped one.
+///
+/// Each migration exists twice, in each engine's terms and under the same identifier: here for
+/// SQLite (through GRDB's migrator, which every existing database was built with) and in
+/// `PostgresSchema` for PostgreSQL. A test checks that both lists and the tables they make agree.
 enum Schema {
-    static let migrator: DatabaseMigrator = {
+    /// The identifiers of every migration, oldest first.
+    static var identifiers: [String] { sqlite.migrations }
+
+    static let sqlite: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: journal, overrides, operations, audit, tokens, outbox") { db in
             try db.create(table: "operation") { t in
@@ -186,6 +193,15 @@ enum Schema {
                 t.column("operationId", .text)
                 t.column("pausedAt", .datetime).notNull()
                 t.primaryKey(["cluster", "application", "namespace", "unit"])
+            }
+        }
+        migrator.registerMigration("v6: operations and overrides keep the order they were accepted in") { db in
+            // An explicit sequence where the order of equal timestamps relied on SQLite's rowid,
+            // which PostgreSQL does not have; filled on insert with the next number.
+            for table in ["operation", "override"] {
+                try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
+                try db.execute(sql: "UPDATE \(table) SET seq = rowid")
+                try db.execute(sql: "CREATE INDEX \(table)_on_seq ON \(table)(seq)")
             }
         }
         return migrator

@@ -7,7 +7,7 @@ struct Sandman: AsyncParsableCommand {
         abstract: "Puts Kubernetes workloads to sleep when nobody uses them, across many clusters, from one hub.",
         subcommands: [
             Serve.self, Demo.self, Status.self, Get.self, SleepCommand.self, WakeCommand.self, Operations.self, Overrides.self,
-            Audit.self, Token.self, Backup.self, SlackCommand.self, Sim.self, ConfigCommand.self, Plugins.self, Schedule.self, Release.self,
+            Audit.self, Token.self, Backup.self, Migrate.self, SlackCommand.self, Sim.self, ConfigCommand.self, Plugins.self, Schedule.self, Release.self,
         ]
     )
 }

@@ -44,8 +44,8 @@ struct ConfigLoaderTests {
     @Test func validConfigurationLoadsWithDefaultsAndResolvedPaths() throws {
         let configuration = try load()
         #expect(configuration.listen == .init(host: "127.0.0.1", port: 9090))
-        #expect(configuration.database.hasSuffix("/data/hub.sqlite"))
-        #expect(configuration.database.hasPrefix("/"))
+        #expect(configuration.database.description.hasSuffix("/data/hub.sqlite"))
+        #expect(configuration.database.description.hasPrefix("/"))
         #expect(configuration.plugins.directory.hasSuffix("/plugins"))
         #expect(configuration.plugins.callTimeout == .milliseconds(50))
         #expect(configuration.prices == .init())

@@ -174,7 +174,7 @@ final class PrometheusServer: @unchecked Sendable {
     /// Starts Prometheus on a free port (another one if that port is taken meanwhile) and waits until it is ready.
     static func start(binary: String, directory: String, target: String, rules: String) async throws -> PrometheusServer {
         for _ in 0..<5 {
-            let server = try PrometheusServer(binary: binary, directory: directory, port: try freePort(), target: target, rules: rules)
+            let server = try PrometheusServer(binary: binary, directory: directory, port: try LoopbackPort.free(), target: target, rules: rules)
             let ready = await eventually(timeout: .seconds(120)) {
                 guard server.process.isRunning else { return true }
                 return (try? await URLRequestLike(method: "GET", url: server.url + "/-/ready").send().status) == 200
@@ -205,21 +205,5 @@ final class PrometheusServer: @unchecked Sendable {
     /// The series of an instant query's vector result.
     func query(_ expression: String) async throws -> [JSONValue] {
         try await request("/api/v1/query", ["query": expression])[path: ["data", "result"]]?.array ?? []
-    }
-
-    /// A port nobody listens on now (the kernel's choice for port 0).
-    static func freePort() throws -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
-        }
-        guard bound else { throw CancellationError() }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

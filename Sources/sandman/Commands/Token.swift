@@ -2,6 +2,7 @@ import ArgumentParser
 import Config
 import Foundation
 import Hub
+import Logging
 import Store
 
 struct Token: AsyncParsableCommand {
@@ -19,7 +20,7 @@ struct Token: AsyncParsableCommand {
         @Option(help: "Comma-separated clusters the token may see and act on.") var clusters: String?
 
         func run() async throws {
-            let store = try openStore(config.config)
+            let store = try await openStore(config.config)
             let split = { (text: String?) in text.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? [] }
             let (secret, record) = try await APITokens.create(name: name, role: role, teams: split(teams), clusters: split(clusters), in: store, now: Date())
             try await store.record(localAudit(action: "token-create", target: record.id, detail: "\(record.name), \(record.role)"))
@@ -33,7 +34,7 @@ struct Token: AsyncParsableCommand {
         @OptionGroup var config: ConfigOption
 
         func run() async throws {
-            let store = try openStore(config.config)
+            let store = try await openStore(config.config)
             let rows = try await store.tokens().map { token in
                 [token.id, token.name, token.role, token.teams.joined(separator: ","), token.clusters.joined(separator: ","), token.createdAt.formatted(.iso8601), token.revokedAt.map { "revoked \($0.formatted(.iso8601))" } ?? "active"]
             }
@@ -47,7 +48,7 @@ struct Token: AsyncParsableCommand {
         @Argument(help: "Token id.") var id: String
 
         func run() async throws {
-            let store = try openStore(config.config)
+            let store = try await openStore(config.config)
             guard try await store.revokeToken(id: id, at: Date()) else {
                 printError("no active token \(id)")
                 throw ExitCode(1)
@@ -67,10 +68,10 @@ private func localAudit(action: String, target: String, detail: String) -> Audit
 }
 
 /// The store named by a configuration file, with clear errors.
-func openStore(_ configPath: String) throws -> Store {
+func openStore(_ configPath: String) async throws -> Store {
     let configuration = try loadConfiguration(configPath)
     do {
-        return try Store(path: configuration.database)
+        return try await Store(location: configuration.database, logger: Logger(label: "sandman.store"))
     } catch {
         printError("\(error)")
         throw ExitCode(1)
