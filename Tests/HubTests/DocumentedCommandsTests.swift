@@ -25,6 +25,10 @@ struct DocumentedCommandsTests {
         "docs/operations.md: SANDMAN_CRASH_KILLS=200 swift test --filter CrashCampaign   # SANDMAN_CRASH_SEED=N replays one":
             "a crash campaign under swift test, itself a test",
         "docs/operations.md: kubectl -n shop annotate sleepinfo nights \\": "kubectl against a cluster of one's own",
+        "docs/operations.md: # stop the hub (or accept that what it writes after the copy starts stays behind), then:":
+            "a PostgreSQL server and a hub database of one's own (db.internal, /var/lib/sandman)",
+        "docs/operations.md: pg_dump --format=custom --no-owner --dbname=\"$SANDMAN_DATABASE_URL\" --file=/backups/sandman-$(date +%F).dump":
+            "a PostgreSQL server of one's own",
         "docs/kubesim.md: curl -k https://127.0.0.1:PORT/kubesim/requests            # {\"total\": N, \"counts\": {\"list deployments.apps\": 3, ...}}":
             "the port of a simulator started by hand (PORT)",
         "docs/simulators.md: curl -H 'Authorization: Bearer argocd-sandman-sim' $ARGOCD/api/v1/applications/staging-payments":
