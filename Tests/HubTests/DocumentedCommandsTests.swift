@@ -80,7 +80,9 @@ struct DocumentedCommandsTests {
     static func script(_ block: Block, substitutions: [(String, String)]) -> String {
         var text = substitutions.reduce(block.text) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
         text = text.replacingOccurrences(of: "\\\n", with: "")
-        var lines = ["set -eo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT",
+        // Run as its own process group (setsid): at the end the whole group goes, simulators
+        // started in the background included.
+        var lines = ["set -eo pipefail", "trap 'status=$?; trap - EXIT; trap \"\" TERM; kill -- -$$ 2>/dev/null; exit $status' EXIT",
                      "curl() { command curl --fail-with-body -sS \"$@\"; }"]
         for (index, line) in text.components(separatedBy: "\n").enumerated() {
             let command = line.drop { $0 == " " }
@@ -138,7 +140,8 @@ struct DocumentedCommandsTests {
         for block in runnable {
             let script = try directory.write(".block-\(block.line).sh", Self.script(block, substitutions: substitutions))
             let output = try await ProcessOutput.run(
-                "/bin/bash", arguments: ["-c", "cd \(directory.path) && bash \(script)"], environment: environment, timeout: .seconds(180)
+                "/bin/bash", arguments: ["-c", "cd \(directory.path) && setsid --wait bash \(script)"], environment: environment,
+                timeout: .seconds(180)
             )
             #expect(output.status == 0, "\(block) failed (\(output.status)):\n\(output.stdout)\n\(output.stderr)")
         }
