@@ -199,10 +199,10 @@ public final class KubeSim: Sendable {
         bookmarks.cancel()
         await state.store.shutdown()
         await services.triggerGracefulShutdown()
-        // A connection that never ends (a client that keeps a request open) must not hold the
-        // shutdown forever.
+        // A connection that never ends (a client's watch still open) must not hold the shutdown:
+        // every other answer is in memory and ends within moments.
         let deadline = Task {
-            try await Task.sleep(for: .seconds(5))
+            try await Task.sleep(for: .seconds(1))
             serving.cancel()
         }
         _ = await serving.result
