@@ -154,8 +154,7 @@ struct CrashRecoveryTests {
 
         /// Every Deployment of shop at 0 replicas (and shop has some).
         func isAsleep() async -> Bool {
-            let replicas = await replicas()
-            return !replicas.isEmpty && replicas.values.allSatisfy { $0 == 0 }
+            allAsleep(await replicas())
         }
 
         func stop() async {

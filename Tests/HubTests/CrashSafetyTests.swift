@@ -92,7 +92,7 @@ struct CrashSafetyTests {
 
         func asleep(_ namespace: String) async -> Bool {
             let replicas = await fixture.replicas("staging", namespace)
-            return !replicas.isEmpty && replicas.values.allSatisfy { $0 == 0 }
+            return allAsleep(replicas)
         }
 
         /// The restore data the namespace's state Secret holds, as kube-green reads it.

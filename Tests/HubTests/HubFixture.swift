@@ -146,14 +146,12 @@ struct HubFixture {
     /// Every Deployment of the namespace at 0 replicas; false when it has none (a missing
     /// namespace is not asleep).
     func isAsleep(_ cluster: String, _ namespace: String) async -> Bool {
-        let replicas = await replicas(cluster, namespace)
-        return !replicas.isEmpty && replicas.values.allSatisfy { $0 == 0 }
+        allAsleep(await replicas(cluster, namespace))
     }
 
     /// Every Deployment of the namespace above 0 replicas; false when it has none.
     func isAwake(_ cluster: String, _ namespace: String) async -> Bool {
-        let replicas = await replicas(cluster, namespace)
-        return !replicas.isEmpty && replicas.values.allSatisfy { $0 > 0 }
+        allAwake(await replicas(cluster, namespace))
     }
 }
 

@@ -25,7 +25,7 @@ struct SharedReadsTests {
         let original = await replicas()
         _ = try await executor.sleep(target, operation: try await fixture.operation("sleep"), scheduledAt: Date())
         let asleep = await replicas()
-        #expect(!asleep.isEmpty && asleep.values.allSatisfy { $0 == 0 }, "\(asleep)")
+        #expect(allAsleep(asleep), "\(asleep)")
 
         // A caller that found no state Secret (its kube-green label removed, say) sleeps the
         // namespace again: everything is at 0 already, and writing a Secret planned from that

@@ -10,3 +10,14 @@ public func eventually(timeout: Duration = .seconds(60), every interval: Duratio
     }
     return try await condition()
 }
+
+/// Replicas by workload name, all at 0; false when there are none (a missing namespace is not
+/// asleep, and an empty map must not pass for one).
+public func allAsleep(_ replicas: [String: Int64]) -> Bool {
+    !replicas.isEmpty && replicas.values.allSatisfy { $0 == 0 }
+}
+
+/// Replicas by workload name, all above 0; false when there are none.
+public func allAwake(_ replicas: [String: Int64]) -> Bool {
+    !replicas.isEmpty && replicas.values.allSatisfy { $0 > 0 }
+}
