@@ -123,7 +123,9 @@ struct APIServer: HTTPResponder {
             let channel = context.channel
             return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { _ in try await channel.close() })
         }
-        if faults.errorRate > 0, faults.errorVerbs.map({ $0.contains(verb) }) ?? true, Double.random(in: 0..<1) < faults.errorRate {
+        if faults.errorRate > 0, faults.errorVerbs.map({ $0.contains(verb) }) ?? true,
+           faults.errorResources.map({ $0.contains(target.type.qualifiedName) }) ?? true,
+           faults.errorUsers.map({ $0.contains(identity.user) }) ?? true, Double.random(in: 0..<1) < faults.errorRate {
             throw .injected(status: faults.errorStatus, identity: identity, verb: verb, target: target)
         }
         if !state.authorizer.allows(identity, verb: verb, type: target.type) {

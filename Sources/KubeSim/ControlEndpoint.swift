@@ -71,7 +71,9 @@ extension KubeSim.Faults {
         if let rateLimit {
             value["rateLimit"] = ["qps": .double(rateLimit.qps), "burst": .int(Int64(rateLimit.burst)), "retryAfterSeconds": .int(Int64(rateLimit.retryAfterSeconds))]
         }
-        if let errorVerbs { value["errorVerbs"] = .array(errorVerbs.sorted().map(JSONValue.string)) }
+        for (field, names) in [("errorVerbs", errorVerbs), ("errorResources", errorResources), ("errorUsers", errorUsers)] {
+            if let names { value[field] = .array(names.sorted().map(JSONValue.string)) }
+        }
         value["errorStatus"] = .int(Int64(errorStatus))
         return value
     }
@@ -80,7 +82,7 @@ extension KubeSim.Faults {
     public init(json: JSONValue) throws(FaultsError) {
         self.init()
         guard case .object(let members) = json else { throw FaultsError(field: "faults", reason: "must be an object") }
-        let known: Set<String> = ["latencyMilliseconds", "rateLimit", "errorRate", "errorVerbs", "errorStatus", "dropRate"]
+        let known: Set<String> = ["latencyMilliseconds", "rateLimit", "errorRate", "errorVerbs", "errorResources", "errorUsers", "errorStatus", "dropRate"]
         if let unknown = members.keys.sorted().first(where: { !known.contains($0) }) {
             throw FaultsError(field: unknown, reason: "unknown field (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -99,11 +101,16 @@ extension KubeSim.Faults {
             }
             errorStatus = status
         }
-        if let verbs = members["errorVerbs"] {
-            guard let list = verbs.array?.compactMap(\.string), list.count == verbs.array?.count else {
-                throw FaultsError(field: "errorVerbs", reason: "must be a list of verbs")
+        for (field, what) in [("errorVerbs", "verbs"), ("errorResources", "resources"), ("errorUsers", "user names")] {
+            guard let value = members[field] else { continue }
+            guard let list = value.array?.compactMap(\.string), list.count == value.array?.count else {
+                throw FaultsError(field: field, reason: "must be a list of \(what)")
             }
-            errorVerbs = Set(list)
+            switch field {
+            case "errorVerbs": errorVerbs = Set(list)
+            case "errorResources": errorResources = Set(list)
+            default: errorUsers = Set(list)
+            }
         }
         if let limit = members["rateLimit"], limit != .null {
             guard let qps = limit["qps"]?.double, qps > 0 else { throw FaultsError(field: "rateLimit.qps", reason: "must be a number > 0") }

@@ -63,6 +63,12 @@ public final class KubeSim: Sendable {
         public var errorRate: Double = 0
         /// When set, `errorRate` applies to these verbs only (`patch`, `list`, ...).
         public var errorVerbs: Set<String>?
+        /// When set, `errorRate` applies to these resources only, named as in RBAC with their
+        /// group: `deployments.apps`, `leases.coordination.k8s.io`, `secrets`.
+        public var errorResources: Set<String>?
+        /// When set, `errorRate` applies to requests of these users only (a client certificate's
+        /// common name, a token's user name).
+        public var errorUsers: Set<String>?
         /// The answer of an injected error, as kube-apiserver words it: 403 Forbidden, 404
         /// NotFound, 409 Conflict, 422 Invalid, 500 InternalError or 503 ServiceUnavailable.
         public var errorStatus: Int = 500
@@ -84,12 +90,14 @@ public final class KubeSim: Sendable {
 
         public init(
             latency: Duration = .zero, rateLimit: RateLimit? = nil, errorRate: Double = 0, errorVerbs: Set<String>? = nil,
-            errorStatus: Int = 500, dropRate: Double = 0
+            errorStatus: Int = 500, errorResources: Set<String>? = nil, errorUsers: Set<String>? = nil, dropRate: Double = 0
         ) {
             self.latency = latency
             self.rateLimit = rateLimit
             self.errorRate = errorRate
             self.errorVerbs = errorVerbs
+            self.errorResources = errorResources
+            self.errorUsers = errorUsers
             self.errorStatus = errorStatus
             self.dropRate = dropRate
         }

@@ -103,4 +103,26 @@ struct KubeSimUnitTests {
         #expect(fields.contains(FieldPath([.field("metadata"), .field("finalizers"), .value("b")])))
         #expect(fields.contains(FieldPath([.field("spec"), .field("template"), .field("spec"), .field("tolerations")])))
     }
+
+    /// The faults' JSON form: the request filters round-trip, and a malformed one names its field.
+    @Test(arguments: [
+        (#"{"errorRate": 1, "errorResources": ["leases.coordination.k8s.io"], "errorUsers": ["hub-a"]}"#, nil),
+        (#"{"errorVerbs": ["patch", "update"], "errorStatus": 409}"#, nil),
+        (#"{"errorResources": "leases"}"#, "errorResources: must be a list of resources"),
+        (#"{"errorUsers": [1]}"#, "errorUsers: must be a list of user names"),
+        (#"{"errorVerbs": [true]}"#, "errorVerbs: must be a list of verbs"),
+    ] as [(String, String?)])
+    func faultFiltersRoundTrip(_ body: String, _ expectedError: String?) throws {
+        let json = try JSONValue(parsing: Data(body.utf8))
+        do {
+            let faults = try KubeSim.Faults(json: json)
+            #expect(expectedError == nil)
+            #expect(try KubeSim.Faults(json: faults.json) == faults)
+            for field in ["errorResources", "errorUsers", "errorVerbs"] where json[field] != nil {
+                #expect(Set(faults.json[field]?.array ?? []) == Set(json[field]?.array ?? []), "\(field)")
+            }
+        } catch {
+            #expect(error.description == expectedError, "\(body)")
+        }
+    }
 }
