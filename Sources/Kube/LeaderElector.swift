@@ -54,17 +54,31 @@ public actor LeaderElector {
         await Task { await self.release() }.value
     }
 
-    /// Renews until a renewal has failed for longer than the renew deadline or the task is cancelled.
+    /// Renews until no renewal has succeeded for the renew deadline, or the task is cancelled.
+    /// An attempt still under way at the deadline (the client retrying a failing server) is
+    /// cut short: the replica must stop acting before another may take the expired lease.
     private func keepRenewing() async {
         var lastRenewal = ContinuousClock.now
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.retryPeriod)
-            if Task.isCancelled { return }
-            if await tryAcquireOrRenew() {
-                lastRenewal = .now
-            } else if ContinuousClock.now - lastRenewal > configuration.renewDeadline {
-                return
+            let started = ContinuousClock.now
+            let remaining = configuration.renewDeadline - (started - lastRenewal)
+            if Task.isCancelled || remaining <= .zero { return }
+            if await renew(within: remaining) { lastRenewal = started }
+        }
+    }
+
+    /// `tryAcquireOrRenew`, given up (false) after `limit`.
+    private func renew(within limit: Duration) async -> Bool {
+        await withTaskGroup(of: Bool?.self) { group in
+            group.addTask { await self.tryAcquireOrRenew() }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
             }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? false
         }
     }
 

@@ -55,4 +55,72 @@ struct LeaderElectionHubTests {
         #expect(await eventually { await fixture.isAsleep("staging", "shop") })
         await servers["hub-b"]!.stop()
     }
+
+    /// Only hub-a's Lease calls fail (the API server refuses them, as it would a replica cut off
+    /// or throttled): hub-a stops acting once its renew deadline has passed, and hub-b does not
+    /// act before the lease hub-a last renewed has expired, then takes over.
+    @Test func aReplicaThatCannotRenewStepsDownAndTheOtherWaitsForTheLeaseToExpire() async throws {
+        let fixture = try await HubFixture.make(clusters: ["staging": ("staging", HubEndToEndTests.officeHours)], start: HubEndToEndTests.monday)
+        defer { afterTest { [fixture] in await fixture.stop() } }
+        let sim = fixture.simulators["staging"]!
+        try await sim.load(manifests: HubFixture.shop("shop", deployments: 2))
+        // hub-b reaches the cluster as another user, so that faults can single out hub-a.
+        try fixture.directory.write("kube/staging-b.yaml", sim.kubeconfig(user: "sandman-b", contextName: "staging"))
+        try fixture.directory.write("clusters-b/staging.yaml", "tier: staging\nkubeconfig: ../kube/staging-b.yaml\ncontext: staging\n\(HubEndToEndTests.officeHours)")
+        var logger = Logger(label: "ha-test")
+        logger.logLevel = .critical
+        let (leaseDuration, renewDeadline): (TimeInterval, TimeInterval) = (6, 4)
+        var servers: [String: HubServer] = [:]
+        var tokens: [String: String] = [:]
+        for replica in ["hub-a", "hub-b"] {
+            let path = try fixture.directory.write("\(replica).yaml", """
+                listen: 127.0.0.1:0
+                database: \(replica).sqlite
+                clusters: \(replica == "hub-a" ? "clusters" : "clusters-b")
+                leaderElection: {enabled: true, homeCluster: staging, namespace: default, identity: \(replica), leaseDuration: 6s, renewDeadline: 4s, retryPeriod: 200ms}
+                """)
+            let server = try await HubRuntime.start(
+                configuration: try ConfigLoader.load(path: path, environment: [:]), clock: fixture.clock, handleSignals: false, logger: logger,
+                agentSettings: HubFixture.agentSettings
+            )
+            servers[replica] = server
+            tokens[replica] = try await APITokens.create(name: "admin", role: .admin, teams: [], clusters: [], in: server.hub.store, now: Date()).secret
+            if replica == "hub-a" {
+                #expect(await eventually { await server.hub.agents["staging"]!.status().ownedHere })
+            }
+        }
+        defer { afterTest { [servers] in for server in servers.values { await server.stop() } } }
+        func ownedHere(_ replica: String) async -> Bool {
+            await servers[replica]!.hub.agents["staging"]!.status().ownedHere
+        }
+        func sleep(on replica: String) async throws -> Int {
+            var request = URLRequestLike(method: "POST", url: servers[replica]!.url + "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["shop"]}"#)
+            request.headers["Authorization"] = "Bearer \(tokens[replica]!)"
+            return try await request.send().status
+        }
+        #expect(await ownedHere("hub-a"))
+        #expect(await !ownedHere("hub-b"))
+
+        sim.setFaults(.init(errorRate: 1, errorStatus: 503, errorResources: ["leases.coordination.k8s.io"], errorUsers: ["sandman"]))
+        let failing = Date()
+        // Watch both until hub-b owns the cluster, noting the last renewal hub-a got through.
+        var lastRenewal: Date?
+        var (aSteppedDown, bTookOver): (Date?, Date?) = (nil, nil)
+        while bTookOver == nil, Date().timeIntervalSince(failing) < 30 {
+            let lease = await sim.object(apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: "default", name: "sandman-staging")
+            if lease?[path: ["spec", "holderIdentity"]] == "hub-a", let renewed = lease?[path: ["spec", "renewTime"]]?.string {
+                lastRenewal = try Date(renewed, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true))
+            }
+            if aSteppedDown == nil, await !ownedHere("hub-a") { aSteppedDown = Date() }
+            if await ownedHere("hub-b") { bTookOver = Date() }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let (renewed, stepped, took) = (try #require(lastRenewal), try #require(aSteppedDown), try #require(bTookOver))
+        #expect(stepped.timeIntervalSince(failing) <= renewDeadline + 3, "hub-a acted \(stepped.timeIntervalSince(failing)) s without renewing")
+        #expect(took.timeIntervalSince(renewed) >= leaseDuration - 0.1, "hub-b took over \(took.timeIntervalSince(renewed)) s after the last renewal")
+        #expect(stepped <= took, "never two replicas acting at once")
+        #expect(try await sleep(on: "hub-a") == 409)
+        #expect(try await sleep(on: "hub-b") == 202)
+        #expect(await eventually { await fixture.isAsleep("staging", "shop") })
+    }
 }

@@ -93,4 +93,34 @@ struct LeaderElectorTests {
         run.cancel()
         await run.value
     }
+
+    /// The hub's client retries failing requests for seconds; the renew deadline still holds:
+    /// leadership ends before the lease the last renewal wrote can expire for another replica.
+    @Test func leadershipEndsByTheRenewDeadlineWhileTheClientIsStillRetrying() async throws {
+        let cluster = try await ClusterFixture.start()
+        defer { afterTest { await cluster.stop() } }
+        let client = try cluster.adminClient { $0.retry = RetryPolicy(maxAttempts: 10, baseDelay: .seconds(1), maxDelay: .seconds(10)) }
+        var configuration = LeaderElector.Configuration(leaseName: "sandman-staging", namespace: "default", identity: "hub-a")
+        configuration.leaseDuration = .seconds(6)
+        configuration.renewDeadline = .seconds(3)
+        configuration.retryPeriod = .milliseconds(200)
+        let elector = LeaderElector(client: client, configuration: configuration)
+        let ended = Recorder<Duration>()
+        let start = ContinuousClock.now
+        let run = Task {
+            await elector.run {
+                try? await Task.sleep(for: .seconds(60))
+                ended.append(ContinuousClock.now - start)
+            }
+        }
+        #expect(await eventually { await elector.isLeader })
+        let since = ContinuousClock.now - start
+        cluster.sim.setFaults(.init(errorRate: 1, errorStatus: 503))
+        #expect(await eventually(timeout: .seconds(20)) { !ended.values.isEmpty })
+        let stepDown = try #require(ended.values.first) - since
+        #expect(stepDown <= .seconds(3.5), "acted \(stepDown) after the faults began, renew deadline 3 s")
+        #expect(await !elector.isLeader)
+        run.cancel()
+        await run.value
+    }
 }
