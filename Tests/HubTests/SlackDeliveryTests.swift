@@ -84,4 +84,26 @@ struct SlackDeliveryTests {
         #expect(abandoned.detail?.contains("Slack error: channel_not_found") == true)
         #expect(abandoned.detail?.contains("given up after \(tried) attempts") == true, "\(abandoned.detail ?? "")")
     }
+
+    /// docs/slack.md: "retried with exponential backoff (2 s, 4 s, ... up to 5 min)".
+    @Test func retriesBackOffByDoublingUpToFiveMinutes() async throws {
+        let attempts = Recorder<Date>()
+        let outbox = try await Outbox { _ in
+            attempts.append(Date())
+            return .text(503, "down")
+        }
+        defer { afterTest { await outbox.stop() } }
+        let (delivery, clock, store) = (outbox.delivery, outbox.clock, outbox.store)
+
+        #expect(await delivery.enqueue(["text": "later"], to: .chat, channel: "#web", key: "k"))
+        var delays: [TimeInterval] = []
+        for _ in 0..<11 {
+            await delivery.deliverDue()
+            let pending = try #require(try await store.dueMessages(at: .distantFuture).first)
+            delays.append(pending.nextAttemptAt.timeIntervalSince(clock.now))
+            clock.set(pending.nextAttemptAt)
+        }
+        #expect(delays == [2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300])
+        #expect(attempts.values.count == 11)
+    }
 }

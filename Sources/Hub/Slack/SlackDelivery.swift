@@ -117,10 +117,14 @@ public final class SlackDelivery: Sendable {
             message.lastError = nil
         case .retry(let error, let after):
             message.lastError = error
-            let backoff = min(300, pow(2, Double(min(message.attempts, 8))))
-            message.nextAttemptAt = now.addingTimeInterval(after ?? backoff)
+            message.nextAttemptAt = now.addingTimeInterval(after ?? Self.backoff(afterAttempt: message.attempts))
         }
         try? await store.update(message)
+    }
+
+    /// 2 s after the first failed attempt, doubling with each, at most 5 minutes.
+    static func backoff(afterAttempt attempt: Int) -> TimeInterval {
+        min(300, pow(2, Double(min(attempt, 16))))
     }
 
     private enum Result {
