@@ -33,6 +33,17 @@ public struct HubConfiguration: Sendable {
         public var teams: [String] = []
         /// Empty means every cluster.
         public var clusters: [String] = []
+
+        public init(
+            users: [String] = [], userGroups: [String] = [], channels: [String] = [], role: Role = .viewer, teams: [String] = [], clusters: [String] = []
+        ) {
+            self.users = users
+            self.userGroups = userGroups
+            self.channels = channels
+            self.role = role
+            self.teams = teams
+            self.clusters = clusters
+        }
     }
 
     public struct Slack: Sendable {

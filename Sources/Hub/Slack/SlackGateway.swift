@@ -213,8 +213,15 @@ struct SlackButton: Equatable {
 enum SlackAccess {
     static func principal(user: String, userName: String, channel: String, groups: Set<String> = [], settings: HubConfiguration.Slack) -> Principal {
         let matching = settings.principals.filter { $0.users.contains(user) || $0.channels.contains(channel) || !groups.isDisjoint(with: $0.userGroups) }
-        let best = matching.max { $0.role < $1.role }
-        var principal = Principal(name: "slack:\(userName.isEmpty ? user : userName)", role: best?.role ?? .viewer, teams: best?.teams ?? [], clusters: best?.clusters ?? [])
+        let role = matching.map(\.role).max() ?? .viewer
+        let best = matching.filter { $0.role == role }
+        // Entries of the same role add up; one without a limit (empty) lifts it.
+        func union(_ limits: [[String]]) -> [String] {
+            limits.isEmpty || limits.contains(where: \.isEmpty) ? [] : Array(Set(limits.joined())).sorted()
+        }
+        var principal = Principal(
+            name: "slack:\(userName.isEmpty ? user : userName)", role: role, teams: union(best.map(\.teams)), clusters: union(best.map(\.clusters))
+        )
         principal.mayOperateProduction = settings.productionAllowList.contains(user)
         return principal
     }

@@ -24,13 +24,14 @@ actor SlackUserGroups {
     private let http: HTTPClient
     private let logger: Logger
     private let maxAge: Duration
-    private let retryAfterFailure: Duration = .seconds(30)
+    private let retryAfterFailure: Duration
     private var cache: [String: Entry] = [:]
     private var inFlight: [String: Task<Set<String>?, Never>] = [:]
 
-    init(settings: HubConfiguration.Slack, maxAge: Duration = .minutes(5), logger: Logger) {
+    init(settings: HubConfiguration.Slack, maxAge: Duration = .minutes(5), retryAfterFailure: Duration = .seconds(30), logger: Logger) {
         self.settings = settings
         self.maxAge = maxAge
+        self.retryAfterFailure = retryAfterFailure
         named = Array(Set(settings.principals.flatMap(\.userGroups))).sorted()
         self.logger = logger
         http = HTTPClient(configuration: .init(timeout: .milliseconds(1500), userAgent: "sandman-slack"))
