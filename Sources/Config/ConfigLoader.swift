@@ -471,6 +471,11 @@ public enum ConfigLoader {
                 node?["clusters"].report("unknown cluster \"\(cluster)\"; clusters: \(clusterNames.sorted().joined(separator: ", "))")
             }
         }
+        if configuration.slack.botToken != nil, configuration.slack.defaultChannel == nil {
+            let unrouted = configuration.clusters.filter { $0.slackChannel == nil }.map(\.name)
+            let what = unrouted.isEmpty ? "" : " and of clusters \(unrouted.sorted().joined(separator: ", ")) outside a team with a channel"
+            root["slack"].warn("no defaultChannel: notifications about plugins\(what) are not sent (chat.postMessage needs a channel)")
+        }
         let election = configuration.leaderElection
         if election.enabled {
             let node = root["leaderElection"]["homeCluster"]

@@ -94,6 +94,19 @@ struct ConfigLoaderTests {
     /// The team `validHub`'s Slack principal names.
     static let webTeam = "teams: [{name: web, namespaces: [\"web-*\"]}]\n"
 
+    @Test func aBotTokenWithoutADefaultChannelIsWarnedAbout() throws {
+        let clusters = ["staging.yaml": Self.validCluster, "dev.yaml": "tier: development\nslackChannel: \"#dev\"\n"]
+        let token = ["SANDMAN_SLACK_BOT_TOKEN": "xoxb-1"]
+        let warnings = try load(clusters: clusters, environment: token).warnings
+        #expect(warnings.map(\.field) == ["slack"])
+        #expect(warnings.first?.message == """
+            no defaultChannel: notifications about plugins and of clusters staging outside a team with a channel are not sent \
+            (chat.postMessage needs a channel)
+            """)
+        #expect(try load(hub: Self.validHub + "\n  defaultChannel: \"#sandman\"", clusters: clusters, environment: token).warnings.isEmpty)
+        #expect(try load(clusters: clusters).warnings.isEmpty, "no bot token: nothing goes to chat.postMessage")
+    }
+
     @Test func aScheduleAnEarlierOneCoversIsReportedAsNeverApplying() throws {
         let schedule = { (name: String, namespaces: String) in
             "  - {name: \(name), namespaces: \(namespaces), weekdays: \"1-5\", sleepAt: \"20:00\", wakeUpAt: \"08:00\"}\n"

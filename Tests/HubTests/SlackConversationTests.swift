@@ -55,6 +55,7 @@ struct SlackConversationTests {
             slack:
               signingSecrets: [\(secret)]
               timeZone: America/New_York
+              defaultChannel: "#sandman"
               principals:
                 - {users: [U-ADMIN], role: admin}
                 - {users: [U-VIEW], role: viewer}
@@ -103,7 +104,7 @@ struct SlackConversationTests {
         for text in [overrideText, statusText] { #expect(!text.contains("2027-01-04T"), "\(text)") }
 
         // A refused button click is told to the one who clicked, not to the channel.
-        let click = try await viewer.click(actionID: "keep_awake_1h", value: "staging/cart", wait: .seconds(20))
+        let click = try await viewer.click(actionID: "keep_awake_1h", value: "staging/cart", wait: .seconds(20), linger: .seconds(1))
         #expect(click.followUps.count == 1)
         #expect(click.followUps.first?["response_type"] == "ephemeral")
         #expect(SlackCommandSimulator.text(click.followUps.first ?? .null).hasPrefix(":no_entry: keeping *staging*/cart awake refused: "))

@@ -55,6 +55,11 @@ public final class SlackNotifier: HubEventSink {
         let outcome = await plugins.format(event)
         for (index, message) in outcome.messages.enumerated() {
             let target = message.message["channel"]?.string ?? channel
+            // chat.postMessage needs a channel: Slack would refuse the message on every retry.
+            if destination == .chat, target == nil {
+                logger.warning("notification not sent: no channel for it; set slack.defaultChannel", metadata: ["event": "\(event["type"]?.string ?? "?")"])
+                continue
+            }
             await delivery.enqueue(message.message, to: destination, channel: target, key: "\(key):\(index)")
         }
     }
