@@ -153,7 +153,7 @@ struct SlackBotTests {
         #expect(await eventually { await fixture.isAsleep("staging", "shop") })
 
         let simulator = SlackCommandSimulator(hub: fixture.url, secret: Self.secret, user: "U-ADMIN", userName: "alice", channel: "C1", channelName: "web")
-        let result = try await simulator.send("/k8s-wake staging shop 2h", wait: .seconds(20))
+        let result = try await simulator.send("/k8s-wake staging shop 2h", wait: .seconds(20), linger: .seconds(1))
         #expect(result.status == 200)
         let reply = SlackCommandSimulator.text(result.reply)
         #expect(reply.contains("On it, <@U-ADMIN>."))
@@ -222,7 +222,7 @@ struct SlackBotTests {
             return .text(200, #"{"ok":true}"#, contentType: "application/json")
         }
         defer { afterTest { await slack.shutdown() } }
-        var fixture = try await fixture(slack: "  botToken: xoxb-test\n  apiURL: \(slack.baseURL)/api", unreachable: ["edge"])
+        var fixture = try await fixture(slack: "  botToken: xoxb-test\n  apiURL: \(slack.baseURL)/api\n  defaultChannel: \"#ops\"", unreachable: ["edge"])
         defer { afterTest { [fixture] in await fixture.stop() } }
         try fixture.directory.write("plugins/notify/health.lua", """
             function format(event)
@@ -234,9 +234,14 @@ struct SlackBotTests {
         try await fixture.startHub()
         #expect(await eventually { received.values.contains { $0.contains("cluster_unreachable edge") } }, "\(received.values)")
         // Probes keep failing; the outage is told once, and staging, ready from the start, never "recovered".
-        try await Task.sleep(for: .seconds(2))
+        let edge = try #require(fixture.server?.hub.agents["edge"])
+        let probed = await edge.probes
+        #expect(await eventually { await edge.probes >= probed + 5 })
+        let store = try #require(fixture.server?.hub.store)
+        #expect(await eventually { (try? await store.dueMessages(at: .distantFuture))?.isEmpty == true })
         let health = received.values.filter { $0.contains("cluster_") }
         #expect(health.count == 1, "\(health)")
+        #expect(health.first?.contains(##""channel":"#ops""##) == true, "no team or cluster channel: the default one")
         let clusters = try await fixture.api("GET", "/api/v1/clusters")
         #expect(clusters.body["clusters"]?.array?.first { $0["name"] == "edge" }?["reachable"] == false)
     }
@@ -281,7 +286,7 @@ struct SlackBotTests {
         #expect(await eventually { await fixture.isAsleep("staging", "shop") })
 
         let simulator = SlackCommandSimulator(hub: fixture.url, secret: Self.secret, user: "U-ADMIN", userName: "alice", channel: "C1", channelName: "web")
-        let result = try await simulator.send("/k8s-wake staging shop 2h", wait: .seconds(20))
+        let result = try await simulator.send("/k8s-wake staging shop 2h", wait: .seconds(20), linger: .seconds(1))
         let followUp = try #require(result.followUps.first)
         #expect(followUp["text"] == ":sunny: <@U-ADMIN>: wake of *staging/shop* succeeded")
         #expect(followUp["blocks"]?.array?.count == 3)

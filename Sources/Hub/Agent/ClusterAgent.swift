@@ -49,6 +49,8 @@ public actor ClusterAgent {
     let gitops: AgentGitOps?
 
     public private(set) var health = ClusterHealth()
+    /// Health probes made since the agent started.
+    public private(set) var probes = 0
     var namespaces: Set<String> = []
     var sleepInfos: [String: SleepInfo] = [:]
     private var synced: (namespaces: Bool, sleepInfos: Bool) = (false, false)
@@ -140,6 +142,7 @@ public actor ClusterAgent {
     public func probe() async {
         let full = !health.ready || lastFullProbe.map { Date().timeIntervalSince($0) >= settings.fullProbeInterval } ?? true
         let result = full ? await client.probe() : await client.probeReadiness()
+        probes += 1
         if full, result.failure == nil { lastFullProbe = Date() }
         let wasReady = health.ready
         if let failure = result.failure {

@@ -4,6 +4,7 @@ import Logging
 import JSON
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 import Transport
 
 /// `sandman slack send`: signs a slash command exactly as Slack does, posts it to a hub, and
@@ -32,8 +33,9 @@ public struct SlackCommandSimulator: Sendable {
     }
 
     /// Sends `/command text`. When the reply announces operations (its `metadata`), waits up to
-    /// `wait` for their follow-ups, one per operation; otherwise returns at once.
-    public func send(_ line: String, wait: Duration) async throws -> Result {
+    /// `wait` for their follow-ups, one per operation; otherwise returns at once. With `linger`,
+    /// keeps listening that long after the last one expected, so a duplicate would be seen.
+    public func send(_ line: String, wait: Duration, linger: Duration = .zero) async throws -> Result {
         let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
         guard let command = parts.first, command.hasPrefix("/") else {
             throw HubClientError(status: 0, code: "usage", message: "a slash command starts with /, e.g. \"/k8s-wake staging payments 2h\"", field: nil)
@@ -46,14 +48,14 @@ public struct SlackCommandSimulator: Sendable {
             ])
             let (status, reply) = try await post(body, to: "/slack/commands")
             let announced = reply[path: ["metadata", "event_payload", "operations"]]?.array?.count ?? 0
-            let followUps = status == 200 ? await collect(announced, from: received, within: wait) : []
+            let followUps = status == 200 ? await collect(announced, from: received, within: wait, linger: linger) : []
             return Result(status: status, reply: reply, followUps: followUps)
         }
     }
 
     /// Clicks a button of a Sandman message (`keep_awake_1h` with value `staging/payments`): posts
     /// the `block_actions` payload Slack would, and returns what the hub posts back.
-    public func click(actionID: String, value: String, wait: Duration) async throws -> Result {
+    public func click(actionID: String, value: String, wait: Duration, linger: Duration = .zero) async throws -> Result {
         try await withResponseURL { responseURL, received in
             let payload: JSONValue = [
                 "type": "block_actions", "user": ["id": .string(user), "username": .string(userName)], "channel": ["id": .string(channel)],
@@ -61,7 +63,7 @@ public struct SlackCommandSimulator: Sendable {
                 "actions": [["action_id": .string(actionID), "value": .string(value), "block_id": "sandman_pre_sleep", "type": "button"]],
             ]
             let (status, reply) = try await post(FormBody.encode([("payload", payload.serialized())]), to: "/slack/interactions")
-            let followUps = status == 200 ? await collect(1, from: received, within: wait) : []
+            let followUps = status == 200 ? await collect(1, from: received, within: wait, linger: linger) : []
             return Result(status: status, reply: reply, followUps: followUps)
         }
     }
@@ -81,26 +83,22 @@ public struct SlackCommandSimulator: Sendable {
         return (response.status, reply)
     }
 
-    /// Up to `count` messages, waiting at most `wait` in all.
-    private func collect(_ count: Int, from received: AsyncStream<JSONValue>, within wait: Duration) async -> [JSONValue] {
+    /// `count` messages (or fewer, when `wait` runs out first), then whatever else arrives
+    /// within `linger`.
+    private func collect(_ count: Int, from received: AsyncStream<JSONValue>, within wait: Duration, linger: Duration) async -> [JSONValue] {
         guard count > 0, wait > .zero else { return [] }
-        return await withTaskGroup(of: [JSONValue].self) { group in
-            group.addTask {
-                var messages: [JSONValue] = []
-                for await message in received {
-                    messages.append(message)
-                    if messages.count == count { break }
-                }
-                return messages
-            }
-            group.addTask {
-                try? await Task.sleep(for: wait)
-                return []
-            }
-            let first = await group.next() ?? []
-            group.cancelAll()
-            return first
+        let messages = Mutex<[JSONValue]>([])
+        let listener = Task {
+            for await message in received { messages.withLock { $0.append(message) } }
         }
+        let clock = ContinuousClock()
+        let deadline = clock.now + wait
+        while messages.withLock({ $0.count }) < count, clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if messages.withLock({ $0.count }) >= count, linger > .zero { try? await Task.sleep(for: linger) }
+        listener.cancel()
+        return messages.withLock { $0 }
     }
 
     /// Runs `body` with a local `response_url` listening, stopped gracefully afterwards.
