@@ -5,6 +5,9 @@ SWIFT ?= swift
 # postgresql: the Store tests start a throwaway server (initdb in a temporary directory).
 APT_PACKAGES := liblua5.4-dev libcurl4-openssl-dev libsqlite3-dev pkg-config python3 python3-venv prometheus binutils postgresql
 BIN := .build/debug/sandman
+# Debug builds without debug information: a clean build (CI's) is faster and much smaller, and
+# crashes still name their functions. Every target uses the same flags, so none rebuilds another's.
+BUILD_FLAGS ?= -Xswiftc -gnone
 # Python with the official Kubernetes client, for the KubeSim compatibility tests.
 PYTHON_VENV := .build-python
 PYTHON_PACKAGES := kubernetes==37.0.2 kubernetes-validate==1.37.0
@@ -40,16 +43,16 @@ kubesim-generated:
 	sh scripts/kubesim_crds.sh
 
 build: deps
-	$(SWIFT) build
+	$(SWIFT) build $(BUILD_FLAGS)
 
 # At most 8 tests at once: the suite runs real servers and processes, and 300 of them started
 # together on a 2-core machine starve each other for tens of seconds.
 test: deps python-deps
-	$(SWIFT) build --build-tests
-	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=8 $(SWIFT) test --skip-build
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=8 $(SWIFT) test --skip-build $(BUILD_FLAGS)
 
 demo: deps
-	$(SWIFT) build --product sandman
+	$(SWIFT) build --product sandman $(BUILD_FLAGS)
 	$(BIN) demo
 
 ## Release build, then every benchmark; record the numbers in docs/benchmarks.md.
