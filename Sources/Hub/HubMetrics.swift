@@ -57,6 +57,10 @@ public final class HubMetrics: Sendable, HubEventSink {
         }
     }
 
+    public func evaluationFinished(cluster: String, namespaces: Int, duration: Duration) async {
+        histogram(.evaluationDuration, [("cluster", cluster)]).record(duration)
+    }
+
     /// An operation reached its final state: counted once, whatever the namespaces it covered.
     public func operationCompleted(_ operation: OperationRecord, cluster: ClusterConfiguration) async {
         guard operation.state.isFinished else { return }
@@ -135,6 +139,7 @@ extension HubMetrics {
         case savings = "kube_green_cost_savings_estimate_dollars"
         case clusterReady = "sandman_cluster_ready"
         case operationDuration = "sandman_operation_duration_seconds"
+        case evaluationDuration = "sandman_evaluation_duration_seconds"
         case httpRequests = "sandman_http_requests_total"
         case httpRequestDuration = "sandman_http_request_duration_seconds"
         case slackRejections = "sandman_slack_rejected_requests_total"
@@ -162,6 +167,7 @@ extension HubMetrics {
             case .savings: "Estimated cost savings in dollars"
             case .clusterReady: "1 when the cluster's API server answers ready, else 0"
             case .operationDuration: "Time taken to sleep or wake one namespace"
+            case .evaluationDuration: "Time taken by one evaluation of a cluster's managed namespaces, operations included"
             case .httpRequests: "HTTP requests the hub answered (API, Slack, webhooks)"
             case .httpRequestDuration: "Time taken to answer HTTP requests"
             case .slackRejections: "Slack requests refused before any plugin saw them, by reason (bad_signature, replayed, ...)"
@@ -216,5 +222,9 @@ public struct HubEventFanOut: HubEventSink {
 
     public func operationCompleted(_ operation: OperationRecord, cluster: ClusterConfiguration) async {
         for sink in sinks { await sink.operationCompleted(operation, cluster: cluster) }
+    }
+
+    public func evaluationFinished(cluster: String, namespaces: Int, duration: Duration) async {
+        for sink in sinks { await sink.evaluationFinished(cluster: cluster, namespaces: namespaces, duration: duration) }
     }
 }

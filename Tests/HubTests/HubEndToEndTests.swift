@@ -429,6 +429,7 @@ struct HubEndToEndTests {
         #expect(samples[#"kube_green_resources_scaled_total{environment="staging",resource_type="Deployment.apps",namespace="shop"}"#] == 2)
         #expect(samples[#"sandman_cluster_ready{cluster="staging",environment="staging"}"#] == 1)
         #expect(samples.keys.contains { $0.hasPrefix("sandman_operation_duration_seconds_count{") })
+        #expect(samples.keys.contains { $0.hasPrefix("sandman_evaluation_duration_seconds_count{cluster=\"staging\"") })
         #expect(samples.keys.contains { $0.hasPrefix("sandman_http_requests_total{") && $0.contains(#"status="200""#) })
         #expect(text.contains("# TYPE kube_green_sleep_operations_total counter"))
         #expect(samples[#"sandman_plugin_failures_total{plugin="policy/broken.lua",kind="load"}"#] == 1)

@@ -25,6 +25,7 @@ extension ClusterAgent {
     /// Evaluates every managed namespace once; returns when the next evaluation is due.
     @discardableResult
     public func evaluate() async -> Date? {
+        evaluations.lastEvaluated = 0
         guard health.ready, isSynced else {
             return clock.now.addingTimeInterval(settings.probeInterval)
         }
@@ -56,25 +57,28 @@ extension ClusterAgent {
         // One list of the state Secrets and, once several namespaces act, of each kind of object,
         // instead of reads per namespace.
         let secrets = units.count > 1 ? await executor.stateSecrets() : nil
+        let states = (try? await store.scheduleStates(cluster: name)) ?? [:]
         let objects = ClusterObjects(client: client)
-        var results: [UnitResult] = []
-        for batch in units.chunked(into: settings.namespaceConcurrency) {
-            results += await withTaskGroup(of: UnitResult.self) { group in
-                for unit in batch {
-                    let overrides = overrides(for: unit, among: work.overrides)
-                    let operations = order.runnable.filter { $0.namespaces.isEmpty || $0.namespaces.contains(unit.namespace) }
-                    let secret = secrets.map { UnitReads.Known.listed($0["\(unit.namespace)/\(unit.target?.secretName ?? "")"]) }
-                    group.addTask {
-                        await self.evaluate(unit, overrides: overrides, operations: operations, known: secret ?? .unread, objects: objects, now: now)
-                    }
+        // A window of units at a time, the next one started as soon as any finishes.
+        var results = await withTaskGroup(of: UnitResult.self) { group in
+            var results: [UnitResult] = []
+            for (index, unit) in units.enumerated() {
+                if index >= settings.namespaceConcurrency, let result = await group.next() { results.append(result) }
+                let overrides = overrides(for: unit, among: work.overrides)
+                let operations = order.runnable.filter { $0.namespaces.isEmpty || $0.namespaces.contains(unit.namespace) }
+                let secret = secrets.map { UnitReads.Known.listed($0["\(unit.namespace)/\(unit.target?.secretName ?? "")"]) }
+                group.addTask {
+                    await self.evaluate(
+                        unit, overrides: overrides, operations: operations, known: secret ?? .unread, state: states[unit.key], objects: objects, now: now
+                    )
                 }
-                var batchResults: [UnitResult] = []
-                for await result in group { batchResults.append(result) }
-                return batchResults
             }
+            for await result in group { results.append(result) }
+            return results
         }
         await annotateSelfHealProblems(&results)
         statuses = Dictionary(results.map { ($0.key, $0.status) }) { $1 }
+        evaluations.lastEvaluated = units.count
         evaluations.lastWasQuiet = order.runnable.isEmpty && order.superseded.isEmpty && !results.contains(where: \.acted)
         for operation in order.runnable {
             await finish(operation, units: units)
@@ -106,9 +110,10 @@ extension ClusterAgent {
 
     /// Runs the operations asked for one unit, then plans it; returns its status and when it
     /// next needs a look.
+    /// `state`: the unit's schedule state as read for the whole evaluation (nil: read or create it).
     func evaluate(
-        _ unit: ManagedUnit, overrides: [OverrideRecord], operations: [OperationRecord], known: UnitReads.Known, objects: ClusterObjects,
-        now: Date
+        _ unit: ManagedUnit, overrides: [OverrideRecord], operations: [OperationRecord], known: UnitReads.Known, state: ScheduleState?,
+        objects: ClusterObjects, now: Date
     ) async -> UnitResult {
         var status = NamespaceStatus(unit: unit, now: now)
         var result = UnitResult(key: unit.key, status: status)
@@ -142,7 +147,10 @@ extension ClusterAgent {
                 asleep = operation.action == "sleep" || !outcome.failed.isEmpty
             }
 
-            let state = try await store.scheduleState(cluster: name, namespace: unit.namespace, unit: unit.name, now: now)
+            // Only evaluations write it, one unit at a time: the copy read at the start is current.
+            let state = if let state { state } else {
+                try await store.scheduleState(cluster: name, namespace: unit.namespace, unit: unit.name, now: now)
+            }
             var memory = state.memory(schedule: schedule)
             if memory.lastTransition == nil, let time = unit.sleepInfo?.lastScheduleTime {
                 // A namespace kube-green (or another hub) ran: its last run counts as taken into account.

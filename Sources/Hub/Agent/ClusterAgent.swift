@@ -24,8 +24,9 @@ public actor ClusterAgent {
         public var heldRecheckInterval: TimeInterval = 60
         /// Objects patched at once in this cluster, across the namespaces being worked on.
         public var concurrency = 16
-        /// Namespaces evaluated in parallel.
-        public var namespaceConcurrency = 4
+        /// Namespaces evaluated in parallel: their reads and writes before and after the patches
+        /// overlap, while the patches themselves share `concurrency`.
+        public var namespaceConcurrency = 16
         /// Called at each moment of a sleep or wake where a kill would leave work half done; tests
         /// stop there to play a kill (nil in production).
         public var checkpoint: (@Sendable (SleepExecutor.Checkpoint) async -> Void)?
@@ -229,8 +230,12 @@ public actor ClusterAgent {
         trigger.yield()
         for await _ in triggers {
             evaluations.started += 1
+            let started = ContinuousClock.now
             let next = await evaluate()
             evaluations.finished += 1
+            if evaluations.lastEvaluated > 0 {
+                await events.evaluationFinished(cluster: name, namespaces: evaluations.lastEvaluated, duration: .now - started)
+            }
             let resync = clock.now.addingTimeInterval(settings.resyncInterval)
             scheduleEvaluation(at: min(next ?? resync, resync))
         }
@@ -311,6 +316,12 @@ public actor ClusterAgent {
         return Array(Set(units().map(\.namespace))).sorted()
     }
 
+    /// The time zone of the schedule of `namespace` (of the first managed namespace when nil),
+    /// from the schedules themselves: known once the watches have synced, before any evaluation.
+    public func scheduleTimeZone(namespace: String?) -> String? {
+        units().first { namespace == nil || $0.namespace == namespace }?.scheduleDescription["timeZone"]?.string
+    }
+
     /// The units the watches show now.
     func units() -> [ManagedUnit] {
         ManagedUnit.units(namespaces: Array(namespaces), sleepInfos: Array(sleepInfos.values), configuration: configuration)
@@ -340,16 +351,13 @@ public actor ClusterAgent {
     }
 }
 
-extension Array {
-    func chunked(into size: Int) -> [[Element]] {
-        stride(from: 0, to: count, by: Swift.max(1, size)).map { Array(self[$0..<Swift.min($0 + size, count)]) }
-    }
-}
-
 /// How far an agent's evaluations have come.
 public struct EvaluationCount: Sendable, Equatable {
     public var started = 0
     public var finished = 0
     /// The last finished evaluation ran no operation.
     public var lastWasQuiet = false
+    /// Units the last finished evaluation looked at (0 when it could not run: cluster not ready,
+    /// not synced, not led here).
+    public var lastEvaluated = 0
 }

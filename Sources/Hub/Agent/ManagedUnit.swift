@@ -37,8 +37,19 @@ struct ManagedUnit: Sendable {
         spec.map { SleepExecutor.Target(namespace: namespace, name: name, spec: $0, sleepInfo: sleepInfo?.object) }
     }
 
-    /// The schedule in words, for people and plugins.
-    var scheduleDescription: JSONValue {
+    /// The schedule in words, for people and plugins; made once, so that the namespaces of one
+    /// hub schedule share it.
+    let scheduleDescription: JSONValue
+
+    init(namespace: String, name: String, source: Source, team: ClusterConfiguration.Team?) {
+        self.namespace = namespace
+        self.name = name
+        self.source = source
+        self.team = team
+        scheduleDescription = Self.describe(source)
+    }
+
+    private static func describe(_ source: Source) -> JSONValue {
         switch source {
         case .sleepInfo(let sleepInfo):
             return ["source": "SleepInfo", "name": .string(sleepInfo.name), "weekdays": .string(sleepInfo.weekdays ?? ""), "sleepAt": .string(sleepInfo.sleepAt ?? ""), "wakeUpAt": sleepInfo.wakeUpAt.map(JSONValue.string) ?? .null, "timeZone": .string(sleepInfo.timeZone ?? "UTC")]
@@ -52,6 +63,8 @@ struct ManagedUnit: Sendable {
     static func units(namespaces: [String], sleepInfos: [SleepInfo], configuration: ClusterConfiguration) -> [ManagedUnit] {
         var units: [ManagedUnit] = []
         let byNamespace = Dictionary(grouping: sleepInfos) { $0.namespace ?? "" }
+        // A hub schedule is parsed once for all the namespaces it covers.
+        var hubUnits: [String: ManagedUnit] = [:]
         for namespace in namespaces.sorted() where configuration.namespaces.selects(namespace) {
             let team = configuration.team(owning: namespace)
             if let infos = byNamespace[namespace], !infos.isEmpty {
@@ -59,7 +72,11 @@ struct ManagedUnit: Sendable {
                     units.append(unit(for: info, namespace: namespace, team: team))
                 }
             } else if let schedule = configuration.schedules.first(where: { $0.namespaces.matchesAny(namespace) }) {
-                units.append(unit(for: schedule, namespace: namespace, team: team))
+                var unit = hubUnits[schedule.name] ?? unit(for: schedule, namespace: namespace, team: team)
+                hubUnits[schedule.name] = unit
+                unit.namespace = namespace
+                unit.team = team
+                units.append(unit)
             }
         }
         return units
