@@ -141,6 +141,8 @@ struct NotificationTests {
         #expect(warnings().count == 1, "\(warnings())")
         #expect(pluginReports().count == 1)
 
+        // The restarted hub knows the namespaces' schedules (and so their zone) once it has synced.
+        #expect(await fixture.settle())
         let admin = SlackCommandSimulator(hub: fixture.url, secret: SlackConversationTests.secret, user: "U-ADMIN", userName: "alice", channel: "C1", channelName: "web")
         let kept = try await admin.click(actionID: "keep_awake_tomorrow", value: "staging/blog,cart,shop", wait: .seconds(20))
         #expect(SlackCommandSimulator.text(kept.followUps.first ?? .null).contains("stays awake until Tue 08:00"), "\(kept.followUps)")

@@ -171,8 +171,7 @@ struct SlackCommandRunner: Sendable {
     /// The zone of the namespace's schedule (a whole cluster's: its first namespace's), else
     /// `slack.timeZone`.
     func timeZone(cluster: String, namespace: String?) async -> TimeZone {
-        let statuses = await hub.clusterStatuses().first { $0.name == cluster }?.namespaces ?? []
-        return statuses.first { namespace == nil || $0.namespace == namespace }.map(zone(of:)) ?? fallbackZone
+        await hub.agents[cluster]?.scheduleTimeZone(namespace: namespace).flatMap(TimeZone.init(identifier:)) ?? fallbackZone
     }
 
     func zone(of namespace: NamespaceStatus) -> TimeZone {
