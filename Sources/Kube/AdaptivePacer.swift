@@ -72,10 +72,10 @@ actor AdaptivePacer {
         if let lastDecrease, now - lastDecrease < .milliseconds(250) { return }
         lastDecrease = now
         forgetOldAccepted(now: now)
-        let count = accepted.count - acceptedStart
-        // Over the span the window covers (shorter than a second just after a start).
-        let span = count > 1 ? max((now - accepted[acceptedStart]).inSeconds, 0.1) : 1
-        let acceptedRate = Double(count) / span
+        // What it accepted over the last second. Just after a start that is the server's burst,
+        // taken in a fraction of a second: counted over the whole second, not as the rate it
+        // seemed, which overshoots many times and costs a refusal for each request sent too many.
+        let acceptedRate = Double(accepted.count - acceptedStart)
         let base = min(pace ?? .infinity, acceptedRate > 0 ? acceptedRate : (pace ?? 1) / 2)
         pace = max(1, base * 0.9)
         tokens = min(tokens, 0)

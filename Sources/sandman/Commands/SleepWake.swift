@@ -52,7 +52,7 @@ private func requestOperation(_ action: String, target: OperationTarget, options
     let deadline = ContinuousClock.now + .seconds(300)
     var reported: Set<String> = []
     while operation["finishedAt"] == .null || operation["finishedAt"] == nil, ContinuousClock.now < deadline {
-        try await Task.sleep(for: .milliseconds(300))
+        try await Task.sleep(for: .milliseconds(100))
         operation = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/operations/\(id)") }["operation"] ?? .null
         guard progress else { continue }
         // Namespaces as they finish (operations over several), dots meanwhile.
