@@ -31,6 +31,11 @@ enum Timestamp {
     static func parse(_ text: String) -> Date? {
         try? Date(text, strategy: .iso8601)
     }
+
+    /// With milliseconds: for the request log, to see requests overlap.
+    static func formatMicro(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+    }
 }
 
 /// Patch formats of the PATCH verb, by content type.
