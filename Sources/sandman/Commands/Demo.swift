@@ -28,6 +28,7 @@ struct Demo: AsyncParsableCommand {
     var start: String?
 
     func run() async throws {
+        MemoryArenas.limit()
         global.bootstrapLogging()
         let logger = Logger(label: "sandman")
         let demo: DemoEnvironment

@@ -12,6 +12,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
+        MemoryArenas.limit()
         global.bootstrapLogging()
         let logger = Logger(label: "sandman")
         let configuration = try loadConfiguration(config.config)
