@@ -36,19 +36,17 @@ struct HubBench: AsyncParsableCommand {
     }
 
     private func measure(_ setting: Setting) async throws {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sandman").path
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw ValidationError("\(binary) not found: build the sandman product next to sandman-bench")
-        }
+        let binary = try BenchProcess.sandmanBinary()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sandman-hub-bench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory + "/fixtures", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory + "/clusters", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try fixtures().write(toFile: directory + "/fixtures/apps.yaml", atomically: true, encoding: .utf8)
+        try BenchProcess.deploymentFixtures(namespaces: namespaces, perNamespace: max(1, objects / namespaces))
+            .write(toFile: directory + "/fixtures/apps.yaml", atomically: true, encoding: .utf8)
 
-        let sim = try launch(binary, ["sim", "--fixtures", directory + "/fixtures", "--kubeconfig", directory + "/kube.yaml"] + setting.flags, log: directory + "/sim.log")
+        let sim = try BenchProcess.launch(binary, ["sim", "--fixtures", directory + "/fixtures", "--kubeconfig", directory + "/kube.yaml"] + setting.flags, log: directory + "/sim.log")
         defer { sim.terminate() }
-        let simURL = try await waitForLine(in: directory + "/sim.log", prefix: "KubeSim serving ")
+        let simURL = try await BenchProcess.waitForLine(in: directory + "/sim.log", prefix: "KubeSim serving ")
         try """
             tier: staging
             kubeconfig: ../kube.yaml
@@ -59,9 +57,9 @@ struct HubBench: AsyncParsableCommand {
         let config = directory + "/sandman.yaml"
         let token = try await ProcessOutput.run(binary, arguments: ["token", "create", "--role", "admin", "--name", "bench", "--config", config], timeout: .seconds(60))
             .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let serve = try launch(binary, ["serve", "--config", config], log: directory + "/serve.log")
+        let serve = try BenchProcess.launch(binary, ["serve", "--config", config], log: directory + "/serve.log")
         defer { serve.terminate() }
-        let hubURL = try await waitForLine(in: directory + "/serve.log", containing: "hub listening", after: "url=")
+        let hubURL = try await BenchProcess.waitForLine(in: directory + "/serve.log", containing: "hub listening", after: "url=")
 
         let http = HTTPClient(configuration: .init(tls: .init(verifyPeer: false)))
         // Ready once the hub manages every namespace.
@@ -90,51 +88,5 @@ struct HubBench: AsyncParsableCommand {
             }
             report("\(setting.name): \(action)", line)
         }
-    }
-
-    private func fixtures() -> String {
-        var documents: [String] = []
-        let perNamespace = max(1, objects / namespaces)
-        for namespace in 0..<namespaces {
-            documents.append("apiVersion: v1\nkind: Namespace\nmetadata: {name: team-\(namespace)}")
-            for index in 0..<perNamespace {
-                documents.append("""
-                    apiVersion: apps/v1
-                    kind: Deployment
-                    metadata: {name: app-\(index), namespace: team-\(namespace)}
-                    spec: {replicas: 2, selector: {matchLabels: {app: a\(index)}}, template: {metadata: {labels: {app: a\(index)}}, spec: {containers: [{name: a, image: nginx}]}}}
-                    """)
-            }
-        }
-        return documents.joined(separator: "\n---\n") + "\n"
-    }
-
-    private func launch(_ binary: String, _ arguments: [String], log: String) throws -> Process {
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: (log as NSString).deletingLastPathComponent)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        return process
-    }
-
-    /// The first word after `marker` on the first line of `log` containing `needle`, waiting for it.
-    private func waitForLine(in log: String, containing needle: String, after marker: String) async throws -> String {
-        for _ in 0..<600 {
-            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.contains(needle) }), let range = line.range(of: marker) {
-                return String(line[range.upperBound...].prefix { $0 != " " })
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw ValidationError("no line with \"\(needle)\" in \(log)")
-    }
-
-    private func waitForLine(in log: String, prefix: String) async throws -> String {
-        try await waitForLine(in: log, containing: prefix, after: prefix)
     }
 }
