@@ -3,6 +3,7 @@ import JSON
 import Scheduling
 import Sleep
 import Store
+import Synchronization
 
 /// Sleeps and wakes as operations: recorded, executed, audited, announced; people's operations
 /// taken up in the order they were asked for.
@@ -75,17 +76,22 @@ extension ClusterAgent {
     /// override in force: it never took effect (the overrides of the namespaces that failed, or all).
     func finish(_ operation: OperationRecord, units: [ManagedUnit]) async {
         do {
-            guard var stored = try await store.operation(id: operation.id), !stored.state.isFinished else { return }
             let matched = units.contains { operation.namespaces.isEmpty || operation.namespaces.contains($0.namespace) }
+            let now = clock.now
+            // In one transaction: the GitOps coordinator adds stages to the same record meanwhile.
+            let finishedHere = Mutex(false)
+            guard let stored = try await store.updateOperation(id: operation.id, { stored in
+                guard !stored.state.isFinished else { return }
+                finishedHere.withLock { $0 = true }
+                if matched {
+                    stored.state = stored.summary.flatMap { try? JSONValue(parsing: $0) }.map(OperationSummary.state) ?? .succeeded
+                } else {
+                    stored.summary = JSONValue.object(["error": "no managed namespace matched"]).serialized()
+                    stored.state = .failed
+                }
+                stored.finishedAt = now
+            }), finishedHere.withLock({ $0 }) else { return }
             let summary = stored.summary.flatMap { try? JSONValue(parsing: $0) }
-            if !matched {
-                stored.summary = JSONValue.object(["error": "no managed namespace matched"]).serialized()
-                stored.state = .failed
-            } else {
-                stored.state = summary.map(OperationSummary.state) ?? .succeeded
-            }
-            stored.finishedAt = clock.now
-            try await store.save(stored)
             await events.operationCompleted(stored, cluster: configuration)
             let failedParts = summary.map(OperationSummary.parts)?.filter { OperationSummary.state(of: $0.value) == .failed }.map(\.key) ?? []
             guard stored.state == .failed || !failedParts.isEmpty else { return }
