@@ -46,9 +46,10 @@ public actor LeaderElector {
                 group.addTask { await whileLeading() }
                 group.addTask { await self.keepRenewing() }
                 await group.next()
+                // Not leading from now on, while the work winds down: nothing new starts.
+                isLeader = false
                 group.cancelAll()
             }
-            isLeader = false
         }
         // Release in a task of its own: this one is cancelled and would cancel the request.
         await Task { await self.release() }.value
