@@ -8,28 +8,40 @@ import Testing
 
 @Suite("Hub replicas with leader election", .serialized, .awaitingCleanup)
 struct LeaderElectionHubTests {
-    @Test func oneReplicaOwnsEachClusterAndAnotherTakesOver() async throws {
-        let fixture = try await HubFixture.make(clusters: ["staging": ("staging", HubEndToEndTests.officeHours)], start: HubEndToEndTests.monday)
-        defer { afterTest { [fixture] in await fixture.stop() } }
-        try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2))
+    /// Starts hub-a, waits until it owns staging, then starts hub-b; each with its own database,
+    /// an admin token, the lease `timings` and the cluster files of `clusterDirectory(replica)`.
+    static func startReplicas(
+        _ fixture: HubFixture, logLevel: Logger.Level, timings: String, clusterDirectory: (String) -> String = { _ in "clusters" }
+    ) async throws -> (servers: [String: HubServer], tokens: [String: String]) {
         var logger = Logger(label: "ha-test")
-        logger.logLevel = .warning
+        logger.logLevel = logLevel
         var servers: [String: HubServer] = [:]
         var tokens: [String: String] = [:]
         for replica in ["hub-a", "hub-b"] {
             let path = try fixture.directory.write("\(replica).yaml", """
                 listen: 127.0.0.1:0
                 database: \(replica).sqlite
-                leaderElection: {enabled: true, homeCluster: staging, namespace: default, identity: \(replica), leaseDuration: 30s, renewDeadline: 20s, retryPeriod: 200ms}
+                clusters: \(clusterDirectory(replica))
+                leaderElection: {enabled: true, homeCluster: staging, namespace: default, identity: \(replica), \(timings)}
                 """)
-            let configuration = try ConfigLoader.load(path: path, environment: [:])
-            let server = try await HubRuntime.start(configuration: configuration, clock: fixture.clock, handleSignals: false, logger: logger, agentSettings: HubFixture.agentSettings)
+            let server = try await HubRuntime.start(
+                configuration: try ConfigLoader.load(path: path, environment: [:]), clock: fixture.clock, handleSignals: false, logger: logger,
+                agentSettings: HubFixture.agentSettings
+            )
             servers[replica] = server
             tokens[replica] = try await APITokens.create(name: "admin", role: .admin, teams: [], clusters: [], in: server.hub.store, now: Date()).secret
             if replica == "hub-a" {
                 #expect(await eventually { await server.hub.agents["staging"]!.status().ownedHere })
             }
         }
+        return (servers, tokens)
+    }
+
+    @Test func oneReplicaOwnsEachClusterAndAnotherTakesOver() async throws {
+        let fixture = try await HubFixture.make(clusters: ["staging": ("staging", HubEndToEndTests.officeHours)], start: HubEndToEndTests.monday)
+        defer { afterTest { [fixture] in await fixture.stop() } }
+        try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2))
+        let (servers, tokens) = try await Self.startReplicas(fixture, logLevel: .warning, timings: "leaseDuration: 30s, renewDeadline: 20s, retryPeriod: 200ms")
         func cluster(_ replica: String) async throws -> JSONValue {
             var request = URLRequestLike(method: "GET", url: servers[replica]!.url + "/api/v1/clusters/staging")
             request.headers["Authorization"] = "Bearer \(tokens[replica]!)"
@@ -67,28 +79,10 @@ struct LeaderElectionHubTests {
         // hub-b reaches the cluster as another user, so that faults can single out hub-a.
         try fixture.directory.write("kube/staging-b.yaml", sim.kubeconfig(user: "sandman-b", contextName: "staging"))
         try fixture.directory.write("clusters-b/staging.yaml", "tier: staging\nkubeconfig: ../kube/staging-b.yaml\ncontext: staging\n\(HubEndToEndTests.officeHours)")
-        var logger = Logger(label: "ha-test")
-        logger.logLevel = .critical
         let (leaseDuration, renewDeadline): (TimeInterval, TimeInterval) = (6, 4)
-        var servers: [String: HubServer] = [:]
-        var tokens: [String: String] = [:]
-        for replica in ["hub-a", "hub-b"] {
-            let path = try fixture.directory.write("\(replica).yaml", """
-                listen: 127.0.0.1:0
-                database: \(replica).sqlite
-                clusters: \(replica == "hub-a" ? "clusters" : "clusters-b")
-                leaderElection: {enabled: true, homeCluster: staging, namespace: default, identity: \(replica), leaseDuration: 6s, renewDeadline: 4s, retryPeriod: 200ms}
-                """)
-            let server = try await HubRuntime.start(
-                configuration: try ConfigLoader.load(path: path, environment: [:]), clock: fixture.clock, handleSignals: false, logger: logger,
-                agentSettings: HubFixture.agentSettings
-            )
-            servers[replica] = server
-            tokens[replica] = try await APITokens.create(name: "admin", role: .admin, teams: [], clusters: [], in: server.hub.store, now: Date()).secret
-            if replica == "hub-a" {
-                #expect(await eventually { await server.hub.agents["staging"]!.status().ownedHere })
-            }
-        }
+        let (servers, tokens) = try await Self.startReplicas(
+            fixture, logLevel: .critical, timings: "leaseDuration: 6s, renewDeadline: 4s, retryPeriod: 200ms"
+        ) { $0 == "hub-a" ? "clusters" : "clusters-b" }
         defer { afterTest { [servers] in for server in servers.values { await server.stop() } } }
         func ownedHere(_ replica: String) async -> Bool {
             await servers[replica]!.hub.agents["staging"]!.status().ownedHere
