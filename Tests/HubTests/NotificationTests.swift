@@ -73,6 +73,35 @@ struct NotificationTests {
         #expect(await fixture.isAwake("dev", "tools"))
     }
 
+    /// With a bot token but no channel anywhere for a namespace, its message is not queued for
+    /// chat.postMessage (Slack would refuse it on every retry); the team's namespace still is.
+    @Test func aMessageWithNoChannelIsNotSentToChatPostMessage() async throws {
+        let slackAPI = try await SlackAPI()
+        defer { afterTest { await slackAPI.server.shutdown() } }
+        let cluster = """
+            schedules:
+              - {name: nights, namespaces: [shop, blog], weekdays: "*", sleepAt: "20:00", wakeUpAt: "08:00"}
+            teams:
+              - {name: web, namespaces: [shop], slackChannel: "#web"}
+            """
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", cluster)], start: instant("2027-01-04T21:00:00Z"))
+        defer { afterTest { [fixture] in await fixture.stop() } }
+        for namespace in ["shop", "blog"] {
+            try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop(namespace, deployments: 1))
+        }
+        try Self.installShippedPlugins(fixture)
+        try Self.writeConfiguration(fixture, slack: "  botToken: xoxb-test\n  apiURL: \(slackAPI.server.baseURL)/api")
+        try await fixture.startHub()
+
+        #expect(await fixture.settle())
+        #expect(await fixture.isAsleep("staging", "blog"))
+        let store = try #require(fixture.server?.hub.store)
+        #expect(await eventually { (try? await store.dueMessages(at: .distantFuture))?.isEmpty == true })
+        let texts = slackAPI.messages("chat.postMessage").compactMap { $0["text"]?.string }
+        #expect(texts == ["staging/shop is asleep"], "\(texts)")
+        #expect(slackAPI.messages("chat.postMessage").allSatisfy { $0["channel"] != nil })
+    }
+
     @Test func withoutABotTokenMessagesGoToTheIncomingWebhook() async throws {
         let received = Recorder<(path: String, authorization: String?, body: JSONValue)>()
         let webhook = try await TestHTTPServer.start { request in
