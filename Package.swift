@@ -251,6 +251,6 @@ let package = Package(
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "StoreTests", dependencies: ["Scheduling", "Store", "TestSupport"], swiftSettings: swiftSettings),
     ]
 )

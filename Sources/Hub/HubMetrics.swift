@@ -57,7 +57,7 @@ public final class HubMetrics: Sendable, HubEventSink {
         }
     }
 
-    public func evaluationFinished(cluster: String, namespaces: Int, duration: Duration) async {
+    public func evaluationFinished(cluster: String, duration: Duration) async {
         histogram(.evaluationDuration, [("cluster", cluster)]).record(duration)
     }
 
@@ -224,7 +224,7 @@ public struct HubEventFanOut: HubEventSink {
         for sink in sinks { await sink.operationCompleted(operation, cluster: cluster) }
     }
 
-    public func evaluationFinished(cluster: String, namespaces: Int, duration: Duration) async {
-        for sink in sinks { await sink.evaluationFinished(cluster: cluster, namespaces: namespaces, duration: duration) }
+    public func evaluationFinished(cluster: String, duration: Duration) async {
+        for sink in sinks { await sink.evaluationFinished(cluster: cluster, duration: duration) }
     }
 }

@@ -53,11 +53,9 @@ extension ScheduleState: SQLRecord {
 }
 
 extension Store {
-    /// The states of every unit of a cluster, by `namespace/unit`: one read per evaluation
-    /// instead of one per unit.
-    public func scheduleStates(cluster: String) async throws -> [String: ScheduleState] {
-        let states = try await backend.read { db in try db.fetchAll(ScheduleState.self, "SELECT * FROM scheduleState WHERE cluster = ?", [cluster]) }
-        return Dictionary(states.map { ("\($0.namespace)/\($0.unit)", $0) }) { first, _ in first }
+    /// The states of every unit of a cluster: one read per evaluation instead of one per unit.
+    public func scheduleStates(cluster: String) async throws -> [ScheduleState] {
+        try await backend.read { db in try db.fetchAll(ScheduleState.self, "SELECT * FROM scheduleState WHERE cluster = ?", [cluster]) }
     }
 
     /// The state of a unit, created (first seen now) when missing. Read first: only a new unit

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Scheduling
 import TestSupport
 import Testing
 @testable import Store
@@ -332,6 +333,24 @@ struct StoreTests {
         try await store.store.update(due[0])
         #expect(try await store.store.dueMessages(at: t0.addingTimeInterval(10)).isEmpty)
         #expect(try await store.store.dueMessages(at: t0.addingTimeInterval(30)).first?.attempts == 1)
+        await store.store.close()
+    }
+
+    /// What an evaluation reads at once is what each unit would read on its own.
+    @Test(arguments: StoreBackendKind.allCases) func scheduleStatesOfAClusterAreReadTogether(_ kind: StoreBackendKind) async throws {
+        let store = try await TestStore(kind)
+        defer { store.remove() }
+        #expect(try await store.store.scheduleStates(cluster: "staging").isEmpty)
+        for (cluster, namespace) in [("staging", "web"), ("staging", "api"), ("dev", "web")] {
+            _ = try await store.store.scheduleState(cluster: cluster, namespace: namespace, unit: "nights", now: t0)
+        }
+        try await store.store.remember(ScheduleMemory(lastTransition: t0 + 60, wants: .sleep), cluster: "staging", namespace: "web", unit: "nights")
+        let states = try await store.store.scheduleStates(cluster: "staging")
+        #expect(states.map(\.namespace).sorted() == ["api", "web"])
+        for state in states {
+            #expect(try await store.store.scheduleState(cluster: "staging", namespace: state.namespace, unit: "nights", now: t0 + 999) == state)
+        }
+        #expect(states.first { $0.namespace == "web" }?.lastExecutedAt == t0 + 60)
         await store.store.close()
     }
 

@@ -57,7 +57,9 @@ extension ClusterAgent {
         // One list of the state Secrets and, once several namespaces act, of each kind of object,
         // instead of reads per namespace.
         let secrets = units.count > 1 ? await executor.stateSecrets() : nil
-        let states = (try? await store.scheduleStates(cluster: name)) ?? [:]
+        // Should this read fail, each unit reads its own (and reports the error).
+        let stored = (try? await store.scheduleStates(cluster: name)) ?? []
+        let states = Dictionary(stored.map { (ManagedUnit.key(namespace: $0.namespace, name: $0.unit), $0) }) { first, _ in first }
         let objects = ClusterObjects(client: client)
         // A window of units at a time, the next one started as soon as any finishes.
         var results = await withTaskGroup(of: UnitResult.self) { group in

@@ -233,9 +233,7 @@ public actor ClusterAgent {
             let started = ContinuousClock.now
             let next = await evaluate()
             evaluations.finished += 1
-            if evaluations.lastEvaluated > 0 {
-                await events.evaluationFinished(cluster: name, namespaces: evaluations.lastEvaluated, duration: .now - started)
-            }
+            if evaluations.lastEvaluated > 0 { await events.evaluationFinished(cluster: name, duration: .now - started) }
             let resync = clock.now.addingTimeInterval(settings.resyncInterval)
             scheduleEvaluation(at: min(next ?? resync, resync))
         }

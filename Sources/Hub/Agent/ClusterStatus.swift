@@ -66,11 +66,11 @@ public protocol HubEventSink: Sendable {
     /// The operation reached its final state (every namespace ran, or it was superseded).
     func operationCompleted(_ operation: OperationRecord, cluster: ClusterConfiguration) async
     /// One evaluation of the cluster's managed namespaces took `duration` (operations included).
-    func evaluationFinished(cluster: String, namespaces: Int, duration: Duration) async
+    func evaluationFinished(cluster: String, duration: Duration) async
 }
 
 extension HubEventSink {
     public func notice(_ event: JSONValue, cluster: ClusterConfiguration, namespace: String?, key: String) async {}
     public func operationCompleted(_ operation: OperationRecord, cluster: ClusterConfiguration) async {}
-    public func evaluationFinished(cluster: String, namespaces: Int, duration: Duration) async {}
+    public func evaluationFinished(cluster: String, duration: Duration) async {}
 }

@@ -23,7 +23,9 @@ struct ManagedUnit: Sendable {
     var problem: String?
     var team: ClusterConfiguration.Team?
 
-    var key: String { "\(namespace)/\(name)" }
+    var key: String { Self.key(namespace: namespace, name: name) }
+
+    static func key(namespace: String, name: String) -> String { "\(namespace)/\(name)" }
 
     var sleepInfo: SleepInfo? {
         if case .sleepInfo(let sleepInfo) = source { return sleepInfo }
