@@ -50,7 +50,7 @@ struct ControlEndpoint {
 extension KubeSim.RequestRecord {
     var json: JSONValue {
         [
-            "time": .string(Timestamp.formatMicro(time)), "method": .string(method), "verb": .string(verb),
+            "time": .string(Timestamp.formatWithMilliseconds(time)), "method": .string(method), "verb": .string(verb),
             "resource": .string(resource), "path": .string(path), "user": .string(user), "status": .int(Int64(status)),
         ]
     }

@@ -33,7 +33,7 @@ enum Timestamp {
     }
 
     /// With milliseconds: for the request log, to see requests overlap.
-    static func formatMicro(_ date: Date) -> String {
+    static func formatWithMilliseconds(_ date: Date) -> String {
         date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
     }
 }
