@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Hub
 import JSON
 import Logging
 import Scripting
@@ -68,6 +69,7 @@ struct LuaBench: AsyncParsableCommand {
             }
             report("lua decide(ctx), \(concurrency) caller(s)", String(format: "%.0f decisions/s", Double(calls) / Benchmarks.seconds(ContinuousClock.now - start)))
         }
+        try await evaluationBatches(bench: host, context: context, logger: logger)
         let command: JSONValue = ["command": "/k8s-status", "text": "staging", "user_id": "U1", "user_name": "alice", "channel_id": "C1", "channel_name": "web", "clusters": ["staging", "dev"]]
         var latencies = Latencies()
         for _ in 0..<2000 {
@@ -76,5 +78,44 @@ struct LuaBench: AsyncParsableCommand {
             latencies.add(ContinuousClock.now - start)
         }
         report("lua Slack handle(cmd)", latencies.summary)
+    }
+
+    /// One evaluation's decisions for 10,000 namespaces: in one batch, and as an evaluation asks
+    /// for them (16 namespaces at a time, through the hub's advisor), with the bench policy and
+    /// with the shipped plugins (`plugins/`, from the repository root).
+    func evaluationBatches(bench: PluginHost, context: JSONValue, logger: Logger) async throws {
+        let shipped = PluginHost(configuration: .init(directory: "plugins"), clock: Date.init, logger: logger)
+        await shipped.reload()
+        guard shipped.statuses().contains(where: { $0.file == "policy/default.lua" && $0.state == .loaded }) else {
+            throw ValidationError("run from the repository root: plugins/policy/default.lua did not load")
+        }
+        let questions = (0..<10_000).map { index in
+            var context = context
+            context["namespace"] = .string("ns-\(index)")
+            return PolicyQuestion(context: context, team: index % 2 == 0 ? "example" : nil)
+        }
+        for (name, host) in [("bench policy", bench), ("shipped plugins", shipped)] {
+            var start = ContinuousClock.now
+            _ = await host.decide(questions)
+            report("lua 10,000 namespaces, \(name), one batch", (ContinuousClock.now - start).milliseconds)
+            let advisor = PluginAdvisor(host: host)
+            start = ContinuousClock.now
+            await withTaskGroup(of: Void.self) { group in
+                for window in 0..<16 {
+                    group.addTask {
+                        for question in stride(from: window, to: questions.count, by: 16).map({ questions[$0] }) {
+                            _ = await advisor.advise(question.context, team: question.team)
+                        }
+                    }
+                }
+            }
+            report("lua 10,000 namespaces, \(name), 16 at a time through the advisor", (ContinuousClock.now - start).milliseconds)
+        }
+    }
+}
+
+extension Duration {
+    fileprivate var milliseconds: String {
+        String(format: "%.1f ms", Benchmarks.seconds(self) * 1000)
     }
 }

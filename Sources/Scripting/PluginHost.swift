@@ -106,23 +106,40 @@ public final class PluginHost: Sendable {
     /// Asks the policy plugins (in file order), then `team`'s plugin, about one namespace.
     /// Each plugin sees the decision so far as `ctx.proposal`; the last opinion wins.
     public func decide(_ context: JSONValue, team: String?) async -> PolicyOutcome {
-        let chain = registry.withLock { $0.decisionChain(team: team) }
-        var outcome = PolicyOutcome()
-        var context = context
-        for plugin in chain {
-            if let decision = outcome.decision { context["proposal"] = decision.json }
-            outcome.consulted.append(plugin.file)
+        await decide([PolicyQuestion(context: context, team: team)])[0]
+    }
+
+    /// ``decide(_:team:)`` for many namespaces at once, answered in order: each plugin gets the
+    /// questions it is asked as one batch (one hand-over to its thread instead of one per
+    /// namespace), each still a separate call with its own deadline and failure.
+    public func decide(_ questions: [PolicyQuestion]) async -> [PolicyOutcome] {
+        let (policies, teams) = registry.withLock { registry in
+            (registry.policies, Dictionary(questions.compactMap(\.team).map { ($0, registry.teams[$0]) }) { first, _ in first })
+        }
+        var asking = PolicyRound(questions)
+        for plugin in policies {
+            await ask(plugin, asking.indices, &asking)
+        }
+        let byTeam = Dictionary(grouping: asking.indices) { questions[$0].team ?? "" }
+        for (team, indices) in byTeam.sorted(by: { $0.key < $1.key }) {
+            guard let plugin = teams[team] ?? nil else { continue }
+            await ask(plugin, indices, &asking)
+        }
+        return asking.outcomes
+    }
+
+    private func ask(_ plugin: LoadedPlugin, _ indices: [Int], _ round: inout PolicyRound) async {
+        let replies = await plugin.executor.call(batch: indices.map { round.context(asking: $0, plugin: plugin.file) })
+        for (index, reply) in zip(indices, replies) {
             do throws(PluginError) {
-                let value = try await plugin.executor.call(context).get()
-                guard let decision = try PolicyDecision.validate(value, file: plugin.file) else { continue }
-                outcome.opinions.append(decision)
-                outcome.decision = decision
+                guard let decision = try PolicyDecision.validate(reply.get(), file: plugin.file) else { continue }
+                round.outcomes[index].opinions.append(decision)
+                round.outcomes[index].decision = decision
             } catch {
-                outcome.failures.append(error)
+                round.outcomes[index].failures.append(error)
                 recordFailure(error, of: plugin)
             }
         }
-        return outcome
     }
 
     /// Lets `slack/commands.lua` handle a slash command; the generic fallback reply when it is

@@ -2,6 +2,8 @@ import Foundation
 import Hub
 import JSON
 import KubeSim
+import Logging
+import Scripting
 import TestSupport
 import Testing
 
@@ -30,6 +32,34 @@ struct PolicyPluginTests {
     static func namespace(_ fixture: HubFixture, _ cluster: String, _ name: String) async -> JSONValue? {
         let answer = try? await fixture.api("GET", "/api/v1/clusters/\(cluster)/namespaces")
         return answer?.body["namespaces"]?.array?.first { $0["namespace"]?.string == name }
+    }
+
+    /// The advisor gathers the questions of concurrent callers into batches: each caller still
+    /// gets the advice about its own namespace, its team's plugin included.
+    @Test func concurrentQuestionsEachGetTheirOwnAdvice() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/echo.lua", "function decide(ctx) return {action = 'keep', reason = ctx.namespace} end")
+        try directory.write("teams/night.lua", "function decide(ctx) return {action = 'sleep', reason = 'night ' .. ctx.proposal.reason} end")
+        let host = PluginHost(configuration: .init(directory: directory.path, callTimeout: .seconds(30)), clock: { Date() }, logger: Logger(label: "advisor-test"))
+        await host.reload()
+        let advisor = PluginAdvisor(host: host)
+        let answers = await withTaskGroup(of: (Int, PolicyAdvice).self) { group in
+            for index in 0..<400 {
+                group.addTask {
+                    let context: JSONValue = ["namespace": .string("ns-\(index)")]
+                    return (index, await advisor.advise(context, team: index % 3 == 0 ? "night" : nil))
+                }
+            }
+            return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        #expect(answers.count == 400)
+        for (index, advice) in answers {
+            let expected = index % 3 == 0
+                ? PolicyAdvice(action: .sleep, reason: "night ns-\(index)", plugin: "teams/night.lua")
+                : PolicyAdvice(action: .keep, reason: "ns-\(index)", plugin: "policy/echo.lua")
+            #expect(advice == expected)
+        }
     }
 
     @Test func aKeptSleepHappensWhenThePluginLetsItGo() async throws {

@@ -275,6 +275,60 @@ import Testing
         #expect(Set(reasons) == Set((0..<500).map { "ns-\($0)" }))
     }
 
+    /// A batch answers each question as asking about it alone would, in order: random contexts
+    /// and teams over policies that depend on the namespace, the team and the proposal so far.
+    @Test func aBatchAnswersEachQuestionAsAskingItAloneWould() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/10-odd.lua", """
+            function decide(ctx)
+              if ctx.n % 2 == 1 then return {action = 'keep', reason = 'odd ' .. ctx.n} end
+            end
+            """)
+        try directory.write("policy/20-fails.lua", "function decide(ctx) if ctx.n % 5 == 0 then error('five') end end")
+        try directory.write("policy/30-third.lua", """
+            function decide(ctx)
+              if ctx.n % 3 == 0 then return {action = 'sleep', reason = 'after ' .. (ctx.proposal and ctx.proposal.reason or '-')} end
+            end
+            """)
+        try directory.write("teams/a.lua", "function decide(ctx) return {action = 'wake', reason = 'a saw ' .. ctx.n} end")
+        try directory.write("teams/b.lua", "function decide(ctx) if ctx.n > 50 then return {action = 'sleep', reason = 'b'} end end")
+        let host = host(directory)
+        await host.reload()
+
+        var random = SeededGenerator()
+        let teams: [String?] = [nil, "a", "b", "unknown"]
+        let questions = (0..<200).map { _ in
+            PolicyQuestion(context: ["n": .int(Int64.random(in: 0..<100, using: &random))], team: teams.randomElement(using: &random)!)
+        }
+        let batch = await host.decide(questions)
+        var alone: [PolicyOutcome] = []
+        for question in questions { alone.append(await host.decide(question.context, team: question.team)) }
+        #expect(batch == alone, "seed \(random.seed)")
+        #expect(batch.contains { $0.failures.count == 1 } && batch.contains { $0.decision?.plugin == "teams/b.lua" })
+        #expect(await host.decide([]) == [])
+    }
+
+    /// A call of a batch that runs past its deadline fails alone: the calls after it are answered
+    /// by the plugin's fresh state.
+    @Test func aCallOfABatchThatTimesOutFailsAlone() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/p.lua", """
+            function decide(ctx)
+              if ctx.namespace == 'slow' then while true do end end
+              return {action = 'keep', reason = ctx.namespace}
+            end
+            """)
+        let host = host(directory, timeout: .milliseconds(300), instructions: 0)
+        await host.reload()
+        let names = ["a", "b", "slow", "c", "d"]
+        let outcomes = await host.decide(names.map { PolicyQuestion(context: ["namespace": .string($0)], team: nil) })
+        #expect(outcomes.map { $0.decision?.reason } == ["a", "b", nil, "c", "d"])
+        #expect(outcomes[2].failures.map(\.reason) == [.timeout(.milliseconds(300))])
+        #expect(host.statuses().first?.failureCount == 1)
+    }
+
     @Test func theDefaultPluginsLoadAndAnswerThroughTheHost() async throws {
         let plugins = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("plugins").path
