@@ -7,7 +7,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandman-bench",
         abstract: "Sandman's benchmarks; run them from a release build.",
-        subcommands: [All.self, TransportBench.self, ScheduleBench.self, SleepBench.self, HubBench.self, ScaleBench.self, LuaBench.self, SlackBench.self],
+        subcommands: [All.self, TransportBench.self, ScheduleBench.self, SleepBench.self, HubBench.self, ScaleBench.self, GitOpsBench.self, LuaBench.self, SlackBench.self],
         defaultSubcommand: All.self
     )
 
@@ -21,6 +21,7 @@ struct Bench: AsyncParsableCommand {
             try await SleepBench.parse([]).run()
             try await HubBench.parse([]).run()
             try await ScaleBench.parse([]).run()
+            try await GitOpsBench.parse([]).run()
             try await LuaBench.parse([]).run()
             try await SlackBench.parse([]).run()
         }

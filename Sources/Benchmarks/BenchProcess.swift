@@ -50,7 +50,7 @@ enum BenchProcess {
         while ContinuousClock.now < deadline {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             if let line = text.split(separator: "\n").first(where: { $0.contains(needle) }), let range = line.range(of: marker) {
-                return String(line[range.upperBound...].prefix { $0 != " " })
+                return String(line[range.upperBound...].drop { $0 == " " }.prefix { $0 != " " })
             }
             try await Task.sleep(for: .milliseconds(100))
         }

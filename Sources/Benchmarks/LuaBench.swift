@@ -94,10 +94,10 @@ struct LuaBench: AsyncParsableCommand {
             context["namespace"] = .string("ns-\(index)")
             return PolicyQuestion(context: context, team: index % 2 == 0 ? "example" : nil)
         }
-        for (name, host) in [("bench policy", bench), ("shipped plugins", shipped)] {
+        for (name, host) in [("bench", bench), ("shipped", shipped)] {
             var start = ContinuousClock.now
             _ = await host.decide(questions)
-            report("lua 10,000 namespaces, \(name), one batch", (ContinuousClock.now - start).milliseconds)
+            report("lua 10k namespaces, \(name), batch", (ContinuousClock.now - start).milliseconds)
             let advisor = PluginAdvisor(host: host)
             start = ContinuousClock.now
             await withTaskGroup(of: Void.self) { group in
@@ -109,7 +109,7 @@ struct LuaBench: AsyncParsableCommand {
                     }
                 }
             }
-            report("lua 10,000 namespaces, \(name), 16 at a time through the advisor", (ContinuousClock.now - start).milliseconds)
+            report("lua 10k namespaces, \(name), x16", (ContinuousClock.now - start).milliseconds)
         }
     }
 }

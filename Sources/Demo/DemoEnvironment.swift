@@ -1,3 +1,4 @@
+import ArgoSim
 import Config
 import Foundation
 import Hub
@@ -8,8 +9,15 @@ import Store
 
 /// `sandman demo`: three simulated clusters (production, staging, dev) from `clusters/demo/`,
 /// and a hub against them with the repository's configuration and plugins.
+///
+/// With `clusters/demo/gitops`, GitLab and Argo CD are simulated too and the hub runs in GitOps
+/// mode: staging is the cluster Argo CD runs in, and the namespaces whose SleepInfo Argo CD
+/// deploys from the repository (staging's `payments`, production's `payments-sandbox`, both
+/// with `selfHeal: true`) are overridden through merge requests; the others stay direct.
 public final class DemoEnvironment: Sendable {
     public let simulators: [String: KubeSim]
+    /// GitLab, Argo CD and the staging cluster, when the demo has GitOps fixtures.
+    public let gitops: GitOpsSimulators?
     public let server: HubServer
     public let adminToken: String
     public let kubeconfigPath: String
@@ -39,16 +47,33 @@ public final class DemoEnvironment: Sendable {
         if let port { configuration.listen.port = port }
 
         var simulators: [String: KubeSim] = [:]
+        var stack: GitOpsSimulators?
         do {
-            var kubeconfig = Kubeconfig()
-            for cluster in configuration.clusters {
-                var settings = KubeSim.Configuration()
-                settings.workloadReadyDelay = .seconds(1)
-                settings.gitVersion = "v1.31.2-kubesim"
+            var settings = KubeSim.Configuration()
+            settings.workloadReadyDelay = .seconds(1)
+            settings.gitVersion = "v1.31.2-kubesim"
+            let gitopsFixtures = root.appendingPathComponent("clusters/demo/gitops").path
+            let gitopsCluster = FileManager.default.fileExists(atPath: gitopsFixtures)
+                ? configuration.clusters.first { $0.name == gitopsClusterName } : nil
+            for cluster in configuration.clusters where cluster.name != gitopsCluster?.name {
                 let sim = try await KubeSim.start(settings)
                 simulators[cluster.name] = sim
                 // The SleepInfo CRD ships in the binary: the demo runs from any directory.
                 try await sim.loadBundledCustomResourceDefinitions()
+            }
+            if gitopsCluster != nil {
+                var options = GitOpsSimulators.Options(fixtures: gitopsFixtures)
+                options.bundledCRDs = true
+                options.kube = settings
+                options.destinations = simulators
+                let started = try await GitOpsSimulators.start(options)
+                stack = started
+                simulators[gitopsClusterName] = started.kube
+                configuration.enableGitOps(on: started)
+            }
+            var kubeconfig = Kubeconfig()
+            for cluster in configuration.clusters {
+                let sim = simulators[cluster.name]!
                 let fixtures = root.appendingPathComponent("clusters/demo/\(cluster.name)").path
                 if FileManager.default.fileExists(atPath: fixtures) { try await sim.load(directory: fixtures) }
                 let context = cluster.context ?? cluster.name
@@ -67,15 +92,18 @@ public final class DemoEnvironment: Sendable {
                 store: store, console: console
             )
             return DemoEnvironment(
-                simulators: simulators, server: server, adminToken: token, kubeconfigPath: kubeconfigPath, stateDirectory: state,
+                simulators: simulators, gitops: stack, server: server, adminToken: token, kubeconfigPath: kubeconfigPath, stateDirectory: state,
                 database: database, configPath: configPath, slackSecret: configuration.slack.signingSecrets[0],
                 notificationsOnConsole: console != nil && !configuration.slack.notificationsEnabled
             )
         } catch {
-            await shutdown(Array(simulators.values))
+            await shutdown(Array(simulators.values), gitops: stack)
             throw error
         }
     }
+
+    /// The cluster that GitLab and Argo CD come with in a demo with GitOps fixtures.
+    static let gitopsClusterName = "staging"
 
     /// The signing secret `sandman slack send` needs.
     public let slackSecret: String
@@ -85,7 +113,7 @@ public final class DemoEnvironment: Sendable {
     let notificationsOnConsole: Bool
 
     private init(
-        simulators: [String: KubeSim], server: HubServer, adminToken: String, kubeconfigPath: String, stateDirectory: String, database: String,
+        simulators: [String: KubeSim], gitops: GitOpsSimulators?, server: HubServer, adminToken: String, kubeconfigPath: String, stateDirectory: String, database: String,
         configPath: String, slackSecret: String, notificationsOnConsole: Bool
     ) {
         self.slackSecret = slackSecret
@@ -93,6 +121,7 @@ public final class DemoEnvironment: Sendable {
         self.configPath = configPath
         self.notificationsOnConsole = notificationsOnConsole
         self.simulators = simulators
+        self.gitops = gitops
         self.server = server
         self.adminToken = adminToken
         self.kubeconfigPath = kubeconfigPath
@@ -116,13 +145,14 @@ public final class DemoEnvironment: Sendable {
               .build/debug/sandman status
               .build/debug/sandman get namespaces
               .build/debug/sandman sleep dev payments-dev --reason "trying the demo"
-              .build/debug/sandman wake staging --all --for 2h
+              .build/debug/sandman wake dev --all --for 2h
               .build/debug/sandman audit
               export SANDMAN_SLACK_SIGNING_SECRETS=\(slackSecret)
               .build/debug/sandman slack send "/k8s-status" --channel C0PLATFORM
               .build/debug/sandman slack send "/k8s-wake dev search-dev 1h" --user U0DEMO --channel C0PLATFORM
               kubectl --kubeconfig \(kubeconfigPath) --context dev get deployments -A
               curl -H "Authorization: Bearer $SANDMAN_TOKEN" $SANDMAN_HUB/api/v1/clusters
+            \(gitopsInstructions)
 
             Tokens of this demo live in its own database:
               SANDMAN_DATABASE=\(database) .build/debug/sandman token create --config \(configPath) --role viewer --name me
@@ -131,22 +161,57 @@ public final class DemoEnvironment: Sendable {
             """
     }
 
+    /// How to try the GitOps mode, when the demo has it.
+    var gitopsInstructions: String {
+        guard let gitops else { return "" }
+        let project = gitops.gitlab.url + "/api/v4/projects/" + gitops.options.project.replacingOccurrences(of: "/", with: "%2F")
+        return """
+
+            GitOps: staging/payments and production/payments-sandbox are deployed by Argo CD (selfHeal: true)
+            from the GitLab project \(gitops.options.project); their overrides become merge requests.
+              GitLab:  \(gitops.gitlab.url)  (PRIVATE-TOKEN: \(gitops.options.gitlabToken); approver: glpat-alice)
+              Argo CD: \(gitops.argocd.url)  (Authorization: Bearer \(gitops.options.argocdToken))
+              .build/debug/sandman slack send "/k8s-wake staging payments 2h" --user U0DEMO --channel C0PLATFORM
+              .build/debug/sandman operations        # requested, mr_opened, merged, synced, done
+              .build/debug/sandman sleep production payments-sandbox --for 1h --reason "waits for approval"
+              curl "\(project)/merge_requests?state=opened" -H "PRIVATE-TOKEN: glpat-alice"
+              curl -X POST "\(project)/merge_requests/IID/approve" -H "PRIVATE-TOKEN: glpat-alice"
+            """
+    }
+
     /// Runs until Ctrl-C (or SIGTERM), then stops the hub and the simulators.
     public func wait() async throws {
         try await server.wait()
-        await Self.shutdown(Array(simulators.values))
+        await Self.shutdown(Array(simulators.values), gitops: gitops)
     }
 
     /// Stops the hub and the simulators.
     public func stop() async {
         await server.stop()
-        await Self.shutdown(Array(simulators.values))
+        await Self.shutdown(Array(simulators.values), gitops: gitops)
     }
 
     /// Stops simulators all at once: each waits for its open requests, and they do so together.
-    static func shutdown(_ simulators: [KubeSim]) async {
+    /// The GitOps stack stops its own cluster.
+    static func shutdown(_ simulators: [KubeSim], gitops: GitOpsSimulators?) async {
         await withTaskGroup(of: Void.self) { group in
-            for sim in simulators { group.addTask { await sim.shutdown() } }
+            for sim in simulators where sim !== gitops?.kube { group.addTask { await sim.shutdown() } }
+            if let gitops { group.addTask { await gitops.shutdown() } }
         }
+    }
+}
+
+extension HubConfiguration {
+    /// GitOps mode against the simulated GitLab and Argo CD of a demo, self-heal paused for the
+    /// sleep (rather than only warned about) on every cluster.
+    mutating func enableGitOps(on stack: GitOpsSimulators) {
+        gitops.enabled = true
+        gitops.gitlab.url = stack.gitlab.url
+        gitops.gitlab.project = stack.options.project
+        gitops.gitlab.token = stack.options.gitlabToken
+        gitops.gitlab.pollInterval = .seconds(1)
+        gitops.argocd.url = stack.argocd.url
+        gitops.argocd.token = stack.options.argocdToken
+        for index in clusters.indices { clusters[index].gitops.selfHeal = .pause }
     }
 }

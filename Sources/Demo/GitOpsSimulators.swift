@@ -11,12 +11,23 @@ import KubeSim
 ///
 /// A fixtures directory holds `cluster/` (KubeSim manifests), `repo/` (the first commit of the
 /// GitLab project) and `applications.yaml` (Argo CD Applications; their `repoURL` path names the
-/// GitLab project, the host is not used).
+/// GitLab project, the host is not used). Applications deploying to a named destination (see
+/// ``Options/destinations``) live in `applications-<name>.yaml`, loaded with that destination.
 public struct GitOpsSimulators: Sendable {
     public struct Options: Sendable {
         public var fixtures: String
         /// CRDs (multi-document YAML files) to load into the cluster first, e.g. the SleepInfo CRD.
         public var crds: [String] = []
+        /// Also loads the CRDs KubeSim ships (the SleepInfo CRD), for callers without the files.
+        public var bundledCRDs = false
+        /// The stack's own cluster (Argo CD's `in-cluster`).
+        public var kube: KubeSim.Configuration = {
+            var settings = KubeSim.Configuration()
+            settings.workloadReadyDelay = .milliseconds(500)
+            return settings
+        }()
+        /// Clusters Argo CD deploys to besides its own, by the `destination.name` Applications use.
+        public var destinations: [String: KubeSim] = [:]
         public var project = "platform/deploy"
         public var gitlabToken = "glpat-sandman-sim"
         public var argocdToken = "argocd-sandman-sim"
@@ -38,11 +49,11 @@ public struct GitOpsSimulators: Sendable {
     public let kubeconfig: String
 
     public static func start(_ options: Options) async throws -> GitOpsSimulators {
-        var kubeSettings = KubeSim.Configuration()
+        var kubeSettings = options.kube
         kubeSettings.tls = options.tls
-        kubeSettings.workloadReadyDelay = .milliseconds(500)
         let kube = try await KubeSim.start(kubeSettings)
         do {
+            if options.bundledCRDs { try await kube.loadBundledCustomResourceDefinitions() }
             for crd in options.crds { try await kube.load(manifests: String(contentsOfFile: crd, encoding: .utf8), source: crd) }
             let cluster = options.fixtures + "/cluster"
             if FileManager.default.fileExists(atPath: cluster) { try await kube.load(directory: cluster) }
@@ -73,6 +84,10 @@ public struct GitOpsSimulators: Sendable {
         do {
             let access = try Kubeconfig(document: kubeconfig).access()
             argoSettings.clusters = [.init(name: "in-cluster", server: ArgoSim.inCluster, access: access)]
+            for (name, sim) in options.destinations.sorted(by: { $0.key < $1.key }) {
+                let access = try Kubeconfig(document: sim.kubeconfig(user: "argocd-application-controller")).access()
+                argoSettings.clusters.append(.init(name: name, server: sim.url, access: access))
+            }
         } catch {
             await gitlab.shutdown()
             await kube.shutdown()
@@ -87,8 +102,8 @@ public struct GitOpsSimulators: Sendable {
             } else {
                 try await gitlab.createProject(path: options.project)
             }
-            let applications = options.fixtures + "/applications.yaml"
-            if FileManager.default.fileExists(atPath: applications) {
+            let files = ["applications.yaml"] + options.destinations.keys.sorted().map { "applications-\($0).yaml" }
+            for applications in files.map({ options.fixtures + "/" + $0 }) where FileManager.default.fileExists(atPath: applications) {
                 try await argocd.load(applications: String(contentsOfFile: applications, encoding: .utf8), source: applications)
             }
         } catch {

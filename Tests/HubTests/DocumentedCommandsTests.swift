@@ -19,7 +19,7 @@ struct DocumentedCommandsTests {
 
     /// Blocks not run, by file (every block of it) or by file and the block's first line, with why.
     static let notRun: [String: String] = [
-        "README.md: make demo   # a hub against simulated production, staging and dev clusters":
+        "README.md: make demo   # a hub against simulated production, staging and dev clusters, GitLab and Argo CD":
             "make demo and make test: the suite runs under make test, and starts the demo itself",
         "docs/deploy.md": "a real cluster, a container registry and docker",
         "docs/operations.md: SANDMAN_CRASH_KILLS=200 swift test --filter CrashCampaign   # SANDMAN_CRASH_SEED=N replays one":
