@@ -21,12 +21,14 @@ struct GitOpsBench: AsyncParsableCommand {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sandman-gitops-bench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory + "/clusters", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        guard FileManager.default.fileExists(atPath: "clusters/demo/gitops") else {
+        let root = FileManager.default.currentDirectoryPath
+        guard FileManager.default.fileExists(atPath: root + "/clusters/demo/gitops") else {
             throw ValidationError("run from the repository root: clusters/demo/gitops is missing")
         }
-        let sims = try BenchProcess.launch(
-            binary, ["sim", "all", "--gitops", "clusters/demo/gitops", "--write-kubeconfig", directory + "/kube.yaml"], log: directory + "/sims.log"
-        )
+        let sims = try BenchProcess.launch(binary, [
+            "sim", "all", "--gitops", root + "/clusters/demo/gitops", "--crd", root + "/deploy/crds/kube-green.com_sleepinfos.yaml",
+            "--write-kubeconfig", directory + "/kube.yaml",
+        ], log: directory + "/sims.log")
         defer { sims.terminate() }
         let gitlab = try await BenchProcess.waitForLine(in: directory + "/sims.log", prefix: "GitLab:")
         let argocd = try await BenchProcess.waitForLine(in: directory + "/sims.log", prefix: "Argo CD:")
@@ -50,7 +52,12 @@ struct GitOpsBench: AsyncParsableCommand {
         let serve = try BenchProcess.launch(binary, ["serve", "--config", config], log: directory + "/serve.log")
         defer { serve.terminate() }
         let hubURL = try await BenchProcess.waitForLine(in: directory + "/serve.log", containing: "hub listening", after: "url=")
-        try await waitUntilManaged(hub: hubURL, token: token)
+        do {
+            try await waitUntilManaged(hub: hubURL, token: token)
+        } catch {
+            let log = (try? String(contentsOfFile: directory + "/serve.log", encoding: .utf8)) ?? ""
+            throw ValidationError("\(error); the hub's log ends with:\n\(log.split(separator: "\n").suffix(10).joined(separator: "\n"))")
+        }
 
         var times: [Double] = []
         for round in 0..<rounds {

@@ -1,73 +1,20 @@
 import Foundation
 import JSON
 import Scripting
-import Synchronization
 
-/// The Lua policy plugins as the agents' advisor.
-///
-/// Questions that arrive while the plugins are busy with others wait and go together, as one
-/// batch per plugin (``PluginHost/decide(_:)``): the namespaces of an evaluation are asked about
-/// a window at a time, and a batch spares each of them a hand-over to the plugin's thread. The
-/// caller that finds nobody asking asks for everyone waiting, then hands the turn to the first
-/// caller that arrived meanwhile, if any.
-public final class PluginAdvisor: PolicyAdvisor {
+/// The Lua policy plugins as the agents' advisor. Each namespace is asked about on its own: an
+/// evaluation asks about `namespaceConcurrency` namespaces at a time, which keeps each plugin's
+/// thread busy. (Gathering those questions into batches measured slower: the plugin waited
+/// while each batch's answers went out and the next one formed; docs/benchmarks.md.)
+public struct PluginAdvisor: PolicyAdvisor {
     let host: PluginHost
-    private let turn = Mutex(Turn())
-
-    private struct Turn {
-        var asking = false
-        var waiting: [(question: PolicyQuestion, reply: CheckedContinuation<Reply, Never>)] = []
-    }
-
-    private enum Reply {
-        case advice(PolicyAdvice)
-        /// Your turn to ask, for yourself and everyone waiting.
-        case ask
-    }
 
     public init(host: PluginHost) {
         self.host = host
     }
 
     public func advise(_ context: JSONValue, team: String?) async -> PolicyAdvice {
-        let question = PolicyQuestion(context: context, team: team)
-        let reply = await withCheckedContinuation { continuation in
-            let mine = turn.withLock { turn in
-                guard turn.asking else {
-                    turn.asking = true
-                    return true
-                }
-                turn.waiting.append((question, continuation))
-                return false
-            }
-            if mine { continuation.resume(returning: .ask) }
-        }
-        switch reply {
-        case .advice(let advice): return advice
-        case .ask: return await ask(for: question)
-        }
-    }
-
-    /// Asks about `own` and every question waiting, answers those, then passes the turn to the
-    /// first question that arrived meanwhile.
-    private func ask(for own: PolicyQuestion) async -> PolicyAdvice {
-        let waiting = turn.withLock { turn in
-            defer { turn.waiting = [] }
-            return turn.waiting
-        }
-        let outcomes = await host.decide([own] + waiting.map(\.question))
-        for ((_, reply), outcome) in zip(waiting, outcomes.dropFirst()) {
-            reply.resume(returning: .advice(PolicyAdvice(outcome)))
-        }
-        let next = turn.withLock { turn -> CheckedContinuation<Reply, Never>? in
-            guard !turn.waiting.isEmpty else {
-                turn.asking = false
-                return nil
-            }
-            return turn.waiting.removeFirst().reply
-        }
-        next?.resume(returning: .ask)
-        return PolicyAdvice(outcomes[0])
+        PolicyAdvice(await host.decide(context, team: team))
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Hub
 import JSON
+import Kube
 import Sleep
 import Store
 import TestSupport
@@ -119,5 +120,71 @@ struct GitOpsSelfHealTests {
         #expect(await eventually(timeout: .seconds(30)) { await fixture.application()?[path: ["spec", "syncPolicy"]] == Self.original })
         #expect(await fixture.application()?[path: ["metadata", "annotations", "sandman.dev/self-heal-paused"]] == nil)
         #expect(try await eventually { try await fixture.hub.store.pauses(cluster: "staging").isEmpty })
+    }
+
+    /// The same with `sandman serve` as a process killed with SIGKILL: self-heal paused for a
+    /// sleep whose patches the API server refuses, the hub killed, restarted with the server
+    /// well again; the sleep finishes still paused, and the wake puts the policy back exactly.
+    @Test func sandmanServeKilledWithSIGKILLWhilePausedForASleepLeavesNothingPausedAfterTheWake() async throws {
+        let fixture = try await GitOpsFixture.make(cluster: Self.cluster("pause"), selfHealTimeout: .milliseconds(300))
+        let config = fixture.directory.path + "/sandman.yaml"
+        let created = try await ProcessOutput.run(
+            HubFixture.binary, arguments: ["token", "create", "--role", "admin", "--name", "ci", "--config", config], timeout: .seconds(120)
+        )
+        #expect(created.status == 0, "\(created.stderr)")
+        let log = fixture.directory.path + "/serve.log"
+        let hub = ServedGitOpsHub(log: log, token: created.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        let serve = try CrashRecoveryTests.ServeProcess(config: config, log: log)
+        defer { afterTest { [fixture] in serve.kill(); await fixture.stop() } }
+        #expect(await eventually(timeout: .seconds(60)) {
+            (try? await hub.api("GET", "/api/v1/clusters/staging/namespaces"))?["namespaces"]?.array?.contains { $0["namespace"] == "payments" } == true
+        }, "\(hub.logText)")
+        #expect(await eventually(timeout: .seconds(60)) {
+            await fixture.stack.argocd.refresh("staging-payments")?[path: ["status", "health", "status"]] == "Healthy"
+        })
+
+        // Every patch of a Deployment by the hub is refused: the sleep stops after the pause.
+        fixture.stack.kube.setFaults(.init(errorRate: 1, errorVerbs: ["patch"], errorStatus: 503, errorResources: ["deployments.apps"], errorUsers: ["sandman"]))
+        let sleep = try await hub.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces": ["payments"], "duration": "1h"}"#)
+        #expect(sleep[path: ["operation", "id"]] != nil, "\(sleep)")
+        #expect(await eventually(timeout: .seconds(30)) {
+            let refused = fixture.stack.kube.requests.contains { $0.verb == "patch" && $0.resource == "deployments.apps" && $0.status == 503 }
+            let paused = await fixture.application()?[path: ["spec", "syncPolicy", "automated", "selfHeal"]] == false
+            return refused && paused
+        })
+        serve.kill()
+        #expect(await fixture.replicas() == 3)
+
+        fixture.stack.kube.setFaults(.init())
+        let restarted = try CrashRecoveryTests.ServeProcess(config: config, log: log)
+        defer { afterTest { restarted.kill() } }
+        // The restarted hub finishes the sleep, still paused: the pause belongs to the sleep.
+        #expect(await eventually(timeout: .seconds(60)) { await fixture.replicas() == 0 }, "\(hub.logText)")
+        #expect(await fixture.application()?[path: ["spec", "syncPolicy", "automated", "selfHeal"]] == false)
+
+        _ = try await eventually(timeout: .seconds(30)) {
+            (try? await hub.api("POST", "/api/v1/clusters/staging/wake", body: #"{"namespaces": ["payments"]}"#))?[path: ["operation", "id"]] != nil
+        }
+        #expect(await eventually(timeout: .seconds(30)) { await fixture.replicas() == 3 })
+        #expect(await eventually(timeout: .seconds(30)) { await fixture.application()?[path: ["spec", "syncPolicy"]] == Self.original })
+        #expect(await fixture.application()?[path: ["metadata", "annotations", "sandman.dev/self-heal-paused"]] == nil)
+    }
+}
+
+/// The API of a `sandman serve` process, at the address its log gives.
+struct ServedGitOpsHub: Sendable {
+    struct NotListening: Error {}
+
+    let log: String
+    let token: String
+
+    var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+    func api(_ method: String, _ path: String, body: String? = nil) async throws -> JSONValue {
+        let line = logText.split(separator: "\n").last { $0.contains("hub listening") } ?? ""
+        guard let start = line.range(of: "url=") else { throw NotListening() }
+        var request = URLRequestLike(method: method, url: String(line[start.upperBound...].prefix { $0 != " " }) + path, body: body)
+        request.headers["Authorization"] = "Bearer \(token)"
+        return try await request.send().body
     }
 }

@@ -34,8 +34,8 @@ struct PolicyPluginTests {
         return answer?.body["namespaces"]?.array?.first { $0["namespace"]?.string == name }
     }
 
-    /// The advisor gathers the questions of concurrent callers into batches: each caller still
-    /// gets the advice about its own namespace, its team's plugin included.
+    /// Concurrent questions (an evaluation asks about many namespaces at a time) each get the
+    /// advice about their own namespace, their team's plugin included.
     @Test func concurrentQuestionsEachGetTheirOwnAdvice() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

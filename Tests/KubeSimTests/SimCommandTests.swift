@@ -90,7 +90,7 @@ struct SimCommandTests {
     @Test func servesTheDemoFixturesWithSleepInfos() async throws {
         let directory = try TemporaryDirectory("sim-command")
         defer { directory.remove() }
-        let sim = try Running(["--fixtures", "clusters/demo/staging"], directory: directory)
+        let sim = try Running(["--fixtures", "clusters/demo/dev"], directory: directory)
         defer { sim.stop() }
         #expect(await sim.url() != nil, "\(sim.text)")
         let kubectl = try Kubectl(kubeconfig: sim.kubeconfig, cacheDirectory: directory.path + "/cache")
@@ -101,6 +101,7 @@ struct SimCommandTests {
 
     @Test(arguments: [
         (["--fixtures", "no/such/dir"], "--fixtures no/such/dir: no such directory"),
+        (["all", "--gitops", "no/such/dir"], "--gitops no/such/dir: no such directory"),
         (["--ready-delay", "soon"], "--ready-delay: invalid duration"),
         (["--error-rate", "2"], "--error-rate: must be a number from 0 to 1"),
         (["--kubernetes-version", "1.32"], "--kubernetes-version 1.32: expected a version like v1.32.4"),

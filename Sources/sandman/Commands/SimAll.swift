@@ -27,6 +27,13 @@ struct SimAll: AsyncParsableCommand {
     @Option(help: "Seconds between Argo CD repository polls.")
     var reconciliationInterval: Double = 180
 
+    func validate() throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: gitops, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("--gitops \(gitops): no such directory")
+        }
+    }
+
     func run() async throws {
         var options = GitOpsSimulators.Options(fixtures: gitops)
         options.crds = crd.filter { FileManager.default.fileExists(atPath: $0) }
