@@ -16,9 +16,15 @@ extension Hub {
     ) async throws(HubError) -> OperationRecord {
         try checkLimits(duration: duration, reason: reason)
         let (_, agent) = try await admit(action.rawValue, cluster: name, namespaces: namespaces, all: all, by: principal, source: source)
+        // On a shared store the replica leading the cluster takes the request up; with a store of
+        // its own, no other replica would ever see it.
         let ownership = await agent.status()
-        if !ownership.ownedHere {
-            throw HubError(kind: .conflict, message: "cluster \(name) is managed by hub replica \(ownership.owner ?? "unknown"); send the request there")
+        if !ownership.ownedHere, !store.isShared {
+            throw HubError(
+                kind: .conflict,
+                message: "cluster \(name) is managed by hub replica \(ownership.owner ?? "unknown"), and each replica has its own SQLite "
+                    + "database: send the request there, or let the replicas share a PostgreSQL store"
+            )
         }
         let now = clock.now
         if let throughGit = try await gitopsNamespaces(cluster: name, namespaces: namespaces, agent: agent) {

@@ -31,6 +31,12 @@ public final class Store: Sendable {
         self.location = location
     }
 
+    /// Whether other hub replicas may share this store: a PostgreSQL database. A SQLite file is
+    /// one replica's own.
+    public var isShared: Bool {
+        if case .postgres = location { true } else { false }
+    }
+
     /// The migrations applied to this database, oldest first.
     public func appliedMigrations() async throws -> [String] {
         try await backend.appliedMigrations()

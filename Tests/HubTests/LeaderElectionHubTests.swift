@@ -8,10 +8,12 @@ import Testing
 
 @Suite("Hub replicas with leader election", .serialized, .awaitingCleanup)
 struct LeaderElectionHubTests {
-    /// Starts hub-a, waits until it owns staging, then starts hub-b; each with its own database,
-    /// an admin token, the lease `timings` and the cluster files of `clusterDirectory(replica)`.
+    /// Starts hub-a, waits until it owns staging, then starts hub-b; each with the database
+    /// `database(replica)` (by default a SQLite file of its own), an admin token, the lease
+    /// `timings` and the cluster files of `clusterDirectory(replica)`.
     static func startReplicas(
-        _ fixture: HubFixture, logLevel: Logger.Level, timings: String, clusterDirectory: (String) -> String = { _ in "clusters" }
+        _ fixture: HubFixture, logLevel: Logger.Level, timings: String, database: (String) -> String = { "\($0).sqlite" },
+        clusterDirectory: (String) -> String = { _ in "clusters" }
     ) async throws -> (servers: [String: HubServer], tokens: [String: String]) {
         var logger = Logger(label: "ha-test")
         logger.logLevel = logLevel
@@ -20,7 +22,7 @@ struct LeaderElectionHubTests {
         for replica in ["hub-a", "hub-b"] {
             let path = try fixture.directory.write("\(replica).yaml", """
                 listen: 127.0.0.1:0
-                database: \(replica).sqlite
+                database: \(database(replica))
                 clusters: \(clusterDirectory(replica))
                 leaderElection: {enabled: true, homeCluster: staging, namespace: default, identity: \(replica), \(timings)}
                 """)
@@ -56,7 +58,10 @@ struct LeaderElectionHubTests {
         request.headers["Authorization"] = "Bearer \(tokens["hub-b"]!)"
         let refused = try await request.send()
         #expect(refused.status == 409)
-        #expect(refused.body[path: ["error", "message"]] == "cluster staging is managed by hub replica hub-a; send the request there")
+        #expect(refused.body[path: ["error", "message"]] == """
+            cluster staging is managed by hub replica hub-a, and each replica has its own SQLite database: send the request there, \
+            or let the replicas share a PostgreSQL store
+            """)
 
         // hub-a shuts down, releasing its Lease: hub-b owns the cluster and acts on it, well
         // before the 30 s lease would have expired had it not been released.
@@ -81,8 +86,9 @@ struct LeaderElectionHubTests {
         try fixture.directory.write("clusters-b/staging.yaml", "tier: staging\nkubeconfig: ../kube/staging-b.yaml\ncontext: staging\n\(HubEndToEndTests.officeHours)")
         let (leaseDuration, renewDeadline): (TimeInterval, TimeInterval) = (6, 4)
         let (servers, tokens) = try await Self.startReplicas(
-            fixture, logLevel: .critical, timings: "leaseDuration: 6s, renewDeadline: 4s, retryPeriod: 200ms"
-        ) { $0 == "hub-a" ? "clusters" : "clusters-b" }
+            fixture, logLevel: .critical, timings: "leaseDuration: 6s, renewDeadline: 4s, retryPeriod: 200ms",
+            clusterDirectory: { $0 == "hub-a" ? "clusters" : "clusters-b" }
+        )
         defer { afterTest { [servers] in for server in servers.values { await server.stop() } } }
         func ownedHere(_ replica: String) async -> Bool {
             await servers[replica]!.hub.agents["staging"]!.status().ownedHere
@@ -118,5 +124,42 @@ struct LeaderElectionHubTests {
         #expect(try await sleep(on: "hub-a") == 409)
         #expect(try await sleep(on: "hub-b") == 202)
         #expect(await eventually { await fixture.isAsleep("staging", "shop") })
+    }
+
+    /// Replicas sharing one PostgreSQL store: either answers every request. A token made on one
+    /// works on the other, a sleep asked of the replica that does not own the cluster is run by
+    /// the one that does, and both show the same operation and overrides.
+    @Test func replicasSharingAPostgresStoreEachAnswerEveryRequest() async throws {
+        let postgres = try await PostgresServer.shared()
+        let url = postgres.url(database: try await postgres.createDatabase())
+        let fixture = try await HubFixture.make(clusters: ["staging": ("staging", HubEndToEndTests.officeHours)], start: HubEndToEndTests.monday)
+        defer { afterTest { [fixture] in await fixture.stop() } }
+        try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2))
+        let (servers, tokens) = try await Self.startReplicas(
+            fixture, logLevel: .warning, timings: "leaseDuration: 30s, renewDeadline: 20s, retryPeriod: 200ms", database: { _ in url }
+        )
+        defer { afterTest { [servers] in for server in servers.values { await server.stop() } } }
+        func api(_ replica: String, _ method: String, _ path: String, body: String? = nil, token: String) async throws -> (status: Int, body: JSONValue) {
+            var request = URLRequestLike(method: method, url: servers[replica]!.url + path, body: body)
+            request.headers["Authorization"] = "Bearer \(token)"
+            return try await request.send()
+        }
+        #expect(await !servers["hub-b"]!.hub.agents["staging"]!.status().ownedHere)
+        // hub-a's token, at hub-b, which does not own the cluster (asked again while hub-b answers
+        // 503, before its first look at the cluster).
+        var accepted: (status: Int, body: JSONValue) = (0, .null)
+        _ = try await eventually {
+            accepted = try await api("hub-b", "POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["shop"],"duration":"2h"}"#, token: tokens["hub-a"]!)
+            return accepted.status != 503
+        }
+        #expect(accepted.status == 202, "\(accepted.body)")
+        let id = try #require(accepted.body[path: ["operation", "id"]]?.string)
+        #expect(await eventually(timeout: .seconds(15)) { await fixture.isAsleep("staging", "shop") })
+        for replica in ["hub-a", "hub-b"] {
+            let operation = try await api(replica, "GET", "/api/v1/operations/\(id)", token: tokens["hub-b"]!)
+            #expect(await eventually { (try? await api(replica, "GET", "/api/v1/operations/\(id)", token: tokens["hub-b"]!))?.body[path: ["operation", "state"]] == "succeeded" }, "\(operation.body)")
+            let overrides = try await api(replica, "GET", "/api/v1/overrides?cluster=staging", token: tokens["hub-a"]!)
+            #expect(overrides.body["overrides"]?.array?.contains { $0["namespace"] == "shop" && $0["kind"] == "sleep" } == true, "\(overrides.body)")
+        }
     }
 }

@@ -22,6 +22,9 @@ public actor ClusterAgent {
         public var resyncInterval: TimeInterval = 300
         /// How often a transition a plugin holds back is put to the plugins again.
         public var heldRecheckInterval: TimeInterval = 60
+        /// How often the replica leading the cluster looks in a shared store for requests other
+        /// replicas accepted for it.
+        public var sharedStorePollInterval: Duration = .seconds(1)
         /// Objects patched at once in this cluster, across the namespaces being worked on.
         public var concurrency = 16
         /// Namespaces evaluated in parallel: their reads and writes before and after the patches
@@ -106,7 +109,7 @@ public actor ClusterAgent {
                     await elector.run {
                         // Leading: evaluate at once, then until leadership is lost (this task is cancelled).
                         await self.wake()
-                        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+                        await self.followSharedStore()
                     }
                 }
             }
@@ -114,6 +117,25 @@ public actor ClusterAgent {
             group.cancelAll()
         }
         logger.info("agent stopped")
+    }
+
+    /// While this replica leads the cluster, until cancelled: on a shared store, evaluates as soon
+    /// as an operation or override appears that another replica accepted (within
+    /// `sharedStorePollInterval`).
+    private func followSharedStore() async {
+        guard store.isShared else {
+            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+            return
+        }
+        var known: Set<String> = []
+        while !Task.isCancelled {
+            if let work = try? await store.pendingWork(cluster: name) {
+                let pending = Set(work.operations.map(\.id) + work.overrides.map(\.id))
+                if !pending.isSubset(of: known) { wake() }
+                known = pending
+            }
+            try? await Task.sleep(for: settings.sharedStorePollInterval)
+        }
     }
 
     /// Whether the watches have listed everything once: evaluating before would miss namespaces.
