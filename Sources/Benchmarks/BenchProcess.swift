@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Kube
 
 /// The `sandman` processes end-to-end benchmarks run (`sim`, `serve`), their logs, and the
 /// manifests they load.
@@ -59,6 +60,23 @@ enum BenchProcess {
 
     static func waitForLine(in log: String, prefix: String, timeout: Duration = .seconds(120)) async throws -> String {
         try await waitForLine(in: log, containing: prefix, after: prefix, timeout: timeout)
+    }
+
+    /// A `sandman serve` of `directory/sandman.yaml`, logging to `directory/serve.log`, with an admin
+    /// token made beforehand; returns once it listens, with the moment it was launched. The caller
+    /// terminates it.
+    static func serve(_ binary: String, directory: String) async throws -> (process: Process, url: String, token: String, launched: ContinuousClock.Instant) {
+        let config = directory + "/sandman.yaml"
+        let token = try await ProcessOutput.run(binary, arguments: ["token", "create", "--role", "admin", "--name", "bench", "--config", config], timeout: .seconds(60))
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let launched = ContinuousClock.now
+        let serve = try launch(binary, ["serve", "--config", config], log: directory + "/serve.log")
+        do {
+            return (serve, try await waitForLine(in: directory + "/serve.log", containing: "hub listening", after: "url="), token, launched)
+        } catch {
+            serve.terminate()
+            throw error
+        }
     }
 
     /// Resident and peak resident memory of a process, in bytes, from /proc.

@@ -46,12 +46,8 @@ struct GitOpsBench: AsyncParsableCommand {
               gitlab: {url: "\(gitlab)", project: platform/deploy, token: glpat-sandman-sim}
               argocd: {url: "\(argocd)", token: argocd-sandman-sim}
             """.write(toFile: directory + "/sandman.yaml", atomically: true, encoding: .utf8)
-        let config = directory + "/sandman.yaml"
-        let token = try await ProcessOutput.run(binary, arguments: ["token", "create", "--role", "admin", "--name", "bench", "--config", config], timeout: .seconds(60))
-            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let serve = try BenchProcess.launch(binary, ["serve", "--config", config], log: directory + "/serve.log")
+        let (serve, hubURL, token, _) = try await BenchProcess.serve(binary, directory: directory)
         defer { serve.terminate() }
-        let hubURL = try await BenchProcess.waitForLine(in: directory + "/serve.log", containing: "hub listening", after: "url=")
         do {
             try await waitUntilManaged(hub: hubURL, token: token)
         } catch {

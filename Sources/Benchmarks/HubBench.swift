@@ -54,12 +54,8 @@ struct HubBench: AsyncParsableCommand {
               - {name: rare, namespaces: ["team-*"], weekdays: "0", sleepAt: "03:00", wakeUpAt: "03:01"}
             """.write(toFile: directory + "/clusters/staging.yaml", atomically: true, encoding: .utf8)
         try "listen: 127.0.0.1:0\ndatabase: hub.sqlite\n".write(toFile: directory + "/sandman.yaml", atomically: true, encoding: .utf8)
-        let config = directory + "/sandman.yaml"
-        let token = try await ProcessOutput.run(binary, arguments: ["token", "create", "--role", "admin", "--name", "bench", "--config", config], timeout: .seconds(60))
-            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let serve = try BenchProcess.launch(binary, ["serve", "--config", config], log: directory + "/serve.log")
+        let (serve, hubURL, token, _) = try await BenchProcess.serve(binary, directory: directory)
         defer { serve.terminate() }
-        let hubURL = try await BenchProcess.waitForLine(in: directory + "/serve.log", containing: "hub listening", after: "url=")
 
         let http = HTTPClient(configuration: .init(tls: .init(verifyPeer: false)))
         // Ready once the hub manages every namespace.

@@ -54,13 +54,9 @@ struct ScaleBench: AsyncParsableCommand {
         let plugins = FileManager.default.currentDirectoryPath + "/plugins"
         try "listen: 127.0.0.1:0\ndatabase: hub.sqlite\nplugins: {directory: \(plugins)}\n"
             .write(toFile: directory + "/sandman.yaml", atomically: true, encoding: .utf8)
-        let config = directory + "/sandman.yaml"
-        let token = try await ProcessOutput.run(binary, arguments: ["token", "create", "--role", "admin", "--name", "bench", "--config", config], timeout: .seconds(60))
-            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let started = ContinuousClock.now
-        let serve = try BenchProcess.launch(binary, ["serve", "--config", config], log: directory + "/serve.log")
+        let (serve, url, token, started) = try await BenchProcess.serve(binary, directory: directory)
         defer { serve.terminate() }
-        let hub = HubCalls(url: try await BenchProcess.waitForLine(in: directory + "/serve.log", containing: "hub listening", after: "url="), token: token)
+        let hub = HubCalls(url: url, token: token)
 
         // Ready once every cluster's namespaces are all managed and evaluated.
         for name in names {

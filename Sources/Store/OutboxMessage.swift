@@ -74,6 +74,26 @@ extension Store {
         }
     }
 
+    /// Takes up to `limit` messages due at `now` for this replica to deliver, oldest first: in one
+    /// write transaction (writes are serialized, across replicas too), so replicas sharing the
+    /// store never take the same message. Each is due again after `lease` unless its delivery or
+    /// its next attempt is recorded (``update(_:)``) before: a replica that dies while delivering
+    /// leaves its messages to the others. Returned as they were before the claim: writing one back
+    /// unchanged releases it.
+    public func claimDueMessages(at now: Date, lease: Duration, limit: Int = 50) async throws -> [OutboxMessage] {
+        try await backend.write { db in
+            let due = try db.fetchAll(OutboxMessage.self, """
+                SELECT * FROM outboxMessage WHERE deliveredAt IS NULL AND abandonedAt IS NULL AND nextAttemptAt <= ?
+                ORDER BY nextAttemptAt, id LIMIT ?
+                """, [now, limit])
+            for var claimed in due {
+                claimed.nextAttemptAt = now.addingTimeInterval(lease.inSeconds)
+                try db.update(claimed, id: .integer(claimed.id!))
+            }
+            return due
+        }
+    }
+
     public func update(_ message: OutboxMessage) async throws {
         guard let id = message.id else { return }
         try await backend.write { db in try db.update(message, id: .integer(id)) }

@@ -56,6 +56,42 @@ struct SlackDeliveryTests {
         #expect(message["channel"] == "#web")
     }
 
+    /// Two replicas' outboxes on one PostgreSQL store, delivering at the same time: Slack gets
+    /// each message once.
+    @Test func replicasSharingAStoreDeliverEachMessageOnce() async throws {
+        let received = Recorder<String>()
+        let outbox = try await Outbox { request in
+            received.append(String(decoding: request.body, as: UTF8.self))
+            return .text(200, #"{"ok":true}"#, contentType: "application/json")
+        }
+        defer { afterTest { await outbox.stop() } }
+        let postgres = try await PostgresServer.shared()
+        let url = postgres.url(database: try await postgres.createDatabase())
+        var logger = Logger(label: "outbox-test")
+        logger.logLevel = .critical
+        var settings = HubConfiguration.Slack()
+        settings.botToken = "xoxb-test"
+        settings.apiURL = outbox.slack.baseURL + "/api"
+        var replicas: [SlackDelivery] = []
+        var stores: [Store] = []
+        for _ in 0..<2 {
+            stores.append(try await Store(location: .postgres(try PostgresLocation(url: url)), logger: logger))
+            replicas.append(SlackDelivery(settings: settings, store: stores.last!, clock: outbox.clock, logger: logger))
+        }
+        for index in 0..<60 {
+            #expect(await replicas[index % 2].enqueue(["text": .string("m\(index)")], to: .chat, channel: "#web", key: "m\(index)"))
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for replica in replicas {
+                group.addTask { for _ in 0..<3 { await replica.deliverDue() } }
+            }
+        }
+        let texts = try received.values.map { try JSONValue(parsing: Data($0.utf8))["text"]?.string ?? "" }
+        #expect(texts.count == 60, "\(texts.sorted())")
+        #expect(Set(texts) == Set((0..<60).map { "m\($0)" }))
+        for store in stores { await store.close() }
+    }
+
     @Test func aMessageThatCannotBeDeliveredIsGivenUpAfterTheMaximumAgeAndAudited() async throws {
         let attempts = Recorder<Date>()
         let outbox = try await Outbox { _ in

@@ -336,6 +336,33 @@ struct StoreTests {
         await store.store.close()
     }
 
+    /// Replicas sharing a store each take different messages; a message taken by a replica that
+    /// never reports back is due again once the claim's lease has passed.
+    @Test(arguments: StoreBackendKind.allCases) func outboxClaimsAreExclusiveAndLapse(_ kind: StoreBackendKind) async throws {
+        let store = try await TestStore(kind)
+        defer { store.remove() }
+        for index in 0..<30 {
+            let message = OutboxMessage(dedupKey: "k\(index)", destination: "webhook", channel: nil, payload: "{}", createdAt: t0.addingTimeInterval(Double(index)))
+            try await store.store.enqueue(message)
+        }
+        let now = t0.addingTimeInterval(60)
+        async let first = store.store.claimDueMessages(at: now, lease: .seconds(60), limit: 20)
+        async let second = store.store.claimDueMessages(at: now, lease: .seconds(60), limit: 20)
+        let (a, b) = try await (first.map(\.dedupKey), second.map(\.dedupKey))
+        #expect(Set(a).isDisjoint(with: b), "\(a) \(b)")
+        #expect(Set(a + b) == Set((0..<30).map { "k\($0)" }))
+        #expect(try await store.store.claimDueMessages(at: now.addingTimeInterval(59), lease: .seconds(60)).isEmpty)
+
+        // Claimed messages are still pending; written back unchanged, one is released at once.
+        #expect(try await store.store.dueMessages(at: .distantFuture).count == 30)
+        let released = try await store.store.claimDueMessages(at: now.addingTimeInterval(60), lease: .seconds(60), limit: 1)
+        #expect(released.map(\.dedupKey) == ["k0"])
+        #expect(released.first?.nextAttemptAt == now.addingTimeInterval(60), "as the lapsed claim left it")
+        try await store.store.update(released[0])
+        #expect(try await store.store.claimDueMessages(at: now.addingTimeInterval(61), lease: .seconds(60)).count == 30)
+        await store.store.close()
+    }
+
     /// What an evaluation reads at once is what each unit would read on its own.
     @Test(arguments: StoreBackendKind.allCases) func scheduleStatesOfAClusterAreReadTogether(_ kind: StoreBackendKind) async throws {
         let store = try await TestStore(kind)

@@ -91,10 +91,20 @@ public final class SlackDelivery: Sendable {
         }
     }
 
-    /// One pass over the due messages.
+    /// How long a message taken for delivery is this replica's: well past the 10 s an attempt
+    /// may take, so that it is not delivered twice, and short enough that the messages of a
+    /// replica that died are soon taken by another.
+    static let claimLease: Duration = .seconds(60)
+
+    /// One pass over the due messages, taken for this replica (``Store/claimDueMessages(at:lease:limit:)``).
     public func deliverDue() async {
-        guard let due = try? await store.dueMessages(at: clock.now) else { return }
-        for message in due {
+        guard let due = try? await store.claimDueMessages(at: clock.now, lease: Self.claimLease) else { return }
+        for (index, message) in due.enumerated() {
+            guard !Task.isCancelled else {
+                // Stopping: what was not tried is released, for the next start or another replica.
+                for unsent in due[index...] { try? await store.update(unsent) }
+                return
+            }
             await deliver(message)
         }
     }
