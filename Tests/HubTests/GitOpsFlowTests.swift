@@ -1,8 +1,10 @@
+import Config
 import Foundation
 import GitLabSim
 import Hub
 import JSON
 import Kube
+import Logging
 import Store
 import TestSupport
 import Testing
@@ -57,5 +59,57 @@ struct GitOpsFlowTests {
             timeout: .seconds(60)
         )
         #expect(cli.status == 0 && cli.stdout.contains("mr_opened !") && cli.stdout.contains("merged ") && cli.stdout.contains("synced"), "\(cli.stdout)\(cli.stderr)")
+    }
+
+    /// Two replicas with leader election on one PostgreSQL store: a request accepted by the one
+    /// that does not own the cluster is driven by the one that does, through one merge request.
+    @Test func replicasSharingAStoreDriveEachRequestOnce() async throws {
+        let fixture = try await GitOpsFixture.make()
+        defer { afterTest { [fixture] in await fixture.stop() } }
+        let postgres = try await PostgresServer.shared()
+        let url = postgres.url(database: try await postgres.createDatabase())
+        let base = try String(contentsOfFile: fixture.directory.path + "/sandman.yaml", encoding: .utf8)
+        var logger = Logger(label: "gitops-replicas")
+        logger.logLevel = .critical
+        var servers: [String: HubServer] = [:]
+        defer { afterTest { [servers] in for server in servers.values { await server.stop() } } }
+        for replica in ["hub-a", "hub-b"] {
+            let path = try fixture.directory.write("\(replica).yaml", base.replacingOccurrences(of: "database: hub.sqlite", with: "database: \(url)") + """
+                leaderElection: {enabled: true, homeCluster: staging, namespace: default, identity: \(replica), retryPeriod: 200ms}
+
+                """)
+            let server = try await HubRuntime.start(
+                configuration: try ConfigLoader.load(path: path, environment: [:]), clock: fixture.clock, handleSignals: false, logger: logger,
+                agentSettings: HubFixture.agentSettings
+            )
+            servers[replica] = server
+            if replica == "hub-a" { #expect(await eventually { await server.hub.agents["staging"]!.isOwnedHere() }) }
+        }
+        let token = try await APITokens.create(name: "alice", role: .admin, teams: [], clusters: [], in: servers["hub-a"]!.hub.store, now: Date()).secret
+        #expect(await eventually {
+            let managed = await servers["hub-b"]!.hub.agents["staging"]!.gitopsManagedNamespaces()
+            return managed.contains("payments")
+        })
+        #expect(await !servers["hub-b"]!.hub.agents["staging"]!.isOwnedHere())
+
+        var reply: (status: Int, body: JSONValue) = (0, .null)
+        _ = try await eventually {
+            var request = URLRequestLike(method: "POST", url: servers["hub-b"]!.url + "/api/v1/clusters/staging/sleep", body: #"{"namespaces": ["payments"], "duration": "1h"}"#)
+            request.headers["Authorization"] = "Bearer \(token)"
+            reply = try await request.send()
+            return reply.status != 503
+        }
+        #expect(reply.status == 202, "\(reply.body)")
+        let id = try #require(reply.body[path: ["operation", "id"]]?.string)
+        var finished: OperationRecord?
+        #expect(await eventually(timeout: .seconds(60)) {
+            finished = try? await servers["hub-a"]!.hub.store.operation(id: id)
+            return finished.map(GitOpsFixture.hasEnded) ?? false
+        })
+        #expect(finished?.state == .succeeded, "\(String(describing: finished))")
+        #expect(GitOpsFixture.stages(finished) == ["requested", "mr_opened", "merged", "synced", "done"])
+        #expect(await fixture.replicas() == 0)
+        #expect(await fixture.stack.gitlab.mergeRequest(project: GitOpsFixture.project, iid: 1)?["state"] == "merged")
+        #expect(await fixture.stack.gitlab.mergeRequest(project: GitOpsFixture.project, iid: 2) == nil)
     }
 }

@@ -29,7 +29,7 @@ extension ClusterAgent {
         guard health.ready, isSynced else {
             return clock.now.addingTimeInterval(settings.probeInterval)
         }
-        if let elector, await !elector.isLeader {
+        if await !isOwnedHere() {
             statuses.removeAll()
             return nil
         }

@@ -357,17 +357,18 @@ public actor ClusterAgent {
     }
 
     public func status() async -> ClusterStatus {
-        var owner: String?
-        var local = true
-        if let elector {
-            owner = await elector.observedHolder
-            local = await elector.isLeader
-        }
-        return ClusterStatus(
+        ClusterStatus(
             name: name, tier: configuration.tier, health: health,
             namespaces: statuses.values.sorted { ($0.namespace, $0.unit) < ($1.namespace, $1.unit) },
-            owner: owner, ownedHere: local
+            owner: await elector?.observedHolder, ownedHere: await isOwnedHere()
         )
+    }
+
+    /// Whether this replica acts on the cluster: it holds the cluster's Lease, or there is no
+    /// leader election.
+    public func isOwnedHere() async -> Bool {
+        guard let elector else { return true }
+        return await elector.isLeader
     }
 }
 

@@ -85,7 +85,8 @@ extension GitOpsCoordinator {
     /// (written by hand, to be taken in) and namespaces with a request under way are left alone.
     func expiredAnnotations() async -> [String: [(cluster: String, namespace: String)]] {
         var expired: [String: [(cluster: String, namespace: String)]] = [:]
-        for (cluster, agent) in agents {
+        let owned = await ownedClusters()
+        for (cluster, agent) in agents where owned.contains(cluster) {
             for found in await agent.gitopsAnnotations() where !found.asleep {
                 guard await isOver(found.text, cluster: cluster, namespace: found.namespace) else { continue }
                 let path = NameTemplate(settings.gitlab.pathTemplate).render(cluster: cluster, namespace: found.namespace)

@@ -115,7 +115,8 @@ public final class GitOpsCoordinator: Sendable {
             logger.error("cannot read GitOps changes", metadata: ["error": "\(error)"])
             return now().addingTimeInterval(5)
         }
-        let due = changes.filter { $0.nextAttemptAt <= now() }
+        let owned = await ownedClusters()
+        let due = changes.filter { $0.nextAttemptAt <= now() && owned.contains($0.cluster) }
         let lanes = Dictionary(grouping: due) { "\($0.cluster)/\($0.namespace)" }
         await withTaskGroup(of: Void.self) { group in
             for lane in lanes.values {
@@ -124,8 +125,22 @@ public final class GitOpsCoordinator: Sendable {
                 }
             }
         }
-        let remaining = (try? await store.gitopsChangesNeedingWork()) ?? []
-        return remaining.map(\.nextAttemptAt).min() ?? now().addingTimeInterval(60)
+        let remaining = ((try? await store.gitopsChangesNeedingWork()) ?? []).filter { owned.contains($0.cluster) }
+        let next = remaining.map(\.nextAttemptAt).min() ?? now().addingTimeInterval(60)
+        // Other replicas sharing the store accept requests and webhooks for the clusters led here,
+        // and leadership moves: look again soon.
+        return store.isShared ? min(next, now().addingTimeInterval(Self.sharedStorePollInterval)) : next
+    }
+
+    /// How often a replica on a shared store looks for GitOps changes it has not been told of.
+    static let sharedStorePollInterval: TimeInterval = 2
+
+    /// The clusters whose GitOps changes this replica drives: those whose Lease it holds (all of
+    /// them without leader election), so that replicas sharing a store never both drive one.
+    func ownedClusters() async -> Set<String> {
+        var owned: Set<String> = []
+        for (name, agent) in agents where await agent.isOwnedHere() { owned.insert(name) }
+        return owned
     }
 
     private func schedule(at deadline: Date) {
