@@ -132,20 +132,14 @@ struct CrashRecoveryTests {
         var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
         /// Where the latest start of the hub listens, from its log.
-        var url: String {
-            let line = logText.split(separator: "\n").last { $0.contains("hub listening") } ?? ""
-            guard let start = line.range(of: "url=") else { return "http://127.0.0.1:1" }
-            return String(line[start.upperBound...].prefix { $0 != " " })
-        }
+        var url: String { ServedHubAPI(log: log, token: token).url ?? "http://127.0.0.1:1" }
 
         func ready() async -> Bool {
             (try? await URLRequestLike(method: "GET", url: url + "/readyz").send().status) == 200
         }
 
         func api(_ method: String, _ path: String, body: String? = nil) async throws -> JSONValue {
-            var request = URLRequestLike(method: method, url: url + path, body: body)
-            request.headers["Authorization"] = "Bearer \(token)"
-            return try await request.send().body
+            try await ServedHubAPI(log: log, token: token).api(method, path, body: body)
         }
 
         func replicas() async -> [String: Int64] {
@@ -345,5 +339,29 @@ struct CrashRecoveryTests {
             #expect(await served.settled())
         }
         #expect(await served.replicas() == original)
+    }
+}
+
+/// The API of a `sandman serve` process, at the address its log gives.
+struct ServedHubAPI: Sendable {
+    struct NotListening: Error {}
+
+    let log: String
+    let token: String
+
+    var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+    /// Where the latest start of the hub listens, from its log.
+    var url: String? {
+        let line = logText.split(separator: "\n").last { $0.contains("hub listening") } ?? ""
+        guard let start = line.range(of: "url=") else { return nil }
+        return String(line[start.upperBound...].prefix { $0 != " " })
+    }
+
+    func api(_ method: String, _ path: String, body: String? = nil) async throws -> JSONValue {
+        guard let url else { throw NotListening() }
+        var request = URLRequestLike(method: method, url: url + path, body: body)
+        request.headers["Authorization"] = "Bearer \(token)"
+        return try await request.send().body
     }
 }

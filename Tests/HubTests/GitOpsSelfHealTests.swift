@@ -133,7 +133,7 @@ struct GitOpsSelfHealTests {
         )
         #expect(created.status == 0, "\(created.stderr)")
         let log = fixture.directory.path + "/serve.log"
-        let hub = ServedGitOpsHub(log: log, token: created.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        let hub = ServedHubAPI(log: log, token: created.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         let serve = try CrashRecoveryTests.ServeProcess(config: config, log: log)
         defer { afterTest { [fixture] in serve.kill(); await fixture.stop() } }
         #expect(await eventually(timeout: .seconds(60)) {
@@ -168,23 +168,5 @@ struct GitOpsSelfHealTests {
         #expect(await eventually(timeout: .seconds(30)) { await fixture.replicas() == 3 })
         #expect(await eventually(timeout: .seconds(30)) { await fixture.application()?[path: ["spec", "syncPolicy"]] == Self.original })
         #expect(await fixture.application()?[path: ["metadata", "annotations", "sandman.dev/self-heal-paused"]] == nil)
-    }
-}
-
-/// The API of a `sandman serve` process, at the address its log gives.
-struct ServedGitOpsHub: Sendable {
-    struct NotListening: Error {}
-
-    let log: String
-    let token: String
-
-    var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
-
-    func api(_ method: String, _ path: String, body: String? = nil) async throws -> JSONValue {
-        let line = logText.split(separator: "\n").last { $0.contains("hub listening") } ?? ""
-        guard let start = line.range(of: "url=") else { throw NotListening() }
-        var request = URLRequestLike(method: method, url: String(line[start.upperBound...].prefix { $0 != " " }) + path, body: body)
-        request.headers["Authorization"] = "Bearer \(token)"
-        return try await request.send().body
     }
 }
