@@ -477,6 +477,12 @@ public enum ConfigLoader {
             root["slack"].warn("no defaultChannel: notifications about plugins\(what) are not sent (chat.postMessage needs a channel)")
         }
         let election = configuration.leaderElection
+        if case .postgres = configuration.database, !election.enabled {
+            root["database"].warn(
+                "a PostgreSQL store is for several replicas, and they need leaderElection.enabled: without it each replica acts on "
+                    + "every cluster; with one replica, ignore this"
+            )
+        }
         if election.enabled {
             let node = root["leaderElection"]["homeCluster"]
             if let home = election.homeCluster {

@@ -22,6 +22,15 @@ struct DatabaseConfigTests {
         return error?.issues ?? []
     }
 
+    @Test func aPostgresStoreWithoutLeaderElectionIsWarnedAbout() throws {
+        let warnings = try load("postgres://sandman@db/hub").warnings
+        #expect(warnings.map(\.field) == ["database"])
+        #expect(warnings.first?.message.contains("they need leaderElection.enabled") == true)
+        let elected = "postgres://sandman@db/hub\nleaderElection: {enabled: true, homeCluster: staging}"
+        #expect(try load(elected).warnings.isEmpty)
+        #expect(try load("state/hub.sqlite").warnings.isEmpty)
+    }
+
     @Test func aPathIsSQLite() throws {
         guard case .sqlite(let path) = try load("state/hub.sqlite").database else { Issue.record("not SQLite"); return }
         #expect(path.hasPrefix("/") && path.hasSuffix("/state/hub.sqlite"))
