@@ -55,7 +55,7 @@ extension Hub {
         let detail = [reason, duration.map { "for \(DurationText.format($0))" }].compactMap { $0 }.joined(separator: " ")
         await audit(principal, source: source, action: action.rawValue, cluster: name, namespaces: namespaces, result: "accepted", detail: detail)
         await auditReplaced(replaced, by: principal, source: source)
-        await agent.wake()
+        await workAccepted(cluster: name)
         return operation
     }
 
@@ -86,7 +86,7 @@ extension Hub {
         }
         await audit(principal, source: source, action: "override-\(kind.rawValue)", cluster: name, namespaces: namespaces, result: "ok", detail: reason ?? "")
         await auditReplaced(replaced, by: principal, source: source)
-        await agent.wake()
+        await workAccepted(cluster: name)
         return records
     }
 
@@ -114,7 +114,7 @@ extension Hub {
             throw .internal("\(error)")
         }
         await audit(principal, source: source, action: "override-delete", cluster: record.cluster, namespaces: namespaces, result: "ok", detail: record.id)
-        await agents[record.cluster]?.wake()
+        await workAccepted(cluster: record.cluster)
         return nil
     }
 

@@ -84,6 +84,13 @@ public final class Hub: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.refreshSavings() }
             if let gitops { group.addTask { await gitops.run() } }
+            // Work other replicas sharing the store accepted (theirs only take it up where they lead).
+            group.addTask {
+                await self.store.followAnnouncements { cluster in
+                    await self.agents[cluster]?.wake()
+                    self.gitops?.nudge()
+                }
+            }
             await withTaskGroup(of: Void.self) { agentsGroup in
                 for agent in agents.values {
                     agentsGroup.addTask { await agent.run() }
@@ -91,6 +98,13 @@ public final class Hub: Sendable {
             }
             group.cancelAll()
         }
+    }
+
+    /// Has `cluster`'s new work taken up now: by this replica's agent if it leads the cluster, and
+    /// by whichever replica sharing the store does.
+    func workAccepted(cluster: String) async {
+        await agents[cluster]?.wake()
+        await store.announceWork(cluster: cluster)
     }
 
     /// Stops every agent once its current work is done.

@@ -13,7 +13,7 @@ struct LeaderElectionHubTests {
     /// `timings` and the cluster files of `clusterDirectory(replica)`.
     static func startReplicas(
         _ fixture: HubFixture, logLevel: Logger.Level, timings: String, database: (String) -> String = { "\($0).sqlite" },
-        clusterDirectory: (String) -> String = { _ in "clusters" }
+        clusterDirectory: (String) -> String = { _ in "clusters" }, agentSettings: ClusterAgent.Settings = HubFixture.agentSettings
     ) async throws -> (servers: [String: HubServer], tokens: [String: String]) {
         var logger = Logger(label: "ha-test")
         logger.logLevel = logLevel
@@ -28,7 +28,7 @@ struct LeaderElectionHubTests {
                 """)
             let server = try await HubRuntime.start(
                 configuration: try ConfigLoader.load(path: path, environment: [:]), clock: fixture.clock, handleSignals: false, logger: logger,
-                agentSettings: HubFixture.agentSettings
+                agentSettings: agentSettings
             )
             servers[replica] = server
             tokens[replica] = try await APITokens.create(name: "admin", role: .admin, teams: [], clusters: [], in: server.hub.store, now: Date()).secret
@@ -128,15 +128,19 @@ struct LeaderElectionHubTests {
 
     /// Replicas sharing one PostgreSQL store: either answers every request. A token made on one
     /// works on the other, a sleep asked of the replica that does not own the cluster is run by
-    /// the one that does, and both show the same operation and overrides.
+    /// the one that does, told at once (NOTIFY: its own look at the store is an hour away here),
+    /// and both show the same operation and overrides.
     @Test func replicasSharingAPostgresStoreEachAnswerEveryRequest() async throws {
         let postgres = try await PostgresServer.shared()
         let url = postgres.url(database: try await postgres.createDatabase())
         let fixture = try await HubFixture.make(clusters: ["staging": ("staging", HubEndToEndTests.officeHours)], start: HubEndToEndTests.monday)
         defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 2))
+        var settings = HubFixture.agentSettings
+        settings.sharedStorePollInterval = .seconds(3600)
         let (servers, tokens) = try await Self.startReplicas(
-            fixture, logLevel: .warning, timings: "leaseDuration: 30s, renewDeadline: 20s, retryPeriod: 200ms", database: { _ in url }
+            fixture, logLevel: .warning, timings: "leaseDuration: 30s, renewDeadline: 20s, retryPeriod: 200ms", database: { _ in url },
+            agentSettings: settings
         )
         defer { afterTest { [servers] in for server in servers.values { await server.stop() } } }
         func api(_ replica: String, _ method: String, _ path: String, body: String? = nil, token: String) async throws -> (status: Int, body: JSONValue) {
@@ -154,7 +158,7 @@ struct LeaderElectionHubTests {
         }
         #expect(accepted.status == 202, "\(accepted.body)")
         let id = try #require(accepted.body[path: ["operation", "id"]]?.string)
-        #expect(await eventually(timeout: .seconds(15)) { await fixture.isAsleep("staging", "shop") })
+        #expect(await eventually(timeout: .seconds(10)) { await fixture.isAsleep("staging", "shop") })
         for replica in ["hub-a", "hub-b"] {
             let operation = try await api(replica, "GET", "/api/v1/operations/\(id)", token: tokens["hub-b"]!)
             #expect(await eventually { (try? await api(replica, "GET", "/api/v1/operations/\(id)", token: tokens["hub-b"]!))?.body[path: ["operation", "state"]] == "succeeded" }, "\(operation.body)")

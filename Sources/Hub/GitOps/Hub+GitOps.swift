@@ -76,6 +76,7 @@ extension Hub {
             await audit(principal, source: source, action: old.action, cluster: cluster.name, namespaces: old.namespaces, result: "superseded", detail: "operation \(old.id) replaced by \(operation.id) before its merge request was merged")
         }
         gitops.nudge()
+        await store.announceWork(cluster: cluster.name)
         return (operation, changes)
     }
 

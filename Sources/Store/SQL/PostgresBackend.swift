@@ -22,6 +22,9 @@ final class PostgresBackend: StoreBackend {
     var resetsGeneratedIDs: Bool { true }
     private let pool: PostgresConnectionPool
     private let threads: NIOThreadPool
+    /// How to open a connection of its own (the listener of work announcements).
+    let connectionConfiguration: PostgresConnection.Configuration
+    let logger: Logger
 
     init(location: PostgresLocation, logger: Logger) async throws(StoreError) {
         self.location = location
@@ -31,6 +34,8 @@ final class PostgresBackend: StoreBackend {
         } catch {
             throw StoreError(location: location, reason: .cannotOpen, detail: "cannot set up TLS: \(error)")
         }
+        connectionConfiguration = configuration
+        self.logger = logger
         threads = NIOThreadPool(numberOfThreads: location.poolSize)
         threads.start()
         pool = PostgresConnectionPool(configuration: configuration, size: location.poolSize, logger: logger)
