@@ -49,21 +49,7 @@ struct CrashRecoveryTests {
 
         static func start(namespaces: [String] = ["shop"]) async throws -> ServedHub {
             let directory = try TemporaryDirectory("crash")
-            var simConfiguration = KubeSim.Configuration()
-            simConfiguration.bookmarkInterval = .milliseconds(500)
-            let sim = try await KubeSim.start(simConfiguration)
-            try await sim.load(manifests: HubFixture.crd)
-            for namespace in namespaces { try await sim.load(manifests: HubFixture.shop(namespace, deployments: 12)) }
-            try directory.write("kube/staging.yaml", sim.kubeconfig(user: "sandman", contextName: "staging"))
-            // A schedule whose transitions are far away: only the requested sleep acts.
-            try directory.write("clusters/staging.yaml", """
-                tier: staging
-                kubeconfig: ../kube/staging.yaml
-                context: staging
-                schedules:
-                  - {name: rare, namespaces: [\(namespaces.joined(separator: ", "))], weekdays: "0", sleepAt: "03:00", wakeUpAt: "03:01"}
-                client: {qps: 500, burst: 500, concurrency: 1}
-                """)
+            let sim = try await cluster(in: directory, namespaces: namespaces, deployments: 12)
             // Port 0: each start binds a free port and logs it (a port chosen beforehand may be
             // taken by another test meanwhile).
             let config = try directory.write("sandman.yaml", "listen: 127.0.0.1:0\ndatabase: hub.sqlite\n")
@@ -77,6 +63,27 @@ struct CrashRecoveryTests {
             #expect(await eventually(timeout: .seconds(30)) { await hub.ready() }, "hub did not start: \(hub.logText)")
             #expect(await eventually(timeout: .seconds(30)) { (try? await hub.api("GET", "/api/v1/clusters/staging/namespaces"))?["namespaces"]?.array?.count == namespaces.count })
             return hub
+        }
+
+        /// A KubeSim with `deployments` Deployments in each of `namespaces`, and the files of the
+        /// cluster `staging` over it in `directory` (`clusters/staging.yaml`, `kube/staging.yaml`).
+        static func cluster(in directory: TemporaryDirectory, namespaces: [String], deployments: Int) async throws -> KubeSim {
+            var simConfiguration = KubeSim.Configuration()
+            simConfiguration.bookmarkInterval = .milliseconds(500)
+            let sim = try await KubeSim.start(simConfiguration)
+            try await sim.load(manifests: HubFixture.crd)
+            for namespace in namespaces { try await sim.load(manifests: HubFixture.shop(namespace, deployments: deployments)) }
+            try directory.write("kube/staging.yaml", sim.kubeconfig(user: "sandman", contextName: "staging"))
+            // A schedule whose transitions are far away: only the requested sleep acts.
+            try directory.write("clusters/staging.yaml", """
+                tier: staging
+                kubeconfig: ../kube/staging.yaml
+                context: staging
+                schedules:
+                  - {name: rare, namespaces: [\(namespaces.joined(separator: ", "))], weekdays: "0", sleepAt: "03:00", wakeUpAt: "03:01"}
+                client: {qps: 500, burst: 500, concurrency: 1}
+                """)
+            return sim
         }
 
         /// Starts `sandman serve` again on the same files, after a kill.

@@ -15,9 +15,7 @@ struct FailoverTests {
 
     @Test func theReplicaRunningASleepIsKilledAndTheOtherFinishesIt() async throws {
         let directory = try TemporaryDirectory("failover")
-        var simConfiguration = KubeSim.Configuration()
-        simConfiguration.bookmarkInterval = .milliseconds(500)
-        let sim = try await KubeSim.start(simConfiguration)
+        let sim = try await CrashRecoveryTests.ServedHub.cluster(in: directory, namespaces: Self.namespaces, deployments: Self.deployments)
         let slack = Recorder<String>()
         let webhook = try await TestHTTPServer.start { request in
             slack.append(String(decoding: request.body, as: UTF8.self))
@@ -32,19 +30,8 @@ struct FailoverTests {
                 directory.remove()
             }
         }
-        try await sim.load(manifests: HubFixture.crd)
-        for namespace in Self.namespaces { try await sim.load(manifests: HubFixture.shop(namespace, deployments: Self.deployments)) }
         let postgres = try await PostgresServer.shared()
         let database = postgres.url(database: try await postgres.createDatabase())
-        try directory.write("kube/staging.yaml", sim.kubeconfig(user: "sandman", contextName: "staging"))
-        try directory.write("clusters/staging.yaml", """
-            tier: staging
-            kubeconfig: ../kube/staging.yaml
-            context: staging
-            schedules:
-              - {name: rare, namespaces: [\(Self.namespaces.joined(separator: ", "))], weekdays: "0", sleepAt: "03:00", wakeUpAt: "03:01"}
-            client: {qps: 500, burst: 500, concurrency: 1}
-            """)
         var hubs: [String: ServedHubAPI] = [:]
         var configs: [String: String] = [:]
         for replica in ["hub-a", "hub-b"] {
