@@ -130,6 +130,9 @@ struct DeployManifestTests {
                 #expect((workload[path: ["spec", "replicas"]]?.int ?? 0) >= 2)
                 let election = try JSONValue(yaml: config)["leaderElection"]
                 #expect(election?["enabled"] == true, "\(config)")
+                // One store for every replica, its password from SANDMAN_DATABASE_URL, never in the ConfigMap.
+                let database = try JSONValue(yaml: config)["database"]?.string ?? ""
+                #expect(database.hasPrefix("postgres://sandman@"), "\(config)")
             }
         }
 
