@@ -204,18 +204,21 @@ let package = Package(
         .executableTarget(
             name: "Benchmarks",
             dependencies: [
-                "Hub", "Config", "Demo", "GitOps", "GitLabSim", "ArgoSim", "Kube", "KubeSim", "Scheduling", "Scripting", "Sleep", "Store", "Transport", "JSON",
+                "Hub", "Config", "Demo", "GitOps", "GitLabSim", "ArgoSim", "Kube", "KubeSim", "LocalPostgres", "Scheduling", "Scripting", "Sleep", "Store",
+                "Transport", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
 
+        // A throwaway PostgreSQL server (initdb on a free loopback port), for tests and benchmarks.
+        .target(name: "LocalPostgres", dependencies: ["Kube"], swiftSettings: swiftSettings),
         // Shared by the test targets: certificates, small real servers, temporary files.
         .target(
             name: "TestSupport",
             dependencies: [
-                "LocalPKI", "Kube", "JSON",
+                "LocalPKI", "Kube", "JSON", "LocalPostgres",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

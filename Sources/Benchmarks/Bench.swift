@@ -7,7 +7,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandman-bench",
         abstract: "Sandman's benchmarks; run them from a release build.",
-        subcommands: [All.self, TransportBench.self, ScheduleBench.self, SleepBench.self, HubBench.self, ScaleBench.self, GitOpsBench.self, LuaBench.self, SlackBench.self],
+        subcommands: [All.self, TransportBench.self, ScheduleBench.self, SleepBench.self, HubBench.self, ScaleBench.self, GitOpsBench.self, StoreBench.self, LuaBench.self, SlackBench.self],
         defaultSubcommand: All.self
     )
 
@@ -22,6 +22,7 @@ struct Bench: AsyncParsableCommand {
             try await HubBench.parse([]).run()
             try await ScaleBench.parse([]).run()
             try await GitOpsBench.parse([]).run()
+            try await StoreBench.parse([]).run()
             try await LuaBench.parse([]).run()
             try await SlackBench.parse([]).run()
         }

@@ -1,9 +1,10 @@
 import Foundation
 import Kube
 
-/// A throwaway PostgreSQL server for the tests of one process: `initdb` in a temporary directory,
-/// listening on loopback on a free port, with its socket in that directory; stopped and removed
-/// when the process exits. Tests ask for a fresh database each (`createDatabase()`).
+/// A throwaway PostgreSQL server for the tests or benchmarks of one process: `initdb` in a
+/// temporary directory, listening on loopback on a free port, with its socket in that directory;
+/// stopped and removed when the process exits. Each user asks for a fresh database
+/// (`createDatabase()`).
 ///
 /// PostgreSQL refuses to run as root (as CI does), so the server then runs as `nobody`. Missing
 /// binaries are an error, not a skip: `make deps` installs them.
@@ -60,7 +61,7 @@ public final class PostgresServer: Sendable {
 
     private static func start() async throws -> PostgresServer {
         guard let binaries = findBinaries() else {
-            throw Unavailable(description: "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: the Store tests need them (run `make deps`)")
+            throw Unavailable(description: "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: the PostgreSQL tests and benchmarks need them (run `make deps`)")
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sandman-pg-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
