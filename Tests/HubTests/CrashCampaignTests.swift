@@ -55,8 +55,9 @@ struct Campaign {
         let kubeconfig = directory.path + "/kube.yaml"
         let sim = Process()
         sim.executableURL = URL(fileURLWithPath: HubFixture.binary)
-        // Every API call takes 15 ms: sleeps and wakes last long enough to be killed in the middle.
-        sim.arguments = ["sim", "--fixtures", directory.path + "/fixtures", "--kubeconfig", kubeconfig, "--latency", "15ms"]
+        // Every API call takes 30 ms: sleeps and wakes last long enough to be killed in the middle
+        // (a whole-cluster one about a second, as long as the longest wait before a kill).
+        sim.arguments = ["sim", "--fixtures", directory.path + "/fixtures", "--kubeconfig", kubeconfig, "--latency", "30ms"]
         sim.standardOutput = FileHandle.nullDevice
         sim.standardError = FileHandle.nullDevice
         try sim.run()
