@@ -105,7 +105,9 @@ public final class SlackDelivery: Sendable {
                 for unsent in due[index...] { try? await store.update(unsent) }
                 return
             }
-            await deliver(message)
+            // Seen through even when stopping: a send cut off after Slack took it would be
+            // recorded as failed, and sent again by the next start.
+            await Task { await self.deliver(message) }.value
         }
     }
 
