@@ -62,6 +62,34 @@ enum BenchProcess {
         try await waitForLine(in: log, containing: prefix, after: prefix, timeout: timeout)
     }
 
+    /// A `sandman sim` of `namespaces` namespaces `team-*` with `perNamespace` Deployments each
+    /// (`flags`: its faults), and the hub's file for it as the cluster `staging`
+    /// (`directory/clusters/staging.yaml`, with a schedule that never acts while measured);
+    /// returns the running simulator and its URL. The caller terminates it.
+    static func stagingCluster(
+        _ binary: String, directory: String, namespaces: Int, perNamespace: Int, flags: [String] = []
+    ) async throws -> (process: Process, url: String) {
+        for folder in ["fixtures", "clusters"] {
+            try FileManager.default.createDirectory(atPath: directory + "/" + folder, withIntermediateDirectories: true)
+        }
+        try deploymentFixtures(namespaces: namespaces, perNamespace: perNamespace)
+            .write(toFile: directory + "/fixtures/apps.yaml", atomically: true, encoding: .utf8)
+        let sim = try launch(binary, ["sim", "--fixtures", directory + "/fixtures", "--kubeconfig", directory + "/kube.yaml"] + flags, log: directory + "/sim.log")
+        do {
+            let url = try await waitForLine(in: directory + "/sim.log", prefix: "KubeSim serving ")
+            try """
+                tier: staging
+                kubeconfig: ../kube.yaml
+                schedules:
+                  - {name: rare, namespaces: ["team-*"], weekdays: "0", sleepAt: "03:00", wakeUpAt: "03:01"}
+                """.write(toFile: directory + "/clusters/staging.yaml", atomically: true, encoding: .utf8)
+            return (sim, url)
+        } catch {
+            sim.terminate()
+            throw error
+        }
+    }
+
     /// A `sandman serve` of `directory/sandman.yaml`, logging to `directory/serve.log`, with an admin
     /// token made beforehand; returns once it listens, with the moment it was launched. The caller
     /// terminates it.

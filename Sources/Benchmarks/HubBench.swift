@@ -38,21 +38,12 @@ struct HubBench: AsyncParsableCommand {
     private func measure(_ setting: Setting) async throws {
         let binary = try BenchProcess.sandmanBinary()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sandman-hub-bench-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory + "/fixtures", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: directory + "/clusters", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try BenchProcess.deploymentFixtures(namespaces: namespaces, perNamespace: max(1, objects / namespaces))
-            .write(toFile: directory + "/fixtures/apps.yaml", atomically: true, encoding: .utf8)
-
-        let sim = try BenchProcess.launch(binary, ["sim", "--fixtures", directory + "/fixtures", "--kubeconfig", directory + "/kube.yaml"] + setting.flags, log: directory + "/sim.log")
+        let (sim, simURL) = try await BenchProcess.stagingCluster(
+            binary, directory: directory, namespaces: namespaces, perNamespace: max(1, objects / namespaces), flags: setting.flags
+        )
         defer { sim.terminate() }
-        let simURL = try await BenchProcess.waitForLine(in: directory + "/sim.log", prefix: "KubeSim serving ")
-        try """
-            tier: staging
-            kubeconfig: ../kube.yaml
-            schedules:
-              - {name: rare, namespaces: ["team-*"], weekdays: "0", sleepAt: "03:00", wakeUpAt: "03:01"}
-            """.write(toFile: directory + "/clusters/staging.yaml", atomically: true, encoding: .utf8)
         try "listen: 127.0.0.1:0\ndatabase: hub.sqlite\n".write(toFile: directory + "/sandman.yaml", atomically: true, encoding: .utf8)
         let (serve, hubURL, token, _) = try await BenchProcess.serve(binary, directory: directory)
         defer { serve.terminate() }

@@ -27,20 +27,10 @@ struct StoreBench: AsyncParsableCommand {
     private func measure(_ name: String, database: String) async throws {
         let binary = try BenchProcess.sandmanBinary()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sandman-store-bench-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory + "/fixtures", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: directory + "/clusters", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try BenchProcess.deploymentFixtures(namespaces: Self.namespaces, perNamespace: 1)
-            .write(toFile: directory + "/fixtures/apps.yaml", atomically: true, encoding: .utf8)
-        let sim = try BenchProcess.launch(binary, ["sim", "--fixtures", directory + "/fixtures", "--kubeconfig", directory + "/kube.yaml"], log: directory + "/sim.log")
+        let (sim, _) = try await BenchProcess.stagingCluster(binary, directory: directory, namespaces: Self.namespaces, perNamespace: 1)
         defer { sim.terminate() }
-        _ = try await BenchProcess.waitForLine(in: directory + "/sim.log", prefix: "KubeSim serving ")
-        try """
-            tier: staging
-            kubeconfig: ../kube.yaml
-            schedules:
-              - {name: rare, namespaces: ["team-*"], weekdays: "0", sleepAt: "03:00", wakeUpAt: "03:01"}
-            """.write(toFile: directory + "/clusters/staging.yaml", atomically: true, encoding: .utf8)
         try "listen: 127.0.0.1:0\ndatabase: \(database)\n".write(toFile: directory + "/sandman.yaml", atomically: true, encoding: .utf8)
         let (serve, url, token, _) = try await BenchProcess.serve(binary, directory: directory)
         defer { serve.terminate() }
