@@ -31,7 +31,8 @@ struct StoreBench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let (sim, _) = try await BenchProcess.stagingCluster(binary, directory: directory, namespaces: Self.namespaces, perNamespace: 1)
         defer { sim.terminate() }
-        try "listen: 127.0.0.1:0\ndatabase: \(database)\n".write(toFile: directory + "/sandman.yaml", atomically: true, encoding: .utf8)
+        let hub = "listen: 127.0.0.1:0\ndatabase: \(database)\nleaderElection: {enabled: false}\n"  // one replica
+        try hub.write(toFile: directory + "/sandman.yaml", atomically: true, encoding: .utf8)
         let (serve, url, token, _) = try await BenchProcess.serve(binary, directory: directory)
         defer { serve.terminate() }
         let api = BenchAPI(url: url, token: token)

@@ -103,7 +103,7 @@ public enum ConfigLoader {
         configuration.gitops = readGitOps(root["gitops"], environment: environment)
         configuration.limits = readLimits(root["limits"])
         configuration.prices = readPrices(root["prices"])
-        configuration.leaderElection = readLeaderElection(root["leaderElection"])
+        configuration.leaderElection = readLeaderElection(root["leaderElection"], sharedStore: configuration.database.isShared)
         if let token = environment[Environment.bootstrapToken]?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty {
             if token.count < 32 {
                 root.report("\(Environment.bootstrapToken) must be at least 32 characters (it is an admin token), got \(token.count)")
@@ -257,10 +257,12 @@ public enum ConfigLoader {
         return prices
     }
 
-    private static func readLeaderElection(_ node: ConfigNode) -> HubConfiguration.LeaderElection {
+    /// On by default with a shared (PostgreSQL) store: its replicas must split the clusters.
+    private static func readLeaderElection(_ node: ConfigNode, sharedStore: Bool) -> HubConfiguration.LeaderElection {
         var election = HubConfiguration.LeaderElection()
+        election.enabled = sharedStore
         guard node.expectMapping() else { return election }
-        election.enabled = node["enabled"].bool(default: false)
+        election.enabled = node["enabled"].bool(default: sharedStore)
         election.homeCluster = node["homeCluster"].nonEmptyString()
         election.namespace = node["namespace"].string(default: election.namespace)
         election.identity = node["identity"].string(default: election.identity)
@@ -477,18 +479,22 @@ public enum ConfigLoader {
             root["slack"].warn("no defaultChannel: notifications about plugins\(what) are not sent (chat.postMessage needs a channel)")
         }
         let election = configuration.leaderElection
-        if case .postgres = configuration.database, !election.enabled {
-            root["database"].warn(
-                "a PostgreSQL store is for several replicas, and they need leaderElection.enabled: without it each replica acts on "
-                    + "every cluster; with one replica, ignore this"
+        if configuration.database.isShared, !election.enabled {
+            root["leaderElection"]["enabled"].warn(
+                "false with a PostgreSQL store: each replica acts on every cluster; run one replica only"
             )
         }
         if election.enabled {
             let node = root["leaderElection"]["homeCluster"]
             if let home = election.homeCluster {
                 if !clusterNames.contains(home) { node.report("unknown cluster \"\(home)\"; clusters: \(clusterNames.sorted().joined(separator: ", "))") }
-            } else {
+            } else if root["leaderElection"]["enabled"].bool() == true {
                 node.report("required when leaderElection.enabled is true: the cluster holding the Leases")
+            } else {
+                node.report(
+                    "required with a PostgreSQL store, where leader election is on by default so that replicas split the clusters: "
+                        + "name the cluster holding the Leases, or set leaderElection.enabled: false to run one replica"
+                )
             }
         }
     }

@@ -33,9 +33,7 @@ public final class Store: Sendable {
 
     /// Whether other hub replicas may share this store: a PostgreSQL database. A SQLite file is
     /// one replica's own.
-    public var isShared: Bool {
-        if case .postgres = location { true } else { false }
-    }
+    public var isShared: Bool { location.isShared }
 
     /// The migrations applied to this database, oldest first.
     public func appliedMigrations() async throws -> [String] {
@@ -66,6 +64,11 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
     case sqlite(path: String)
     /// A PostgreSQL database, shared by every replica.
     case postgres(PostgresLocation)
+
+    /// Whether several hub replicas may use this store at once.
+    public var isShared: Bool {
+        if case .postgres = self { true } else { false }
+    }
 
     /// The path, or the PostgreSQL URL without its password.
     public var description: String {

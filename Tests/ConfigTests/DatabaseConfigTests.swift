@@ -7,28 +7,53 @@ import Testing
 /// `database:` as a SQLite path or a PostgreSQL URL, with the password from the environment or a file.
 @Suite("Database configuration")
 struct DatabaseConfigTests {
-    private func load(_ database: String, environment: [String: String] = [:], files: [String: String] = [:]) throws -> HubConfiguration {
+    /// Loads a hub file with this `database:` and, unless `election` is nil, `leaderElection:`.
+    private func load(
+        _ database: String, election: String? = "{homeCluster: staging}", environment: [String: String] = [:],
+        files: [String: String] = [:]
+    ) throws -> HubConfiguration {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         for (name, text) in files { try directory.write(name, text) }
-        let hub = "database: \(database.replacingOccurrences(of: "DIR", with: directory.path))\n"
+        var hub = "database: \(database.replacingOccurrences(of: "DIR", with: directory.path))\n"
+        if let election { hub += "leaderElection: \(election)\n" }
         let path = try directory.write("sandman.yaml", hub)
         try directory.write("clusters/staging.yaml", "tier: staging\n")
         return try ConfigLoader.load(path: path, environment: environment)
     }
 
-    private func issues(_ database: String, environment: [String: String] = [:]) -> [ConfigIssue] {
-        let error = #expect(throws: ConfigError.self) { try load(database, environment: environment) }
+    private func issues(_ database: String, election: String? = nil, environment: [String: String] = [:]) -> [ConfigIssue] {
+        let error = #expect(throws: ConfigError.self) { try load(database, election: election, environment: environment) }
         return error?.issues ?? []
     }
 
-    @Test func aPostgresStoreWithoutLeaderElectionIsWarnedAbout() throws {
-        let warnings = try load("postgres://sandman@db/hub").warnings
-        #expect(warnings.map(\.field) == ["database"])
-        #expect(warnings.first?.message.contains("they need leaderElection.enabled") == true)
-        let elected = "postgres://sandman@db/hub\nleaderElection: {enabled: true, homeCluster: staging}"
-        #expect(try load(elected).warnings.isEmpty)
-        #expect(try load("state/hub.sqlite").warnings.isEmpty)
+    /// Replicas sharing a PostgreSQL store must split the clusters, so leader election is on by
+    /// default there and needs its home cluster; turning it off is allowed for one replica, with a warning.
+    @Test func aPostgresStoreTurnsLeaderElectionOn() throws {
+        let missingHome = issues("postgres://sandman@db/hub")
+        #expect(missingHome.map(\.field) == ["leaderElection.homeCluster"])
+        #expect(missingHome.first?.message.contains("on by default") == true)
+        #expect(missingHome.first?.message.contains("leaderElection.enabled: false") == true)
+
+        let homed = try load("postgres://sandman@db/hub")
+        #expect(homed.leaderElection.enabled && homed.leaderElection.homeCluster == "staging")
+        #expect(homed.warnings.isEmpty)
+
+        let single = try load("postgres://sandman@db/hub", election: "{enabled: false}")
+        #expect(!single.leaderElection.enabled)
+        #expect(single.warnings.map(\.field) == ["leaderElection.enabled"])
+        #expect(single.warnings.first?.message.contains("run one replica only") == true)
+
+        let sqlite = try load("state/hub.sqlite", election: nil)
+        #expect(!sqlite.leaderElection.enabled && sqlite.warnings.isEmpty)
+        let explicit = issues("state/hub.sqlite", election: "{enabled: true}")
+        #expect(explicit.map(\.message) == ["required when leaderElection.enabled is true: the cluster holding the Leases"])
+    }
+
+    /// `SANDMAN_DATABASE_URL` decides the store, so it decides the default too.
+    @Test func theEnvironmentURLTurnsLeaderElectionOn() {
+        let found = issues("data/hub.sqlite", environment: ["SANDMAN_DATABASE_URL": "postgres://sandman:pw@db/hub"])
+        #expect(found.map(\.field) == ["leaderElection.homeCluster"])
     }
 
     @Test func aPathIsSQLite() throws {

@@ -11,7 +11,11 @@ struct ConfigurationSummaryTests {
     @Test func theDatabasePasswordIsNeverPrinted() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let path = try directory.write("sandman.yaml", "database: postgres://sandman:hunter2-secret@db.internal/hub?sslmode=require\n")
+        let path = try directory.write("sandman.yaml", """
+            database: postgres://sandman:hunter2-secret@db.internal/hub?sslmode=require
+            leaderElection: {homeCluster: staging}
+
+            """)
         try directory.write("clusters/staging.yaml", "tier: staging\n")
         let configuration = try ConfigLoader.load(path: path, environment: [:])
         let text = ConfigurationSummary(configuration).lines.joined(separator: "\n")

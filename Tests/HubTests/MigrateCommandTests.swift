@@ -30,7 +30,7 @@ struct MigrateCommandTests {
         #expect(again.status == 1)
         #expect(again.stderr.contains("already holds rows"), "\(again.stderr)")
 
-        let config = try directory.write("sandman.yaml", "database: \(url)\n")
+        let config = try directory.write("sandman.yaml", "database: \(url)\nleaderElection: {homeCluster: a}\n")
         try directory.write("clusters/a.yaml", "tier: staging\n")
         let tokens = try await sandman(["token", "list", "--config", config])
         #expect(tokens.status == 0, "\(tokens.stderr)")
