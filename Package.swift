@@ -142,6 +142,7 @@ let package = Package(
             dependencies: [
                 "JSON",
                 "Scheduling",
+                "Sleep",
                 "Store",
                 .product(name: "Yams", package: "Yams"),
             ],

@@ -1,4 +1,6 @@
 import Foundation
+import Scheduling
+import Sleep
 
 /// One cluster the hub manages, from `clusters/<name>.yaml`.
 public struct ClusterConfiguration: Sendable {
@@ -35,6 +37,23 @@ public struct ClusterConfiguration: Sendable {
         public var suspendCronJobs: Bool
         public var suspendDeployments: Bool
         public var suspendStatefulSets: Bool
+        /// Kinds slept beyond kube-green's: Argo Rollouts and KEDA ScaledObjects unless turned
+        /// off, Jobs and DaemonSets when asked.
+        public var native: [SleepSpec.NativeKind]
+        /// Replicas left running by a partial sleep; nil: a full sleep.
+        public var downtimeReplicas: DowntimeReplicas?
+        /// How long a workload created or changed recently is left running by a scheduled sleep.
+        public var gracePeriod: Duration
+
+        /// What sleeping a namespace under this schedule does.
+        public var spec: SleepSpec {
+            var spec = SleepSpec(
+                suspendDeployments: suspendDeployments, suspendStatefulSets: suspendStatefulSets, suspendCronJobs: suspendCronJobs, native: native
+            )
+            spec.downtimeReplicas = downtimeReplicas
+            spec.gracePeriod = gracePeriod.inSeconds
+            return spec
+        }
     }
 
     /// A team: who owns which namespaces, and where to tell them.

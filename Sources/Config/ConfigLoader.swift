@@ -1,6 +1,7 @@
 import Foundation
 import JSON
 import Scheduling
+import Sleep
 import Yams
 
 /// Reads `sandman.yaml` and the cluster files it points at into a checked `HubConfiguration`,
@@ -276,6 +277,15 @@ public enum ConfigLoader {
         return election
     }
 
+    private static func readDowntimeReplicas(_ node: ConfigNode) -> DowntimeReplicas? {
+        guard let text = node.string() else { return nil }
+        guard let replicas = DowntimeReplicas(text) else {
+            node.report("expected \(DowntimeReplicas.expected), got \"\(text)\"")
+            return nil
+        }
+        return replicas
+    }
+
     // MARK: clusters/<name>.yaml
 
     private static func readClusters(in directory: String, diagnostics: ConfigDiagnostics) -> [ClusterConfiguration] {
@@ -416,7 +426,15 @@ public enum ConfigLoader {
             exceptions: node["exceptions"].stringList(),
             suspendCronJobs: node["suspendCronJobs"].bool(default: false),
             suspendDeployments: node["suspendDeployments"].bool(default: true),
-            suspendStatefulSets: node["suspendStatefulSets"].bool(default: true)
+            suspendStatefulSets: node["suspendStatefulSets"].bool(default: true),
+            native: [
+                (SleepSpec.NativeKind.rollouts, node["suspendRollouts"].bool(default: true)),
+                (.scaledObjects, node["pauseScaledObjects"].bool(default: true)),
+                (.daemonSets, node["suspendDaemonSets"].bool(default: false)),
+                (.jobs, node["suspendJobs"].bool(default: false)),
+            ].filter(\.1).map(\.0),
+            downtimeReplicas: readDowntimeReplicas(node["downtimeReplicas"]),
+            gracePeriod: node["gracePeriod"].duration(default: .zero)
         )
         // Every field is checked on its own: one bad field hides none of the others.
         let problems = SleepSchedule.problems(

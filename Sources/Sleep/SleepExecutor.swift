@@ -37,6 +37,8 @@ public final class SleepExecutor: Sendable {
         public var releasedMemory: Double = 0
         public var skipped: [(ref: ObjectRef, reason: SkipReason)] = []
         public var failed: [(ref: ObjectRef, error: String)] = []
+        /// Objects put to sleep otherwise than asked, and why (a disruption budget's floor).
+        public var notes: [(ref: ObjectRef, note: String)] = []
         /// The state Secret as the operation left it, for a next operation not to read it again.
         public var stateSecret: StateSecret?
 
@@ -51,9 +53,15 @@ public final class SleepExecutor: Sendable {
                 "done": .array(done.map { .string($0.description) }),
                 "skipped": .array(skipped.map { ["object": .string($0.ref.description), "reason": .string($0.reason.description)] }),
                 "failed": .array(failed.map { ["object": .string($0.ref.description), "error": .string($0.error)] }),
+                "notes": .array(notes.map { ["object": .string($0.ref.description), "note": .string($0.note)] }),
                 "releasedCPU": .double(releasedCPU),
                 "releasedMemoryBytes": .double(releasedMemory),
             ]
+        }
+
+        /// When the objects held back by their grace period are due to sleep; nil: none are.
+        public var graceEnds: Date? {
+            skipped.compactMap { if case .inGrace(let until) = $0.reason { until } else { nil } }.min()
         }
     }
 
@@ -127,17 +135,20 @@ public final class SleepExecutor: Sendable {
 
     /// Puts the target's objects to sleep. `operation` must be saved already (the journal refers to it).
     /// `state` is the target's state Secret when the caller has just read it; `clusterObjects`
-    /// the objects read for several namespaces at once.
+    /// the objects read for several namespaces at once. `graceFrom`: the time of a scheduled
+    /// sleep, from which the spec's grace period is counted (nil: a person asked, no grace).
     public func sleep(
-        _ target: Target, operation: OperationRecord, scheduledAt: Date, state: StateSecret? = nil, clusterObjects: ClusterObjects? = nil
+        _ target: Target, operation: OperationRecord, scheduledAt: Date, state: StateSecret? = nil, clusterObjects: ClusterObjects? = nil,
+        graceFrom: Date? = nil
     ) async throws -> Outcome {
         try await startingOverOnChange(state) { state in
-            try await sleepPass(target, operation: operation, scheduledAt: scheduledAt, state: state, clusterObjects)
+            try await sleepPass(target, operation: operation, scheduledAt: scheduledAt, state: state, clusterObjects, graceFrom: graceFrom)
         }
     }
 
     private func sleepPass(
-        _ target: Target, operation: OperationRecord, scheduledAt: Date, state: StateSecret?, _ clusterObjects: ClusterObjects?
+        _ target: Target, operation: OperationRecord, scheduledAt: Date, state: StateSecret?, _ clusterObjects: ClusterObjects?,
+        graceFrom: Date?
     ) async throws -> Outcome {
         let known = if let state { state } else { try await stateSecret(of: target) }
         let existing = known.contents
@@ -153,10 +164,12 @@ public final class SleepExecutor: Sendable {
                 logger.debug("kind not served", metadata: ["cluster": "\(cluster)", "kind": "\(spec.groupKind)"])
             }
         }
-        let plan = SleepPlanner.plan(spec: target.spec, objects: objects, existing: previous)
+        let context = PlanContext(budgets: try await budgets(for: target), graceFrom: graceFrom)
+        let plan = SleepPlanner.plan(spec: target.spec, objects: objects, existing: previous, context: context)
         logger.debug("sleep planned", metadata: ["cluster": "\(cluster)", "namespace": "\(target.namespace)", "changes": "\(plan.changes.count)", "skipped": "\(plan.skipped.count)"])
         outcome.skipped = plan.skipped
         outcome.planned = plan.changes.map(\.ref)
+        outcome.notes = plan.changes.compactMap { change in change.note.map { (change.ref, $0) } }
 
         // Journal and Secret first: from here on, a crash loses nothing.
         let time = now()
@@ -237,6 +250,15 @@ public final class SleepExecutor: Sendable {
         let (targeted, ignored) = restore.partitioned { target.spec.target(forGroupKind: $0) != nil }
         restore = targeted
         outcome.skipped = ignored.refs.map { ($0, .notTargeted) }
+        let current = try await objects(of: Set(restore.refs.map(\.groupKind)), in: target.namespace, clusterObjects)
+        let listed = current.mapValues(\.object)
+        if !AutoscalerCheck.zeroRestores(restore, objects: listed).isEmpty {
+            let autoscalers = try await list(kind(group: "autoscaling", kind: "HorizontalPodAutoscaler"), in: target.namespace, nil)
+            for (ref, floor) in AutoscalerCheck.floors(restore: restore, objects: listed, autoscalers: autoscalers) {
+                restore.set(floor.patch, groupKind: ref.groupKind, name: ref.name)
+                outcome.notes.append((ref, floor.note))
+            }
+        }
         let restoreData = restore
         let refs = restore.refs
         outcome.planned = refs
@@ -244,10 +266,10 @@ public final class SleepExecutor: Sendable {
         let entries = try await store.journal(refs.map { ref in
             JournalEntry(operationId: operation.id, cluster: cluster, namespace: target.namespace, sleepInfo: target.name, groupKind: ref.groupKind, name: ref.name, restorePatch: restore.patch(groupKind: ref.groupKind, name: ref.name) ?? "{}", updatedAt: time)
         })
-        let current = try await objects(of: Set(refs.map(\.groupKind)), in: target.namespace, clusterObjects)
+        let budgets = try await budgets(for: target)
 
         let results: [(ObjectRef, ObjectResult)] = await forEach(Array(zip(refs, entries))) { ref, entry in
-            let result = await self.restore(ref, listed: current[ref], target: target, restore: restoreData)
+            let result = await self.restore(ref, listed: current[ref], target: target, restore: restoreData, budgets: budgets)
             let mark: JournalEntry.State? = switch result {
             case .done: .restored
             case .skipped: .skipped
@@ -302,7 +324,9 @@ public final class SleepExecutor: Sendable {
 
     /// Wakes one object from how it was `listed`: restored when still asleep, left alone when
     /// awake already or changed by someone. A change between the read and the patch is read again.
-    private func restore(_ ref: ObjectRef, listed: (kind: ResourceKind, object: JSONValue)?, target: Target, restore: RestoreData) async -> ObjectResult {
+    private func restore(
+        _ ref: ObjectRef, listed: (kind: ResourceKind, object: JSONValue)?, target: Target, restore: RestoreData, budgets: DisruptionBudgets
+    ) async -> ObjectResult {
         guard let (kind, listedObject) = listed else { return .skipped(.gone) }
         guard let patchText = restore.patch(groupKind: ref.groupKind, name: ref.name), let patch = try? JSONValue(parsing: patchText) else {
             return .failed("restore patch is not JSON")
@@ -310,7 +334,9 @@ public final class SleepExecutor: Sendable {
         var object = listedObject
         for attempt in 1...2 {
             if MergePatch.apply(patch, to: object) == object { return .skipped(.alreadyAwake) }
-            if let sleepTarget = target.spec.target(forGroupKind: ref.groupKind), !SleepPlanner.isAsleep(object, under: sleepTarget) {
+            if let sleepTarget = target.spec.target(forGroupKind: ref.groupKind),
+                !SleepPlanner.isAsleep(object, under: sleepTarget, spec: target.spec, restore: patchText, budgets: budgets)
+            {
                 return .skipped(.modifiedDuringSleep)
             }
             var guarded = patch
@@ -361,6 +387,16 @@ public final class SleepExecutor: Sendable {
             }
             return results.sorted { $0.0 < $1.0 }.map(\.1)
         }
+    }
+
+    /// The namespace's PodDisruptionBudgets when a partial sleep needs them (none otherwise).
+    private func budgets(for target: Target) async throws -> DisruptionBudgets {
+        guard target.spec.downtimeReplicas != nil else { return DisruptionBudgets([]) }
+        return DisruptionBudgets(try await list(kind(group: "policy", kind: "PodDisruptionBudget"), in: target.namespace, nil))
+    }
+
+    private func kind(group: String, kind: String) async throws -> ResourceKind {
+        try await client.resource(group: group, kind: kind).kind
     }
 
     private func list(_ kind: ResourceKind, in namespace: String, _ cluster: ClusterObjects?) async throws -> [JSONValue] {

@@ -1,3 +1,4 @@
+import Foundation
 import JSON
 import Kube
 
@@ -39,6 +40,12 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
     case modifiedDuringSleep
     /// On wake: already as the restore data has it (a wake cut short restored it, or a sleep cut short never reached it).
     case alreadyAwake
+    /// Created or changed by someone less than the grace period ago: left running until then.
+    case inGrace(until: Date)
+    /// A Job that completed or failed: there is nothing left to suspend.
+    case finished
+    /// An autoscaler whose workload stays awake (excluded, held in grace, or of a kind not slept).
+    case workloadAwake(ObjectRef)
 
     public var description: String {
         switch self {
@@ -51,6 +58,9 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
         case .gone: "no longer exists"
         case .modifiedDuringSleep: "changed by someone while asleep: left as it is"
         case .alreadyAwake: "already awake"
+        case .inGrace(let until): "changed less than the grace period ago: left running until \(KubeTime.format(until))"
+        case .finished: "finished: nothing to suspend"
+        case .workloadAwake(let workload): "its workload \(workload) stays awake"
         }
     }
 }
@@ -64,6 +74,22 @@ public struct PlannedChange: Sendable, Equatable {
     public var patch: JSONPatch
     /// RFC 7386 merge patch restoring the object's original values, as text.
     public var restorePatch: String
+    /// Why it sleeps differently from what was asked (a PodDisruptionBudget's floor), for people.
+    public var note: String?
+}
+
+/// What a plan reads besides the objects themselves.
+public struct PlanContext: Sendable {
+    /// The namespace's PodDisruptionBudgets: a partial sleep keeps each workload at their floor.
+    public var budgets: DisruptionBudgets
+    /// The time of a scheduled sleep, from which the grace period is counted; nil: no grace
+    /// (a person asked for the sleep).
+    public var graceFrom: Date?
+
+    public init(budgets: DisruptionBudgets = DisruptionBudgets([]), graceFrom: Date? = nil) {
+        self.budgets = budgets
+        self.graceFrom = graceFrom
+    }
 }
 
 /// What sleeping a namespace will do.
@@ -79,24 +105,31 @@ public enum SleepPlanner {
     /// - Parameters:
     ///   - objects: the objects of each target kind, as listed.
     ///   - existing: restore data saved by an earlier sleep that was not undone; its entries are kept.
-    public static func plan(spec: SleepSpec, objects: [(kind: ResourceKind, items: [JSONValue])], existing: RestoreData) -> SleepPlan {
+    public static func plan(
+        spec: SleepSpec, objects: [(kind: ResourceKind, items: [JSONValue])], existing: RestoreData, context: PlanContext = PlanContext()
+    ) -> SleepPlan {
         var plan = SleepPlan(restore: existing)
-        for (kind, items) in objects {
+        // Objects the plan leaves awake: autoscalers, planned last, leave theirs awake too.
+        var leftAwake: Set<ObjectRef> = []
+        for (kind, items) in objects.sorted(by: { !isAutoscaler($0.kind.groupKind) && isAutoscaler($1.kind.groupKind) }) {
             guard let target = spec.target(forGroupKind: RestoreData.key(group: kind.group, kind: kind.kind)) else { continue }
             for object in items {
                 let name = object[path: ["metadata", "name"]]?.string ?? ""
                 let ref = ObjectRef(groupKind: target.groupKind, name: name)
-                if let reason = skipReason(object, target: target, spec: spec) {
+                if let reason = skipReason(object, target: target, spec: spec) ?? kindSkipReason(object, target: target, leftAwake: leftAwake) {
                     plan.skipped.append((ref, reason))
+                    leftAwake.insert(ref)
                     continue
                 }
+                let sleepPatch = sleepPatch(for: object, under: target, spec: spec, restore: existing.patch(groupKind: ref.groupKind, name: name), budgets: context.budgets)
                 let slept: JSONValue
                 let patch: JSONPatch
                 do {
-                    slept = try target.patch.applied(to: object, options: .kubeGreen)
-                    patch = try target.patch.strict(for: object, options: .kubeGreen)
+                    slept = try sleepPatch.patch.applied(to: object, options: .kubeGreen)
+                    patch = try sleepPatch.patch.strict(for: object, options: .kubeGreen)
                 } catch {
                     plan.skipped.append((ref, .invalidPatch("\(error)")))
+                    leftAwake.insert(ref)
                     continue
                 }
                 if slept == object {
@@ -106,14 +139,77 @@ public enum SleepPlanner {
                     }
                     continue
                 }
+                if let until = graceEnd(of: object, spec: spec, context: context) {
+                    plan.skipped.append((ref, .inGrace(until: until)))
+                    leftAwake.insert(ref)
+                    continue
+                }
                 let restore = MergePatch.diff(from: slept, to: object).serialized()
                 plan.restore.set(restore, groupKind: ref.groupKind, name: name)
-                plan.changes.append(PlannedChange(ref: ref, kind: kind, patch: guarded(patch, on: object), restorePatch: restore))
+                plan.changes.append(PlannedChange(ref: ref, kind: kind, patch: guarded(patch, on: object), restorePatch: restore, note: sleepPatch.note))
             }
         }
         plan.changes.sort { $0.ref < $1.ref }
         plan.skipped.sort { $0.ref < $1.ref }
         return plan
+    }
+
+    /// The patch putting `object` to sleep under `target`: the target's own; for a partial sleep,
+    /// "down to `downtimeReplicas`" of the replicas it had (`restore` undone first, so that a
+    /// workload asleep already counts from what it had), raised to its disruption budgets' floor.
+    public static func sleepPatch(
+        for object: JSONValue, under target: SleepSpec.Target, spec: SleepSpec, restore: String?, budgets: DisruptionBudgets
+    ) -> (patch: JSONPatch, note: String?) {
+        guard target.scalesReplicas, let downtime = spec.downtimeReplicas else { return (target.patch, nil) }
+        let original = restore.flatMap { try? JSONValue(parsing: $0) }.map { MergePatch.apply($0, to: object) } ?? object
+        let had = Int(original[path: ["spec", "replicas"]]?.int ?? 1)
+        var keep = downtime.replicas(of: had)
+        var note: String?
+        if let floor = budgets.floor(for: original, replicas: had), floor.replicas > keep {
+            note = "kept at \(floor.replicas) of \(had) replicas by PodDisruptionBudget \(floor.budget) (asked \(downtime))"
+            keep = floor.replicas
+        }
+        return (JSONPatch([.add(JSONPointer(tokens: ["spec", "replicas"]), .int(Int64(keep)))]), note)
+    }
+
+    /// Autoscalers are planned after the workloads they scale.
+    static func isAutoscaler(_ groupKind: String) -> Bool { groupKind == "ScaledObject.keda.sh" }
+
+    /// Rules of particular kinds: a finished Job is not suspended; a ScaledObject is not paused
+    /// when the plan leaves its workload awake (paused at zero, KEDA would scale it down).
+    static func kindSkipReason(_ object: JSONValue, target: SleepSpec.Target, leftAwake: Set<ObjectRef>) -> SkipReason? {
+        switch target.groupKind {
+        case "Job.batch":
+            let conditions = object[path: ["status", "conditions"]]?.array ?? []
+            let finished = conditions.contains { ["Complete", "Failed"].contains($0["type"]?.string) && $0["status"]?.string == "True" }
+            return finished ? .finished : nil
+        case "ScaledObject.keda.sh":
+            let reference = object[path: ["spec", "scaleTargetRef"]]
+            let apiVersion = reference?["apiVersion"]?.string ?? "apps/v1"
+            let group = apiVersion.contains("/") ? String(apiVersion.prefix { $0 != "/" }) : ""
+            let workload = ObjectRef(
+                groupKind: RestoreData.key(group: group, kind: reference?["kind"]?.string ?? "Deployment"), name: reference?["name"]?.string ?? ""
+            )
+            return leftAwake.contains(workload) ? .workloadAwake(workload) : nil
+        default:
+            return nil
+        }
+    }
+
+    /// When the grace period of an object changed by someone recently ends, if it has not yet at
+    /// the scheduled sleep. Its last change is its creation or the latest write to its spec by
+    /// anyone but Sandman and the controllers writing subresources (the HPA's scale, status).
+    static func graceEnd(of object: JSONValue, spec: SleepSpec, context: PlanContext) -> Date? {
+        guard spec.gracePeriod > 0, let now = context.graceFrom else { return nil }
+        var changed = object[path: ["metadata", "creationTimestamp"]]?.string.flatMap(KubeTime.parse)
+        for entry in object[path: ["metadata", "managedFields"]]?.array ?? [] {
+            guard entry["manager"]?.string != KubeClient.fieldManager, (entry["subresource"]?.string ?? "").isEmpty,
+                entry[path: ["fieldsV1", "f:spec"]] != nil, let time = entry["time"]?.string.flatMap(KubeTime.parse)
+            else { continue }
+            changed = max(changed ?? time, time)
+        }
+        guard let changed, case let until = changed.addingTimeInterval(spec.gracePeriod), until > now else { return nil }
+        return until
     }
 
     static func skipReason(_ object: JSONValue, target: SleepSpec.Target, spec: SleepSpec) -> SkipReason? {
@@ -152,7 +248,13 @@ public enum SleepPlanner {
 
     /// Whether `object` is in the state the sleep patch leaves it in: applying the patch as
     /// kube-green does changes nothing (internal/patcher/patcher.go `IsResourceChanged`).
-    public static func isAsleep(_ object: JSONValue, under target: SleepSpec.Target) -> Bool {
-        (try? target.patch.applied(to: object, options: .kubeGreen)) == object
+    /// A partial sleep's patch depends on the replicas the object had: `restore` tells them
+    /// (`spec` says whether the sleep is partial; the default is a full one).
+    public static func isAsleep(
+        _ object: JSONValue, under target: SleepSpec.Target, spec: SleepSpec = SleepSpec(targets: []), restore: String? = nil,
+        budgets: DisruptionBudgets = DisruptionBudgets([])
+    ) -> Bool {
+        let patch = sleepPatch(for: object, under: target, spec: spec, restore: restore, budgets: budgets).patch
+        return (try? patch.applied(to: object, options: .kubeGreen)) == object
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import JSON
 import Kube
 
@@ -19,6 +20,10 @@ public struct SleepSpec: Sendable, Equatable {
         /// `Deployment.apps`, `ConfigMap.` for the core group: kube-green's `PatchTarget.String()`
         /// (api/v1alpha1/sleepinfo_types.go), the key of its restore data.
         public var groupKind: String { RestoreData.key(group: group, kind: kind) }
+
+        /// Whether it scales replicas to zero, which a partial sleep turns into "down to
+        /// `downtimeReplicas`".
+        public var scalesReplicas: Bool { patch == SleepSpec.scaleToZero }
     }
 
     /// An `excludeRef` or `includeRef` entry: one object by kind and name, or objects by labels
@@ -43,6 +48,11 @@ public struct SleepSpec: Sendable, Equatable {
     public var exclude: [Selector]
     /// Objects to restrict sleeping to (see ``skipReason(for:in:)``).
     public var include: [Selector]
+    /// Replicas left running by targets that scale replicas; nil: none (a full sleep).
+    public var downtimeReplicas: DowntimeReplicas?
+    /// How long a workload created or changed by someone is left running before a scheduled
+    /// sleep takes it; zero: no grace.
+    public var gracePeriod: TimeInterval = 0
 
     public init(targets: [Target], exclude: [Selector] = [], include: [Selector] = []) {
         self.targets = targets
@@ -52,17 +62,49 @@ public struct SleepSpec: Sendable, Equatable {
 
     public static let scaleToZero = try! JSONPatch([["op": "add", "path": "/spec/replicas", "value": 0]])
     public static let suspend = try! JSONPatch([["op": "add", "path": "/spec/suspend", "value": true]])
+    /// KEDA scales the target to zero and stops scaling it (keda.sh docs, "Pausing autoscaling").
+    public static let pauseAutoscaling = try! JSONPatch([
+        ["op": "add", "path": "/metadata/annotations/autoscaling.keda.sh~1paused-replicas", "value": "0"],
+    ])
+    /// A DaemonSet runs no pod once its pods must land on nodes with a label no node has.
+    public static let noNodeLabel = "sandman.dev/asleep"
+    public static let selectNoNode = try! JSONPatch([
+        ["op": "add", "path": "/spec/template/spec/nodeSelector/sandman.dev~1asleep", "value": "true"],
+    ])
+
+    /// The kinds Sandman sleeps beyond kube-green's defaults, each with its patch.
+    public enum NativeKind: String, Sendable, CaseIterable {
+        /// Argo Rollouts, to zero replicas (when the CRD is installed).
+        case rollouts
+        /// KEDA ScaledObjects of sleeping workloads, paused at zero replicas.
+        case scaledObjects
+        /// DaemonSets, through a node selector no node matches.
+        case daemonSets
+        /// Jobs, suspended (finished ones are left alone).
+        case jobs
+
+        public var target: Target {
+            switch self {
+            case .rollouts: Target(group: "argoproj.io", kind: "Rollout", patch: SleepSpec.scaleToZero)
+            case .scaledObjects: Target(group: "keda.sh", kind: "ScaledObject", patch: SleepSpec.pauseAutoscaling)
+            case .daemonSets: Target(group: "apps", kind: "DaemonSet", patch: SleepSpec.selectNoNode)
+            case .jobs: Target(group: "batch", kind: "Job", patch: SleepSpec.suspend)
+            }
+        }
+    }
 
     /// kube-green's defaults: Deployments and StatefulSets to zero unless turned off, CronJobs
     /// suspended when asked; a user patch for the same kind replaces its default.
+    /// `native`: kinds beyond kube-green's, before the patches (which replace them too).
     public init(
         suspendDeployments: Bool = true, suspendStatefulSets: Bool = true, suspendCronJobs: Bool = false,
-        patches: [Target] = [], exclude: [Selector] = [], include: [Selector] = []
+        native: [NativeKind] = [], patches: [Target] = [], exclude: [Selector] = [], include: [Selector] = []
     ) {
         var targets: [Target] = []
         if suspendDeployments { targets.append(Target(group: "apps", kind: "Deployment", patch: Self.scaleToZero)) }
         if suspendStatefulSets { targets.append(Target(group: "apps", kind: "StatefulSet", patch: Self.scaleToZero)) }
         if suspendCronJobs { targets.append(Target(group: "batch", kind: "CronJob", patch: Self.suspend)) }
+        targets += NativeKind.allCases.filter(native.contains).map(\.target)
         for patch in patches {
             targets.removeAll { $0.groupKind == patch.groupKind }
             targets.append(patch)
@@ -161,4 +203,9 @@ public struct SleepSpecError: Error, Sendable, Equatable, CustomStringConvertibl
     public var field: String
     public var reason: String
     public var description: String { "\(field): \(reason)" }
+
+    public init(field: String, reason: String) {
+        self.field = field
+        self.reason = reason
+    }
 }

@@ -47,6 +47,7 @@ enum Representation {
             "override": status.override.map(override) ?? .null,
             "problem": status.problem.map(JSONValue.string) ?? .null,
             "heldBy": status.heldBy.map { ["plugin": .string($0.plugin ?? ""), "reason": $0.reason.map(JSONValue.string) ?? .null] } ?? .null,
+            "graceUntil": time(status.graceUntil),
         ]
     }
 

@@ -185,7 +185,16 @@ extension ClusterAgent {
             } else {
                 failures[unit.key] = nil
                 heldBack[unit.key] = nil
+                if asleep, let end = graceEnds[unit.key] {
+                    if end <= now {
+                        try await sleepAfterGrace(unit, target: target, reads: reads, now: now)
+                        result.acted = true
+                    }
+                    recheck = graceEnds[unit.key]
+                }
             }
+            if !asleep { graceEnds[unit.key] = nil }
+            status.graceUntil = graceEnds[unit.key]
 
             status.asleep = asleep
             status.desired = plan.desired
@@ -266,6 +275,7 @@ extension ClusterAgent {
         }
         heldBack[unit.key] = nil
         let outcome = try? await run(action, unit: unit, target: target, source: source, actor: actor, reason: reason, now: now, reads: reads)
+        graceEnds[unit.key] = action == .sleep ? outcome?.graceEnds : nil
         let failed = outcome.map { $0.state == .failed || ($0.failed.count > 0 && action == .wake) } ?? true
         if failed {
             let count = (failures[unit.key]?.count ?? 0) + 1
@@ -274,7 +284,16 @@ extension ClusterAgent {
             return ActResult(asleep: outcome.map { action == .sleep || !$0.failed.isEmpty } ?? asleep, recheck: retryAt, ran: true)
         }
         failures[unit.key] = nil
-        return ActResult(asleep: action == .sleep, recheck: nil, ran: true)
+        return ActResult(asleep: action == .sleep, recheck: graceEnds[unit.key], ran: true)
+    }
+
+    /// An asleep unit whose last sleep left workloads in their grace period, now over: they are
+    /// put to sleep (a sleep pass: what sleeps already is left as it is).
+    func sleepAfterGrace(_ unit: ManagedUnit, target: SleepExecutor.Target, reads: UnitReads, now: Date) async throws {
+        let outcome = try await run(
+            .sleep, unit: unit, target: target, source: "schedule", actor: "schedule", reason: "grace period over", now: now, reads: reads
+        )
+        graceEnds[unit.key] = outcome.graceEnds
     }
 
     /// A SleepInfo being deleted: its namespace is woken, then its finalizer released.

@@ -70,6 +70,9 @@ public actor ClusterAgent {
     public internal(set) var evaluations = EvaluationCount()
     /// Units whose last action failed: not tried again before `retryAt`.
     var failures: [String: (count: Int, retryAt: Date)] = [:]
+    /// Asleep units whose last sleep left workloads running in their grace period: slept again
+    /// when it ends.
+    var graceEnds: [String: Date] = [:]
 
     public init(configuration: ClusterConfiguration, client: KubeClient, store: Store, clock: any HubClock, policy: any PolicyAdvisor, events: any HubEventSink, prices: HubConfiguration.Prices, settings: Settings = .init(), elector: LeaderElector? = nil, gitops: AgentGitOps? = nil, logger: Logger) {
         self.elector = elector

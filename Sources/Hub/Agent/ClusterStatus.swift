@@ -23,6 +23,8 @@ public struct NamespaceStatus: Sendable {
     /// A plugin holding back the transition the schedule wants (answered `keep`): the plugin and
     /// its reason. The transition is asked again at every evaluation until the plugin lets it go.
     public var heldBy: PolicyAdvice?
+    /// Workloads a scheduled sleep left running in their grace period: slept at this time.
+    public var graceUntil: Date?
     /// The state the schedule and overrides want now (before any plugin holds it back).
     public var desired: Transition.Kind?
     /// The hub-clock instant of the evaluation this status comes from.

@@ -89,6 +89,7 @@ struct ManagedUnit: Sendable {
         do {
             unit.schedule = try SleepSchedule(weekdays: info.weekdays ?? "", sleepAt: info.sleepAt ?? "", wakeUpAt: info.wakeUpAt, timeZone: info.timeZone)
             unit.spec = try SleepSpec(sleepInfo: info)
+            try unit.spec?.readAnnotations(of: info)
         } catch let error as ScheduleError {
             unit.problem = "spec.\(error.description)"
         } catch {
@@ -104,10 +105,36 @@ struct ManagedUnit: Sendable {
                 weekdays: schedule.weekdays, sleepAt: schedule.sleepAt, wakeUpAt: schedule.wakeUpAt, timeZone: schedule.timeZone,
                 sleepDays: schedule.sleepDays, wakeDays: schedule.wakeDays, exceptions: schedule.exceptions
             )
-            unit.spec = SleepSpec(suspendDeployments: schedule.suspendDeployments, suspendStatefulSets: schedule.suspendStatefulSets, suspendCronJobs: schedule.suspendCronJobs)
+            unit.spec = schedule.spec
         } catch {
             unit.problem = "\(error)"
         }
         return unit
+    }
+}
+
+/// What a SleepInfo asks of Sandman beyond kube-green's fields, in annotations kube-green ignores.
+extension SleepSpec {
+    static let downtimeReplicasAnnotation = "sandman.dev/downtime-replicas"
+    static let gracePeriodAnnotation = "sandman.dev/grace-period"
+
+    mutating func readAnnotations(of sleepInfo: SleepInfo) throws(SleepSpecError) {
+        let annotations = sleepInfo.metadata.annotations
+        if let text = annotations[Self.downtimeReplicasAnnotation] {
+            guard let replicas = DowntimeReplicas(text) else {
+                throw SleepSpecError(
+                    field: "metadata.annotations[\(Self.downtimeReplicasAnnotation)]", reason: "expected \(DowntimeReplicas.expected), got \"\(text)\""
+                )
+            }
+            downtimeReplicas = replicas
+        }
+        if let text = annotations[Self.gracePeriodAnnotation] {
+            guard let period = try? DurationText.parse(text), period >= .zero else {
+                throw SleepSpecError(
+                    field: "metadata.annotations[\(Self.gracePeriodAnnotation)]", reason: "expected a duration such as \"15m\", got \"\(text)\""
+                )
+            }
+            gracePeriod = period.inSeconds
+        }
     }
 }

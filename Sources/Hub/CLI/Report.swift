@@ -107,7 +107,8 @@ public enum Report {
         let rows: [[String]] = namespaces.map { namespace in
             let state = namespace["state"]?.string ?? "?"
             let coloredState = state == "asleep" ? colored(state, 34, enabled: colors) : (state == "invalid" ? colored(state, 31, enabled: colors) : state)
-            let held = namespace["heldBy"].flatMap { $0 == .null ? nil : $0 }.map { "held by \($0["plugin"]?.string ?? "?")" }
+            let grace = namespace["graceUntil"]?.string.map { "held: grace until \(localTime($0, zone: zone))" }
+            let held = namespace["heldBy"].flatMap { $0 == .null ? nil : $0 }.map { "held by \($0["plugin"]?.string ?? "?")" } ?? grace
             let nextText = held ?? namespace["nextTransition"].map { change($0, zone: zone) } ?? "-"
             let overrideText = namespace["override"].flatMap { $0 == .null ? nil : $0 }.map { override($0, zone: zone) } ?? "-"
             let reason = namespace[path: ["heldBy", "reason"]]?.string

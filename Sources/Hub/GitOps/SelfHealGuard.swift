@@ -335,11 +335,24 @@ actor SelfHealGuard {
     /// Reports the watched workloads that are awake again: the operation is not a success.
     private func check(_ watch: RevertWatch, key: String) async {
         var undone: [(kind: ResourceKind, name: String, application: String)] = []
+        // A partial sleep's state depends on the replicas each workload had, and on its budgets.
+        var restore = RestoreData()
+        var budgets = DisruptionBudgets([])
+        if watch.spec.downtimeReplicas != nil {
+            let secret = try? await client.get(Secret.self, namespace: watch.namespace, name: RestoreSecret.name(forSleepInfo: watch.unit))
+            restore = secret.flatMap { try? RestoreSecret.read($0).restore } ?? RestoreData()
+            if let kind = try? await client.resource(group: "policy", kind: "PodDisruptionBudget").kind,
+                let listed = try? await client.list(kind, namespace: watch.namespace).items
+            {
+                budgets = DisruptionBudgets(listed)
+            }
+        }
         for object in watch.objects {
             guard let live = try? await client.get(object.kind, namespace: watch.namespace, name: object.name),
                   let target = watch.spec.target(forGroupKind: RestoreData.key(group: object.kind.group, kind: object.kind.kind))
             else { continue }
-            if !SleepPlanner.isAsleep(live, under: target) { undone.append(object) }
+            let entry = restore.patch(groupKind: target.groupKind, name: object.name)
+            if !SleepPlanner.isAsleep(live, under: target, spec: watch.spec, restore: entry, budgets: budgets) { undone.append(object) }
         }
         guard !undone.isEmpty else { return }
         let remaining = watch.objects.filter { object in !undone.contains { $0.kind == object.kind && $0.name == object.name } }

@@ -1,0 +1,103 @@
+import Foundation
+import JSON
+
+/// How many replicas a partial sleep leaves running: a number, or a share of the replicas the
+/// workload had. Never more than it had: a sleep does not scale anything up.
+public enum DowntimeReplicas: Sendable, Hashable, CustomStringConvertible {
+    case count(Int)
+    /// Percent of the replicas the workload had, rounded up: `50%` of 3 keeps 2.
+    case percent(Int)
+
+    /// `"1"`, `"50%"`; nil for anything else (a negative number, a share over 100%).
+    public init?(_ text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasSuffix("%") {
+            guard let share = Int(trimmed.dropLast()), (0...100).contains(share) else { return nil }
+            self = .percent(share)
+        } else {
+            guard let count = Int(trimmed), count >= 0 else { return nil }
+            self = .count(count)
+        }
+    }
+
+    public static let expected = "a number of replicas or a percentage of them, such as \"1\" or \"50%\""
+
+    public var description: String {
+        switch self {
+        case .count(let count): "\(count)"
+        case .percent(let share): "\(share)%"
+        }
+    }
+
+    /// The replicas kept of `original`.
+    public func replicas(of original: Int) -> Int {
+        switch self {
+        case .count(let count): min(count, original)
+        case .percent(let share): min(original, (original * share + 99) / 100)
+        }
+    }
+}
+
+/// The PodDisruptionBudgets of a namespace, as a partial sleep reads them: the fewest replicas
+/// of a workload that keep every budget selecting its pods satisfied.
+public struct DisruptionBudgets: Sendable {
+    private let budgets: [JSONValue]
+
+    public init(_ budgets: [JSONValue]) {
+        self.budgets = budgets
+    }
+
+    /// The floor the budgets put under a workload that has `replicas`, and the budget that sets
+    /// it; nil when no budget selects its pods. Percentages round up, as the disruption
+    /// controller rounds them.
+    public func floor(for workload: JSONValue, replicas: Int) -> (replicas: Int, budget: String)? {
+        let labels = (workload[path: ["spec", "template", "metadata", "labels"]]?.object ?? [:]).compactMapValues(\.string)
+        var result: (replicas: Int, budget: String)?
+        for budget in budgets {
+            // policy/v1: no selector selects no pod, an empty one every pod.
+            guard let selector = budget[path: ["spec", "selector"]], LabelSelector.matches(selector, labels: labels) else {
+                continue
+            }
+            let floor: Int
+            if let minimum = budget[path: ["spec", "minAvailable"]] {
+                floor = Self.scaled(minimum, of: replicas)
+            } else if let maximum = budget[path: ["spec", "maxUnavailable"]] {
+                floor = replicas - Self.scaled(maximum, of: replicas)
+            } else {
+                continue
+            }
+            let name = budget[path: ["metadata", "name"]]?.string ?? "?"
+            if floor > result?.replicas ?? Int.min { result = (min(max(floor, 0), replicas), name) }
+        }
+        return result
+    }
+
+    /// An IntOrString: a number, or a percentage of `total` rounded up.
+    private static func scaled(_ value: JSONValue, of total: Int) -> Int {
+        if let number = value.int { return Int(number) }
+        guard let text = value.string, text.hasSuffix("%"), let share = Int(text.dropLast()) else { return total }
+        return (total * share + 99) / 100
+    }
+}
+
+/// A Kubernetes label selector (`matchLabels` and `matchExpressions`) against a set of labels.
+enum LabelSelector {
+    static func matches(_ selector: JSONValue, labels: [String: String]) -> Bool {
+        for (key, value) in selector["matchLabels"]?.object ?? [:] where labels[key] != value.string {
+            return false
+        }
+        for expression in selector["matchExpressions"]?.array ?? [] {
+            let key = expression["key"]?.string ?? ""
+            let values = Set((expression["values"]?.array ?? []).compactMap(\.string))
+            let matched = switch expression["operator"]?.string {
+            case "In": labels[key].map(values.contains) ?? false
+            case "NotIn": labels[key].map { !values.contains($0) } ?? true
+            case "Exists": labels[key] != nil
+            case "DoesNotExist": labels[key] == nil
+            default: false
+            }
+            if !matched { return false }
+        }
+        return true
+    }
+}
