@@ -254,7 +254,7 @@ let package = Package(
             // Its randomized model test plays 10,000 sequences.
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
-        .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "Sleep", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Scheduling", "Store", "TestSupport"], swiftSettings: swiftSettings),
     ]
 )

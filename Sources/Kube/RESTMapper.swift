@@ -2,16 +2,20 @@ import JSON
 
 /// Maps kinds to the resources that serve them, from the server's discovery documents.
 /// A group version is read once and cached; a kind it does not list makes it read again, so
-/// kinds whose CRD was created later are found.
+/// kinds whose CRD was created later are found. A group the server does not serve is asked
+/// about again after `missingGroupRecheck`, not at every sleep of every namespace.
 actor RESTMapper {
     private var resources: [String: [String: APIResource]] = [:]
     private var preferredVersions: [String: String] = [:]
+    private var missingGroups: [String: ContinuousClock.Instant] = [:]
+    private let missingGroupRecheck: Duration
     private let fetch: @Sendable (String) async throws -> JSONValue
     /// Discovery reads under way: callers asking for the same path at once share one request.
     private var fetching: [String: Task<JSONValue, any Error>] = [:]
 
     /// `fetch` reads a discovery path such as `/apis/apps/v1`.
-    init(fetch: @escaping @Sendable (String) async throws -> JSONValue) {
+    init(missingGroupRecheck: Duration = .seconds(60), fetch: @escaping @Sendable (String) async throws -> JSONValue) {
+        self.missingGroupRecheck = missingGroupRecheck
         self.fetch = fetch
     }
 
@@ -28,14 +32,21 @@ actor RESTMapper {
     /// name kinds by group only).
     func resource(group: String, kind: String) async throws -> APIResource {
         if group.isEmpty { return try await resource(for: ResourceKind(group: "", version: "v1", kind: kind)) }
+        let notServed = KubeError(reason: .notFound, message: "the server does not serve the API group \(group)")
         if preferredVersions[group] == nil {
-            let document = try await fetchOnce("/apis/\(group)")
+            if let checked = missingGroups[group], ContinuousClock.now - checked < missingGroupRecheck { throw notServed }
+            let document: JSONValue
+            do {
+                document = try await fetchOnce("/apis/\(group)")
+            } catch let error as KubeError where error.isNotFound {
+                missingGroups[group] = ContinuousClock.now
+                throw error
+            }
+            missingGroups[group] = nil
             preferredVersions[group] = document[path: ["preferredVersion", "version"]]?.string
                 ?? document["versions"]?.array?.first?["version"]?.string
         }
-        guard let version = preferredVersions[group] else {
-            throw KubeError(reason: .notFound, message: "the server does not serve the API group \(group)")
-        }
+        guard let version = preferredVersions[group] else { throw notServed }
         return try await resource(for: ResourceKind(group: group, version: version, kind: kind))
     }
 

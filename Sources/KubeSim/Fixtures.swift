@@ -20,8 +20,8 @@ enum Fixtures {
         try await apply(documents, into: store)
     }
 
-    static func load(_ text: String, source: String, into store: ObjectStore) async throws {
-        try await apply(try parse(text, source: source), into: store)
+    static func load(_ text: String, source: String, at time: Date = Date(), into store: ObjectStore) async throws {
+        try await apply(try parse(text, source: source), at: time, into: store)
     }
 
     private static func parse(_ text: String, source: String) throws -> [(source: String, object: JSONValue)] {
@@ -45,8 +45,8 @@ enum Fixtures {
         }
     }
 
-    private static func apply(_ documents: [(source: String, object: JSONValue)], into store: ObjectStore) async throws {
-        let context = WriteContext(fieldManager: "kubesim-fixtures", now: Date())
+    private static func apply(_ documents: [(source: String, object: JSONValue)], at time: Date = Date(), into store: ObjectStore) async throws {
+        let context = WriteContext(fieldManager: "kubesim-fixtures", now: time)
         for (source, object) in documents.sorted(by: { rank($0.object) < rank($1.object) }) {
             guard let apiVersion = object["apiVersion"]?.string, let kind = object["kind"]?.string,
                   let name = object[path: ["metadata", "name"]]?.string

@@ -269,8 +269,9 @@ public final class KubeSim: Sendable {
 
     /// Creates or replaces the objects of a multi-document YAML text, namespaces and CRDs first;
     /// namespaces that objects name are created when missing.
-    public func load(manifests text: String, source: String = "manifests") async throws {
-        try await Fixtures.load(text, source: source, into: state.store)
+    /// Creates the objects of `text`, as created at `time` (their creationTimestamp).
+    public func load(manifests text: String, source: String = "manifests", createdAt time: Date = Date()) async throws {
+        try await Fixtures.load(text, source: source, at: time, into: state.store)
     }
 
     /// Loads the CustomResourceDefinitions Sandman ships (the SleepInfo CRD).

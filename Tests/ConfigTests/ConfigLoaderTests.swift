@@ -1,4 +1,5 @@
 import Foundation
+import Sleep
 import TestSupport
 import Testing
 @testable import Config
@@ -171,6 +172,10 @@ struct ConfigLoaderTests {
         BrokenCase(name: "sleep equals wake", cluster: validCluster.replacingOccurrences(of: "\"08:00\"", with: "\"20:00\""), file: "staging.yaml", field: "schedules[0].wakeUpAt", message: "must differ from sleepAt"),
         BrokenCase(name: "unknown time zone", cluster: validCluster.replacingOccurrences(of: "Europe/Rome", with: "Europe/Atlantis"), file: "staging.yaml", line: 9, field: "schedules[0].timeZone", message: "\"Europe/Atlantis\": unknown time zone"),
         BrokenCase(name: "schedule without sleepAt", cluster: "tier: staging\nschedules:\n  - name: x\n    namespaces: [a]\n    weekdays: \"*\"\n", file: "staging.yaml", field: "schedules[0].sleepAt", message: "required"),
+        BrokenCase(name: "downtime replicas in words", cluster: validCluster.replacingOccurrences(of: "    timeZone: Europe/Rome", with: "    timeZone: Europe/Rome\n    downtimeReplicas: half"), file: "staging.yaml", line: 10, field: "schedules[0].downtimeReplicas", message: "expected a number of replicas or a percentage of them, such as \"1\" or \"50%\", got \"half\""),
+        BrokenCase(name: "downtime replicas over 100%", cluster: validCluster.replacingOccurrences(of: "    timeZone: Europe/Rome", with: "    timeZone: Europe/Rome\n    downtimeReplicas: 150%"), file: "staging.yaml", field: "schedules[0].downtimeReplicas", message: "got \"150%\""),
+        BrokenCase(name: "grace period not a duration", cluster: validCluster.replacingOccurrences(of: "    timeZone: Europe/Rome", with: "    timeZone: Europe/Rome\n    gracePeriod: soon"), file: "staging.yaml", field: "schedules[0].gracePeriod", message: "soon"),
+        BrokenCase(name: "suspendJobs not a boolean", cluster: validCluster.replacingOccurrences(of: "    timeZone: Europe/Rome", with: "    timeZone: Europe/Rome\n    suspendJobs: sometimes"), file: "staging.yaml", field: "schedules[0].suspendJobs", message: "sometimes"),
         BrokenCase(name: "zero QPS", cluster: "tier: staging\nclient:\n  qps: 0\n", file: "staging.yaml", field: "client.qps", message: "must be at least 0.1"),
         BrokenCase(name: "team without namespaces", cluster: "tier: staging\nteams:\n  - name: web\n", file: "staging.yaml", field: "teams[0].namespaces", message: "required: at least one namespace"),
         BrokenCase(name: "duplicate team", cluster: "tier: staging\nteams:\n  - name: web\n    namespaces: [a]\n  - name: web\n    namespaces: [b]\n", file: "staging.yaml", field: "teams", message: "team name \"web\" is used more than once"),
@@ -190,6 +195,26 @@ struct ConfigLoaderTests {
         let match = issues.first { $0.file.hasSuffix(broken.file) && $0.field == broken.field && $0.message.contains(broken.message) }
         #expect(match != nil, "expected \(broken.file) \(broken.field): \(broken.message); got:\n\(issues.map(\.description).joined(separator: "\n"))")
         if let line = broken.line { #expect(match?.line == line, "line of \(String(describing: match))") }
+    }
+
+    /// A hub schedule's kinds and options become the spec its namespaces sleep under.
+    @Test func aHubScheduleSaysWhatSleepsAndHow() throws {
+        let defaults = try #require(try load().cluster(named: "staging")?.schedules.first)
+        #expect(defaults.spec.targets.map(\.groupKind) == ["Deployment.apps", "StatefulSet.apps", "Rollout.argoproj.io", "ScaledObject.keda.sh"])
+        #expect(defaults.spec.downtimeReplicas == nil && defaults.spec.gracePeriod == 0)
+        let options = """
+                downtimeReplicas: "50%"
+                gracePeriod: 15m
+                suspendJobs: true
+                suspendDaemonSets: true
+                suspendRollouts: false
+                pauseScaledObjects: false
+                suspendCronJobs: true
+            """
+        let cluster = Self.validCluster.replacingOccurrences(of: "    timeZone: Europe/Rome", with: "    timeZone: Europe/Rome\n" + options)
+        let schedule = try #require(try load(clusters: ["staging.yaml": cluster]).cluster(named: "staging")?.schedules.first)
+        #expect(schedule.spec.targets.map(\.groupKind) == ["Deployment.apps", "StatefulSet.apps", "CronJob.batch", "DaemonSet.apps", "Job.batch"])
+        #expect(schedule.spec.downtimeReplicas == .percent(50) && schedule.spec.gracePeriod == 900)
     }
 
     @Test func impossibleExceptionDateIsRejected() throws {

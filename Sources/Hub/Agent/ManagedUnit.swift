@@ -88,8 +88,9 @@ struct ManagedUnit: Sendable {
         var unit = ManagedUnit(namespace: namespace, name: info.name, source: .sleepInfo(info), team: team)
         do {
             unit.schedule = try SleepSchedule(weekdays: info.weekdays ?? "", sleepAt: info.sleepAt ?? "", wakeUpAt: info.wakeUpAt, timeZone: info.timeZone)
-            unit.spec = try SleepSpec(sleepInfo: info)
-            try unit.spec?.readAnnotations(of: info)
+            var spec = try SleepSpec(sleepInfo: info)
+            try spec.readAnnotations(of: info)
+            unit.spec = spec
         } catch let error as ScheduleError {
             unit.problem = "spec.\(error.description)"
         } catch {
