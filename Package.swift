@@ -126,14 +126,14 @@ let package = Package(
         .target(
             name: "Sleep",
             dependencies: [
-                "Kube", "JSON", "Store",
+                "Kube", "JSON", "Scheduling", "Store",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Scheduling",
-            // Pure time maths that every evaluation and the randomized model tests lean on: optimized
+            // Pure schedule logic that every evaluation and the randomized model tests lean on: optimized
             // even in debug builds, where it is otherwise twenty times slower.
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
@@ -239,7 +239,7 @@ let package = Package(
         ),
         .testTarget(name: "KubeTests", dependencies: ["Kube", "KubeSim", "JSON", "LocalPKI", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ScriptingTests", dependencies: ["Scripting", "JSON", "Scheduling", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "SleepTests", dependencies: ["Sleep", "Kube", "KubeSim", "JSON", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "SleepTests", dependencies: ["Sleep", "Kube", "KubeSim", "JSON", "Scheduling", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(
             name: "HubTests",
             dependencies: [

@@ -24,7 +24,10 @@ extension PolicyAdvice {
             self = .noOpinion
             return
         }
-        self.init(action: Action(rawValue: decision.action.rawValue), reason: decision.reason, plugin: decision.plugin)
+        self.init(
+            action: Action(rawValue: decision.action.rawValue), reason: decision.reason, plugin: decision.plugin,
+            downtimeReplicas: decision.downtimeReplicas
+        )
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import JSON
 import Kube
+import Scheduling
 
 /// For each slept object, the RFC 7386 merge patch that restores it, keyed as kube-green keys
 /// it: `{"Deployment.apps": {"api": "{\"spec\":{\"replicas\":3}}"}, "ConfigMap.": {...}}`.
@@ -88,6 +89,9 @@ public enum RestoreSecret {
     public static let scheduledAtKey = "scheduled-at"
     public static let operationTypeKey = "operation-type"
     public static let originalResourceInfoKey = "original-resource-info"
+    /// Sandman's own key, ignored by kube-green: the replicas a partial sleep kept, so that the
+    /// wake judges the workloads by what the sleep did (a plugin may have decided it).
+    public static let downtimeReplicasKey = "sandman-downtime-replicas"
     static let legacyDeploymentReplicasKey = "deployment-replicas"
     static let legacyCronJobsKey = "cronjobs-info"
     public static let managedByLabel = "app.kubernetes.io/managed-by"
@@ -102,6 +106,8 @@ public enum RestoreSecret {
         public var scheduledAt: Date?
         public var operation: Operation?
         public var restore: RestoreData
+        /// The replicas a partial sleep kept; nil after a full one.
+        public var downtimeReplicas: DowntimeReplicas?
     }
 
     public static func name(forSleepInfo sleepInfo: String) -> String {
@@ -109,7 +115,10 @@ public enum RestoreSecret {
     }
 
     /// The Secret to write; owned by the SleepInfo when there is one, so that it goes with it.
-    public static func make(name: String, namespace: String, owner: JSONValue?, scheduledAt: Date, operation: Operation, restore: RestoreData?) -> Secret {
+    public static func make(
+        name: String, namespace: String, owner: JSONValue?, scheduledAt: Date, operation: Operation, restore: RestoreData?,
+        downtimeReplicas: DowntimeReplicas? = nil
+    ) -> Secret {
         var secret = Secret(name: name, namespace: namespace)
         secret.type = "Opaque"
         var metadata = secret.metadata
@@ -129,6 +138,9 @@ public enum RestoreSecret {
         ]
         if let restore, !restore.isEmpty {
             data[originalResourceInfoKey] = Data(restore.serialized.utf8)
+        }
+        if operation == .sleep, let downtimeReplicas {
+            data[downtimeReplicasKey] = Data(downtimeReplicas.description.utf8)
         }
         secret.data = data
         return secret
@@ -155,7 +167,14 @@ public enum RestoreSecret {
         }
         let scheduledAt = data[scheduledAtKey].flatMap { KubeTime.parse(String(decoding: $0, as: UTF8.self)) }
         let operation = data[operationTypeKey].flatMap { Operation(rawValue: String(decoding: $0, as: UTF8.self)) }
-        return Contents(scheduledAt: scheduledAt, operation: operation, restore: restore)
+        var downtimeReplicas: DowntimeReplicas?
+        if let text = data[downtimeReplicasKey].map({ String(decoding: $0, as: UTF8.self) }) {
+            guard let replicas = DowntimeReplicas(text) else {
+                throw RestoreSecretError(key: downtimeReplicasKey, reason: "expected \(DowntimeReplicas.expected), got \"\(text)\"")
+            }
+            downtimeReplicas = replicas
+        }
+        return Contents(scheduledAt: scheduledAt, operation: operation, restore: restore, downtimeReplicas: downtimeReplicas)
     }
 
     /// `secret` with its restore data keyed as kube-green keys it, or nil when it already is

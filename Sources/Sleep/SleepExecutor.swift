@@ -164,7 +164,8 @@ public final class SleepExecutor: Sendable {
                 logger.debug("kind not served", metadata: ["cluster": "\(cluster)", "kind": "\(spec.groupKind)"])
             }
         }
-        let context = PlanContext(budgets: try await budgets(for: target), graceFrom: graceFrom)
+        let previousDowntime = existing?.operation == .sleep ? existing?.downtimeReplicas : nil
+        let context = PlanContext(budgets: try await budgets(for: target), graceFrom: graceFrom, previousDowntime: previousDowntime)
         let plan = SleepPlanner.plan(spec: target.spec, objects: objects, existing: previous, context: context)
         logger.debug("sleep planned", metadata: ["cluster": "\(cluster)", "namespace": "\(target.namespace)", "changes": "\(plan.changes.count)", "skipped": "\(plan.skipped.count)"])
         outcome.skipped = plan.skipped
@@ -238,6 +239,12 @@ public final class SleepExecutor: Sendable {
         var outcome = Outcome()
         let known = if let state { state } else { try await stateSecret(of: target) }
         let contents = known.contents
+        var judged = target
+        if let contents {
+            // Judged by what the sleep did: a partial sleep (a plugin may have decided it) or a full one.
+            judged.spec.downtimeReplicas = contents.downtimeReplicas
+        }
+        let target = judged
         var restore = contents?.restore ?? RestoreData()
         if contents == nil {
             // The Secret is gone: fall back to the journal's mirror of the last sleep.
@@ -424,7 +431,10 @@ public final class SleepExecutor: Sendable {
     private func writeSecret(
         _ target: Target, operation: RestoreSecret.Operation, scheduledAt: Date, restore: RestoreData?, over known: StateSecret
     ) async throws -> StateSecret {
-        let secret = RestoreSecret.make(name: target.secretName, namespace: target.namespace, owner: target.sleepInfo, scheduledAt: scheduledAt, operation: operation, restore: restore)
+        let secret = RestoreSecret.make(
+            name: target.secretName, namespace: target.namespace, owner: target.sleepInfo, scheduledAt: scheduledAt, operation: operation,
+            restore: restore, downtimeReplicas: target.spec.downtimeReplicas
+        )
         var current = known.secret
         var attempt = 0
         while true {

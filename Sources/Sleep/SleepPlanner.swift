@@ -1,6 +1,7 @@
 import Foundation
 import JSON
 import Kube
+import Scheduling
 
 /// An object of a namespace, named as kube-green names it (`Deployment.apps/api`).
 public struct ObjectRef: Sendable, Hashable, Comparable, CustomStringConvertible {
@@ -85,10 +86,14 @@ public struct PlanContext: Sendable {
     /// The time of a scheduled sleep, from which the grace period is counted; nil: no grace
     /// (a person asked for the sleep).
     public var graceFrom: Date?
+    /// The replicas kept by the sleep that saved the existing restore data (nil: a full sleep):
+    /// a workload still as that sleep left it keeps the replicas it had before as its original.
+    public var previousDowntime: DowntimeReplicas?
 
-    public init(budgets: DisruptionBudgets = DisruptionBudgets([]), graceFrom: Date? = nil) {
+    public init(budgets: DisruptionBudgets = DisruptionBudgets([]), graceFrom: Date? = nil, previousDowntime: DowntimeReplicas? = nil) {
         self.budgets = budgets
         self.graceFrom = graceFrom
+        self.previousDowntime = previousDowntime
     }
 }
 
@@ -144,7 +149,7 @@ public enum SleepPlanner {
                     leftAwake.insert(ref)
                     continue
                 }
-                let restore = MergePatch.diff(from: slept, to: object).serialized()
+                let restore = MergePatch.diff(from: slept, to: original(of: object, under: target, spec: spec, existing: existing, context: context)).serialized()
                 plan.restore.set(restore, groupKind: ref.groupKind, name: name)
                 plan.changes.append(PlannedChange(ref: ref, kind: kind, patch: guarded(patch, on: object), restorePatch: restore, note: sleepPatch.note))
             }
@@ -169,7 +174,22 @@ public enum SleepPlanner {
             note = "kept at \(floor.replicas) of \(had) replicas by PodDisruptionBudget \(floor.budget) (asked \(downtime))"
             keep = floor.replicas
         }
+        // Never up from where it is: a workload at zero (a full sleep before) stays there.
+        keep = min(keep, Int(object[path: ["spec", "replicas"]]?.int ?? 1))
         return (JSONPatch([.add(JSONPointer(tokens: ["spec", "replicas"]), .int(Int64(keep)))]), note)
+    }
+
+    /// What waking `object` must give back: the object itself, or, when it is still as an earlier
+    /// sleep under other terms left it (full, then partial), what it was before that sleep.
+    static func original(
+        of object: JSONValue, under target: SleepSpec.Target, spec: SleepSpec, existing: RestoreData, context: PlanContext
+    ) -> JSONValue {
+        let name = object[path: ["metadata", "name"]]?.string ?? ""
+        guard let entry = existing.patch(groupKind: target.groupKind, name: name), let patch = try? JSONValue(parsing: entry) else { return object }
+        var earlier = spec
+        earlier.downtimeReplicas = context.previousDowntime
+        guard isAsleep(object, under: target, spec: earlier, restore: entry, budgets: context.budgets) else { return object }
+        return MergePatch.apply(patch, to: object)
     }
 
     /// Autoscalers are planned after the workloads they scale.

@@ -1,6 +1,7 @@
 import Foundation
 import JSON
 import Kube
+import Scheduling
 
 /// What sleeping a namespace touches: which kinds get which JSON patch, and which objects are
 /// included or excluded. Built from a SleepInfo or a hub schedule.

@@ -117,4 +117,34 @@ struct WorkloadCoverageHubTests {
         #expect(await fixture.settle(at: instant("2027-01-05T08:00:30Z")))
         #expect(await fixture.replicas("staging", "kept") == ["api": 4])
     }
+
+    /// A team's plugin keeps one replica of each staging workload at night; the wake, judging the
+    /// workloads by what that sleep did (the Secret says so), gives back exactly what there was.
+    @Test func aPluginDecidesAPartialSleep() async throws {
+        let schedule = """
+            schedules:
+              - {name: nights, namespaces: [shop], weekdays: "*", sleepAt: "20:00", wakeUpAt: "08:00"}
+            client: {qps: 500, burst: 500}
+            """
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", schedule)], start: Self.start)
+        defer { afterTest { [fixture] in await fixture.stop() } }
+        try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 4))
+        try fixture.directory.write("plugins/policy/keep-one.lua", """
+            function decide(ctx)
+              if ctx.action == "sleep" and ctx.tier == "staging" then
+                return {action = "sleep", reason = "staging keeps one replica at night", downtimeReplicas = 1}
+              end
+            end
+            """)
+        let original = await fixture.replicas("staging", "shop")
+        try await fixture.startHub()
+        #expect(await fixture.settle())
+        #expect(await fixture.settle(at: instant("2027-01-04T20:00:30Z")))
+        #expect(await fixture.replicas("staging", "shop") == original.mapValues { min($0, 1) })
+        let operations = try await fixture.api("GET", "/api/v1/operations?cluster=staging").body["operations"]?.array ?? []
+        #expect(operations.first?["reason"]?.string?.contains("keeping 1 replicas") == true, "\(operations.first ?? .null)")
+
+        #expect(await fixture.settle(at: instant("2027-01-05T08:00:30Z")))
+        #expect(await fixture.replicas("staging", "shop") == original)
+    }
 }

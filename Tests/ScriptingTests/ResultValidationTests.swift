@@ -12,6 +12,10 @@ import Testing
         (["action": "sleep", "reason": "night"], PolicyDecision(action: .sleep, reason: "night", plugin: "policy/p.lua")),
         (["action": "keep"], PolicyDecision(action: .keep, reason: "keep proposed by policy/p.lua", plugin: "policy/p.lua")),
         (["action": "wake", "reason": ""], PolicyDecision(action: .wake, reason: "wake proposed by policy/p.lua", plugin: "policy/p.lua")),
+        (["action": "sleep", "reason": "staging at night", "downtimeReplicas": 1],
+         PolicyDecision(action: .sleep, reason: "staging at night", plugin: "policy/p.lua", downtimeReplicas: .count(1))),
+        (["action": "sleep", "downtimeReplicas": "25%"],
+         PolicyDecision(action: .sleep, reason: "sleep proposed by policy/p.lua", plugin: "policy/p.lua", downtimeReplicas: .percent(25))),
     ]
 
     @Test("valid decisions", arguments: decisions)
@@ -22,7 +26,9 @@ import Testing
     static let badResults: [(PluginKind, JSONValue, String)] = [
         (.policy, ["action": "slep"], "policy/p.lua: result.action: unknown action \"slep\" (expected sleep, wake or keep)"),
         (.policy, ["reason": "x"], "policy/p.lua: result.action: missing"),
-        (.policy, ["action": "sleep", "reasn": "typo"], "policy/p.lua: result.reasn: unknown field (expected action or reason)"),
+        (.policy, ["action": "sleep", "reasn": "typo"], "policy/p.lua: result.reasn: unknown field (expected action, reason or downtimeReplicas)"),
+        (.policy, ["action": "wake", "downtimeReplicas": 1], "policy/p.lua: result.downtimeReplicas: only with action sleep"),
+        (.policy, ["action": "sleep", "downtimeReplicas": "half"], "policy/p.lua: result.downtimeReplicas: expected a number of replicas or a percentage"),
         (.policy, ["action": "sleep", "reason": 3], "policy/p.lua: result.reason: expected a string, got a number"),
         (.policy, "sleep", "policy/p.lua: result: expected a table with named fields, got the string \"sleep\""),
         (.policy, ["sleep"], "policy/p.lua: result: expected a table with named fields, got a list"),

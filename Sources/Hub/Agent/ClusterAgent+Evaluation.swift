@@ -244,36 +244,43 @@ extension ClusterAgent {
         var reason = plan.reason
         var actor = "schedule"
         var source = "schedule"
+        var advice: PolicyAdvice?
         if case .override(let override) = plan.cause {
             source = "override"
             actor = overrides.first { $0.id == override.id }?.actor ?? "override"
         } else {
             let context = policyContext(unit, action: planned, reason: plan.reason, asleep: asleep, overrides: overrides, now: now)
-            let advice = await policy.advise(context, team: unit.team?.name)
-            switch advice.action {
+            let given = await policy.advise(context, team: unit.team?.name)
+            advice = given
+            switch given.action {
             case .keep?: action = asleep ? .sleep : .wake
             case .sleep?: action = .sleep
             case .wake?: action = .wake
             case nil: break
             }
-            if let plugin = advice.plugin, advice.action != nil {
-                reason += "; plugin \(plugin): \(advice.reason ?? advice.action!.rawValue)"
+            if let plugin = given.plugin, given.action != nil {
+                reason += "; plugin \(plugin): \(given.reason ?? given.action!.rawValue)"
                 actor = "plugin:\(plugin)"
             }
             if (action == .sleep) == asleep {
                 // Held back, not skipped: the plugins are asked again every `heldRecheckInterval`,
                 // so a sleep kept at 19:00 by a 20:00 policy window happens just after 20:00.
-                status.heldBy = advice
-                if heldBack[unit.key] != advice.plugin {
-                    heldBack[unit.key] = advice.plugin ?? ""
+                status.heldBy = given
+                if heldBack[unit.key] != given.plugin {
+                    heldBack[unit.key] = given.plugin ?? ""
                     logger.info("a plugin holds the namespace back", metadata: [
-                        "namespace": "\(unit.namespace)", "plugin": "\(advice.plugin ?? "")", "reason": "\(advice.reason ?? "")",
+                        "namespace": "\(unit.namespace)", "plugin": "\(given.plugin ?? "")", "reason": "\(given.reason ?? "")",
                     ])
                 }
                 return ActResult(asleep: asleep, recheck: now.addingTimeInterval(settings.heldRecheckInterval))
             }
         }
         heldBack[unit.key] = nil
+        var target = target
+        if action == .sleep, let replicas = advice?.downtimeReplicas {
+            target.spec.downtimeReplicas = replicas
+            reason += "; keeping \(replicas) replicas"
+        }
         let outcome = try? await run(action, unit: unit, target: target, source: source, actor: actor, reason: reason, now: now, reads: reads)
         graceEnds[unit.key] = action == .sleep ? outcome?.graceEnds : nil
         let failed = outcome.map { $0.state == .failed || ($0.failed.count > 0 && action == .wake) } ?? true
@@ -290,6 +297,11 @@ extension ClusterAgent {
     /// An asleep unit whose last sleep left workloads in their grace period, now over: they are
     /// put to sleep (a sleep pass: what sleeps already is left as it is).
     func sleepAfterGrace(_ unit: ManagedUnit, target: SleepExecutor.Target, reads: UnitReads, now: Date) async throws {
+        var target = target
+        if let contents = reads.state?.contents, contents.operation == .sleep {
+            // The same sleep as the one that started it (a plugin may have made it partial).
+            target.spec.downtimeReplicas = contents.downtimeReplicas
+        }
         let outcome = try await run(
             .sleep, unit: unit, target: target, source: "schedule", actor: "schedule", reason: "grace period over", now: now, reads: reads
         )

@@ -1,4 +1,5 @@
 import JSON
+import Scheduling
 
 /// Gives the plugins their say before the hub acts on a namespace. The hub decides and
 /// authorizes; an advisor only proposes, and its failure means "no opinion".
@@ -17,11 +18,14 @@ public struct PolicyAdvice: Sendable, Equatable {
     public var reason: String?
     /// The plugin that decided, for the audit.
     public var plugin: String?
+    /// With `sleep`: a partial sleep instead of the schedule's kind of sleep.
+    public var downtimeReplicas: DowntimeReplicas?
 
-    public init(action: Action? = nil, reason: String? = nil, plugin: String? = nil) {
+    public init(action: Action? = nil, reason: String? = nil, plugin: String? = nil, downtimeReplicas: DowntimeReplicas? = nil) {
         self.action = action
         self.reason = reason
         self.plugin = plugin
+        self.downtimeReplicas = downtimeReplicas
     }
 
     public static let noOpinion = PolicyAdvice()
