@@ -60,9 +60,7 @@ public final class SleepExecutor: Sendable {
         }
 
         /// When the objects held back by their grace period are due to sleep; nil: none are.
-        public var graceEnds: Date? {
-            skipped.compactMap { if case .inGrace(let until) = $0.reason { until } else { nil } }.min()
-        }
+        public var graceEnds: Date? { SleepPlan.graceEnds(of: skipped) }
     }
 
     public let cluster: String
@@ -146,15 +144,22 @@ public final class SleepExecutor: Sendable {
         }
     }
 
-    private func sleepPass(
-        _ target: Target, operation: OperationRecord, scheduledAt: Date, state: StateSecret?, _ clusterObjects: ClusterObjects?,
-        graceFrom: Date?
-    ) async throws -> Outcome {
+    /// What sleeping the target would do now, without doing it: to find, in a namespace asleep,
+    /// the workloads started since, without an operation when there are none.
+    public func planSleep(
+        _ target: Target, state: StateSecret? = nil, clusterObjects: ClusterObjects? = nil, graceFrom: Date? = nil
+    ) async throws -> SleepPlan {
+        try await prepareSleep(target, state: state, clusterObjects, graceFrom: graceFrom).plan
+    }
+
+    /// The state Secret, the target's objects as listed, and the plan made from them.
+    private func prepareSleep(
+        _ target: Target, state: StateSecret?, _ clusterObjects: ClusterObjects?, graceFrom: Date?
+    ) async throws -> (known: StateSecret, objects: [(kind: ResourceKind, items: [JSONValue])], plan: SleepPlan) {
         let known = if let state { state } else { try await stateSecret(of: target) }
         let existing = known.contents
         let previous = existing?.operation == .sleep ? existing?.restore ?? RestoreData() : RestoreData()
         var objects: [(kind: ResourceKind, items: [JSONValue])] = []
-        var outcome = Outcome()
         for spec in target.spec.targets {
             do {
                 let resource = try await client.resource(group: spec.group, kind: spec.kind)
@@ -168,6 +173,15 @@ public final class SleepExecutor: Sendable {
         let context = PlanContext(budgets: try await budgets(for: target), graceFrom: graceFrom, previousDowntime: previousDowntime)
         let plan = SleepPlanner.plan(spec: target.spec, objects: objects, existing: previous, context: context)
         logger.debug("sleep planned", metadata: ["cluster": "\(cluster)", "namespace": "\(target.namespace)", "changes": "\(plan.changes.count)", "skipped": "\(plan.skipped.count)"])
+        return (known, objects, plan)
+    }
+
+    private func sleepPass(
+        _ target: Target, operation: OperationRecord, scheduledAt: Date, state: StateSecret?, _ clusterObjects: ClusterObjects?,
+        graceFrom: Date?
+    ) async throws -> Outcome {
+        let (known, objects, plan) = try await prepareSleep(target, state: state, clusterObjects, graceFrom: graceFrom)
+        var outcome = Outcome()
         outcome.skipped = plan.skipped
         outcome.planned = plan.changes.map(\.ref)
         outcome.notes = plan.changes.compactMap { change in change.note.map { (change.ref, $0) } }

@@ -103,6 +103,13 @@ public struct SleepPlan: Sendable {
     public var skipped: [(ref: ObjectRef, reason: SkipReason)] = []
     /// The restore data to save before patching: what was saved already plus the new entries.
     public var restore = RestoreData()
+
+    /// When the objects held back by their grace period are due to sleep; nil: none are.
+    public var graceEnds: Date? { Self.graceEnds(of: skipped) }
+
+    static func graceEnds(of skipped: [(ref: ObjectRef, reason: SkipReason)]) -> Date? {
+        skipped.compactMap { if case .inGrace(let until) = $0.reason { until } else { nil } }.min()
+    }
 }
 
 /// Decides, without I/O, what sleeping a namespace does to each of its objects.

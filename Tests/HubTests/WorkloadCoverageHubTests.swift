@@ -77,8 +77,21 @@ struct WorkloadCoverageHubTests {
         let after = try await fixture.api("GET", "/api/v1/clusters/staging/namespaces").body
         #expect(after["namespaces"]?.array?.first { $0["namespace"] == "ops" }?["graceUntil"] == .null)
 
+        // Someone deploys at 22:00 while the namespace sleeps: it runs until 22:15, then sleeps.
+        try await sim.load(manifests: Self.deployment("late", replicas: 4), createdAt: instant("2027-01-04T22:00:00Z"))
+        #expect(await fixture.settle(at: instant("2027-01-04T22:01:00Z")))
+        #expect(await fixture.replicas("staging", "ops") == ["api": 0, "fresh": 0, "late": 4])
+        let night = try await fixture.api("GET", "/api/v1/clusters/staging/namespaces").body
+        #expect(night["namespaces"]?.array?.first { $0["namespace"] == "ops" }?["graceUntil"] == "2027-01-04T22:15:00Z")
+        #expect(await fixture.settle(at: instant("2027-01-04T22:15:30Z")))
+        #expect(await fixture.replicas("staging", "ops") == ["api": 0, "fresh": 0, "late": 0])
+        let operations = try await fixture.api("GET", "/api/v1/operations?cluster=staging").body["operations"]?.array ?? []
+        #expect(operations.first?["reason"]?.string?.hasPrefix("grace period over") == true, "\(operations.first ?? .null)")
+        // Quiet nights write nothing: one operation at 20:00, one at 20:10, one at 22:15.
+        #expect(operations.count == 3, "\(operations.map { $0["reason"] ?? .null })")
+
         #expect(await fixture.settle(at: instant("2027-01-05T08:00:30Z")))
-        #expect(await fixture.replicas("staging", "ops") == ["api": 3, "fresh": 2])
+        #expect(await fixture.replicas("staging", "ops") == ["api": 3, "fresh": 2, "late": 4])
         #expect(await sim.object(apiVersion: "apps/v1", kind: "DaemonSet", namespace: "ops", name: "agent")?[
             path: ["spec", "template", "spec", "nodeSelector"]
         ] == nil)

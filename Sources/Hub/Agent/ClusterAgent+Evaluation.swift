@@ -185,15 +185,16 @@ extension ClusterAgent {
             } else {
                 failures[unit.key] = nil
                 heldBack[unit.key] = nil
-                if asleep, let end = graceEnds[unit.key] {
-                    if end <= now {
-                        try await sleepAfterGrace(unit, target: target, reads: reads, now: now)
-                        result.acted = true
-                    }
-                    recheck = graceEnds[unit.key]
+                if asleep {
+                    let sweep = try await sweepForGrace(unit, target: target, reads: reads, now: now)
+                    recheck = sweep.recheck
+                    result.acted = sweep.acted
                 }
             }
-            if !asleep { graceEnds[unit.key] = nil }
+            if !asleep {
+                graceEnds[unit.key] = nil
+                graceSweeps[unit.key] = nil
+            }
             status.graceUntil = graceEnds[unit.key]
 
             status.asleep = asleep
@@ -291,21 +292,38 @@ extension ClusterAgent {
             return ActResult(asleep: outcome.map { action == .sleep || !$0.failed.isEmpty } ?? asleep, recheck: retryAt, ran: true)
         }
         failures[unit.key] = nil
-        return ActResult(asleep: action == .sleep, recheck: graceEnds[unit.key], ran: true)
+        graceSweeps[unit.key] = action == .sleep && target.spec.gracePeriod > 0 ? now.addingTimeInterval(settings.graceSweepInterval) : nil
+        return ActResult(asleep: action == .sleep, recheck: [graceEnds[unit.key], graceSweeps[unit.key]].compactMap { $0 }.min(), ran: true)
     }
 
-    /// An asleep unit whose last sleep left workloads in their grace period, now over: they are
-    /// put to sleep (a sleep pass: what sleeps already is left as it is).
-    func sleepAfterGrace(_ unit: ManagedUnit, target: SleepExecutor.Target, reads: UnitReads, now: Date) async throws {
+    /// An asleep unit with a grace period, looked at every `graceSweepInterval` and when a grace
+    /// period ends: workloads started or changed since the sleep (someone deploying at night) are
+    /// put to sleep once their grace period is over, in an operation of their own; nothing is
+    /// written when there are none. Returns when to look again.
+    func sweepForGrace(
+        _ unit: ManagedUnit, target: SleepExecutor.Target, reads: UnitReads, now: Date
+    ) async throws -> (recheck: Date?, acted: Bool) {
+        guard target.spec.gracePeriod > 0 else { return (nil, false) }
+        let due = [graceEnds[unit.key], graceSweeps[unit.key]].compactMap { $0 }.min() ?? now
+        guard due <= now else { return (due, false) }
         var target = target
         if let contents = reads.state?.contents, contents.operation == .sleep {
             // The same sleep as the one that started it (a plugin may have made it partial).
             target.spec.downtimeReplicas = contents.downtimeReplicas
         }
-        let outcome = try await run(
-            .sleep, unit: unit, target: target, source: "schedule", actor: "schedule", reason: "grace period over", now: now, reads: reads
-        )
-        graceEnds[unit.key] = outcome.graceEnds
+        let plan = try await executor.planSleep(target, state: reads.state, clusterObjects: reads.objects, graceFrom: now)
+        var ends = plan.graceEnds
+        if !plan.changes.isEmpty {
+            let outcome = try await run(
+                .sleep, unit: unit, target: target, source: "schedule", actor: "schedule",
+                reason: "grace period over: workloads started or changed while asleep", now: now, reads: reads
+            )
+            ends = outcome.graceEnds
+        }
+        graceEnds[unit.key] = ends
+        let sweep = now.addingTimeInterval(settings.graceSweepInterval)
+        graceSweeps[unit.key] = sweep
+        return (min(ends ?? sweep, sweep), !plan.changes.isEmpty)
     }
 
     /// A SleepInfo being deleted: its namespace is woken, then its finalizer released.

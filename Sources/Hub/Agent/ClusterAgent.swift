@@ -22,6 +22,9 @@ public actor ClusterAgent {
         public var resyncInterval: TimeInterval = 300
         /// How often a transition a plugin holds back is put to the plugins again.
         public var heldRecheckInterval: TimeInterval = 60
+        /// How often a namespace asleep under a grace period is looked at for workloads started
+        /// or changed since (they sleep once their grace period is over).
+        public var graceSweepInterval: TimeInterval = 60
         /// How often the replica leading the cluster looks in a shared store for requests other
         /// replicas accepted for it.
         public var sharedStorePollInterval: Duration = .seconds(1)
@@ -73,6 +76,8 @@ public actor ClusterAgent {
     /// Asleep units whose last sleep left workloads running in their grace period: slept again
     /// when it ends.
     var graceEnds: [String: Date] = [:]
+    /// When each asleep unit with a grace period is next looked at for workloads started since.
+    var graceSweeps: [String: Date] = [:]
 
     public init(configuration: ClusterConfiguration, client: KubeClient, store: Store, clock: any HubClock, policy: any PolicyAdvisor, events: any HubEventSink, prices: HubConfiguration.Prices, settings: Settings = .init(), elector: LeaderElector? = nil, gitops: AgentGitOps? = nil, logger: Logger) {
         self.elector = elector
