@@ -128,7 +128,12 @@ extension ObjectStore {
                 templateHashes[key] = hash
             }
         }
-        let nodes = objects["/nodes"]?.count ?? 0
+        // A DaemonSet runs on the nodes its pod template's node selector matches.
+        let selector = (updated[path: ["spec", "template", "spec", "nodeSelector"]]?.object ?? [:]).compactMapValues(\.string)
+        let nodes = (objects["/nodes"] ?? [:]).values.filter { node in
+            let labels = node[path: ["metadata", "labels"]]?.object ?? [:]
+            return selector.allSatisfy { labels[$0.key]?.string == $0.value }
+        }.count
         updated["status"] = WorkloadStatus.status(of: updated, kind: type.kind, ready: ready, nodes: nodes, now: Date())
         guard updated != current else { return }
         commit(type, namespace: namespace, name: name, object: updated, kind: .modified, previous: current)

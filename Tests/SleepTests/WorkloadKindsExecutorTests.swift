@@ -156,7 +156,11 @@ struct WorkloadKindsExecutorTests {
         let target = SleepExecutor.Target(namespace: "ops", name: "nights", spec: Self.native)
         let executor = fixture.executor()
 
+        let scheduled = { await fixture.value("apps/v1", "DaemonSet", "logs", ["status", "desiredNumberScheduled"]) }
+        #expect(await eventually { await scheduled() == 1 })
         let slept = try await executor.sleep(target, operation: try await fixture.operation("sleep"), scheduledAt: Self.at)
+        // No node has the label: the DaemonSet controller runs no pod.
+        #expect(await eventually { await scheduled() == 0 })
         #expect(slept.failed.isEmpty, "\(slept.failed)")
         #expect(Set(slept.done.map(\.description)) == [
             "Deployment.apps/api", "ScaledObject.keda.sh/api-scaler", "Rollout.argoproj.io/web", "DaemonSet.apps/agent", "DaemonSet.apps/logs",
@@ -181,6 +185,7 @@ struct WorkloadKindsExecutorTests {
         let woken = try await executor.wake(target, operation: try await fixture.operation("wake"), scheduledAt: Self.at.addingTimeInterval(3600))
         #expect(woken.failed.isEmpty && woken.done.count == 6, "\(woken.failed) \(woken.skipped)")
         #expect(await fixture.snapshot() == original)
+        #expect(await eventually { await scheduled() == 1 })
     }
 
     /// What a person changed while asleep, for each kind, is kept and reported; the rest wakes.
