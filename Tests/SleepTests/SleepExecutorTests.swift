@@ -8,6 +8,25 @@ import Store
 import TestSupport
 import Testing
 
+/// A sleep or wake of `namespace` saved as running, for the journal to refer to.
+func runningOperation(_ action: String, namespace: String, in store: Store) async throws -> OperationRecord {
+    let record = OperationRecord(cluster: "staging", namespaces: [namespace], action: action, source: "test", actor: "test", state: .running, createdAt: Date())
+    try await store.save(record)
+    return record
+}
+
+/// Each object's spec and annotations, by `Kind/name`: what a wake must give back exactly.
+func specsAndAnnotations(in sim: KubeSim, namespace: String, kinds: [(apiVersion: String, kind: String)]) async -> [String: JSONValue] {
+    var result: [String: JSONValue] = [:]
+    for (apiVersion, kind) in kinds {
+        for object in await sim.objects(apiVersion: apiVersion, kind: kind, namespace: namespace) {
+            let name = object[path: ["metadata", "name"]]?.string ?? "?"
+            result["\(kind)/\(name)"] = ["spec": object["spec"] ?? .null, "annotations": object[path: ["metadata", "annotations"]] ?? .null]
+        }
+    }
+    return result
+}
+
 /// A simulated cluster with a realistic namespace, a client and a store.
 struct SleepFixture {
     let sim: KubeSim
@@ -96,21 +115,14 @@ struct SleepFixture {
     )
 
     func operation(_ action: String) async throws -> OperationRecord {
-        let record = OperationRecord(cluster: "staging", namespaces: ["shop"], action: action, source: "test", actor: "test", state: .running, createdAt: Date())
-        try await store.save(record)
-        return record
+        try await runningOperation(action, namespace: "shop", in: store)
     }
 
     /// Every object's spec and annotations, by kind/name: what must come back exactly.
     func snapshot() async -> [String: JSONValue] {
-        var result: [String: JSONValue] = [:]
-        for (apiVersion, kind) in [("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "ReplicaSet"), ("batch/v1", "CronJob"), ("keda.sh/v1alpha1", "ScaledObject")] {
-            for object in await sim.objects(apiVersion: apiVersion, kind: kind, namespace: "shop") {
-                let name = object[path: ["metadata", "name"]]?.string ?? "?"
-                result["\(kind)/\(name)"] = ["spec": object["spec"] ?? .null, "annotations": object[path: ["metadata", "annotations"]] ?? .null]
-            }
-        }
-        return result
+        await specsAndAnnotations(in: sim, namespace: "shop", kinds: [
+            ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "ReplicaSet"), ("batch/v1", "CronJob"), ("keda.sh/v1alpha1", "ScaledObject"),
+        ])
     }
 }
 

@@ -110,21 +110,11 @@ struct WorkloadKindsFixture {
     }
 
     func operation(_ action: String) async throws -> OperationRecord {
-        let record = OperationRecord(cluster: "staging", namespaces: ["ops"], action: action, source: "test", actor: "test", state: .running, createdAt: Date())
-        try await store.save(record)
-        return record
+        try await runningOperation(action, namespace: "ops", in: store)
     }
 
-    /// Each object's spec and annotations, by `Kind/name`: what a wake must give back exactly.
     func snapshot() async -> [String: JSONValue] {
-        var result: [String: JSONValue] = [:]
-        for (apiVersion, kind) in Self.kinds {
-            for object in await sim.objects(apiVersion: apiVersion, kind: kind, namespace: "ops") {
-                let name = object[path: ["metadata", "name"]]?.string ?? "?"
-                result["\(kind)/\(name)"] = ["spec": object["spec"] ?? .null, "annotations": object[path: ["metadata", "annotations"]] ?? .null]
-            }
-        }
-        return result
+        await specsAndAnnotations(in: sim, namespace: "ops", kinds: Self.kinds)
     }
 
     func value(_ apiVersion: String, _ kind: String, _ name: String, _ path: [String]) async -> JSONValue? {
