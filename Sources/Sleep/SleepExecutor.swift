@@ -494,6 +494,10 @@ public final class SleepExecutor: Sendable {
         if !modified.isEmpty {
             events.append(("Warning", "ModifiedDuringSleep", "left as they are, changed while asleep: \(modified.joined(separator: ", "))"))
         }
+        if !outcome.notes.isEmpty {
+            // A disruption budget's floor, an autoscaler's minReplicas: what was done instead of what was asked.
+            events.append(("Normal", "\(verb)Adjusted", outcome.notes.map { "\($0.ref): \($0.note)" }.joined(separator: "; ")))
+        }
         let ignored = outcome.skipped.filter { $0.reason == .notTargeted }.map(\.ref.description)
         if !ignored.isEmpty {
             events.append(("Warning", "RestoreIgnored", "restore data ignored, their kinds are no longer patched: \(ignored.joined(separator: ", "))"))

@@ -233,6 +233,8 @@ struct WorkloadKindsExecutorTests {
         #expect(slept.notes.map(\.ref.description) == ["Deployment.apps/api"])
         #expect(slept.notes.first?.note.contains("PodDisruptionBudget api-pdb") == true)
         #expect(slept.summary["notes"]?.array?.count == 1)
+        let adjusted = await fixture.sim.objects(apiVersion: "v1", kind: "Event", namespace: "ops").filter { $0["reason"] == "SleepAdjusted" }
+        #expect(adjusted.first?["message"]?.string?.contains("Deployment.apps/api: kept at 2 of 3 replicas by PodDisruptionBudget api-pdb") == true)
 
         // Asleep by the same rule a second time: nothing to do, nothing overwritten.
         let again = try await executor.sleep(target, operation: try await fixture.operation("sleep"), scheduledAt: Self.at)
