@@ -28,7 +28,8 @@ extension KubeClient {
     /// Like client-go's reflector: it lists, then watches from the list's resourceVersion with
     /// bookmarks on; a watch that ends or drops is resumed from the last version seen (after a
     /// jittered backoff when it failed); a 410 Gone relists and reports only the differences,
-    /// so no change is lost or reported twice. Stop reading (or cancel the task) to stop it.
+    /// so no change is lost or reported twice (a deletion found by a relist carries the object's
+    /// kind, name, namespace, uid and resourceVersion only). Stop reading (or cancel the task) to stop it.
     public func watch(_ kind: ResourceKind, namespace: String? = nil, options: ListOptions = .init(), serverTimeout: Duration = .seconds(300)) -> AsyncThrowingStream<WatchEvent<JSONValue>, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: WatchEvent<JSONValue>.self)
         let task = Task {
@@ -67,7 +68,8 @@ struct Reflector {
     let namespace: String?
     let options: ListOptions
     let serverTimeout: Duration
-    /// The last state of every object seen, by namespace/name.
+    /// The identity and version of every object seen, by namespace/name (`slim`): all a relist
+    /// needs to tell what changed, where whole objects would hold every watched object in memory.
     private var known: [String: JSONValue] = [:]
     private var resourceVersion = ""
     private var failures = 0
@@ -86,6 +88,18 @@ struct Reflector {
 
     private static func version(_ object: JSONValue) -> String? {
         object[path: ["metadata", "resourceVersion"]]?.string
+    }
+
+    /// `object` reduced to its kind, name, namespace, uid and resourceVersion.
+    static func slim(_ object: JSONValue) -> JSONValue {
+        var metadata: [String: JSONValue] = [:]
+        for field in ["name", "namespace", "uid", "resourceVersion"] {
+            metadata[field] = object[path: ["metadata", field]]
+        }
+        var slim: JSONValue = ["metadata": .object(metadata)]
+        slim["apiVersion"] = object["apiVersion"]
+        slim["kind"] = object["kind"]
+        return slim
     }
 
     mutating func run(emit: (WatchEvent<JSONValue>) -> Void) async throws {
@@ -124,7 +138,7 @@ struct Reflector {
         for (key, item) in known.sorted(by: { $0.key < $1.key }) where current[key] == nil {
             emit(.deleted(item))
         }
-        known = current
+        known = current.mapValues(Self.slim)
         resourceVersion = list.resourceVersion
     }
 
@@ -147,7 +161,7 @@ struct Reflector {
                 // A replay of a version already reported is dropped.
                 if let previous = known[key], Self.version(previous) == Self.version(object) { continue }
                 emit(known[key] == nil ? .added(object) : .modified(object))
-                known[key] = object
+                known[key] = Self.slim(object)
             case "DELETED":
                 known[key] = nil
                 emit(.deleted(object))

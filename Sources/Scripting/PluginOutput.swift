@@ -1,14 +1,16 @@
 import JSON
 
 /// A hook's result checked against its kind's contract and written the way test cases compare
-/// it: a decision as `{action, reason}` or null, a Slack result with its lists as lists, a
+/// it: a decision as `{action, reason}` (and `downtimeReplicas`, as text, when given) or null, a Slack result with its lists as lists, a
 /// notification message or null.
 enum PluginOutput {
     static func normalized(_ value: JSONValue?, kind: PluginKind, file: String) throws(PluginError) -> JSONValue {
         switch kind {
         case .policy, .team:
             guard let decision = try PolicyDecision.validate(value, file: file) else { return .null }
-            return ["action": .string(decision.action.rawValue), "reason": .string(decision.reason)]
+            var output: JSONValue = ["action": .string(decision.action.rawValue), "reason": .string(decision.reason)]
+            if let replicas = decision.downtimeReplicas { output["downtimeReplicas"] = .string(replicas.description) }
+            return output
         case .slackCommands:
             return try SlackCommandOutcome.validate(value, file: file).normalized
         case .notify:

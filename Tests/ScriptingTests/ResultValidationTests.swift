@@ -23,6 +23,13 @@ import Testing
         #expect(try PolicyDecision.validate(value, file: "policy/p.lua") == expected)
     }
 
+    /// `sandman plugins test` compares a partial sleep's replicas as text, as the cases write them.
+    @Test func aPartialSleepIsComparedInPluginTests() throws {
+        let output = try PluginOutput.normalized(["action": "sleep", "downtimeReplicas": 1], kind: .policy, file: "policy/p.lua")
+        #expect(output == ["action": "sleep", "reason": "sleep proposed by policy/p.lua", "downtimeReplicas": "1"])
+        #expect(PluginOutput.mismatch(expected: ["action": "sleep", "downtimeReplicas": "1"], actual: output) == nil)
+    }
+
     static let badResults: [(PluginKind, JSONValue, String)] = [
         (.policy, ["action": "slep"], "policy/p.lua: result.action: unknown action \"slep\" (expected sleep, wake or keep)"),
         (.policy, ["reason": "x"], "policy/p.lua: result.action: missing"),
