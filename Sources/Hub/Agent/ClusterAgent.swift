@@ -264,6 +264,7 @@ public actor ClusterAgent {
             let next = await evaluate()
             evaluations.finished += 1
             if evaluations.lastEvaluated > 0 { await events.evaluationFinished(cluster: name, duration: .now - started) }
+            if evaluations.lastEvaluated >= Self.trimAfterUnits { MemoryTrim.release() }
             let resync = clock.now.addingTimeInterval(settings.resyncInterval)
             scheduleEvaluation(at: min(next ?? resync, resync))
         }
@@ -271,6 +272,8 @@ public actor ClusterAgent {
     }
 
     private var timer: Task<Void, Never>?
+    /// An evaluation of this many units frees enough to hand back at once.
+    static let trimAfterUnits = 200
 
     /// Wakes the evaluation loop at `deadline` (hub time), replacing the previous alarm.
     private func scheduleEvaluation(at deadline: Date) {
