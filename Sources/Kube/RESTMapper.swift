@@ -2,12 +2,13 @@ import JSON
 
 /// Maps kinds to the resources that serve them, from the server's discovery documents.
 /// A group version is read once and cached; a kind it does not list makes it read again, so
-/// kinds whose CRD was created later are found. A group the server does not serve is asked
-/// about again after `missingGroupRecheck`, not at every sleep of every namespace.
+/// kinds whose CRD was created later are found. The groups and their preferred versions come
+/// from one read of `/apis`; a group it does not list (a CRD not installed) is looked for again
+/// after `missingGroupRecheck`, not at every sleep of every namespace.
 actor RESTMapper {
     private var resources: [String: [String: APIResource]] = [:]
     private var preferredVersions: [String: String] = [:]
-    private var missingGroups: [String: ContinuousClock.Instant] = [:]
+    private var groupsListed: ContinuousClock.Instant?
     private let missingGroupRecheck: Duration
     private let fetch: @Sendable (String) async throws -> JSONValue
     /// Discovery reads under way: callers asking for the same path at once share one request.
@@ -32,22 +33,24 @@ actor RESTMapper {
     /// name kinds by group only).
     func resource(group: String, kind: String) async throws -> APIResource {
         if group.isEmpty { return try await resource(for: ResourceKind(group: "", version: "v1", kind: kind)) }
-        let notServed = KubeError(reason: .notFound, message: "the server does not serve the API group \(group)")
-        if preferredVersions[group] == nil {
-            if let checked = missingGroups[group], ContinuousClock.now - checked < missingGroupRecheck { throw notServed }
-            let document: JSONValue
-            do {
-                document = try await fetchOnce("/apis/\(group)")
-            } catch let error as KubeError where error.isNotFound {
-                missingGroups[group] = ContinuousClock.now
-                throw error
-            }
-            missingGroups[group] = nil
-            preferredVersions[group] = document[path: ["preferredVersion", "version"]]?.string
-                ?? document["versions"]?.array?.first?["version"]?.string
+        if preferredVersions[group] == nil, groupsListed.map({ ContinuousClock.now - $0 >= missingGroupRecheck }) ?? true {
+            try await listGroups()
         }
-        guard let version = preferredVersions[group] else { throw notServed }
+        guard let version = preferredVersions[group] else {
+            throw KubeError(reason: .notFound, message: "the server does not serve the API group \(group)")
+        }
         return try await resource(for: ResourceKind(group: group, version: version, kind: kind))
+    }
+
+    /// Every group the server serves, at its preferred version (`/apis`, an APIGroupList).
+    private func listGroups() async throws {
+        let document = try await fetchOnce("/apis")
+        for group in document["groups"]?.array ?? [] {
+            guard let name = group["name"]?.string else { continue }
+            let version = group[path: ["preferredVersion", "version"]]?.string ?? group["versions"]?.array?.first?["version"]?.string
+            if let version { preferredVersions[name] = version }
+        }
+        groupsListed = ContinuousClock.now
     }
 
     private func refresh(_ apiVersion: String) async throws {

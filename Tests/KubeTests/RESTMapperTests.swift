@@ -12,21 +12,29 @@ struct RESTMapperTests {
         let installed = Mutex(false)
         let mapper = RESTMapper(missingGroupRecheck: .milliseconds(200)) { path in
             asked.withLock { $0.append(path) }
-            guard installed.withLock({ $0 }) else { throw KubeError(reason: .notFound, message: "404 \(path)") }
             switch path {
-            case "/apis/keda.sh": return ["preferredVersion": ["version": "v1alpha1"]]
-            default: return ["resources": [["name": "scaledobjects", "kind": "ScaledObject", "namespaced": true]]]
+            case "/apis":
+                var groups: [JSONValue] = [["name": "apps", "versions": [["groupVersion": "apps/v1", "version": "v1"]], "preferredVersion": ["groupVersion": "apps/v1", "version": "v1"]]]
+                if installed.withLock({ $0 }) {
+                    groups.append(["name": "keda.sh", "versions": [["groupVersion": "keda.sh/v1alpha1", "version": "v1alpha1"]]])
+                }
+                return ["kind": "APIGroupList", "groups": .array(groups)]
+            case "/apis/apps/v1": return ["resources": [["name": "deployments", "kind": "Deployment", "namespaced": true]]]
+            case "/apis/keda.sh/v1alpha1": return ["resources": [["name": "scaledobjects", "kind": "ScaledObject", "namespaced": true]]]
+            default: throw KubeError(reason: .notFound, message: "404 \(path)")
             }
         }
+        // One read of /apis tells every group: Deployments need no read of /apis/apps.
+        #expect(try await mapper.resource(group: "apps", kind: "Deployment").plural == "deployments")
         for _ in 0..<20 {
             await #expect(throws: KubeError.self) { _ = try await mapper.resource(group: "keda.sh", kind: "ScaledObject") }
         }
-        #expect(asked.withLock { $0 } == ["/apis/keda.sh"])
+        #expect(asked.withLock { $0 } == ["/apis", "/apis/apps/v1"])
 
         installed.withLock { $0 = true }
         try await Task.sleep(for: .milliseconds(250))
         let found = try await mapper.resource(group: "keda.sh", kind: "ScaledObject")
         #expect(found.plural == "scaledobjects")
-        #expect(asked.withLock { $0 } == ["/apis/keda.sh", "/apis/keda.sh", "/apis/keda.sh/v1alpha1"])
+        #expect(asked.withLock { $0 } == ["/apis", "/apis/apps/v1", "/apis", "/apis/keda.sh/v1alpha1"])
     }
 }
