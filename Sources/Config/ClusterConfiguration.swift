@@ -48,7 +48,8 @@ public struct ClusterConfiguration: Sendable {
         /// What sleeping a namespace under this schedule does.
         public var spec: SleepSpec {
             var spec = SleepSpec(
-                suspendDeployments: suspendDeployments, suspendStatefulSets: suspendStatefulSets, suspendCronJobs: suspendCronJobs, native: native
+                suspendDeployments: suspendDeployments, suspendStatefulSets: suspendStatefulSets, suspendCronJobs: suspendCronJobs,
+                native: native
             )
             spec.downtimeReplicas = downtimeReplicas
             spec.gracePeriod = gracePeriod.inSeconds

@@ -45,7 +45,9 @@ enum Fixtures {
         }
     }
 
-    private static func apply(_ documents: [(source: String, object: JSONValue)], at time: Date = Date(), into store: ObjectStore) async throws {
+    private static func apply(
+        _ documents: [(source: String, object: JSONValue)], at time: Date = Date(), into store: ObjectStore
+    ) async throws {
         let context = WriteContext(fieldManager: "kubesim-fixtures", now: time)
         for (source, object) in documents.sorted(by: { rank($0.object) < rank($1.object) }) {
             guard let apiVersion = object["apiVersion"]?.string, let kind = object["kind"]?.string,

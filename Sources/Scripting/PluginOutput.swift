@@ -1,8 +1,8 @@
 import JSON
 
 /// A hook's result checked against its kind's contract and written the way test cases compare
-/// it: a decision as `{action, reason}` (and `downtimeReplicas`, as text, when given) or null, a Slack result with its lists as lists, a
-/// notification message or null.
+/// it: a decision as `{action, reason}` (and `downtimeReplicas`, as text, when given) or null, a
+/// Slack result with its lists as lists, a notification message or null.
 enum PluginOutput {
     static func normalized(_ value: JSONValue?, kind: PluginKind, file: String) throws(PluginError) -> JSONValue {
         switch kind {

@@ -27,7 +27,8 @@ public enum AutoscalerCheck {
             guard minimum > 0 else { continue }
             patch[path: ["spec", "replicas"]] = .int(minimum)
             let name = autoscaler[path: ["metadata", "name"]]?.string ?? "?"
-            result[ref] = (patch.serialized(), "woken to \(minimum) replicas, the minReplicas of HorizontalPodAutoscaler \(name): its restore data said 0")
+            let note = "woken to \(minimum) replicas, the minReplicas of HorizontalPodAutoscaler \(name): its restore data said 0"
+            result[ref] = (patch.serialized(), note)
         }
         return result
     }

@@ -128,12 +128,14 @@ public enum SleepPlanner {
             for object in items {
                 let name = object[path: ["metadata", "name"]]?.string ?? ""
                 let ref = ObjectRef(groupKind: target.groupKind, name: name)
-                if let reason = skipReason(object, target: target, spec: spec) ?? kindSkipReason(object, target: target, leftAwake: leftAwake) {
+                let reason = skipReason(object, target: target, spec: spec) ?? kindSkipReason(object, target: target, leftAwake: leftAwake)
+                if let reason {
                     plan.skipped.append((ref, reason))
                     leftAwake.insert(ref)
                     continue
                 }
-                let sleepPatch = sleepPatch(for: object, under: target, spec: spec, restore: existing.patch(groupKind: ref.groupKind, name: name), budgets: context.budgets)
+                let entry = existing.patch(groupKind: ref.groupKind, name: name)
+                let sleepPatch = sleepPatch(for: object, under: target, spec: spec, restore: entry, budgets: context.budgets)
                 let slept: JSONValue
                 let patch: JSONPatch
                 do {
@@ -156,9 +158,12 @@ public enum SleepPlanner {
                     leftAwake.insert(ref)
                     continue
                 }
-                let restore = MergePatch.diff(from: slept, to: original(of: object, under: target, spec: spec, existing: existing, context: context)).serialized()
+                let wakesTo = original(of: object, under: target, spec: spec, existing: existing, context: context)
+                let restore = MergePatch.diff(from: slept, to: wakesTo).serialized()
                 plan.restore.set(restore, groupKind: ref.groupKind, name: name)
-                plan.changes.append(PlannedChange(ref: ref, kind: kind, patch: guarded(patch, on: object), restorePatch: restore, note: sleepPatch.note))
+                plan.changes.append(PlannedChange(
+                    ref: ref, kind: kind, patch: guarded(patch, on: object), restorePatch: restore, note: sleepPatch.note
+                ))
             }
         }
         plan.changes.sort { $0.ref < $1.ref }
@@ -192,7 +197,9 @@ public enum SleepPlanner {
         of object: JSONValue, under target: SleepSpec.Target, spec: SleepSpec, existing: RestoreData, context: PlanContext
     ) -> JSONValue {
         let name = object[path: ["metadata", "name"]]?.string ?? ""
-        guard let entry = existing.patch(groupKind: target.groupKind, name: name), let patch = try? JSONValue(parsing: entry) else { return object }
+        guard let entry = existing.patch(groupKind: target.groupKind, name: name), let patch = try? JSONValue(parsing: entry) else {
+            return object
+        }
         var earlier = spec
         earlier.downtimeReplicas = context.previousDowntime
         guard isAsleep(object, under: target, spec: earlier, restore: entry, budgets: context.budgets) else { return object }
@@ -214,9 +221,8 @@ public enum SleepPlanner {
             let reference = object[path: ["spec", "scaleTargetRef"]]
             let apiVersion = reference?["apiVersion"]?.string ?? "apps/v1"
             let group = apiVersion.contains("/") ? String(apiVersion.prefix { $0 != "/" }) : ""
-            let workload = ObjectRef(
-                groupKind: RestoreData.key(group: group, kind: reference?["kind"]?.string ?? "Deployment"), name: reference?["name"]?.string ?? ""
-            )
+            let kind = reference?["kind"]?.string ?? "Deployment"
+            let workload = ObjectRef(groupKind: RestoreData.key(group: group, kind: kind), name: reference?["name"]?.string ?? "")
             return leftAwake.contains(workload) ? .workloadAwake(workload) : nil
         default:
             return nil

@@ -4,6 +4,7 @@ import Hub
 import JSON
 import Logging
 import Store
+import Synchronization
 import TestSupport
 import Testing
 
@@ -90,6 +91,43 @@ struct SlackDeliveryTests {
         #expect(texts.count == 60, "\(texts.sorted())")
         #expect(Set(texts) == Set((0..<60).map { "m\($0)" }))
         for store in stores { await store.close() }
+    }
+
+    /// A replica stopping in the middle of a delivery pass sees the message it is sending
+    /// through, and gives the ones it had not tried back at once: the next start (or another
+    /// replica) sends them without waiting for the claim to lapse.
+    @Test func aStoppingReplicaGivesBackTheMessagesItHadNotTried() async throws {
+        let received = Recorder<String>()
+        let firstArrived = Mutex(false)
+        let letGo = Mutex(false)
+        let outbox = try await Outbox { request in
+            received.append(String(decoding: request.body, as: UTF8.self))
+            firstArrived.withLock { $0 = true }
+            // The first send hangs until the pass has been cancelled.
+            while received.values.count == 1, !letGo.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(10)) }
+            return .text(200, #"{"ok":true}"#, contentType: "application/json")
+        }
+        defer { afterTest { await outbox.stop() } }
+        for index in 0..<5 {
+            #expect(await outbox.delivery.enqueue(["text": .string("m\(index)")], to: .chat, channel: "#web", key: "m\(index)"))
+        }
+        let pass = Task { await outbox.delivery.deliverDue() }
+        #expect(await eventually { firstArrived.withLock { $0 } })
+        pass.cancel()
+        letGo.withLock { $0 = true }
+        await pass.value
+        #expect(received.values.count == 1)
+
+        // The clock has not moved: without the release, the four would wait a minute for their claims.
+        var logger = Logger(label: "outbox-test")
+        logger.logLevel = .critical
+        var settings = HubConfiguration.Slack()
+        settings.botToken = "xoxb-test"
+        settings.apiURL = outbox.slack.baseURL + "/api"
+        let next = SlackDelivery(settings: settings, store: outbox.store, clock: outbox.clock, logger: logger)
+        await next.deliverDue()
+        let texts = try received.values.map { try JSONValue(parsing: Data($0.utf8))["text"]?.string ?? "" }
+        #expect(texts.sorted() == ["m0", "m1", "m2", "m3", "m4"], "\(texts)")
     }
 
     @Test func aMessageThatCannotBeDeliveredIsGivenUpAfterTheMaximumAgeAndAudited() async throws {

@@ -292,8 +292,10 @@ extension ClusterAgent {
             return ActResult(asleep: outcome.map { action == .sleep || !$0.failed.isEmpty } ?? asleep, recheck: retryAt, ran: true)
         }
         failures[unit.key] = nil
-        graceSweeps[unit.key] = action == .sleep && target.spec.gracePeriod > 0 ? now.addingTimeInterval(settings.graceSweepInterval) : nil
-        return ActResult(asleep: action == .sleep, recheck: [graceEnds[unit.key], graceSweeps[unit.key]].compactMap { $0 }.min(), ran: true)
+        let sweeps = action == .sleep && target.spec.gracePeriod > 0
+        graceSweeps[unit.key] = sweeps ? now.addingTimeInterval(settings.graceSweepInterval) : nil
+        let recheck = [graceEnds[unit.key], graceSweeps[unit.key]].compactMap { $0 }.min()
+        return ActResult(asleep: action == .sleep, recheck: recheck, ran: true)
     }
 
     /// An asleep unit with a grace period, looked at every `graceSweepInterval` and when a grace

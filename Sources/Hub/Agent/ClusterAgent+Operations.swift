@@ -39,7 +39,9 @@ extension ClusterAgent {
             // The grace period is the schedule's: a person asking for a sleep gets it at once.
             let graceFrom = operation.source == "schedule" ? now : nil
             outcome = action == .sleep
-                ? try await executor.sleep(target, operation: operation, scheduledAt: now, state: state, clusterObjects: objects, graceFrom: graceFrom)
+                ? try await executor.sleep(
+                    target, operation: operation, scheduledAt: now, state: state, clusterObjects: objects, graceFrom: graceFrom
+                )
                 : try await executor.wake(target, operation: operation, scheduledAt: now, state: state, clusterObjects: objects)
             await selfHealAfter(action, target, operation: operation, conflicting: conflicting)
         } catch {

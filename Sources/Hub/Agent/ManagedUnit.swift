@@ -124,7 +124,8 @@ extension SleepSpec {
         if let text = annotations[Self.downtimeReplicasAnnotation] {
             guard let replicas = DowntimeReplicas(text) else {
                 throw SleepSpecError(
-                    field: "metadata.annotations[\(Self.downtimeReplicasAnnotation)]", reason: "expected \(DowntimeReplicas.expected), got \"\(text)\""
+                    field: "metadata.annotations[\(Self.downtimeReplicasAnnotation)]",
+                    reason: "expected \(DowntimeReplicas.expected), got \"\(text)\""
                 )
             }
             downtimeReplicas = replicas
@@ -132,7 +133,8 @@ extension SleepSpec {
         if let text = annotations[Self.gracePeriodAnnotation] {
             guard let period = try? DurationText.parse(text), period >= .zero else {
                 throw SleepSpecError(
-                    field: "metadata.annotations[\(Self.gracePeriodAnnotation)]", reason: "expected a duration such as \"15m\", got \"\(text)\""
+                    field: "metadata.annotations[\(Self.gracePeriodAnnotation)]",
+                    reason: "expected a duration such as \"15m\", got \"\(text)\""
                 )
             }
             gracePeriod = period.inSeconds

@@ -101,8 +101,10 @@ public final class SlackDelivery: Sendable {
         guard let due = try? await store.claimDueMessages(at: clock.now, lease: Self.claimLease) else { return }
         for (index, message) in due.enumerated() {
             guard !Task.isCancelled else {
-                // Stopping: what was not tried is released, for the next start or another replica.
-                for unsent in due[index...] { try? await store.update(unsent) }
+                // Stopping: what was not tried is released, for the next start or another replica
+                // (outside this cancelled task, whose writes the store would refuse).
+                let unsent = Array(due[index...])
+                await Task { [store] in for message in unsent { try? await store.update(message) } }.value
                 return
             }
             // Seen through even when stopping: a send cut off after Slack took it would be
