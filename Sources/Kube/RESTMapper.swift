@@ -9,6 +9,8 @@ actor RESTMapper {
     private var resources: [String: [String: APIResource]] = [:]
     private var preferredVersions: [String: String] = [:]
     private var groupsListed: ContinuousClock.Instant?
+    /// When each group version was last read.
+    private var versionsRead: [String: ContinuousClock.Instant] = [:]
     private let missingGroupRecheck: Duration
     private let fetch: @Sendable (String) async throws -> JSONValue
     /// Discovery reads under way: callers asking for the same path at once share one request.
@@ -22,6 +24,11 @@ actor RESTMapper {
 
     func resource(for kind: ResourceKind) async throws -> APIResource {
         if let known = resources[kind.apiVersion]?[kind.kind] { return known }
+        // A kind its group version lacks (Argo CD's group without Rollouts) is looked for again
+        // after a while, not at every sleep of every namespace.
+        if let read = versionsRead[kind.apiVersion], ContinuousClock.now - read < missingGroupRecheck {
+            throw KubeError(reason: .notFound, message: "the server does not serve \(kind.kind) in \(kind.apiVersion)")
+        }
         try await refresh(kind.apiVersion)
         guard let found = resources[kind.apiVersion]?[kind.kind] else {
             throw KubeError(reason: .notFound, message: "the server does not serve \(kind.kind) in \(kind.apiVersion)")
@@ -60,8 +67,10 @@ actor RESTMapper {
             document = try await fetchOnce(path)
         } catch let error as KubeError where error.isNotFound {
             resources[apiVersion] = [:]
+            versionsRead[apiVersion] = ContinuousClock.now
             return
         }
+        versionsRead[apiVersion] = ContinuousClock.now
         var byKind: [String: APIResource] = [:]
         var subresources: [String: Set<String>] = [:]
         let entries = document["resources"]?.array ?? []

@@ -47,6 +47,8 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
     case finished
     /// An autoscaler whose workload stays awake (excluded, held in grace, or of a kind not slept).
     case workloadAwake(ObjectRef)
+    /// An autoscaler under a partial sleep: paused at zero, it would scale its workload to none.
+    case partialSleep
 
     public var description: String {
         switch self {
@@ -62,6 +64,7 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
         case .inGrace(let until): "changed less than the grace period ago: left running until \(KubeTime.format(until))"
         case .finished: "finished: nothing to suspend"
         case .workloadAwake(let workload): "its workload \(workload) stays awake"
+        case .partialSleep: "a partial sleep leaves the autoscaler running"
         }
     }
 }
@@ -89,11 +92,18 @@ public struct PlanContext: Sendable {
     /// The replicas kept by the sleep that saved the existing restore data (nil: a full sleep):
     /// a workload still as that sleep left it keeps the replicas it had before as its original.
     public var previousDowntime: DowntimeReplicas?
+    /// A look at a namespace asleep since this time: an object the sleep covered already (it has
+    /// restore data) is planned again only when someone changed it since.
+    public var changedSince: Date?
 
-    public init(budgets: DisruptionBudgets = DisruptionBudgets([]), graceFrom: Date? = nil, previousDowntime: DowntimeReplicas? = nil) {
+    public init(
+        budgets: DisruptionBudgets = DisruptionBudgets([]), graceFrom: Date? = nil, previousDowntime: DowntimeReplicas? = nil,
+        changedSince: Date? = nil
+    ) {
         self.budgets = budgets
         self.graceFrom = graceFrom
         self.previousDowntime = previousDowntime
+        self.changedSince = changedSince
     }
 }
 
@@ -121,14 +131,22 @@ public enum SleepPlanner {
         spec: SleepSpec, objects: [(kind: ResourceKind, items: [JSONValue])], existing: RestoreData, context: PlanContext = PlanContext()
     ) -> SleepPlan {
         var plan = SleepPlan(restore: existing)
-        // Objects the plan leaves awake: autoscalers, planned last, leave theirs awake too.
+        // Objects the plan leaves awake, and those asleep once it is carried out: autoscalers,
+        // planned last, follow their workloads.
         var leftAwake: Set<ObjectRef> = []
+        var sleeping: Set<ObjectRef> = []
         for (kind, items) in objects.sorted(by: { !isAutoscaler($0.kind.groupKind) && isAutoscaler($1.kind.groupKind) }) {
             guard let target = spec.target(forGroupKind: RestoreData.key(group: kind.group, kind: kind.kind)) else { continue }
             for object in items {
                 let name = object[path: ["metadata", "name"]]?.string ?? ""
                 let ref = ObjectRef(groupKind: target.groupKind, name: name)
-                let reason = skipReason(object, target: target, spec: spec) ?? kindSkipReason(object, target: target, leftAwake: leftAwake)
+                if let since = context.changedSince, existing.patch(groupKind: ref.groupKind, name: name) != nil,
+                    lastChange(of: object).map({ $0 <= since }) ?? true
+                {
+                    continue
+                }
+                let reason = skipReason(object, target: target, spec: spec)
+                    ?? kindSkipReason(object, target: target, spec: spec, leftAwake: leftAwake, sleeping: sleeping)
                 if let reason {
                     plan.skipped.append((ref, reason))
                     leftAwake.insert(ref)
@@ -151,6 +169,7 @@ public enum SleepPlanner {
                     if existing.patch(groupKind: ref.groupKind, name: name) == nil {
                         plan.skipped.append((ref, .alreadyAsleep))
                     }
+                    sleeping.insert(ref)
                     continue
                 }
                 if let until = graceEnd(of: object, spec: spec, context: context) {
@@ -164,6 +183,7 @@ public enum SleepPlanner {
                 plan.changes.append(PlannedChange(
                     ref: ref, kind: kind, patch: guarded(patch, on: object), restorePatch: restore, note: sleepPatch.note
                 ))
+                sleeping.insert(ref)
             }
         }
         plan.changes.sort { $0.ref < $1.ref }
@@ -174,8 +194,11 @@ public enum SleepPlanner {
     /// The patch putting `object` to sleep under `target`: the target's own; for a partial sleep,
     /// "down to `downtimeReplicas`" of the replicas it had (`restore` undone first, so that a
     /// workload asleep already counts from what it had), raised to its disruption budgets' floor.
+    /// `neverUp`: no more replicas than the object has now (a sleep does not scale up; a wake
+    /// judges by the count itself).
     public static func sleepPatch(
-        for object: JSONValue, under target: SleepSpec.Target, spec: SleepSpec, restore: String?, budgets: DisruptionBudgets
+        for object: JSONValue, under target: SleepSpec.Target, spec: SleepSpec, restore: String?, budgets: DisruptionBudgets,
+        neverUp: Bool = true
     ) -> (patch: JSONPatch, note: String?) {
         guard target.scalesReplicas, let downtime = spec.downtimeReplicas else { return (target.patch, nil) }
         let original = restore.flatMap { try? JSONValue(parsing: $0) }.map { MergePatch.apply($0, to: object) } ?? object
@@ -187,7 +210,7 @@ public enum SleepPlanner {
             keep = floor.replicas
         }
         // Never up from where it is: a workload at zero (a full sleep before) stays there.
-        keep = min(keep, Int(object[path: ["spec", "replicas"]]?.int ?? 1))
+        if neverUp { keep = min(keep, Int(object[path: ["spec", "replicas"]]?.int ?? 1)) }
         return (JSONPatch([.add(JSONPointer(tokens: ["spec", "replicas"]), .int(Int64(keep)))]), note)
     }
 
@@ -210,8 +233,13 @@ public enum SleepPlanner {
     static func isAutoscaler(_ groupKind: String) -> Bool { groupKind == "ScaledObject.keda.sh" }
 
     /// Rules of particular kinds: a finished Job is not suspended; a ScaledObject is not paused
-    /// when the plan leaves its workload awake (paused at zero, KEDA would scale it down).
-    static func kindSkipReason(_ object: JSONValue, target: SleepSpec.Target, leftAwake: Set<ObjectRef>) -> SkipReason? {
+    /// when its workload stays awake, nor under a partial sleep (paused at zero, KEDA would scale
+    /// the workload to none). Paused by Sandman's own choice (hub schedules), it needs its workload
+    /// put to sleep; paused by a SleepInfo patch, it is paused unless the plan leaves the workload
+    /// awake (a SleepInfo may pause KEDA alone and let it scale the workloads to zero).
+    static func kindSkipReason(
+        _ object: JSONValue, target: SleepSpec.Target, spec: SleepSpec, leftAwake: Set<ObjectRef>, sleeping: Set<ObjectRef>
+    ) -> SkipReason? {
         switch target.groupKind {
         case "Job.batch":
             let conditions = object[path: ["status", "conditions"]]?.array ?? []
@@ -223,26 +251,37 @@ public enum SleepPlanner {
             let group = apiVersion.contains("/") ? String(apiVersion.prefix { $0 != "/" }) : ""
             let kind = reference?["kind"]?.string ?? "Deployment"
             let workload = ObjectRef(groupKind: RestoreData.key(group: group, kind: kind), name: reference?["name"]?.string ?? "")
-            return leftAwake.contains(workload) ? .workloadAwake(workload) : nil
+            if spec.downtimeReplicas != nil { return .partialSleep }
+            let awake = target.isNative ? !sleeping.contains(workload) : leftAwake.contains(workload)
+            return awake ? .workloadAwake(workload) : nil
         default:
             return nil
         }
     }
 
     /// When the grace period of an object changed by someone recently ends, if it has not yet at
-    /// the scheduled sleep. Its last change is its creation or the latest write to its spec by
-    /// anyone but Sandman and the controllers writing subresources (the HPA's scale, status).
+    /// the scheduled sleep.
     static func graceEnd(of object: JSONValue, spec: SleepSpec, context: PlanContext) -> Date? {
-        guard spec.gracePeriod > 0, let now = context.graceFrom else { return nil }
+        guard spec.gracePeriod > 0, let now = context.graceFrom, let changed = lastChange(of: object) else { return nil }
+        let until = changed.addingTimeInterval(spec.gracePeriod)
+        return until > now ? until : nil
+    }
+
+    /// When someone last created or changed `object`: its creation, or the latest write to its
+    /// spec by anyone but Sandman, its status writers, and the autoscalers' controller scaling it
+    /// (a person's `kubectl scale` counts).
+    static func lastChange(of object: JSONValue) -> Date? {
         var changed = object[path: ["metadata", "creationTimestamp"]]?.string.flatMap(KubeTime.parse)
         for entry in object[path: ["metadata", "managedFields"]]?.array ?? [] {
-            guard entry["manager"]?.string != KubeClient.fieldManager, (entry["subresource"]?.string ?? "").isEmpty,
+            let manager = entry["manager"]?.string
+            let subresource = entry["subresource"]?.string ?? ""
+            guard manager != KubeClient.fieldManager, subresource != "status",
+                subresource != "scale" || manager != "kube-controller-manager",
                 entry[path: ["fieldsV1", "f:spec"]] != nil, let time = entry["time"]?.string.flatMap(KubeTime.parse)
             else { continue }
             changed = max(changed ?? time, time)
         }
-        guard let changed, case let until = changed.addingTimeInterval(spec.gracePeriod), until > now else { return nil }
-        return until
+        return changed
     }
 
     static func skipReason(_ object: JSONValue, target: SleepSpec.Target, spec: SleepSpec) -> SkipReason? {
@@ -287,7 +326,10 @@ public enum SleepPlanner {
         _ object: JSONValue, under target: SleepSpec.Target, spec: SleepSpec = SleepSpec(targets: []), restore: String? = nil,
         budgets: DisruptionBudgets = DisruptionBudgets([])
     ) -> Bool {
-        let patch = sleepPatch(for: object, under: target, spec: spec, restore: restore, budgets: budgets).patch
+        if target.scalesReplicas, spec.downtimeReplicas != nil, object[path: ["spec", "replicas"]]?.int == 0 {
+            return true  // at zero, as a full sleep before this partial one left it
+        }
+        let patch = sleepPatch(for: object, under: target, spec: spec, restore: restore, budgets: budgets, neverUp: false).patch
         return (try? patch.applied(to: object, options: .kubeGreen)) == object
     }
 }

@@ -12,10 +12,15 @@ public struct SleepSpec: Sendable, Equatable {
         public var kind: String
         public var patch: JSONPatch
 
-        public init(group: String, kind: String, patch: JSONPatch) {
+        /// A kind Sandman sleeps of its own accord (``NativeKind``): without the permission to
+        /// list it, it is left out with a warning rather than failing the sleep.
+        public var isNative = false
+
+        public init(group: String, kind: String, patch: JSONPatch, isNative: Bool = false) {
             self.group = group
             self.kind = kind
             self.patch = patch
+            self.isNative = isNative
         }
 
         /// `Deployment.apps`, `ConfigMap.` for the core group: kube-green's `PatchTarget.String()`
@@ -86,10 +91,10 @@ public struct SleepSpec: Sendable, Equatable {
 
         public var target: Target {
             switch self {
-            case .rollouts: Target(group: "argoproj.io", kind: "Rollout", patch: SleepSpec.scaleToZero)
-            case .scaledObjects: Target(group: "keda.sh", kind: "ScaledObject", patch: SleepSpec.pauseAutoscaling)
-            case .daemonSets: Target(group: "apps", kind: "DaemonSet", patch: SleepSpec.selectNoNode)
-            case .jobs: Target(group: "batch", kind: "Job", patch: SleepSpec.suspend)
+            case .rollouts: Target(group: "argoproj.io", kind: "Rollout", patch: SleepSpec.scaleToZero, isNative: true)
+            case .scaledObjects: Target(group: "keda.sh", kind: "ScaledObject", patch: SleepSpec.pauseAutoscaling, isNative: true)
+            case .daemonSets: Target(group: "apps", kind: "DaemonSet", patch: SleepSpec.selectNoNode, isNative: true)
+            case .jobs: Target(group: "batch", kind: "Job", patch: SleepSpec.suspend, isNative: true)
             }
         }
     }

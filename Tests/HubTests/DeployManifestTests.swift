@@ -151,6 +151,13 @@ struct DeployManifestTests {
             ("apps", ["deployments/scale", "statefulsets/scale"], ["get", "update", "patch"]),
             ("", ["events"], ["create", "patch"]),
             ("", ["secrets"], ["get", "create", "update"]),
+            // The kinds beyond kube-green's that hub schedules sleep, and what a sleep reads.
+            ("argoproj.io", ["rollouts"], ["list", "patch"]),
+            ("keda.sh", ["scaledobjects"], ["list", "patch"]),
+            ("apps", ["daemonsets"], ["list", "patch"]),
+            ("batch", ["jobs"], ["list", "patch"]),
+            ("policy", ["poddisruptionbudgets"], ["list"]),
+            ("autoscaling", ["horizontalpodautoscalers"], ["list"]),
         ]
         for (group, resources, verbs) in seed {
             for resource in resources {

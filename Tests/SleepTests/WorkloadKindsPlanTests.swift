@@ -114,10 +114,44 @@ struct WorkloadKindsPlanTests {
             changes: [:], skipped: ["Deployment.apps/api": .excluded, "ScaledObject.keda.sh/s": .workloadAwake(ObjectRef(groupKind: "Deployment.apps", name: "api"))]
         ),
         Case(
-            name: "a ScaledObject of a kind not slept is paused: KEDA scales it to zero",
-            spec: SleepSpec(suspendDeployments: false, native: [.scaledObjects]),
+            name: "a SleepInfo may pause KEDA alone and let it scale the workloads to zero",
+            spec: SleepSpec(suspendDeployments: false, patches: [SleepSpec.Target(group: "keda.sh", kind: "ScaledObject", patch: SleepSpec.pauseAutoscaling)]),
             objects: [(.deployment, [deployment("api")]), (scaledObject, [scaled("s", target: "api")])],
             changes: ["ScaledObject.keda.sh/s": #"{"metadata":{"annotations":null}}"#]
+        ),
+        Case(
+            name: "a hub schedule pauses a ScaledObject only with its workload",
+            spec: SleepSpec(suspendStatefulSets: false, native: [.scaledObjects]),
+            objects: [(.statefulSet, [object(.statefulSet, "db", ["spec": ["replicas": 2]])]), (scaledObject, [scaled("s", target: "db", kind: "StatefulSet")])],
+            changes: [:], skipped: ["ScaledObject.keda.sh/s": .workloadAwake(ObjectRef(groupKind: "StatefulSet.apps", name: "db"))]
+        ),
+        Case(
+            name: "a partial sleep leaves KEDA running", spec: { var spec = native; spec.downtimeReplicas = .count(1); return spec }(),
+            objects: [(.deployment, [deployment("api")]), (scaledObject, [scaled("s", target: "api")])],
+            changes: ["Deployment.apps/api": #"{"spec":{"replicas":3}}"#], skipped: ["ScaledObject.keda.sh/s": .partialSleep]
+        ),
+        Case(
+            name: "a look at a sleeping namespace: what the sleep covered counts only if changed since", spec: SleepSpec(),
+            objects: [(.deployment, [
+                object(.deployment, "scaled-by-hpa", ["spec": ["replicas": 2]], metadata: [
+                    "creationTimestamp": ago(600), "managedFields": [managed("kube-controller-manager", minutesAgo: 5, subresource: "scale")],
+                ]),
+                object(.deployment, "scaled-by-person", ["spec": ["replicas": 2]], metadata: [
+                    "creationTimestamp": ago(600), "managedFields": [managed("kubectl", minutesAgo: 5, subresource: "scale")],
+                ]),
+                object(.deployment, "new", ["spec": ["replicas": 1]], metadata: ["creationTimestamp": ago(5)]),
+            ])],
+            context: PlanContext(changedSince: now.addingTimeInterval(-3600)),
+            existing: restore(["Deployment.apps/scaled-by-hpa": #"{"spec":{"replicas":4}}"#, "Deployment.apps/scaled-by-person": #"{"spec":{"replicas":4}}"#]),
+            changes: ["Deployment.apps/scaled-by-person": #"{"spec":{"replicas":2}}"#, "Deployment.apps/new": #"{"spec":{"replicas":1}}"#]
+        ),
+        Case(
+            name: "grace: a person's kubectl scale counts", spec: grace(15),
+            objects: [(.deployment, [object(.deployment, "api", ["spec": ["replicas": 2]], metadata: [
+                "creationTimestamp": ago(600), "managedFields": [managed("kubectl", minutesAgo: 2, subresource: "scale")],
+            ])])],
+            context: PlanContext(graceFrom: now),
+            changes: [:], skipped: ["Deployment.apps/api": .inGrace(until: now.addingTimeInterval(13 * 60))]
         ),
         Case(
             name: "a DaemonSet gets a node selector no node matches; one it had is kept", spec: native,
@@ -317,6 +351,15 @@ struct WorkloadKindsPlanTests {
         #expect(SleepPlanner.isAsleep(slept, under: target, spec: partial, restore: plan.changes[0].restorePatch))
         slept[path: ["spec", "replicas"]] = 2
         #expect(!SleepPlanner.isAsleep(slept, under: target, spec: partial, restore: plan.changes[0].restorePatch))
+        // Fewer than the sleep kept is a person's change too; zero (a full sleep before) is asleep.
+        let half = Self.partial("50%")
+        let big = SleepPlanner.plan(spec: half, objects: [(.deployment, [deployment("api", replicas: 10)])], existing: RestoreData())
+        var kept = try big.changes[0].patch.applied(to: deployment("api", replicas: 10))
+        #expect(kept[path: ["spec", "replicas"]] == 5)
+        kept[path: ["spec", "replicas"]] = 2
+        #expect(!SleepPlanner.isAsleep(kept, under: target, spec: half, restore: big.changes[0].restorePatch))
+        kept[path: ["spec", "replicas"]] = 0
+        #expect(SleepPlanner.isAsleep(kept, under: target, spec: half, restore: big.changes[0].restorePatch))
     }
 
     /// Seeded: a partial sleep never scales up, keeps at least what was asked and every budget's

@@ -286,9 +286,7 @@ extension ClusterAgent {
         graceEnds[unit.key] = action == .sleep ? outcome?.graceEnds : nil
         let failed = outcome.map { $0.state == .failed || ($0.failed.count > 0 && action == .wake) } ?? true
         if failed {
-            let count = (failures[unit.key]?.count ?? 0) + 1
-            let retryAt = now.addingTimeInterval(min(60 * pow(2, Double(count - 1)), 1800))
-            failures[unit.key] = (count, retryAt)
+            let retryAt = recordFailure(of: unit.key, now: now)
             return ActResult(asleep: outcome.map { action == .sleep || !$0.failed.isEmpty } ?? asleep, recheck: retryAt, ran: true)
         }
         failures[unit.key] = nil
@@ -298,6 +296,16 @@ extension ClusterAgent {
         return ActResult(asleep: action == .sleep, recheck: recheck, ran: true)
     }
 
+    /// A unit's action failed again: it is not tried before the returned time (1 minute after the
+    /// first failure, doubling, at most 30).
+    @discardableResult
+    func recordFailure(of key: String, now: Date) -> Date {
+        let count = (failures[key]?.count ?? 0) + 1
+        let retryAt = now.addingTimeInterval(min(60 * pow(2, Double(count - 1)), 1800))
+        failures[key] = (count, retryAt)
+        return retryAt
+    }
+
     /// An asleep unit with a grace period, looked at every `graceSweepInterval` and when a grace
     /// period ends: workloads started or changed since the sleep (someone deploying at night) are
     /// put to sleep once their grace period is over, in an operation of their own; nothing is
@@ -305,15 +313,24 @@ extension ClusterAgent {
     func sweepForGrace(
         _ unit: ManagedUnit, target: SleepExecutor.Target, reads: UnitReads, now: Date
     ) async throws -> (recheck: Date?, acted: Bool) {
-        guard target.spec.gracePeriod > 0 else { return (nil, false) }
+        guard target.spec.gracePeriod > 0 else {
+            graceEnds[unit.key] = nil
+            graceSweeps[unit.key] = nil
+            return (nil, false)
+        }
+        if let failure = failures[unit.key], failure.retryAt > now { return (failure.retryAt, false) }
         let due = [graceEnds[unit.key], graceSweeps[unit.key]].compactMap { $0 }.min() ?? now
         guard due <= now else { return (due, false) }
         var target = target
-        if let contents = reads.state?.contents, contents.operation == .sleep {
+        let contents = reads.state?.contents
+        if let contents, contents.operation == .sleep {
             // The same sleep as the one that started it (a plugin may have made it partial).
             target.spec.downtimeReplicas = contents.downtimeReplicas
         }
-        let plan = try await executor.planSleep(target, state: reads.state, clusterObjects: reads.objects, graceFrom: now)
+        // What the sleep covered counts only if someone changed it since (not an autoscaler).
+        let plan = try await executor.planSleep(
+            target, state: reads.state, clusterObjects: reads.objects, graceFrom: now, changedSince: contents?.scheduledAt
+        )
         var ends = plan.graceEnds
         if !plan.changes.isEmpty {
             let outcome = try await run(
@@ -321,6 +338,11 @@ extension ClusterAgent {
                 reason: "grace period over: workloads started or changed while asleep", now: now, reads: reads
             )
             ends = outcome.graceEnds
+            if outcome.failed.isEmpty {
+                failures[unit.key] = nil
+            } else {
+                recordFailure(of: unit.key, now: now)  // not again every minute
+            }
         }
         graceEnds[unit.key] = ends
         let sweep = now.addingTimeInterval(settings.graceSweepInterval)
