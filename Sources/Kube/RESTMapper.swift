@@ -9,8 +9,9 @@ actor RESTMapper {
     private var resources: [String: [String: APIResource]] = [:]
     private var preferredVersions: [String: String] = [:]
     private var groupsListed: ContinuousClock.Instant?
-    /// When each group version was last read.
-    private var versionsRead: [String: ContinuousClock.Instant] = [:]
+    /// Kinds found missing from their group (Argo CD's group without Rollouts), by `group/kind`:
+    /// the sleeps that ask by group look for them again after `missingGroupRecheck`.
+    private var missingKinds: [String: ContinuousClock.Instant] = [:]
     private let missingGroupRecheck: Duration
     private let fetch: @Sendable (String) async throws -> JSONValue
     /// Discovery reads under way: callers asking for the same path at once share one request.
@@ -24,11 +25,6 @@ actor RESTMapper {
 
     func resource(for kind: ResourceKind) async throws -> APIResource {
         if let known = resources[kind.apiVersion]?[kind.kind] { return known }
-        // A kind its group version lacks (Argo CD's group without Rollouts) is looked for again
-        // after a while, not at every sleep of every namespace.
-        if let read = versionsRead[kind.apiVersion], ContinuousClock.now - read < missingGroupRecheck {
-            throw KubeError(reason: .notFound, message: "the server does not serve \(kind.kind) in \(kind.apiVersion)")
-        }
         try await refresh(kind.apiVersion)
         guard let found = resources[kind.apiVersion]?[kind.kind] else {
             throw KubeError(reason: .notFound, message: "the server does not serve \(kind.kind) in \(kind.apiVersion)")
@@ -46,7 +42,18 @@ actor RESTMapper {
         guard let version = preferredVersions[group] else {
             throw KubeError(reason: .notFound, message: "the server does not serve the API group \(group)")
         }
-        return try await resource(for: ResourceKind(group: group, version: version, kind: kind))
+        let key = "\(group)/\(kind)"
+        if let missed = missingKinds[key], ContinuousClock.now - missed < missingGroupRecheck {
+            throw KubeError(reason: .notFound, message: "the server does not serve \(kind) in \(group)/\(version)")
+        }
+        do {
+            let found = try await resource(for: ResourceKind(group: group, version: version, kind: kind))
+            missingKinds[key] = nil
+            return found
+        } catch let error as KubeError where error.isNotFound {
+            missingKinds[key] = ContinuousClock.now
+            throw error
+        }
     }
 
     /// Every group the server serves, at its preferred version (`/apis`, an APIGroupList).
@@ -67,10 +74,8 @@ actor RESTMapper {
             document = try await fetchOnce(path)
         } catch let error as KubeError where error.isNotFound {
             resources[apiVersion] = [:]
-            versionsRead[apiVersion] = ContinuousClock.now
             return
         }
-        versionsRead[apiVersion] = ContinuousClock.now
         var byKind: [String: APIResource] = [:]
         var subresources: [String: Set<String>] = [:]
         let entries = document["resources"]?.array ?? []

@@ -94,6 +94,22 @@ extension Store {
         }
     }
 
+    /// Gives back messages taken by ``claimDueMessages(at:lease:limit:)`` and never tried, as
+    /// they were before the claim; one that changed since (tried by another replica, or by this
+    /// one after a restart, once the claim lapsed) is left as it is.
+    public func releaseClaims(_ messages: [OutboxMessage]) async throws {
+        try await backend.write { db in
+            for message in messages {
+                guard let id = message.id,
+                    let current = try db.fetchAll(OutboxMessage.self, "SELECT * FROM outboxMessage WHERE id = ?", [id]).first,
+                    current.attempts == message.attempts, current.deliveredAt == nil, current.abandonedAt == nil,
+                    current.nextAttemptAt > message.nextAttemptAt
+                else { continue }
+                try db.update(message, id: .integer(id))
+            }
+        }
+    }
+
     public func update(_ message: OutboxMessage) async throws {
         guard let id = message.id else { return }
         try await backend.write { db in try db.update(message, id: .integer(id)) }

@@ -36,5 +36,12 @@ struct RESTMapperTests {
         let found = try await mapper.resource(group: "keda.sh", kind: "ScaledObject")
         #expect(found.plural == "scaledobjects")
         #expect(asked.withLock { $0 } == ["/apis", "/apis/apps/v1", "/apis", "/apis/keda.sh/v1alpha1"])
+
+        // A kind its served group lacks (Argo CD's group without Rollouts), asked for by group:
+        // one more read of the group version, then none for a while.
+        for _ in 0..<10 {
+            await #expect(throws: KubeError.self) { _ = try await mapper.resource(group: "apps", kind: "Widget") }
+        }
+        #expect(asked.withLock { $0 }.count == 5)
     }
 }

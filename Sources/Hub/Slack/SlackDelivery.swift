@@ -104,7 +104,7 @@ public final class SlackDelivery: Sendable {
                 // Stopping: what was not tried is released, for the next start or another replica
                 // (outside this cancelled task, whose writes the store would refuse).
                 let unsent = Array(due[index...])
-                await Task { [store] in for message in unsent { try? await store.update(message) } }.value
+                await Task { [store] in try? await store.releaseClaims(unsent) }.value
                 return
             }
             // Seen through even when stopping: a send cut off after Slack took it would be
