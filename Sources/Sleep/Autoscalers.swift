@@ -13,13 +13,7 @@ public enum AutoscalerCheck {
     ) -> [ObjectRef: (patch: String, note: String)] {
         var result: [ObjectRef: (patch: String, note: String)] = [:]
         for ref in zeroRestores(restore, objects: objects) {
-            let (group, kind) = ref.groupAndKind
-            let autoscaler = autoscalers.first { autoscaler in
-                let target = autoscaler[path: ["spec", "scaleTargetRef"]]
-                let apiVersion = target?["apiVersion"]?.string ?? ""
-                let targetGroup = apiVersion.contains("/") ? String(apiVersion.prefix { $0 != "/" }) : ""
-                return target?["kind"]?.string == kind && targetGroup == group && target?["name"]?.string == ref.name
-            }
+            let autoscaler = autoscalers.first { scaleTarget(of: $0) == ref }
             guard let autoscaler, let text = restore.patch(groupKind: ref.groupKind, name: ref.name),
                 var patch = try? JSONValue(parsing: text)
             else { continue }
@@ -31,6 +25,14 @@ public enum AutoscalerCheck {
             result[ref] = (patch.serialized(), note)
         }
         return result
+    }
+
+    /// The workload an autoscaler (an HPA, a KEDA ScaledObject) scales: its `spec.scaleTargetRef`,
+    /// a Deployment of `apps/v1` where KEDA lets the fields out.
+    public static func scaleTarget(of autoscaler: JSONValue) -> ObjectRef {
+        let reference = autoscaler[path: ["spec", "scaleTargetRef"]]
+        let kind = ResourceKind(apiVersion: reference?["apiVersion"]?.string ?? "apps/v1", kind: reference?["kind"]?.string ?? "Deployment")
+        return ObjectRef(groupKind: kind.groupKind, name: reference?["name"]?.string ?? "")
     }
 
     /// The objects whose restore patch leaves them at zero replicas.

@@ -246,12 +246,8 @@ public enum SleepPlanner {
             let finished = conditions.contains { ["Complete", "Failed"].contains($0["type"]?.string) && $0["status"]?.string == "True" }
             return finished ? .finished : nil
         case "ScaledObject.keda.sh":
-            let reference = object[path: ["spec", "scaleTargetRef"]]
-            let apiVersion = reference?["apiVersion"]?.string ?? "apps/v1"
-            let group = apiVersion.contains("/") ? String(apiVersion.prefix { $0 != "/" }) : ""
-            let kind = reference?["kind"]?.string ?? "Deployment"
-            let workload = ObjectRef(groupKind: RestoreData.key(group: group, kind: kind), name: reference?["name"]?.string ?? "")
             if spec.downtimeReplicas != nil { return .partialSleep }
+            let workload = AutoscalerCheck.scaleTarget(of: object)
             let awake = target.isNative ? !sleeping.contains(workload) : leftAwake.contains(workload)
             return awake ? .workloadAwake(workload) : nil
         default:
