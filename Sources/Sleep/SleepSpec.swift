@@ -44,8 +44,7 @@ public struct SleepSpec: Sendable, Equatable {
         /// which never matches the core group's `v1`; Sandman reads `v1` as the core group.
         func refers(to target: Target) -> Bool {
             guard case .name(_, let kind, let apiVersion) = self, kind == target.kind else { return false }
-            let group = apiVersion.contains("/") ? String(apiVersion.prefix { $0 != "/" }) : ""
-            return group == target.group
+            return ResourceKind(apiVersion: apiVersion, kind: kind).group == target.group
         }
     }
 
