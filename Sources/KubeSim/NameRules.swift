@@ -3,7 +3,7 @@ import JSON
 /// kube-apiserver's name and label syntax (apimachinery/pkg/util/validation), with its messages.
 enum NameRules {
     private static func matches(_ text: String, _ pattern: String) -> Bool {
-        text.range(of: "^(?:\(pattern))$", options: .regularExpression) != nil
+        Patterns.matches(text, "^(?:\(pattern))$")
     }
 
     private static let label = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"

@@ -37,11 +37,11 @@ struct ObjectDecoder {
                 // Metadata is ObjectMeta for every kind, decoded as Go decodes it.
                 let saved = builtIn
                 builtIn = true
-                result[key] = decode(value, schema: meta, path: ["metadata"], parent: "ObjectMeta")
+                result[key] = decode(value, schema: meta, path: ["metadata"], parent: .named("ObjectMeta"))
                 builtIn = saved
             default:
                 if let property = schema.property(key) {
-                    if let decoded = decode(value, schema: property, path: [key], parent: schema.goStructName) { result[key] = decoded }
+                    if let decoded = decode(value, schema: property, path: [key], parent: .structOf(schema)) { result[key] = decoded }
                 } else if schema.preservesUnknownFields {
                     result[key] = value
                 } else {
@@ -55,7 +55,7 @@ struct ObjectDecoder {
     }
 
     /// Decodes one value; nil drops it (a null, or a value that could not be decoded).
-    private mutating func decode(_ value: JSONValue, schema: Schema, path: [String], parent: String) -> JSONValue? {
+    private mutating func decode(_ value: JSONValue, schema: Schema, path: [String], parent: GoParent) -> JSONValue? {
         if value == .null {
             if !builtIn, !schema.nullable, !schema.preservesUnknownFields, let expected = schema.type {
                 errors.append(.invalid(Self.display(path), .string("null"), "\(Self.display(path)) in body must be of type \(expected): \"null\""))
@@ -119,10 +119,10 @@ struct ObjectDecoder {
         }
     }
 
-    private mutating func decodeObject(_ value: JSONValue, schema: Schema, path: [String], parent: String) -> JSONValue? {
+    private mutating func decodeObject(_ value: JSONValue, schema: Schema, path: [String], parent: GoParent) -> JSONValue? {
         guard case .object(let members) = value else { return mismatch(value, schema: schema, path: path, parent: parent, expected: "object") }
         var result: [String: JSONValue] = [:]
-        let structName = schema.goStructName
+        let structName = GoParent.structOf(schema)
         for (key, child) in members.sorted(by: { $0.key < $1.key }) {
             let childPath = path + [key]
             if let property = schema.property(key) {
@@ -147,18 +147,31 @@ struct ObjectDecoder {
         return decoded
     }
 
+    /// The Go struct a field belongs to, as errors name it: worked out only for an error.
+    enum GoParent {
+        case named(String)
+        case structOf(Schema)
+
+        var name: String {
+            switch self {
+            case .named(let name): name
+            case .structOf(let schema): schema.goStructName
+            }
+        }
+    }
+
     private mutating func fail(_ message: String) {
         if decodeError == nil { decodeError = message }
     }
 
     /// A value of the wrong type: Go's `UnmarshalTypeError` for built-ins, a schema error otherwise.
-    private mutating func mismatch(_ value: JSONValue, schema: Schema, path: [String], parent: String, expected: String) -> JSONValue? {
+    private mutating func mismatch(_ value: JSONValue, schema: Schema, path: [String], parent: GoParent, expected: String) -> JSONValue? {
         if builtIn {
-            let field = path.map { $0.replacingOccurrences(of: #"\[\d+\]"#, with: "", options: .regularExpression) }.joined(separator: ".")
+            let field = path.map { Patterns.replacing(#"\[\d+\]"#, in: $0, with: "") }.joined(separator: ".")
             if schema.isIntOrString {
                 fail("json: cannot unmarshal \(Self.goKind(value)) into Go value of type int32")
             } else {
-                fail("json: cannot unmarshal \(Self.goKind(value, literal: expected == "integer")) into Go struct field \(parent).\(field) of type \(schema.goTypeName)")
+                fail("json: cannot unmarshal \(Self.goKind(value, literal: expected == "integer")) into Go struct field \(parent.name).\(field) of type \(schema.goTypeName)")
             }
         } else {
             let actual = Self.jsonTypeName(value)
@@ -182,7 +195,7 @@ struct ObjectDecoder {
         }
         switch value {
         case .string(let text):
-            if let pattern = node["pattern"]?.string, text.range(of: pattern, options: .regularExpression) == nil {
+            if let pattern = node["pattern"]?.string, !Patterns.matches(text, pattern) {
                 errors.append(.invalid(field, value, "\(field) in body should match '\(pattern)'"))
             }
             if let maximum = node["maxLength"]?.int, text.count > maximum {
@@ -248,7 +261,7 @@ struct ObjectDecoder {
 
     /// Go's `time.RFC3339` (Time) and `RFC3339Micro` (MicroTime) both accept fractional seconds.
     static func isRFC3339(_ text: String) -> Bool {
-        text.range(of: #"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"#, options: .regularExpression) != nil
+        Patterns.matches(text, #"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"#)
     }
 
     /// Where Go's base64 decoder would stop, or nil for valid standard base64.
@@ -275,7 +288,7 @@ enum Quantity {
     static let pattern = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 
     static func isValid(_ text: String) -> Bool {
-        text.range(of: pattern, options: .regularExpression) != nil
-            && text.range(of: #"^[+-]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?\d+))?$"#, options: .regularExpression) != nil
+        Patterns.matches(text, pattern)
+            && Patterns.matches(text, #"^[+-]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?\d+))?$"#)
     }
 }

@@ -358,6 +358,6 @@ enum CronSyntax {
         let fields = text.split(separator: " ", omittingEmptySubsequences: true)
         guard fields.count == 5 else { return false }
         let names = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|SUN|MON|TUE|WED|THU|FRI|SAT"
-        return fields.allSatisfy { $0.uppercased().range(of: "^([0-9*?]|\(names))+([-/,]([0-9*?]|\(names))+)*$", options: .regularExpression) != nil }
+        return fields.allSatisfy { Patterns.matches($0.uppercased(), "^([0-9*?]|\(names))+([-/,]([0-9*?]|\(names))+)*$") }
     }
 }

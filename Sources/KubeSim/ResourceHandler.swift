@@ -12,13 +12,22 @@ struct ResourceHandler {
     let target: ResourceTarget
     let context: SimContext
     let identity: Identity
+    /// The query string, read once.
+    let parameters: QueryParameters
     /// Warnings for the answer (unknown fields under `fieldValidation=Warn`).
     let warnings = WarningSink()
 
     private var store: ObjectStore { state.store }
     private var type: ResourceType { target.type }
 
-    private var parameters: QueryParameters { QueryParameters(request.uri.query) }
+    init(state: SimulatorState, request: Request, target: ResourceTarget, context: SimContext, identity: Identity) {
+        self.state = state
+        self.request = request
+        self.target = target
+        self.context = context
+        self.identity = identity
+        parameters = QueryParameters(request.uri.query)
+    }
 
     private func query(_ name: String) -> String? {
         parameters[name]
