@@ -3,10 +3,13 @@ import Kube
 
 /// A cluster's objects read for one evaluation with as few requests as possible: a kind is listed
 /// in the first namespace that asks for it, and across all namespaces at once when a second one
-/// does. Each namespace gets its share of a cluster-wide list once; asking again (after an
-/// operation patched the namespace, or for another unit in it) lists the namespace afresh.
+/// does (at once, when several namespaces are known to act). Each namespace gets its share of a
+/// cluster-wide list once; asking again (after an operation patched the namespace, or for another
+/// unit in it) lists the namespace afresh.
 public actor ClusterObjects {
     private let client: KubeClient
+    /// Several namespaces will ask: the first one lists across all of them.
+    private let expectingMany: Bool
     private var firstNamespace: [ResourceKind: String] = [:]
     private var clusterWide: [ResourceKind: Task<[String: [JSONValue]], any Error>] = [:]
     private var served: Set<Served> = []
@@ -18,8 +21,9 @@ public actor ClusterObjects {
         var namespace: String
     }
 
-    public init(client: KubeClient) {
+    public init(client: KubeClient, expectingMany: Bool = false) {
         self.client = client
+        self.expectingMany = expectingMany
     }
 
     /// The objects of `kind` in `namespace`.
@@ -29,7 +33,7 @@ public actor ClusterObjects {
         let listing: Task<[String: [JSONValue]], any Error>
         if let started = clusterWide[kind] {
             listing = started
-        } else if let first = firstNamespace[kind], first != namespace {
+        } else if expectingMany || firstNamespace[kind].map({ $0 != namespace }) == true {
             listing = Task { [client] in
                 Dictionary(grouping: try await client.list(kind).items) { $0[path: ["metadata", "namespace"]]?.string ?? "" }
             }

@@ -1,37 +1,51 @@
-/// A counting semaphore for async code: at most `limit` holders at once, the others wait in
-/// the order they came. The sleep executor of a cluster shares one between all the namespaces
-/// it works on, so the cluster's bound on objects in flight holds however many run at once.
+/// A counting semaphore for async code: at most `limit` holders at once. The sleep executor of a
+/// cluster shares one between all the namespaces it works on, so the cluster's bound on objects
+/// in flight holds however many run at once.
+///
+/// Waiters are served by batch, oldest batch first (a batch is one namespace's objects), and in
+/// the order they came within one: namespaces then finish one after another, each freeing its
+/// place in the evaluation's window early, instead of all together at the end.
 actor Permits {
     private let limit: Int
     private var held = 0
-    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var batches = 0
+    private var waiters: [(batch: Int, continuation: CheckedContinuation<Void, Never>)] = []
+
+    /// How many wait for a permit.
+    var waiting: Int { waiters.count }
 
     init(limit: Int) {
         self.limit = max(1, limit)
     }
 
+    /// A number for a new batch of work, served after every batch numbered before it.
+    func newBatch() -> Int {
+        batches += 1
+        return batches
+    }
+
     /// Runs `work` while holding a permit.
-    func withPermit<Result: Sendable>(_ work: @Sendable () async -> Result) async -> Result {
-        await acquire()
+    func withPermit<Result: Sendable>(batch: Int, _ work: @Sendable () async -> Result) async -> Result {
+        await acquire(batch: batch)
         let result = await work()
         release()
         return result
     }
 
-    private func acquire() async {
+    private func acquire(batch: Int) async {
         if held < limit {
             held += 1
             return
         }
-        await withCheckedContinuation { waiting.append($0) }
+        await withCheckedContinuation { waiters.append((batch, $0)) }
     }
 
-    /// Hands the permit straight to the next waiter, if any.
+    /// Hands the permit straight to the next waiter of the oldest batch, if any.
     private func release() {
-        if waiting.isEmpty {
+        guard let oldest = waiters.indices.min(by: { waiters[$0].batch < waiters[$1].batch }) else {
             held -= 1
-        } else {
-            waiting.removeFirst().resume()
+            return
         }
+        waiters.remove(at: oldest).continuation.resume()
     }
 }

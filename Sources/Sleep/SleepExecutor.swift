@@ -161,20 +161,14 @@ public final class SleepExecutor: Sendable {
         let known = if let state { state } else { try await stateSecret(of: target) }
         let existing = known.contents
         let previous = existing?.operation == .sleep ? existing?.restore ?? RestoreData() : RestoreData()
-        var objects: [(kind: ResourceKind, items: [JSONValue])] = []
-        for spec in target.spec.targets {
-            do {
-                let resource = try await client.resource(group: spec.group, kind: spec.kind)
-                objects.append((resource.kind, try await list(resource.kind, in: target.namespace, clusterObjects)))
-            } catch let error as KubeError where error.isNotFound {
-                // A patch for a kind the cluster does not serve (its CRD is not installed): nothing to do.
-                logger.debug("kind not served", metadata: ["cluster": "\(cluster)", "kind": "\(spec.groupKind)"])
-            } catch let error as KubeError where error.reason == .forbidden && spec.isNative {
-                // A kind Sandman sleeps of its own accord, which its role may not cover yet.
-                logger.warning("kind left out: not allowed to list it", metadata: [
-                    "cluster": "\(cluster)", "namespace": "\(target.namespace)", "kind": "\(spec.groupKind)", "error": "\(error)",
-                ])
+        // The kinds at once: each is a list (or a share of one), and the first namespace's wait is every namespace's.
+        let objects = try await withThrowingTaskGroup(of: (Int, ResourceKind, [JSONValue])?.self) { group in
+            for (index, spec) in target.spec.targets.enumerated() {
+                group.addTask { try await self.listed(spec, in: target.namespace, clusterObjects).map { (index, $0.kind, $0.items) } }
             }
+            var listed: [(Int, ResourceKind, [JSONValue])] = []
+            for try await result in group { if let result { listed.append(result) } }
+            return listed.sorted { $0.0 < $1.0 }.map { (kind: $0.1, items: $0.2) }
         }
         let previousDowntime = existing?.operation == .sleep ? existing?.downtimeReplicas : nil
         let context = PlanContext(
@@ -184,6 +178,26 @@ public final class SleepExecutor: Sendable {
         let plan = SleepPlanner.plan(spec: target.spec, objects: objects, existing: previous, context: context)
         logger.debug("sleep planned", metadata: ["cluster": "\(cluster)", "namespace": "\(target.namespace)", "changes": "\(plan.changes.count)", "skipped": "\(plan.skipped.count)"])
         return (known, objects, plan)
+    }
+
+    /// The objects of one of the spec's kinds; nil when the cluster does not serve it, or when it
+    /// is one Sandman sleeps of its own accord and the role does not let it list them.
+    private func listed(
+        _ spec: SleepSpec.Target, in namespace: String, _ clusterObjects: ClusterObjects?
+    ) async throws -> (kind: ResourceKind, items: [JSONValue])? {
+        do {
+            let resource = try await client.resource(group: spec.group, kind: spec.kind)
+            return (resource.kind, try await list(resource.kind, in: namespace, clusterObjects))
+        } catch let error as KubeError where error.isNotFound {
+            // A patch for a kind the cluster does not serve (its CRD is not installed): nothing to do.
+            logger.debug("kind not served", metadata: ["cluster": "\(cluster)", "kind": "\(spec.groupKind)"])
+        } catch let error as KubeError where error.reason == .forbidden && spec.isNative {
+            // A kind Sandman sleeps of its own accord, which its role may not cover yet.
+            logger.warning("kind left out: not allowed to list it", metadata: [
+                "cluster": "\(cluster)", "namespace": "\(namespace)", "kind": "\(spec.groupKind)", "error": "\(error)",
+            ])
+        }
+        return nil
     }
 
     private func sleepPass(
@@ -206,24 +220,22 @@ public final class SleepExecutor: Sendable {
         await checkpoint?(.restoreDataWritten(namespace: target.namespace))
         logger.debug("restore data written", metadata: ["cluster": "\(cluster)", "namespace": "\(target.namespace)"])
 
-        let results: [(ObjectRef, ObjectResult)] = await forEach(Array(zip(plan.changes, entries))) { change, entry in
+        let results: [(ObjectRef, ObjectResult)] = await forEach(plan.changes) { change in
             do {
                 _ = try await self.client.patch(change.kind, namespace: target.namespace, name: change.ref.name, .json(change.patch.document))
                 await self.checkpoint?(.patched(change.ref, action: .sleep))
-                try await self.store.markJournalEntry(id: entry.id!, as: .slept, at: self.now())
                 return (change.ref, .done)
             } catch let error as KubeError where error.isNotFound {
-                try? await self.store.markJournalEntry(id: entry.id!, as: .skipped, at: self.now())
                 return (change.ref, .skipped(.gone))
             } catch let error as KubeError where error.reason == .invalid {
                 // The guard failed: the object changed since it was read. Its restore entry stays,
                 // and waking will see that it is not asleep and leave it alone.
-                try? await self.store.markJournalEntry(id: entry.id!, as: .skipped, at: self.now())
                 return (change.ref, .skipped(.modifiedDuringSleep))
             } catch {
                 return (change.ref, .failed("\(error)"))
             }
         }
+        try await store.markJournalEntries(Self.marks(entries, results, done: .slept), at: now())
         let listed = Dictionary(objects.flatMap { kind, items in items.map { (ObjectRef(groupKind: kind.groupKind, name: $0[path: ["metadata", "name"]]?.string ?? ""), $0) } }) { first, _ in first }
         for (ref, result) in results {
             switch result {
@@ -308,15 +320,14 @@ public final class SleepExecutor: Sendable {
         })
         let budgets = try await budgets(for: target)
 
-        let results: [(ObjectRef, ObjectResult)] = await forEach(Array(zip(refs, entries))) { ref, entry in
-            let result = await self.restore(ref, listed: current[ref], target: target, restore: restoreData, budgets: budgets)
-            let mark: JournalEntry.State? = switch result {
-            case .done: .restored
-            case .skipped: .skipped
-            case .failed: nil
-            }
-            if let mark { try? await self.store.markJournalEntry(id: entry.id!, as: mark, at: self.now()) }
-            return (ref, result)
+        let results: [(ObjectRef, ObjectResult)] = await forEach(refs) { ref in
+            (ref, await self.restore(ref, listed: current[ref], target: target, restore: restoreData, budgets: budgets))
+        }
+        do {
+            try await store.markJournalEntries(Self.marks(entries, results, done: .restored), at: now())
+        } catch {
+            // The objects say it too: a wake judges them as they are, not by these marks.
+            logger.warning("journal not marked", metadata: ["cluster": "\(cluster)", "namespace": "\(target.namespace)", "error": "\(error)"])
         }
         var remaining = RestoreData()
         for (ref, result) in results {
@@ -410,17 +421,33 @@ public final class SleepExecutor: Sendable {
         case failed(String)
     }
 
+    /// The journal's record of a pass: `done` for what it changed, skipped for what it left; a
+    /// failed object keeps its entry as planned.
+    private static func marks(
+        _ entries: [JournalEntry], _ results: [(ObjectRef, ObjectResult)], done: JournalEntry.State
+    ) -> [(id: Int64, state: JournalEntry.State)] {
+        zip(entries, results).compactMap { entry, result in
+            switch result.1 {
+            case .done: (entry.id!, done)
+            case .skipped: (entry.id!, .skipped)
+            case .failed: nil
+            }
+        }
+    }
+
     /// Runs `work` on each item, at most `concurrency` at a time for this executor as a whole
-    /// (several namespaces may be in progress), keeping the input order.
+    /// (several namespaces may be in progress, the one that started first served first), keeping
+    /// the input order.
     private func forEach<Item: Sendable, Output: Sendable>(_ items: [Item], _ work: @escaping @Sendable (Item) async -> Output) async -> [Output] {
         let permits = self.permits
+        let batch = await permits.newBatch()
         return await withTaskGroup(of: (Int, Output).self) { group in
             var results: [(Int, Output)] = []
             var next = 0
             while next < items.count || !group.isEmpty {
                 while next < items.count, next - results.count < concurrency {
                     let index = next
-                    group.addTask { (index, await permits.withPermit { await work(items[index]) }) }
+                    group.addTask { (index, await permits.withPermit(batch: batch) { await work(items[index]) }) }
                     next += 1
                 }
                 if let result = await group.next() { results.append(result) }

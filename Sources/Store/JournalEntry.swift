@@ -69,15 +69,21 @@ extension Store {
     @discardableResult
     public func journal(_ entries: [JournalEntry]) async throws -> [JournalEntry] {
         try await backend.write { db in
-            try entries.map { entry in
-                if let existing = try db.fetchOne(JournalEntry.self, """
-                    SELECT * FROM journalEntry
-                    WHERE operationId = ? AND cluster = ? AND namespace = ? AND sleepInfo = ? AND groupKind = ? AND name = ?
-                    """, [entry.operationId, entry.cluster, entry.namespace, entry.sleepInfo, entry.groupKind, entry.name]) {
-                    return existing
+            // What each namespace of the operation has already, read once per namespace.
+            var saved: [String: [String: JournalEntry]] = [:]
+            return try entries.map { entry in
+                let scope = [entry.operationId, entry.cluster, entry.namespace, entry.sleepInfo]
+                let key = scope.joined(separator: "\u{0}")
+                if saved[key] == nil {
+                    let rows = try db.fetchAll(JournalEntry.self, """
+                        SELECT * FROM journalEntry WHERE operationId = ? AND cluster = ? AND namespace = ? AND sleepInfo = ?
+                        """, scope)
+                    saved[key] = Dictionary(rows.map { ("\($0.groupKind)/\($0.name)", $0) }) { first, _ in first }
                 }
+                if let existing = saved[key]?["\(entry.groupKind)/\(entry.name)"] { return existing }
                 var entry = entry
                 entry.id = try db.insertReturningID(entry)
+                saved[key]?["\(entry.groupKind)/\(entry.name)"] = entry
                 return entry
             }
         }
@@ -104,9 +110,14 @@ extension Store {
         }
     }
 
-    public func markJournalEntry(id: Int64, as state: JournalEntry.State, at date: Date) async throws {
+    /// Records what became of a pass's objects, in one transaction: an entry left `planned` by a
+    /// crash before this is read as the objects themselves say (asleep or not).
+    public func markJournalEntries(_ marks: [(id: Int64, state: JournalEntry.State)], at date: Date) async throws {
+        guard !marks.isEmpty else { return }
         try await backend.write { db in
-            try db.execute("UPDATE journalEntry SET state = ?, updatedAt = ? WHERE id = ?", [state.rawValue, date, id])
+            for mark in marks {
+                try db.execute("UPDATE journalEntry SET state = ?, updatedAt = ? WHERE id = ?", [mark.state.rawValue, date, mark.id])
+            }
         }
     }
 }

@@ -21,10 +21,11 @@ struct PermitsTests {
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<3 {
                 group.addTask {
+                    let batch = await permits.newBatch()
                     await withTaskGroup(of: Void.self) { objects in
                         for _ in 0..<40 {
                             objects.addTask {
-                                await permits.withPermit {
+                                await permits.withPermit(batch: batch) {
                                     inFlight.enter()
                                     // Held until the limit is reached, so that reaching it is
                                     // checked too (bounded for a Permits that never lets it be).
@@ -40,5 +41,33 @@ struct PermitsTests {
         let state = inFlight.state.withLock { $0 }
         #expect(state.finished == 120)
         #expect(state.most == limit)
+    }
+
+    final class ServedLog: Sendable {
+        let state = Mutex((holding: false, released: false, served: [String]()))
+    }
+
+    @Test func theOldestBatchIsServedFirstAndEachInTheOrderItsWorkCame() async throws {
+        let permits = Permits(limit: 1)
+        let older = await permits.newBatch()
+        let newer = await permits.newBatch()
+        let log = ServedLog()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await permits.withPermit(batch: older) {
+                    log.state.withLock { $0.holding = true }
+                    _ = await eventually(timeout: .seconds(10), every: .milliseconds(1)) { log.state.withLock { $0.released } }
+                }
+            }
+            _ = await eventually(timeout: .seconds(10), every: .milliseconds(1)) { log.state.withLock { $0.holding } }
+            // The newer namespace's objects wait first, then the older one's.
+            for (batch, name) in [(newer, "newer 1"), (newer, "newer 2"), (older, "older 1"), (older, "older 2")] {
+                let waiting = await permits.waiting
+                group.addTask { await permits.withPermit(batch: batch) { log.state.withLock { $0.served.append(name) } } }
+                _ = await eventually(timeout: .seconds(10), every: .milliseconds(1)) { await permits.waiting == waiting + 1 }
+            }
+            log.state.withLock { $0.released = true }
+        }
+        #expect(log.state.withLock { $0.served } == ["older 1", "older 2", "newer 1", "newer 2"])
     }
 }

@@ -392,7 +392,7 @@ struct StoreTests {
         ])
         var entries = try await store.store.journalEntries(operationId: operation.id)
         #expect(entries.map(\.name) == ["api", "nightly"])
-        try await store.store.markJournalEntry(id: try #require(entries[0].id), as: .slept, at: t0)
+        try await store.store.markJournalEntries([(try #require(entries[0].id), .slept)], at: t0)
         entries = try await store.store.journalEntries(operationId: operation.id)
         #expect(entries.map(\.state) == [.slept, .planned])
         #expect(try await store.store.operation(id: operation.id)?.namespaces == ["web"])

@@ -60,7 +60,8 @@ extension ClusterAgent {
         // Should this read fail, each unit reads its own (and reports the error).
         let stored = (try? await store.scheduleStates(cluster: name)) ?? []
         let states = Dictionary(stored.map { (ManagedUnit.key(namespace: $0.namespace, name: $0.unit), $0) }) { first, _ in first }
-        let objects = ClusterObjects(client: client)
+        let acting = units.count { unit in order.runnable.contains { $0.namespaces.isEmpty || $0.namespaces.contains(unit.namespace) } }
+        let objects = ClusterObjects(client: client, expectingMany: acting > 1)
         // A window of units at a time, the next one started as soon as any finishes.
         var results = await withTaskGroup(of: UnitResult.self) { group in
             var results: [UnitResult] = []
