@@ -171,13 +171,19 @@ public final class KubeClient: Sendable {
             attempt += 1
             let error: KubeError
             do {
-                try await pacer.acquire()
-                let material = try await authenticator.material()
-                let response = try await httpClient(for: material).send(HTTPRequest(
-                    method: request.method, url: server + request.pathAndQuery, headers: headers(request, material),
-                    body: request.body, timeout: request.timeout
-                ))
-                if response.status == 429 { await pacer.throttled() } else if response.status < 500 { await pacer.succeeded() }
+                let generation = try await pacer.acquire()
+                let response: HTTPResponse
+                do {
+                    let material = try await authenticator.material()
+                    response = try await httpClient(for: material).send(HTTPRequest(
+                        method: request.method, url: server + request.pathAndQuery, headers: headers(request, material),
+                        body: request.body, timeout: request.timeout
+                    ))
+                } catch {
+                    await pacer.finished(generation: generation, status: nil)
+                    throw error
+                }
+                await pacer.finished(generation: generation, status: response.status)
                 if (200..<300).contains(response.status) { return response }
                 let retryAfter = response.headers["Retry-After"].flatMap(Int.init).map { Duration.seconds($0) }
                 error = decorate(.from(status: response.status, body: try? JSONValue(parsing: response.body), retryAfter: retryAfter), request)
@@ -206,7 +212,9 @@ public final class KubeClient: Sendable {
 
     /// Opens a streamed response (a watch): rate limited and authenticated like `perform`, not retried.
     func openStream(_ request: Request) async throws -> HTTPStreamingResponse {
-        try await pacer.acquire()
+        let generation = try await pacer.acquire()
+        // A stream is not paced once open, nor does its answer judge the pace.
+        await pacer.finished(generation: generation, status: nil)
         let material = try await authenticator.material()
         do {
             let response = try await httpClient(for: material).stream(HTTPRequest(
