@@ -15,6 +15,8 @@ struct HubBench: AsyncParsableCommand {
 
     @Option(help: "Deployments in all.") var objects = 1000
     @Option(help: "Namespaces they are spread over.") var namespaces = 20
+    @Option(help: "Run only the server settings whose name contains this.") var only: String?
+    @Flag(help: "Print the requests the server saw, by verb and resource.") var showRequests = false
 
     /// A server setting: `sandman sim` flags, and the requests per second it can serve (nil: not bounded by it).
     struct Setting {
@@ -30,7 +32,7 @@ struct HubBench: AsyncParsableCommand {
             Setting(name: "10 ms per call", flags: ["--latency", "10ms"], capacity: 1600),
             Setting(name: "server limit 100 QPS", flags: ["--rate-limit", "100"], capacity: 100),
         ]
-        for setting in settings {
+        for setting in settings where only.map({ setting.name.contains($0) }) ?? true {
             try await measure(setting)
         }
     }
@@ -74,6 +76,9 @@ struct HubBench: AsyncParsableCommand {
                 line += String(format: ", %.2fx of requests / capacity", elapsed / (requests / capacity))
             }
             report("\(setting.name): \(action)", line)
+            if showRequests, let byKind = counts["counts"]?.object {
+                for (kind, count) in byKind.sorted(by: { $0.key < $1.key }) { print("    \(kind): \(count.int ?? 0)") }
+            }
         }
     }
 }
