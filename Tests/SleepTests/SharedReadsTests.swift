@@ -67,4 +67,29 @@ struct SharedReadsTests {
         #expect(fresh.first?[path: ["spec", "replicas"]] == 0)
         #expect(fixture.sim.requests.last?.path == "/apis/apps/v1/namespaces/other/deployments?limit=500")
     }
+
+    @Test func whenSeveralNamespacesAreKnownToActTheFirstOneListsAcrossAllOfThem() async throws {
+        let fixture = try await SleepFixture.start(deployments: 3)
+        defer { afterTest { await fixture.stop() } }
+        try await fixture.sim.load(manifests: """
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: other}
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: api, namespace: other}
+            spec: {replicas: 2, selector: {matchLabels: {app: api}}, template: {metadata: {labels: {app: api}}, spec: {containers: [{name: api, image: api}]}}}
+            """)
+        let kind = try await fixture.client.resource(group: "apps", kind: "Deployment").kind
+        let objects = ClusterObjects(client: fixture.client, expectingMany: true)
+        fixture.sim.resetRequests()
+        let names = { (items: [JSONValue]) in items.compactMap { $0[path: ["metadata", "name"]]?.string }.sorted() }
+        // Both namespaces at once, as a whole-cluster sleep asks: one list between them.
+        async let shop = objects.items(of: kind, in: "shop")
+        async let other = objects.items(of: kind, in: "other")
+        #expect(names(try await shop) == ["app-0", "app-1", "app-2", "db-proxy"])
+        #expect(names(try await other) == ["api"])
+        #expect(fixture.sim.requests.map(\.path) == ["/apis/apps/v1/deployments?limit=500"])
+    }
 }
