@@ -62,6 +62,28 @@ struct PolicyPluginTests {
         }
     }
 
+    /// An evaluation's questions in one batch, as the hub asks them: each namespace's own advice,
+    /// in order, its team's plugin included.
+    @Test func aBatchOfQuestionsGetsEachItsOwnAdviceInOrder() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policy/echo.lua", "function decide(ctx) return {action = 'keep', reason = ctx.namespace} end")
+        try directory.write("teams/night.lua", "function decide(ctx) return {action = 'sleep', reason = 'night ' .. ctx.proposal.reason} end")
+        let host = PluginHost(configuration: .init(directory: directory.path, callTimeout: .seconds(30)), clock: { Date() }, logger: Logger(label: "advisor-test"))
+        await host.reload()
+        let questions = (0..<400).map { index -> (context: JSONValue, team: String?) in
+            (["namespace": .string("ns-\(index)")], index % 3 == 0 ? "night" : nil)
+        }
+        let answers = await PluginAdvisor(host: host).advise(questions)
+        #expect(answers.count == 400)
+        for (index, advice) in answers.enumerated() {
+            let expected = index % 3 == 0
+                ? PolicyAdvice(action: .sleep, reason: "night ns-\(index)", plugin: "teams/night.lua")
+                : PolicyAdvice(action: .keep, reason: "ns-\(index)", plugin: "policy/echo.lua")
+            #expect(advice == expected)
+        }
+    }
+
     @Test func aKeptSleepHappensWhenThePluginLetsItGo() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours)], start: instant("2027-01-04T19:00:00Z"))
         defer { afterTest { [fixture] in await fixture.stop() } }

@@ -60,6 +60,9 @@ extension ClusterAgent {
         // Should this read fail, each unit reads its own (and reports the error).
         let stored = (try? await store.scheduleStates(cluster: name)) ?? []
         let states = Dictionary(stored.map { (ManagedUnit.key(namespace: $0.namespace, name: $0.unit), $0) }) { first, _ in first }
+        let ahead = await adviceAhead(
+            units, secrets: secrets, states: states, overrides: work.overrides, operations: order.runnable, now: now
+        )
         let acting = units.count { unit in order.runnable.contains { $0.namespaces.isEmpty || $0.namespaces.contains(unit.namespace) } }
         let objects = ClusterObjects(client: client, expectingMany: acting > 1)
         // A window of units at a time, the next one started as soon as any finishes.
@@ -72,7 +75,8 @@ extension ClusterAgent {
                 let secret = secrets.map { UnitReads.Known.listed($0["\(unit.namespace)/\(unit.target?.secretName ?? "")"]) }
                 group.addTask {
                     await self.evaluate(
-                        unit, overrides: overrides, operations: operations, known: secret ?? .unread, state: states[unit.key], objects: objects, now: now
+                        unit, overrides: overrides, operations: operations, known: secret ?? .unread, state: states[unit.key], objects: objects,
+                        ahead: ahead[unit.key], now: now
                     )
                 }
             }
@@ -116,7 +120,7 @@ extension ClusterAgent {
     /// `state`: the unit's schedule state as read for the whole evaluation (nil: read or create it).
     func evaluate(
         _ unit: ManagedUnit, overrides: [OverrideRecord], operations: [OperationRecord], known: UnitReads.Known, state: ScheduleState?,
-        objects: ClusterObjects, now: Date
+        objects: ClusterObjects, ahead: (context: JSONValue, advice: PolicyAdvice)? = nil, now: Date
     ) async -> UnitResult {
         var status = NamespaceStatus(unit: unit, now: now)
         var result = UnitResult(key: unit.key, status: status)
@@ -154,15 +158,7 @@ extension ClusterAgent {
             let state = if let state { state } else {
                 try await store.scheduleState(cluster: name, namespace: unit.namespace, unit: unit.name, now: now)
             }
-            var memory = state.memory(schedule: schedule)
-            if memory.lastTransition == nil, let time = unit.sleepInfo?.lastScheduleTime {
-                // A namespace kube-green (or another hub) ran: its last run counts as taken into account.
-                memory = ScheduleMemory(lastTransition: time, wants: schedule.latestTransition(atOrBefore: time)?.kind)
-            }
-            let plan = SchedulePlanner.plan(PlanInput(
-                schedule: schedule, memory: memory, managedSince: unit.sleepInfo?.metadata.creationTimestamp,
-                overrides: overrides.map(\.scheduleOverride), isAsleep: asleep, now: now
-            ))
+            let (memory, plan) = schedulePlan(unit, schedule: schedule, state: state, overrides: overrides, asleep: asleep, now: now)
             if plan.memory != memory {
                 try await store.remember(plan.memory, cluster: name, namespace: unit.namespace, unit: unit.name)
             }
@@ -175,7 +171,8 @@ extension ClusterAgent {
                 recheck = plan.action == nil ? nil : now
             } else if let action = plan.action {
                 let outcome = try await act(
-                    action, plan: plan, unit: unit, target: target, asleep: asleep, overrides: overrides, reads: reads, status: &status, now: now
+                    action, plan: plan, unit: unit, target: target, asleep: asleep, overrides: overrides, reads: reads, ahead: ahead,
+                    status: &status, now: now
                 )
                 if let outcome, outcome.ran {
                     if outcome.asleep, !asleep { sleptSince = now }
@@ -223,6 +220,50 @@ extension ClusterAgent {
         }
     }
 
+    /// What the schedule, the unit's memory of it and the overrides say the unit should be.
+    func schedulePlan(
+        _ unit: ManagedUnit, schedule: SleepSchedule, state: ScheduleState, overrides: [OverrideRecord], asleep: Bool, now: Date
+    ) -> (memory: ScheduleMemory, plan: NamespacePlan) {
+        var memory = state.memory(schedule: schedule)
+        if memory.lastTransition == nil, let time = unit.sleepInfo?.lastScheduleTime {
+            // A namespace kube-green (or another hub) ran: its last run counts as taken into account.
+            memory = ScheduleMemory(lastTransition: time, wants: schedule.latestTransition(atOrBefore: time)?.kind)
+        }
+        let plan = SchedulePlanner.plan(PlanInput(
+            schedule: schedule, memory: memory, managedSince: unit.sleepInfo?.metadata.creationTimestamp,
+            overrides: overrides.map(\.scheduleOverride), isAsleep: asleep, now: now
+        ))
+        return (memory, plan)
+    }
+
+    /// The plugins' advice, asked in one batch, for every unit whose schedule moves it in this
+    /// evaluation (no person's operation to run first, its state Secret and schedule memory
+    /// read for all): `act` takes it when its question turns out the same, and asks otherwise.
+    func adviceAhead(
+        _ units: [ManagedUnit], secrets: [String: Secret]?, states: [String: ScheduleState], overrides: [OverrideRecord],
+        operations: [OperationRecord], now: Date
+    ) async -> [String: (context: JSONValue, advice: PolicyAdvice)] {
+        guard let secrets else { return [:] }
+        var asked: [(key: String, context: JSONValue, team: String?)] = []
+        for unit in units where !unit.isBeingDeleted {
+            guard let schedule = unit.schedule, let target = unit.target, let state = states[unit.key],
+                  !operations.contains(where: { $0.namespaces.isEmpty || $0.namespaces.contains(unit.namespace) }),
+                  failures[unit.key].map({ $0.retryAt <= now }) ?? true,
+                  let known = try? StateSecret(secrets["\(unit.namespace)/\(target.secretName)"])
+            else { continue }
+            let asleep = known.contents?.operation == .sleep
+            let covering = self.overrides(for: unit, among: overrides)
+            let plan = schedulePlan(unit, schedule: schedule, state: state, overrides: covering, asleep: asleep, now: now).plan
+            guard let action = plan.action else { continue }
+            if case .override = plan.cause { continue }
+            let context = policyContext(unit, action: action, reason: plan.reason, asleep: asleep, overrides: covering, now: now)
+            asked.append((unit.key, context, unit.team?.name))
+        }
+        guard !asked.isEmpty else { return [:] }
+        let advice = await policy.advise(asked.map { ($0.context, $0.team) })
+        return Dictionary(zip(asked, advice).map { ($0.key, ($0.context, $1)) }) { first, _ in first }
+    }
+
     /// What acting on a plan left: the namespace's state, and when to look again.
     struct ActResult {
         var asleep: Bool
@@ -236,7 +277,8 @@ extension ClusterAgent {
     /// failed recently. Returns nil when nothing ran.
     func act(
         _ planned: Transition.Kind, plan: NamespacePlan, unit: ManagedUnit, target: SleepExecutor.Target, asleep: Bool,
-        overrides: [OverrideRecord], reads: UnitReads, status: inout NamespaceStatus, now: Date
+        overrides: [OverrideRecord], reads: UnitReads, ahead: (context: JSONValue, advice: PolicyAdvice)? = nil,
+        status: inout NamespaceStatus, now: Date
     ) async throws -> ActResult? {
         if let failure = failures[unit.key], failure.retryAt > now {
             status.problem = "the last \(planned.rawValue) failed; trying again at \(failure.retryAt.formatted(.iso8601))"
@@ -252,7 +294,7 @@ extension ClusterAgent {
             actor = overrides.first { $0.id == override.id }?.actor ?? "override"
         } else {
             let context = policyContext(unit, action: planned, reason: plan.reason, asleep: asleep, overrides: overrides, now: now)
-            let given = await policy.advise(context, team: unit.team?.name)
+            let given = if let ahead, ahead.context == context { ahead.advice } else { await policy.advise(context, team: unit.team?.name) }
             advice = given
             switch given.action {
             case .keep?: action = asleep ? .sleep : .wake

@@ -6,6 +6,16 @@ import Scheduling
 public protocol PolicyAdvisor: Sendable {
     /// The advice for `context` (see docs/plugins.md for its fields).
     func advise(_ context: JSONValue, team: String?) async -> PolicyAdvice
+    /// The advice for many namespaces at once, in order: what an evaluation asks.
+    func advise(_ questions: [(context: JSONValue, team: String?)]) async -> [PolicyAdvice]
+}
+
+extension PolicyAdvisor {
+    public func advise(_ questions: [(context: JSONValue, team: String?)]) async -> [PolicyAdvice] {
+        var advice: [PolicyAdvice] = []
+        for question in questions { advice.append(await advise(question.context, team: question.team)) }
+        return advice
+    }
 }
 
 public struct PolicyAdvice: Sendable, Equatable {
