@@ -102,7 +102,7 @@ struct LuaBench: AsyncParsableCommand {
             let advisor = PluginAdvisor(host: host)
             start = ContinuousClock.now
             _ = await advisor.advise(questions.map { ($0.context, $0.team) })
-            report("lua 10k namespaces, \(name), evaluation", (ContinuousClock.now - start).milliseconds)
+            report("lua 10k namespaces, \(name), hub", (ContinuousClock.now - start).milliseconds)
             start = ContinuousClock.now
             await withTaskGroup(of: Void.self) { group in
                 for window in 0..<16 {
