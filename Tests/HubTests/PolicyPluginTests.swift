@@ -34,15 +34,29 @@ struct PolicyPluginTests {
         return answer?.body["namespaces"]?.array?.first { $0["namespace"]?.string == name }
     }
 
+    /// A policy that keeps every namespace, naming it, and a team `night` whose plugin sleeps
+    /// its namespaces instead: each answer says which namespace it was about.
+    static func echoingPlugins(in directory: TemporaryDirectory) async throws -> PluginHost {
+        try directory.write("policy/echo.lua", "function decide(ctx) return {action = 'keep', reason = ctx.namespace} end")
+        try directory.write("teams/night.lua", "function decide(ctx) return {action = 'sleep', reason = 'night ' .. ctx.proposal.reason} end")
+        let host = PluginHost(configuration: .init(directory: directory.path, callTimeout: .seconds(30)), clock: { Date() }, logger: Logger(label: "advisor-test"))
+        await host.reload()
+        return host
+    }
+
+    /// The advice `echoingPlugins` give about `ns-<index>`, in team `night` when index is a multiple of 3.
+    static func echoed(_ index: Int) -> PolicyAdvice {
+        index % 3 == 0
+            ? PolicyAdvice(action: .sleep, reason: "night ns-\(index)", plugin: "teams/night.lua")
+            : PolicyAdvice(action: .keep, reason: "ns-\(index)", plugin: "policy/echo.lua")
+    }
+
     /// Concurrent questions (an evaluation asks about many namespaces at a time) each get the
     /// advice about their own namespace, their team's plugin included.
     @Test func concurrentQuestionsEachGetTheirOwnAdvice() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        try directory.write("policy/echo.lua", "function decide(ctx) return {action = 'keep', reason = ctx.namespace} end")
-        try directory.write("teams/night.lua", "function decide(ctx) return {action = 'sleep', reason = 'night ' .. ctx.proposal.reason} end")
-        let host = PluginHost(configuration: .init(directory: directory.path, callTimeout: .seconds(30)), clock: { Date() }, logger: Logger(label: "advisor-test"))
-        await host.reload()
+        let host = try await Self.echoingPlugins(in: directory)
         let advisor = PluginAdvisor(host: host)
         let answers = await withTaskGroup(of: (Int, PolicyAdvice).self) { group in
             for index in 0..<400 {
@@ -55,10 +69,7 @@ struct PolicyPluginTests {
         }
         #expect(answers.count == 400)
         for (index, advice) in answers {
-            let expected = index % 3 == 0
-                ? PolicyAdvice(action: .sleep, reason: "night ns-\(index)", plugin: "teams/night.lua")
-                : PolicyAdvice(action: .keep, reason: "ns-\(index)", plugin: "policy/echo.lua")
-            #expect(advice == expected)
+            #expect(advice == Self.echoed(index))
         }
     }
 
@@ -67,20 +78,14 @@ struct PolicyPluginTests {
     @Test func aBatchOfQuestionsGetsEachItsOwnAdviceInOrder() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        try directory.write("policy/echo.lua", "function decide(ctx) return {action = 'keep', reason = ctx.namespace} end")
-        try directory.write("teams/night.lua", "function decide(ctx) return {action = 'sleep', reason = 'night ' .. ctx.proposal.reason} end")
-        let host = PluginHost(configuration: .init(directory: directory.path, callTimeout: .seconds(30)), clock: { Date() }, logger: Logger(label: "advisor-test"))
-        await host.reload()
+        let host = try await Self.echoingPlugins(in: directory)
         let questions = (0..<400).map { index -> (context: JSONValue, team: String?) in
             (["namespace": .string("ns-\(index)")], index % 3 == 0 ? "night" : nil)
         }
         let answers = await PluginAdvisor(host: host).advise(questions)
         #expect(answers.count == 400)
         for (index, advice) in answers.enumerated() {
-            let expected = index % 3 == 0
-                ? PolicyAdvice(action: .sleep, reason: "night ns-\(index)", plugin: "teams/night.lua")
-                : PolicyAdvice(action: .keep, reason: "ns-\(index)", plugin: "policy/echo.lua")
-            #expect(advice == expected)
+            #expect(advice == Self.echoed(index))
         }
     }
 

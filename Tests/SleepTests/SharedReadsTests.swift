@@ -38,9 +38,8 @@ struct SharedReadsTests {
         #expect(await replicas() == original)
     }
 
-    @Test func aKindIsListedAcrossNamespacesOnceASecondOneAsksAndEachShareServedOnce() async throws {
-        let fixture = try await SleepFixture.start(deployments: 3)
-        defer { afterTest { await fixture.stop() } }
+    /// A namespace `other` with one Deployment `api` beside the fixture's `shop`; returns the Deployment kind.
+    static func addOtherNamespace(to fixture: SleepFixture) async throws -> ResourceKind {
         try await fixture.sim.load(manifests: """
             apiVersion: v1
             kind: Namespace
@@ -51,7 +50,13 @@ struct SharedReadsTests {
             metadata: {name: api, namespace: other}
             spec: {replicas: 2, selector: {matchLabels: {app: api}}, template: {metadata: {labels: {app: api}}, spec: {containers: [{name: api, image: api}]}}}
             """)
-        let kind = try await fixture.client.resource(group: "apps", kind: "Deployment").kind
+        return try await fixture.client.resource(group: "apps", kind: "Deployment").kind
+    }
+
+    @Test func aKindIsListedAcrossNamespacesOnceASecondOneAsksAndEachShareServedOnce() async throws {
+        let fixture = try await SleepFixture.start(deployments: 3)
+        defer { afterTest { await fixture.stop() } }
+        let kind = try await Self.addOtherNamespace(to: fixture)
         let objects = ClusterObjects(client: fixture.client)
         fixture.sim.resetRequests()
         let names = { (items: [JSONValue]) in items.compactMap { $0[path: ["metadata", "name"]]?.string }.sorted() }
@@ -71,17 +76,7 @@ struct SharedReadsTests {
     @Test func whenSeveralNamespacesAreKnownToActTheFirstOneListsAcrossAllOfThem() async throws {
         let fixture = try await SleepFixture.start(deployments: 3)
         defer { afterTest { await fixture.stop() } }
-        try await fixture.sim.load(manifests: """
-            apiVersion: v1
-            kind: Namespace
-            metadata: {name: other}
-            ---
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {name: api, namespace: other}
-            spec: {replicas: 2, selector: {matchLabels: {app: api}}, template: {metadata: {labels: {app: api}}, spec: {containers: [{name: api, image: api}]}}}
-            """)
-        let kind = try await fixture.client.resource(group: "apps", kind: "Deployment").kind
+        let kind = try await Self.addOtherNamespace(to: fixture)
         let objects = ClusterObjects(client: fixture.client, expectingMany: true)
         fixture.sim.resetRequests()
         let names = { (items: [JSONValue]) in items.compactMap { $0[path: ["metadata", "name"]]?.string }.sorted() }
