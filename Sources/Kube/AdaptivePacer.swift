@@ -59,11 +59,10 @@ actor AdaptivePacer {
     var waiting: Int { waiters.count }
 
     /// Waits for the request's turn, in order; throws if the task is cancelled meanwhile. Returns
-    /// the pace's generation the request goes out under, for ``throttled(generation:)``.
+    /// the pace's generation the request goes out under, for ``finished(generation:status:)``.
     @discardableResult
     func acquire() async throws -> Int {
         if waiters.isEmpty, takeToken() { return letThrough() }
-        lastHeldBack = .now
         let id = nextWaiter
         nextWaiter += 1
         try await withTaskCancellationHandler {
@@ -147,7 +146,7 @@ actor AdaptivePacer {
     /// last decrease says nothing new: one overload answers all the requests then in flight. Nor
     /// does one let through after it while those are still out (up to a second), since they take
     /// what the server frees; after that, a refusal says the pace is still too high.
-    func throttled(generation: Int) {
+    private func throttled(generation: Int) {
         let now = ContinuousClock.now
         guard generation == decreases else { return }
         if let lastDecrease, now - lastDecrease < .seconds(1), inFlight.keys.contains(where: { $0 < generation }) { return }

@@ -235,7 +235,7 @@ public final class SleepExecutor: Sendable {
                 return (change.ref, .failed("\(error)"))
             }
         }
-        try await store.markJournalEntries(Self.marks(entries, results, done: .slept), at: now())
+        await mark(entries, results, done: .slept, in: target)
         let listed = Dictionary(objects.flatMap { kind, items in items.map { (ObjectRef(groupKind: kind.groupKind, name: $0[path: ["metadata", "name"]]?.string ?? ""), $0) } }) { first, _ in first }
         for (ref, result) in results {
             switch result {
@@ -323,12 +323,7 @@ public final class SleepExecutor: Sendable {
         let results: [(ObjectRef, ObjectResult)] = await forEach(refs) { ref in
             (ref, await self.restore(ref, listed: current[ref], target: target, restore: restoreData, budgets: budgets))
         }
-        do {
-            try await store.markJournalEntries(Self.marks(entries, results, done: .restored), at: now())
-        } catch {
-            // The objects say it too: a wake judges them as they are, not by these marks.
-            logger.warning("journal not marked", metadata: ["cluster": "\(cluster)", "namespace": "\(target.namespace)", "error": "\(error)"])
-        }
+        await mark(entries, results, done: .restored, in: target)
         var remaining = RestoreData()
         for (ref, result) in results {
             switch result {
@@ -421,17 +416,21 @@ public final class SleepExecutor: Sendable {
         case failed(String)
     }
 
-    /// The journal's record of a pass: `done` for what it changed, skipped for what it left; a
-    /// failed object keeps its entry as planned.
-    private static func marks(
-        _ entries: [JournalEntry], _ results: [(ObjectRef, ObjectResult)], done: JournalEntry.State
-    ) -> [(id: Int64, state: JournalEntry.State)] {
-        zip(entries, results).compactMap { entry, result in
+    /// Records a pass in the journal: `done` for what it changed, skipped for what it left; a
+    /// failed object keeps its entry as planned. Not recorded is not lost: the next sleep or wake
+    /// judges each object as it is, and a skipped entry only keeps its restore patch in the mirror.
+    private func mark(_ entries: [JournalEntry], _ results: [(ObjectRef, ObjectResult)], done: JournalEntry.State, in target: Target) async {
+        let marks = zip(entries, results).compactMap { entry, result -> (id: Int64, state: JournalEntry.State)? in
             switch result.1 {
             case .done: (entry.id!, done)
             case .skipped: (entry.id!, .skipped)
             case .failed: nil
             }
+        }
+        do {
+            try await store.markJournalEntries(marks, at: now())
+        } catch {
+            logger.warning("journal not marked", metadata: ["cluster": "\(cluster)", "namespace": "\(target.namespace)", "error": "\(error)"])
         }
     }
 

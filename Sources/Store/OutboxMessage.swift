@@ -101,7 +101,7 @@ extension Store {
         try await backend.write { db in
             for message in messages {
                 guard let id = message.id,
-                    let current = try db.fetchAll(OutboxMessage.self, "SELECT * FROM outboxMessage WHERE id = ?", [id]).first,
+                    let current = try db.fetchOne(OutboxMessage.self, "SELECT * FROM outboxMessage WHERE id = ?", [id]),
                     current.attempts == message.attempts, current.deliveredAt == nil, current.abandonedAt == nil,
                     current.nextAttemptAt > message.nextAttemptAt
                 else { continue }

@@ -60,23 +60,25 @@ extension ClusterAgent {
         // Should this read fail, each unit reads its own (and reports the error).
         let stored = (try? await store.scheduleStates(cluster: name)) ?? []
         let states = Dictionary(stored.map { (ManagedUnit.key(namespace: $0.namespace, name: $0.unit), $0) }) { first, _ in first }
-        let ahead = await adviceAhead(
-            units, secrets: secrets, states: states, overrides: work.overrides, operations: order.runnable, now: now
-        )
-        let acting = units.count { unit in order.runnable.contains { $0.namespaces.isEmpty || $0.namespaces.contains(unit.namespace) } }
-        let objects = ClusterObjects(client: client, expectingMany: acting > 1)
+        let inputs = units.map { unit in
+            UnitInputs(
+                overrides: overrides(for: unit, among: work.overrides),
+                operations: order.runnable.filter { $0.namespaces.isEmpty || $0.namespaces.contains(unit.namespace) },
+                known: secrets.map { .listed($0["\(unit.namespace)/\(unit.target?.secretName ?? "")"]) } ?? .unread,
+                state: states[unit.key]
+            )
+        }
+        let ahead = await adviceAhead(Array(zip(units, inputs)), now: now)
+        let objects = ClusterObjects(client: client, expectingMany: inputs.count { !$0.operations.isEmpty } > 1)
         // A window of units at a time, the next one started as soon as any finishes.
         var results = await withTaskGroup(of: UnitResult.self) { group in
             var results: [UnitResult] = []
-            for (index, unit) in units.enumerated() {
+            for (index, (unit, input)) in zip(units, inputs).enumerated() {
                 if index >= settings.namespaceConcurrency, let result = await group.next() { results.append(result) }
-                let overrides = overrides(for: unit, among: work.overrides)
-                let operations = order.runnable.filter { $0.namespaces.isEmpty || $0.namespaces.contains(unit.namespace) }
-                let secret = secrets.map { UnitReads.Known.listed($0["\(unit.namespace)/\(unit.target?.secretName ?? "")"]) }
                 group.addTask {
                     await self.evaluate(
-                        unit, overrides: overrides, operations: operations, known: secret ?? .unread, state: states[unit.key], objects: objects,
-                        ahead: ahead[unit.key], now: now
+                        unit, overrides: input.overrides, operations: input.operations, known: input.known, state: input.state,
+                        objects: objects, ahead: ahead[unit.key], now: now
                     )
                 }
             }
@@ -120,7 +122,7 @@ extension ClusterAgent {
     /// `state`: the unit's schedule state as read for the whole evaluation (nil: read or create it).
     func evaluate(
         _ unit: ManagedUnit, overrides: [OverrideRecord], operations: [OperationRecord], known: UnitReads.Known, state: ScheduleState?,
-        objects: ClusterObjects, ahead: (context: JSONValue, advice: PolicyAdvice)? = nil, now: Date
+        objects: ClusterObjects, ahead: (context: JSONValue, advice: PolicyAdvice)?, now: Date
     ) async -> UnitResult {
         var status = NamespaceStatus(unit: unit, now: now)
         var result = UnitResult(key: unit.key, status: status)
@@ -239,29 +241,31 @@ extension ClusterAgent {
     /// The plugins' advice, asked in one batch, for every unit whose schedule moves it in this
     /// evaluation (no person's operation to run first, its state Secret and schedule memory
     /// read for all): `act` takes it when its question turns out the same, and asks otherwise.
-    func adviceAhead(
-        _ units: [ManagedUnit], secrets: [String: Secret]?, states: [String: ScheduleState], overrides: [OverrideRecord],
-        operations: [OperationRecord], now: Date
-    ) async -> [String: (context: JSONValue, advice: PolicyAdvice)] {
-        guard let secrets else { return [:] }
+    func adviceAhead(_ units: [(ManagedUnit, UnitInputs)], now: Date) async -> [String: (context: JSONValue, advice: PolicyAdvice)] {
         var asked: [(key: String, context: JSONValue, team: String?)] = []
-        for unit in units where !unit.isBeingDeleted {
-            guard let schedule = unit.schedule, let target = unit.target, let state = states[unit.key],
-                  !operations.contains(where: { $0.namespaces.isEmpty || $0.namespaces.contains(unit.namespace) }),
-                  failures[unit.key].map({ $0.retryAt <= now }) ?? true,
-                  let known = try? StateSecret(secrets["\(unit.namespace)/\(target.secretName)"])
+        for (unit, input) in units where !unit.isBeingDeleted && input.operations.isEmpty {
+            guard let schedule = unit.schedule, unit.target != nil, let state = input.state, case .listed(let secret) = input.known,
+                  failures[unit.key].map({ $0.retryAt <= now }) ?? true, let known = try? StateSecret(secret)
             else { continue }
             let asleep = known.contents?.operation == .sleep
-            let covering = self.overrides(for: unit, among: overrides)
-            let plan = schedulePlan(unit, schedule: schedule, state: state, overrides: covering, asleep: asleep, now: now).plan
+            let plan = schedulePlan(unit, schedule: schedule, state: state, overrides: input.overrides, asleep: asleep, now: now).plan
             guard let action = plan.action else { continue }
             if case .override = plan.cause { continue }
-            let context = policyContext(unit, action: action, reason: plan.reason, asleep: asleep, overrides: covering, now: now)
+            let context = policyContext(unit, action: action, reason: plan.reason, asleep: asleep, overrides: input.overrides, now: now)
             asked.append((unit.key, context, unit.team?.name))
         }
         guard !asked.isEmpty else { return [:] }
         let advice = await policy.advise(asked.map { ($0.context, $0.team) })
         return Dictionary(zip(asked, advice).map { ($0.key, ($0.context, $1)) }) { first, _ in first }
+    }
+
+    /// What an evaluation read for a unit before evaluating it: its overrides, the operations
+    /// people asked for it, its state Secret as listed, and its schedule memory (nil: not read).
+    struct UnitInputs: Sendable {
+        var overrides: [OverrideRecord]
+        var operations: [OperationRecord]
+        var known: UnitReads.Known
+        var state: ScheduleState?
     }
 
     /// What acting on a plan left: the namespace's state, and when to look again.
@@ -277,7 +281,7 @@ extension ClusterAgent {
     /// failed recently. Returns nil when nothing ran.
     func act(
         _ planned: Transition.Kind, plan: NamespacePlan, unit: ManagedUnit, target: SleepExecutor.Target, asleep: Bool,
-        overrides: [OverrideRecord], reads: UnitReads, ahead: (context: JSONValue, advice: PolicyAdvice)? = nil,
+        overrides: [OverrideRecord], reads: UnitReads, ahead: (context: JSONValue, advice: PolicyAdvice)?,
         status: inout NamespaceStatus, now: Date
     ) async throws -> ActResult? {
         if let failure = failures[unit.key], failure.retryAt > now {
