@@ -140,9 +140,9 @@ public enum SleepPlanner {
             for object in items {
                 let name = object[path: ["metadata", "name"]]?.string ?? ""
                 let ref = ObjectRef(groupKind: target.groupKind, name: name)
-                if let since = context.changedSince, existing.patch(groupKind: ref.groupKind, name: name) != nil,
-                    lastChange(of: object).map({ $0 <= since }) ?? true
-                {
+                let entry = existing.patch(groupKind: ref.groupKind, name: name)
+                if let since = context.changedSince, entry != nil, lastChange(of: object).map({ $0 <= since }) ?? true {
+                    sleeping.insert(ref)  // as the sleep left it
                     continue
                 }
                 let reason = skipReason(object, target: target, spec: spec)
@@ -152,7 +152,6 @@ public enum SleepPlanner {
                     leftAwake.insert(ref)
                     continue
                 }
-                let entry = existing.patch(groupKind: ref.groupKind, name: name)
                 let sleepPatch = sleepPatch(for: object, under: target, spec: spec, restore: entry, budgets: context.budgets)
                 let slept: JSONValue
                 let patch: JSONPatch
@@ -166,7 +165,7 @@ public enum SleepPlanner {
                 }
                 if slept == object {
                     // Asleep already: an entry saved by the sleep that did it is the only truth.
-                    if existing.patch(groupKind: ref.groupKind, name: name) == nil {
+                    if entry == nil {
                         plan.skipped.append((ref, .alreadyAsleep))
                     }
                     sleeping.insert(ref)

@@ -146,6 +146,17 @@ struct WorkloadKindsPlanTests {
             changes: ["Deployment.apps/scaled-by-person": #"{"spec":{"replicas":2}}"#, "Deployment.apps/new": #"{"spec":{"replicas":1}}"#]
         ),
         Case(
+            name: "a look at a sleeping namespace: a ScaledObject made since for a workload asleep and unchanged is paused",
+            spec: native,
+            objects: [
+                (.deployment, [object(.deployment, "api", ["spec": ["replicas": 0]], metadata: ["creationTimestamp": ago(600)])]),
+                (scaledObject, [{ var made = scaled("s", target: "api"); made[path: ["metadata", "creationTimestamp"]] = ago(5); return made }()]),
+            ],
+            context: PlanContext(changedSince: now.addingTimeInterval(-3600)),
+            existing: restore(["Deployment.apps/api": #"{"spec":{"replicas":3}}"#]),
+            changes: ["ScaledObject.keda.sh/s": #"{"metadata":{"annotations":null}}"#]
+        ),
+        Case(
             name: "grace: a person's kubectl scale counts", spec: grace(15),
             objects: [(.deployment, [object(.deployment, "api", ["spec": ["replicas": 2]], metadata: [
                 "creationTimestamp": ago(600), "managedFields": [managed("kubectl", minutesAgo: 2, subresource: "scale")],
