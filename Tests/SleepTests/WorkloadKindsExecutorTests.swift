@@ -284,15 +284,7 @@ struct WorkloadKindsExecutorTests {
         let original = await fixture.snapshot()
         let target = SleepExecutor.Target(namespace: "ops", name: "nights", spec: SleepSpec(native: SleepSpec.NativeKind.allCases))
         _ = try await fixture.executor().sleep(target, operation: try await fixture.operation("sleep"), scheduledAt: Self.at)
-        // The restore data of `keep` says 0, as a tool that found it at zero might have written.
-        var secret = try await fixture.client.get(Secret.self, namespace: "ops", name: target.secretName)
-        var contents = try RestoreSecret.read(secret)
-        contents.restore.set(#"{"spec":{"replicas":0}}"#, groupKind: "Deployment.apps", name: "keep")
-        let rewritten = RestoreSecret.make(
-            name: target.secretName, namespace: "ops", owner: nil, scheduledAt: Self.at, operation: .sleep, restore: contents.restore
-        )
-        secret.object["data"] = rewritten.object["data"]
-        _ = try await fixture.client.update(secret)
+        try await Self.restoreKeepAtZero(fixture, target)
 
         let elsewhere = try Store(path: fixture.directory.path + "/other.sqlite")
         let operation = OperationRecord(cluster: "staging", namespaces: ["ops"], action: "wake", source: "test", actor: "test", createdAt: Date())
@@ -303,5 +295,51 @@ struct WorkloadKindsExecutorTests {
         #expect(woken.notes.map(\.ref.description) == ["Deployment.apps/keep"])
         #expect(woken.notes.first?.note.contains("HorizontalPodAutoscaler keep-hpa") == true)
         #expect(await fixture.snapshot() == original)
+    }
+
+    /// Rewrites the restore data of `keep` to say 0, as a tool that found it at zero might have written.
+    static func restoreKeepAtZero(_ fixture: WorkloadKindsFixture, _ target: SleepExecutor.Target) async throws {
+        var secret = try await fixture.client.get(Secret.self, namespace: "ops", name: target.secretName)
+        var contents = try RestoreSecret.read(secret)
+        contents.restore.set(#"{"spec":{"replicas":0}}"#, groupKind: "Deployment.apps", name: "keep")
+        let rewritten = RestoreSecret.make(
+            name: target.secretName, namespace: "ops", owner: nil, scheduledAt: Self.at, operation: .sleep, restore: contents.restore
+        )
+        secret.object["data"] = rewritten.object["data"]
+        _ = try await fixture.client.update(secret)
+    }
+
+    /// The HPA check is a safeguard: autoscalers the hub may not read leave the restore data as it is.
+    @Test func autoscalersThatCannotBeReadLeaveTheRestoreDataAsItIs() async throws {
+        let fixture = try await WorkloadKindsFixture.start()
+        defer { afterTest { await fixture.stop() } }
+        let target = SleepExecutor.Target(namespace: "ops", name: "nights", spec: SleepSpec(native: SleepSpec.NativeKind.allCases))
+        _ = try await fixture.executor().sleep(target, operation: try await fixture.operation("sleep"), scheduledAt: Self.at)
+        try await Self.restoreKeepAtZero(fixture, target)
+        fixture.sim.setFaults(.init(errorRate: 1, errorVerbs: ["list"], errorStatus: 403, errorResources: ["horizontalpodautoscalers.autoscaling"]))
+        let woken = try await fixture.executor().wake(target, operation: try await fixture.operation("wake"), scheduledAt: Self.at.addingTimeInterval(3600))
+        #expect(woken.failed.isEmpty, "\(woken.failed)")
+        #expect(woken.notes.isEmpty)
+        #expect(await fixture.value("apps/v1", "Deployment", "keep", ["spec", "replicas"]) == 0)
+        #expect(await fixture.value("apps/v1", "Deployment", "api", ["spec", "replicas"]) == 3)
+    }
+
+    /// A kind Sandman sleeps of its own accord that the role does not let it list is left out, and
+    /// the rest sleeps; a kind the spec asks for (kube-green's own) still fails the sleep.
+    @Test func aNativeKindTheRoleDoesNotCoverIsLeftOutAndTheRestSleeps() async throws {
+        let fixture = try await WorkloadKindsFixture.start()
+        defer { afterTest { await fixture.stop() } }
+        let target = SleepExecutor.Target(namespace: "ops", name: "nights", spec: SleepSpec(native: SleepSpec.NativeKind.allCases))
+        fixture.sim.setFaults(.init(errorRate: 1, errorVerbs: ["list"], errorStatus: 403, errorResources: ["jobs.batch"]))
+        let slept = try await fixture.executor().sleep(target, operation: try await fixture.operation("sleep"), scheduledAt: Self.at)
+        #expect(slept.failed.isEmpty, "\(slept.failed)")
+        #expect(slept.done.contains { $0.description == "Deployment.apps/api" })
+        #expect(!slept.planned.contains { $0.groupKind == "Job.batch" })
+        #expect(await fixture.value("batch/v1", "Job", "backfill", ["spec", "suspend"]) == false)
+
+        fixture.sim.setFaults(.init(errorRate: 1, errorVerbs: ["list"], errorStatus: 403, errorResources: ["deployments.apps"]))
+        await #expect(throws: KubeError.self) {
+            _ = try await fixture.executor().sleep(target, operation: try await fixture.operation("sleep"), scheduledAt: Self.at)
+        }
     }
 }
