@@ -96,6 +96,14 @@ extension Store {
         }
     }
 
+    /// Marks a pending operation running, leaving the rest of the record unread: its summary
+    /// grows to megabytes in an operation over many namespaces.
+    public func markRunning(id: String) async throws {
+        _ = try await backend.write { db in
+            try db.execute("UPDATE operation SET state = ? WHERE id = ? AND state = ?", [OperationRecord.State.running.rawValue, id, OperationRecord.State.pending.rawValue])
+        }
+    }
+
     /// Accepts a person's request: the operation and the overrides that keep its result are
     /// stored together, so that neither exists without the other. Returns the overrides replaced.
     public func accept(_ operation: OperationRecord, overrides: [OverrideRecord], at now: Date) async throws -> [OverrideRecord] {
@@ -116,6 +124,14 @@ extension Store {
 
     public func operation(id: String) async throws -> OperationRecord? {
         try await backend.read { db in try db.operation(id: id) }
+    }
+
+    /// Whether an operation has finished, nil if there is none by that id: one small column
+    /// read, for whoever waits on an operation whose summary is large.
+    public func isOperationFinished(id: String) async throws -> Bool? {
+        try await backend.read { db in
+            try db.query("SELECT finishedAt FROM operation WHERE id = ?", [id]).first.map { row in try !row.isNull("finishedAt") }
+        }
     }
 
     /// Operations that started and never finished (the hub stopped midway), oldest first.

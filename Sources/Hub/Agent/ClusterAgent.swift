@@ -62,6 +62,10 @@ public actor ClusterAgent {
     var sleepInfos: [String: SleepInfo] = [:]
     private var synced: (namespaces: Bool, sleepInfos: Bool) = (false, false)
     var statuses: [String: NamespaceStatus] = [:]
+    /// Parts of running operations' summaries not written to the store yet, and when each
+    /// operation's were last written (ClusterAgent+Operations.swift).
+    var unwrittenParts: [String: [OperationSummary.Part]] = [:]
+    var partsWritten: [String: ContinuousClock.Instant] = [:]
     /// Units a plugin holds back, with the plugin: logged once each time it starts.
     var heldBack: [String: String] = [:]
     private var healthAnnounced = false

@@ -8,18 +8,46 @@ import Store
 enum OperationSummary {
     static let summed = ["releasedCPU", "releasedMemoryBytes", "hourlySavings"]
 
-    /// `stored` with the part of one unit of `namespace` set (replaced when resumed, never repeated).
-    static func adding(_ part: JSONValue, of namespace: String, unit: String, to stored: String?) -> JSONValue {
+    /// A unit's part of an operation.
+    struct Part: Sendable {
+        var namespace: String
+        var unit: String
+        var summary: JSONValue
+    }
+
+    /// `stored` with the parts of some units set (replaced when resumed, never repeated). A
+    /// stored part Argo CD reverted since (see `reverted`) keeps the revert: the units' parts
+    /// are written a second apart at most, and the revert may come in between.
+    static func adding(_ new: [Part], to stored: String?) -> JSONValue {
         var parts = stored.flatMap { try? JSONValue(parsing: $0) }?["namespaces"]?.object ?? [:]
-        var units = parts[namespace]?["units"]?.object ?? [:]
-        units[unit] = part
-        var namespacePart = total(units, prefixed: false)
-        namespacePart["namespace"] = .string(namespace)
-        namespacePart["units"] = .object(units)
-        parts[namespace] = namespacePart
+        for (namespace, ofNamespace) in Dictionary(grouping: new, by: \.namespace) {
+            var units = parts[namespace]?["units"]?.object ?? [:]
+            for part in ofNamespace {
+                let reverted = units[part.unit]?["reverted"]?.array
+                units[part.unit] = reverted.map { revert($0, in: part.summary) } ?? part.summary
+            }
+            var namespacePart = total(units, prefixed: false)
+            namespacePart["namespace"] = .string(namespace)
+            namespacePart["units"] = .object(units)
+            parts[namespace] = namespacePart
+        }
         var summary = total(parts, prefixed: true)
         summary["namespaces"] = .object(parts)
         return summary
+    }
+
+    /// A unit's part with objects Argo CD scaled back up (`failures`: `{object, error}`) moved
+    /// from `done` to `failed`, and listed under `reverted`.
+    static func revert(_ failures: [JSONValue], in part: JSONValue) -> JSONValue {
+        var part = part
+        let names = Set(failures.compactMap { $0["object"]?.string })
+        func others(_ key: String) -> [JSONValue] {
+            (part[key]?.array ?? []).filter { !names.contains($0["object"]?.string ?? $0.string ?? "") }
+        }
+        part["done"] = .array(others("done"))
+        part["failed"] = .array(others("failed") + failures)
+        part["reverted"] = .array(others("reverted") + failures)
+        return part
     }
 
     /// The lists and sums of `parts` together; objects named after their part when `prefixed`.
