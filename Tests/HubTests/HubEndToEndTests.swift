@@ -164,7 +164,10 @@ struct HubEndToEndTests {
         let sleep = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"all": true}"#)
         #expect(sleep.status == 202, "\(sleep.body)")
         let id = try #require(sleep.body[path: ["operation", "id"]]?.string)
-        #expect(await eventually { (try? await fixture.api("GET", "/api/v1/operations/\(id)"))?.body[path: ["operation", "state"]] == "succeeded" })
+        // Asked to wait, the hub answers once the operation has finished.
+        let waited = try await fixture.api("GET", "/api/v1/operations/\(id)?wait=10s")
+        #expect(waited.body[path: ["operation", "state"]] == "succeeded", "\(waited.body)")
+        #expect(waited.body[path: ["operation", "finishedAt"]]?.string != nil)
         fixture.clock.set(instant("2027-01-05T12:00:30Z"))
         #expect(await eventually { abs(await hub.savings(cluster: "staging") - 0.84) < 1e-9 }, "plus 2 hours at 0.06")
         // Only the last 7 days count.
@@ -379,6 +382,8 @@ struct HubEndToEndTests {
             ("GET", "/api/v1/clusters/mars", nil, 404, "cluster \"mars\" is not managed by this hub", "cluster"),
             ("GET", "/api/v1/operations/nope", nil, 404, "operation nope not found", "id"),
             ("GET", "/api/v1/operations?limit=0", nil, 400, "limit must be a number from 1 to 1000", "limit"),
+            ("GET", "/api/v1/operations/nope?wait=1h", nil, 400, "wait must be a duration of at most 10s", "wait"),
+            ("GET", "/api/v1/operations/nope?wait=soon", nil, 400, "wait must be a duration of at most 10s", "wait"),
             ("POST", "/api/v1/overrides", #"{"cluster":"staging","kind":"nap"}"#, 400, "kind must be one of wake, sleep, skip", "kind"),
             ("POST", "/api/v1/overrides", #"{"cluster":"staging","kind":"wake","until":"yesterday"}"#, 400, "until must be an RFC 3339 time", "until"),
             ("DELETE", "/api/v1/overrides/nope", nil, 404, "override nope not found", "id"),

@@ -108,9 +108,18 @@ public enum HubAPI {
         api.get("operations/:id") { request, context in
             let id = try context.parameters.require("id")
             let principal = try context.requirePrincipal()
-            _ = try queryParameters(request, allowed: [])
-            guard let operation = try await hubCall({ try await hub.store.operation(id: id) }), principal.mayRead(operation.cluster) else {
+            let query = try queryParameters(request, allowed: ["wait"])
+            let wait = try waitParameter(query)
+            guard var operation = try await hubCall({ try await hub.store.operation(id: id) }), principal.mayRead(operation.cluster) else {
                 throw HubError.notFound("operation \(id) not found", field: "id")
+            }
+            if let wait, operation.finishedAt == nil {
+                // Answers as soon as the operation finishes: whoever waits on it reads no summary meanwhile.
+                let deadline = ContinuousClock.now + wait
+                while try await hubCall({ try await hub.store.isOperationFinished(id: id) }) == false, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                operation = try await hubCall({ try await hub.store.operation(id: id) }) ?? operation
             }
             return json(["operation": Representation.operation(operation)])
         }
@@ -257,6 +266,16 @@ public enum HubAPI {
         guard let text = query["limit"] else { return fallback }
         guard let limit = Int(text), (1...1000).contains(limit) else { throw .badRequest("limit must be a number from 1 to 1000", field: "limit") }
         return limit
+    }
+
+    /// `wait`: how long a read may wait for what it waits on, a duration up to 10 s (a hub
+    /// stopping lets requests in progress finish).
+    static func waitParameter(_ query: [String: String]) throws(HubError) -> Duration? {
+        guard let text = query["wait"] else { return nil }
+        guard let wait = try? DurationText.parse(text), wait <= .seconds(10) else {
+            throw .badRequest("wait must be a duration of at most 10s, such as 5s", field: "wait")
+        }
+        return wait
     }
 
     /// Who made a request, for the audit: the `sandman` CLI says so in its user agent.

@@ -51,9 +51,22 @@ private func requestOperation(_ action: String, target: OperationTarget, options
     var operation = answer["operation"] ?? .null
     let deadline = ContinuousClock.now + .seconds(300)
     var reported: Set<String> = []
+    var hubWaits = true
     while operation["finishedAt"] == .null || operation["finishedAt"] == nil, ContinuousClock.now < deadline {
-        try await Task.sleep(for: .milliseconds(100))
-        operation = try await calling { () async throws(HubClientError) in try await client.get("/api/v1/operations/\(id)") }["operation"] ?? .null
+        operation = try await calling { () async throws(HubClientError) in
+            // The hub answers when the operation finishes, or after the wait with its progress.
+            // One from before `wait` refuses it: ask it every tenth of a second.
+            if hubWaits {
+                do throws(HubClientError) {
+                    return try await client.get("/api/v1/operations/\(id)?wait=\(progress ? "1s" : "10s")")
+                } catch {
+                    guard error.status == 400, error.field == "wait" else { throw error }
+                    hubWaits = false
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+            return try await client.get("/api/v1/operations/\(id)")
+        }["operation"] ?? .null
         guard progress else { continue }
         // Namespaces as they finish (operations over several), dots meanwhile.
         let parts = (operation[path: ["summary", "namespaces"]]?.object ?? [:]).filter { !reported.contains($0.key) }
