@@ -56,6 +56,11 @@ public struct APIResource: Sendable, Hashable {
 
 extension String {
     var pathEscaped: String {
-        addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(.init(charactersIn: "/"))) ?? self
+        // Names in Kubernetes need no escaping; checking is much cheaper than Foundation's encoding.
+        let unreserved = utf8.allSatisfy { byte in
+            (97...122).contains(byte) || (65...90).contains(byte) || (48...57).contains(byte) || byte == 45 || byte == 46 || byte == 95
+        }
+        if unreserved { return self }
+        return addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(.init(charactersIn: "/"))) ?? self
     }
 }

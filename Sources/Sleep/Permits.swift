@@ -9,10 +9,11 @@ actor Permits {
     private let limit: Int
     private var held = 0
     private var batches = 0
-    private var waiters: [(batch: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    /// Waiters by batch, each batch's in the order they came.
+    private var waiters: [Int: [CheckedContinuation<Void, Never>]] = [:]
 
     /// How many wait for a permit.
-    var waiting: Int { waiters.count }
+    var waiting: Int { waiters.values.reduce(0) { $0 + $1.count } }
 
     init(limit: Int) {
         self.limit = max(1, limit)
@@ -37,15 +38,17 @@ actor Permits {
             held += 1
             return
         }
-        await withCheckedContinuation { waiters.append((batch, $0)) }
+        await withCheckedContinuation { waiters[batch, default: []].append($0) }
     }
 
     /// Hands the permit straight to the next waiter of the oldest batch, if any.
     private func release() {
-        guard let oldest = waiters.indices.min(by: { waiters[$0].batch < waiters[$1].batch }) else {
+        guard let oldest = waiters.keys.min(), var queue = waiters.removeValue(forKey: oldest) else {
             held -= 1
             return
         }
-        waiters.remove(at: oldest).continuation.resume()
+        let next = queue.removeFirst()
+        if !queue.isEmpty { waiters[oldest] = queue }
+        next.resume()
     }
 }

@@ -222,7 +222,7 @@ public final class SleepExecutor: Sendable {
 
         let results: [(ObjectRef, ObjectResult)] = await forEach(plan.changes) { change in
             do {
-                _ = try await self.client.patch(change.kind, namespace: target.namespace, name: change.ref.name, .json(change.patch.document))
+                try await self.client.patchIgnoringResult(change.kind, namespace: target.namespace, name: change.ref.name, .json(change.patch.document))
                 await self.checkpoint?(.patched(change.ref, action: .sleep))
                 return (change.ref, .done)
             } catch let error as KubeError where error.isNotFound {
@@ -388,7 +388,7 @@ public final class SleepExecutor: Sendable {
             var guarded = patch
             guarded[path: ["metadata", "resourceVersion"]] = object[path: ["metadata", "resourceVersion"]]
             do {
-                _ = try await client.patch(kind, namespace: target.namespace, name: ref.name, .merge(guarded))
+                try await client.patchIgnoringResult(kind, namespace: target.namespace, name: ref.name, .merge(guarded))
                 await checkpoint?(.patched(ref, action: .wakeUp))
                 return .done
             } catch let error as KubeError where error.isNotFound {
