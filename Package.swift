@@ -248,7 +248,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SchedulingTests", dependencies: ["Scheduling", "TestSupport"],
             // Its randomized model test plays 10,000 sequences.

@@ -81,12 +81,16 @@ struct APIServer: HTTPResponder {
             }
             return nil
         }
-        guard state.configuration.tls,
-              let certificate = try? await context.channel.nioSSL_peerCertificate().get(),
-              let parsed = try? Certificate(derEncoded: certificate.toDERBytes()),
-              let identity = parsed.kubernetesIdentity
+        guard state.configuration.tls, let certificate = try? await context.channel.nioSSL_peerCertificate().get(),
+              let der = try? certificate.toDERBytes()
         else { return nil }
-        return Identity(user: identity.user, groups: identity.groups)
+        if let known = state.certificateIdentities.withLock({ $0[der] }) { return known }
+        let identity = (try? Certificate(derEncoded: der))?.kubernetesIdentity.map { Identity(user: $0.user, groups: $0.groups) }
+        state.certificateIdentities.withLock { known in
+            if known.count >= 1024 { known.removeAll() }
+            known[der] = identity
+        }
+        return identity
     }
 
     // MARK: Routing

@@ -105,18 +105,22 @@ struct FieldPath: Hashable, Sendable, Comparable {
 extension Set where Element == FieldPath {
     /// The `fieldsV1` tree of a set of paths; `.` marks a path that is itself a member and has children.
     var fieldsV1: JSONValue {
-        var root = JSONValue.emptyObject
+        let root = FieldsV1Node()
         for path in self {
-            let keys = path.elements.map(\.fieldsV1Key)
-            if root[path: keys] == nil { root[path: keys] = .emptyObject }
-        }
-        for path in self {
-            let keys = path.elements.map(\.fieldsV1Key)
-            if let node = root[path: keys]?.object, !node.isEmpty, node["."] == nil {
-                root[path: keys + ["."]] = .emptyObject
+            var node = root
+            for element in path.elements {
+                let key = element.fieldsV1Key
+                if let child = node.children[key] {
+                    node = child
+                } else {
+                    let child = FieldsV1Node()
+                    node.children[key] = child
+                    node = child
+                }
             }
+            node.isMember = true
         }
-        return root
+        return root.json
     }
 
     init(fieldsV1 value: JSONValue) {
@@ -130,5 +134,17 @@ extension Set where Element == FieldPath {
             }
         }
         walk(value, [])
+    }
+}
+
+/// A node of a `fieldsV1` tree being built: its children by key, and whether its path is a member.
+private final class FieldsV1Node {
+    var children: [String: FieldsV1Node] = [:]
+    var isMember = false
+
+    var json: JSONValue {
+        var members = children.mapValues(\.json)
+        if isMember, !members.isEmpty { members["."] = .emptyObject }
+        return .object(members)
     }
 }

@@ -356,6 +356,9 @@ final class SimulatorState: Sendable {
     let requests = Mutex<[KubeSim.RequestRecord]>([])
     /// Bearer tokens in force: the configured ones, changeable at run time.
     let tokens: Mutex<[String: String]>
+    /// Client certificates seen, by their DER bytes, with who they say the client is: parsing
+    /// one at every request was a twentieth of the simulator's time.
+    let certificateIdentities = Mutex<[[UInt8]: Identity?]>([:])
     let authorizer: Authorizer
 
     init(configuration: KubeSim.Configuration, store: ObjectStore) {

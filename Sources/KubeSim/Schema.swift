@@ -1,12 +1,15 @@
 import JSON
+import Synchronization
 
 /// A node of an OpenAPI schema, with `$ref` resolved against the built-in definitions: what
 /// validation, pruning, defaulting, merging and `kubectl explain` read. Built-in kinds use the
 /// definitions kube-apiserver publishes; custom resources use their CRD's structural schema.
 struct Schema: Sendable {
-    let node: JSONValue
+    private let core: Core
+
+    var node: JSONValue { core.node }
     /// The definition name when the node was reached through a reference (`io.k8s.api.apps.v1.DeploymentSpec`).
-    let name: String?
+    var name: String? { core.name }
 
     init(_ node: JSONValue, name: String? = nil) {
         var resolved = node
@@ -18,23 +21,22 @@ struct Schema: Sendable {
             resolvedName = definition
             resolved = target
         }
-        self.node = resolved
-        self.name = resolvedName
+        core = resolvedName.map { Core.named($0, resolved) } ?? Core(resolved, name: nil)
     }
 
-    var type: String? { node["type"]?.string }
-    var format: String? { node["format"]?.string }
-    var isIntOrString: Bool { format == "int-or-string" || node["x-kubernetes-int-or-string"]?.bool == true }
-    var isQuantity: Bool { name == "io.k8s.apimachinery.pkg.api.resource.Quantity" }
-    var isTime: Bool { format == "date-time" }
-    var preservesUnknownFields: Bool { node["x-kubernetes-preserve-unknown-fields"]?.bool == true }
+    var type: String? { core.type }
+    var format: String? { core.format }
+    var isIntOrString: Bool { core.isIntOrString }
+    var isQuantity: Bool { core.name == "io.k8s.apimachinery.pkg.api.resource.Quantity" }
+    var isTime: Bool { core.format == "date-time" }
+    var preservesUnknownFields: Bool { core.preservesUnknownFields }
     var isEmbeddedResource: Bool { node["x-kubernetes-embedded-resource"]?.bool == true }
     var nullable: Bool { node["nullable"]?.bool == true }
     var required: [String] { (node["required"]?.array ?? []).compactMap(\.string) }
-    var properties: [String: JSONValue]? { node["properties"]?.object }
+    var properties: [String: JSONValue]? { core.properties }
 
     func property(_ key: String) -> Schema? {
-        node["properties"]?[key].map { Schema($0) }
+        core.property(key)
     }
 
     /// The schema of a map's values (`additionalProperties`), nil for structs.
@@ -43,7 +45,60 @@ struct Schema: Sendable {
         return value == .bool(true) ? Schema(["x-kubernetes-preserve-unknown-fields": true]) : Schema(value)
     }
 
-    var items: Schema? { node["items"].map { Schema($0) } }
+    var items: Schema? { core.items }
+
+    /// A resolved node with what every write reads of it worked out once: a definition's is
+    /// shared by every schema that refers to it, and keeps the schemas of its properties (each
+    /// write walked the definitions anew, a sixth of the simulator's time).
+    private final class Core: Sendable {
+        let node: JSONValue
+        let name: String?
+        let type: String?
+        let format: String?
+        let isIntOrString: Bool
+        let preservesUnknownFields: Bool
+        let properties: [String: JSONValue]?
+        private let resolvedProperties = Mutex<[String: Schema]>([:])
+        private let resolvedItems = Mutex<Schema??>(nil)
+
+        private static let definitions = Mutex<[String: Core]>([:])
+
+        /// The one core of a definition.
+        static func named(_ name: String, _ node: JSONValue) -> Core {
+            if let known = definitions.withLock({ $0[name] }) { return known }
+            let core = Core(node, name: name)
+            return definitions.withLock { known in
+                if let existing = known[name] { return existing }
+                known[name] = core
+                return core
+            }
+        }
+
+        init(_ node: JSONValue, name: String?) {
+            self.node = node
+            self.name = name
+            type = node["type"]?.string
+            format = node["format"]?.string
+            isIntOrString = format == "int-or-string" || node["x-kubernetes-int-or-string"]?.bool == true
+            preservesUnknownFields = node["x-kubernetes-preserve-unknown-fields"]?.bool == true
+            properties = node["properties"]?.object
+        }
+
+        func property(_ key: String) -> Schema? {
+            if let known = resolvedProperties.withLock({ $0[key] }) { return known }
+            guard let property = properties?[key] else { return nil }
+            let schema = Schema(property)
+            resolvedProperties.withLock { $0[key] = schema }
+            return schema
+        }
+
+        var items: Schema? {
+            if let known = resolvedItems.withLock({ $0 }) { return known }
+            let schema = node["items"].map { Schema($0) }
+            resolvedItems.withLock { $0 = .some(schema) }
+            return schema
+        }
+    }
 
     /// Whether the node is a struct, a map, a list, or a scalar.
     var isObject: Bool { type == "object" || properties != nil || node["additionalProperties"] != nil }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import JSON
 
 @Suite("JSON parsing and serialization")
@@ -77,6 +78,19 @@ struct JSONParsingTests {
         let value: JSONValue = ["a": [1, 2.5, "x", .null, true]]
         let data = try JSONEncoder().encode(value)
         #expect(try JSONDecoder().decode(JSONValue.self, from: data) == value)
+    }
+
+    /// Strings of every kind of character, control characters, quotes and backslashes among
+    /// them, serialize to JSON that parses back to the same string (seeded; the seed is printed).
+    @Test func anyStringSerializesAndParsesBack() throws {
+        var generator = SeededGenerator()
+        let alphabet: [Character] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\r", "\t", "\u{01}", "\u{1F}", "\u{7F}", "é", "😀", "\u{2028}"]
+        for _ in 0..<2_000 {
+            let text = String((0..<Int.random(in: 0..<24, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+            let written = JSONValue.string(text).serialized()
+            #expect(try JSONValue(parsing: written) == .string(text), "\(written), seed \(generator.seed)")
+            #expect(!written.utf8.dropFirst().dropLast().contains { $0 < 0x20 }, "\(written), seed \(generator.seed)")
+        }
     }
 }
 

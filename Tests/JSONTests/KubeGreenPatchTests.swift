@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import JSON
 
 /// JSON Patch with `Options.kubeGreen`: what kube-green's patcher (internal/patcher/patcher.go
@@ -75,8 +76,8 @@ struct KubeGreenPatchTests {
     /// For any document and any patch kube-green's rules apply, the strict form applied by RFC
     /// 6902 rules gives the same document.
     @Test func strictFormsAgreeOnRandomPatches() throws {
-        let seed = UInt64.random(in: 1...UInt64.max)
-        var random = SeededGenerator(seed: seed)
+        var random = SeededGenerator()
+        let seed = random.seed
         let keys = ["a", "b", "0", "1", "-"]
         func pointer() -> JSONPointer { JSONPointer(tokens: (0..<Int.random(in: 1...4, using: &random)).map { _ in keys.randomElement(using: &random)! }) }
         func value(depth: Int) -> JSONValue {
@@ -100,18 +101,5 @@ struct KubeGreenPatchTests {
             #expect(try strict.applied(to: document) == lenient, "seed \(seed): \(patch.document) on \(document)")
         }
         #expect(applied > 500, "seed \(seed)")
-    }
-}
-
-/// SplitMix64: a reproducible generator for randomized tests.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
