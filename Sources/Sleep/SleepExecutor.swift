@@ -517,7 +517,8 @@ public final class SleepExecutor: Sendable {
         }
     }
 
-    /// SleepInfo status as kube-green keeps it, and an Event on the SleepInfo (or the namespace).
+    /// SleepInfo status as kube-green keeps it, and Events on the SleepInfo (or the namespace) for
+    /// failures and for what was done otherwise than asked.
     private func report(_ target: Target, operation: RestoreSecret.Operation, scheduledAt: Date, outcome: Outcome) async {
         if let sleepInfo = target.sleepInfo, let name = sleepInfo[path: ["metadata", "name"]]?.string {
             do {
@@ -534,8 +535,13 @@ public final class SleepExecutor: Sendable {
         let involved = target.sleepInfo ?? ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(target.namespace), "namespace": .string(target.namespace)]]
         var events: [(type: String, reason: String, message: String)] = []
         let verb = operation == .sleep ? "Sleep" : "WakeUp"
-        let summary = "\(outcome.done.count) done, \(outcome.skipped.count) skipped, \(outcome.failed.count) failed"
-        events.append(outcome.failed.isEmpty ? ("Normal", "\(verb)Completed", summary) : ("Warning", "\(verb)Failed", summary + ": " + outcome.failed.map { "\($0.ref): \($0.error)" }.joined(separator: "; ")))
+        // Only what needs a look or went otherwise than asked: a sleep or wake that went as asked
+        // is in the hub's operations and audit, the SleepInfo's status and the workloads' own
+        // events (a Normal event a namespace cost one request in 50 of a whole-cluster sleep).
+        if !outcome.failed.isEmpty {
+            let summary = "\(outcome.done.count) done, \(outcome.skipped.count) skipped, \(outcome.failed.count) failed"
+            events.append(("Warning", "\(verb)Failed", summary + ": " + outcome.failed.map { "\($0.ref): \($0.error)" }.joined(separator: "; ")))
+        }
         let modified = outcome.skipped.filter { $0.reason == .modifiedDuringSleep }.map(\.ref.description)
         if !modified.isEmpty {
             events.append(("Warning", "ModifiedDuringSleep", "left as they are, changed while asleep: \(modified.joined(separator: ", "))"))

@@ -175,6 +175,8 @@ struct SleepExecutorTests {
         let after = try await executor.state(of: target)
         #expect(after?.operation == .wakeUp)
         #expect(after?.restore.isEmpty == true)
+        // A sleep and a wake that went as asked need nobody's look: no Event.
+        #expect(try await fixture.client.list(.event, namespace: "shop").items.isEmpty)
     }
 
     @Test func aPersonsChangeDuringSleepIsRespected() async throws {
@@ -235,6 +237,8 @@ struct SleepExecutorTests {
         } else {
             #expect(broken.failed.count == 10)
             #expect(broken.state == .failed)
+            let events = try await fixture.client.list(.event, namespace: "shop").items
+            #expect(events.contains { $0["reason"] == "SleepFailed" && $0["type"] == "Warning" && ($0["message"]?.string ?? "").hasPrefix("0 done, 1 skipped, 10 failed: ") }, "\(events)")
         }
         #expect(await fixture.snapshot() == original, "a refused patch changes nothing")
         #expect(try await executor.state(of: target)?.restore.count == 10)
