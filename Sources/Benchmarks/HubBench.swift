@@ -23,21 +23,29 @@ struct HubBench: AsyncParsableCommand {
         var name: String
         var flags: [String]
         var capacity: Double?
+        /// Slower to answer only: compared with the unthrottled times too.
+        var latencyOnly = false
     }
 
     func run() async throws {
         let settings = [
             Setting(name: "unthrottled", flags: [], capacity: nil),
             // 16 requests in flight per cluster (client.concurrency), each 10 ms.
-            Setting(name: "10 ms per call", flags: ["--latency", "10ms"], capacity: 1600),
+            Setting(name: "10 ms per call", flags: ["--latency", "10ms"], capacity: 1600, latencyOnly: true),
             Setting(name: "server limit 100 QPS", flags: ["--rate-limit", "100"], capacity: 100),
         ]
+        // A server that only answers later serves as much as one that does not, given enough
+        // requests in flight: the latency setting is also compared with the unthrottled times.
+        var unthrottled: [String: Double] = [:]
         for setting in settings where only.map({ setting.name.contains($0) }) ?? true {
-            try await measure(setting)
+            let times = try await measure(setting, unthrottled: unthrottled)
+            if setting.capacity == nil { unthrottled = times }
         }
     }
 
-    private func measure(_ setting: Setting) async throws {
+    /// The wall time of each action, by action.
+    private func measure(_ setting: Setting, unthrottled: [String: Double]) async throws -> [String: Double] {
+        var times: [String: Double] = [:]
         let binary = try BenchProcess.sandmanBinary()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sandman-hub-bench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -75,10 +83,15 @@ struct HubBench: AsyncParsableCommand {
             if let capacity = setting.capacity {
                 line += String(format: ", %.2fx of requests / capacity", elapsed / (requests / capacity))
             }
+            if setting.latencyOnly, let reference = unthrottled[action] {
+                line += String(format: ", %.2fx of unthrottled", elapsed / reference)
+            }
+            times[action] = elapsed
             report("\(setting.name): \(action)", line)
             if showRequests, let byKind = counts["counts"]?.object {
                 for (kind, count) in byKind.sorted(by: { $0.key < $1.key }) { print("    \(kind): \(count.int ?? 0)") }
             }
         }
+        return times
     }
 }
