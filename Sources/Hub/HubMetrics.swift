@@ -147,7 +147,7 @@ extension HubMetrics {
         case pluginServing = "sandman_plugin_serving"
         case pluginCurrent = "sandman_plugin_current"
         case pluginAbandonedStates = "sandman_plugin_abandoned_states"
-        case abandonedPluginStates = "sandman_plugin_abandoned_states_total"
+        case abandonedPluginStates = "sandman_plugin_host_abandoned_states"
         case namespaces = "sandman_namespaces"
         case namespaceAsleep = "sandman_namespace_asleep"
         case namespaceShouldSleep = "sandman_namespace_should_be_asleep"

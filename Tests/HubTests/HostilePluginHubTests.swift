@@ -120,7 +120,7 @@ struct HostilePluginHubTests {
         #expect(columns.count > 5 && columns[2] == "loaded" && columns[4] == "\(attackCount)" && columns[5] == "0", "\(commands)")
         // The metrics are synced every 2 s.
         let noneAbandoned = await eventually(timeout: .seconds(60)) {
-            (try? await hub.api("GET", "/metrics").body.string?.contains("sandman_plugin_abandoned_states_total 0")) == true
+            (try? await hub.api("GET", "/metrics").body.string?.contains("sandman_plugin_host_abandoned_states 0")) == true
         }
         #expect(noneAbandoned)
     }

@@ -8,11 +8,11 @@ import Logging
 import TestSupport
 import Testing
 
-/// The alert rules and the Grafana dashboard, checked by Prometheus' own tools: `promtool check
-/// rules`, `promtool test rules` (a case per alert), and a real Prometheus server scraping a
-/// running `sandman demo` that evaluates every rule and every dashboard query; each metric
-/// selector they use must find series with the labels it names (catching wrong metric or
-/// label names, which PromQL would silently answer with nothing).
+/// The metrics, the alert rules and the Grafana dashboard, checked by Prometheus' own tools:
+/// `promtool check metrics`, `promtool check rules`, `promtool test rules` (a case per alert),
+/// and a real Prometheus server scraping a running `sandman demo` that evaluates every rule and
+/// every dashboard query; each metric selector they use must find series with the labels it
+/// names (catching wrong metric or label names, which PromQL would silently answer with nothing).
 @Suite("Monitoring", .serialized, .awaitingCleanup)
 struct MonitoringTests {
     static let rules = repositoryFile("deploy/monitoring/alerts.rules.yml")
@@ -106,6 +106,11 @@ struct MonitoringTests {
             let text = (try? await URLRequestLike(method: "GET", url: demo.server.url + "/metrics").send())?.body.string ?? ""
             return text.contains("kube_green_sleep_operations_total{") && text.contains("kube_green_resources_scaled_total{")
         })
+
+        // What the hub exposes follows Prometheus' naming and format rules.
+        let exposed = try await URLRequestLike(method: "GET", url: demo.server.url + "/metrics").send().body.string ?? ""
+        let lint = try await ProcessOutput.run(try Self.tool("promtool"), arguments: ["check", "metrics"], input: exposed, timeout: .seconds(60))
+        #expect(lint.status == 0, "promtool check metrics: \(lint.stdout)\(lint.stderr)")
 
         let prometheus = try await PrometheusServer.start(binary: prometheusBinary, directory: state.path + "/prometheus", target: demo.server.url, rules: Self.rules)
         defer { prometheus.stop() }
