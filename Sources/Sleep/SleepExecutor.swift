@@ -213,7 +213,10 @@ public final class SleepExecutor: Sendable {
         // Journal and Secret first: from here on, a crash loses nothing.
         let time = now()
         var entries = plan.changes.map { change in
-            JournalEntry(operationId: operation.id, cluster: cluster, namespace: target.namespace, sleepInfo: target.name, groupKind: change.ref.groupKind, name: change.ref.name, restorePatch: change.restorePatch, updatedAt: time)
+            JournalEntry(
+                operationId: operation.id, cluster: cluster, namespace: target.namespace, sleepInfo: target.name, groupKind: change.ref.groupKind,
+                name: change.ref.name, restorePatch: change.restorePatch, updatedAt: time, downtimeReplicas: target.spec.downtimeReplicas?.description
+            )
         }
         entries = try await store.journal(entries)
         outcome.stateSecret = try await writeSecret(target, operation: .sleep, scheduledAt: scheduledAt, restore: plan.restore, over: known)
@@ -275,19 +278,20 @@ public final class SleepExecutor: Sendable {
         var outcome = Outcome()
         let known = if let state { state } else { try await stateSecret(of: target) }
         let contents = known.contents
+        // Judged by what the sleep did: a partial sleep (a plugin may have decided it) or a full one.
         var judged = target
-        if let contents {
-            // Judged by what the sleep did: a partial sleep (a plugin may have decided it) or a full one.
-            judged.spec.downtimeReplicas = contents.downtimeReplicas
-        }
-        let target = judged
         var restore = contents?.restore ?? RestoreData()
-        if contents == nil {
+        if let contents {
+            judged.spec.downtimeReplicas = contents.downtimeReplicas
+        } else {
             // The Secret is gone: fall back to the journal's mirror of the last sleep.
-            for entry in try await store.latestSleepEntries(cluster: cluster, namespace: target.namespace, sleepInfo: target.name) where entry.state != .skipped {
+            let entries = try await store.latestSleepEntries(cluster: cluster, namespace: target.namespace, sleepInfo: target.name)
+            if let first = entries.first { judged.spec.downtimeReplicas = first.downtimeReplicas.flatMap(DowntimeReplicas.init) }
+            for entry in entries where entry.state != .skipped {
                 restore.set(entry.restorePatch, groupKind: entry.groupKind, name: entry.name)
             }
         }
+        let target = judged
         // Entries of kinds the spec no longer patches are left alone, as kube-green leaves them
         // (jsonpatch.go WakeUp restores only the targets' objects), and reported.
         let (targeted, ignored) = restore.partitioned { target.spec.target(forGroupKind: $0) != nil }

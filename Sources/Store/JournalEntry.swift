@@ -26,8 +26,15 @@ public struct JournalEntry: Codable, Sendable, Equatable {
     public var restorePatch: String
     public var state: State
     public var updatedAt: Date
+    /// What a partial sleep kept running (`1`, `50%`), as the state Secret's
+    /// `sandman-downtime-replicas` says it: the wake judges the objects by it should the Secret
+    /// be gone. Nil for a full sleep.
+    public var downtimeReplicas: String?
 
-    public init(operationId: String, cluster: String, namespace: String, sleepInfo: String, groupKind: String, name: String, restorePatch: String, state: State = .planned, updatedAt: Date) {
+    public init(
+        operationId: String, cluster: String, namespace: String, sleepInfo: String, groupKind: String, name: String, restorePatch: String,
+        state: State = .planned, updatedAt: Date, downtimeReplicas: String? = nil
+    ) {
         self.operationId = operationId
         self.cluster = cluster
         self.namespace = namespace
@@ -37,6 +44,7 @@ public struct JournalEntry: Codable, Sendable, Equatable {
         self.restorePatch = restorePatch
         self.state = state
         self.updatedAt = updatedAt
+        self.downtimeReplicas = downtimeReplicas
     }
 }
 
@@ -48,7 +56,8 @@ extension JournalEntry: SQLRecord {
         self.init(
             operationId: try row.string("operationId"), cluster: try row.string("cluster"), namespace: try row.string("namespace"),
             sleepInfo: try row.string("sleepInfo"), groupKind: try row.string("groupKind"), name: try row.string("name"),
-            restorePatch: try row.string("restorePatch"), state: try row.enumeration("state"), updatedAt: try row.date("updatedAt")
+            restorePatch: try row.string("restorePatch"), state: try row.enumeration("state"), updatedAt: try row.date("updatedAt"),
+            downtimeReplicas: try row.optionalString("downtimeReplicas")
         )
         id = try row.int64("id")
     }
@@ -58,6 +67,7 @@ extension JournalEntry: SQLRecord {
             ("operationId", operationId.sqlValue), ("cluster", cluster.sqlValue), ("namespace", namespace.sqlValue),
             ("sleepInfo", sleepInfo.sqlValue), ("groupKind", groupKind.sqlValue), ("name", name.sqlValue),
             ("restorePatch", restorePatch.sqlValue), ("state", state.sqlValue), ("updatedAt", updatedAt.sqlValue),
+            ("downtimeReplicas", downtimeReplicas.sqlValue),
         ]
     }
 }

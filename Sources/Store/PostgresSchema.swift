@@ -100,5 +100,8 @@ enum PostgresSchema {
             "ALTER TABLE override ADD COLUMN seq BIGINT NOT NULL DEFAULT 0",
             "CREATE INDEX override_on_seq ON override (seq)",
         ]),
+        Migration(identifier: "v7: journal entries keep what a partial sleep kept running", statements: [
+            "ALTER TABLE journalEntry ADD COLUMN downtimeReplicas TEXT",
+        ]),
     ]
 }

@@ -204,6 +204,9 @@ enum Schema {
                 try db.execute(sql: "CREATE INDEX \(table)_on_seq ON \(table)(seq)")
             }
         }
+        migrator.registerMigration("v7: journal entries keep what a partial sleep kept running") { db in
+            try db.execute(sql: "ALTER TABLE journalEntry ADD COLUMN downtimeReplicas TEXT")
+        }
         return migrator
     }()
 }

@@ -283,4 +283,24 @@ struct SleepExecutorTests {
         #expect(woken.done.count == 8)
         #expect(await fixture.snapshot() == original)
     }
+
+    /// A partial sleep (a plugin's decision, which the unit's own spec does not say) woken from
+    /// the journal once its Secret is gone: the workloads it kept at one replica are asleep by
+    /// its terms, not changed by someone, and wake.
+    @Test func aPartialSleepWakesFromTheJournalWhenTheSecretIsGone() async throws {
+        let fixture = try await SleepFixture.start()
+        defer { afterTest { await fixture.stop() } }
+        let original = await fixture.snapshot()
+        let target = SleepExecutor.Target(namespace: "shop", name: "nights", spec: SleepSpec())
+        var partial = target
+        partial.spec.downtimeReplicas = .count(1)
+        let executor = fixture.executor()
+        let slept = try await executor.sleep(partial, operation: try await fixture.operation("sleep"), scheduledAt: Date())
+        #expect(slept.failed.isEmpty)
+        #expect(await fixture.sim.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "app-1")?[path: ["spec", "replicas"]] == 1)
+        try await fixture.client.delete(.secret, namespace: "shop", name: "sleepinfo-nights")
+        let woken = try await executor.wake(target, operation: try await fixture.operation("wake"), scheduledAt: Date())
+        #expect(woken.skipped.filter { $0.reason == .modifiedDuringSleep }.isEmpty, "\(woken.skipped)")
+        #expect(await fixture.snapshot() == original)
+    }
 }

@@ -45,6 +45,7 @@ struct StoreTests {
         "v4: overrides end with a reason and belong to their request; the schedule's memory",
         "v5: GitOps changes, operation stages, Argo CD self-heal pauses",
         "v6: operations and overrides keep the order they were accepted in",
+        "v7: journal entries keep what a partial sleep kept running",
     ]
 
     @Test(arguments: StoreBackendKind.allCases) func migratesFromEmptyAndReopens(_ kind: StoreBackendKind) async throws {
