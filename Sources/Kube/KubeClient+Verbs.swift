@@ -78,6 +78,10 @@ extension KubeClient {
                 return try await listPages(resource, namespace: namespace, options: options)
             } catch let error as KubeError where error.isGone && restarts < 3 {
                 restarts += 1
+            } catch let error as KubeError where error.isNotFound {
+                // A collection is not found only when its resource is no longer served.
+                await mapper.forget(kind.apiVersion)
+                throw error
             }
         }
     }

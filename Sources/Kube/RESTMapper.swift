@@ -56,6 +56,18 @@ actor RESTMapper {
         }
     }
 
+    /// Forgets what discovery said of `apiVersion`, which the server no longer serves (a list of
+    /// one of its kinds answered 404: its CRD was removed, or now serves other versions). The
+    /// next ask reads the groups and the group version again instead of trusting the cache until
+    /// the hub restarts.
+    func forget(_ apiVersion: String) {
+        resources[apiVersion] = nil
+        let parts = ResourceKind(apiVersion: apiVersion, kind: "")
+        if preferredVersions[parts.group] == parts.version { preferredVersions[parts.group] = nil }
+        groupsListed = nil
+        missingKinds = missingKinds.filter { !$0.key.hasPrefix(parts.group + "/") }
+    }
+
     /// Every group the server serves, at its preferred version (`/apis`, an APIGroupList).
     private func listGroups() async throws {
         let document = try await fetchOnce("/apis")

@@ -44,4 +44,29 @@ struct RESTMapperTests {
         }
         #expect(asked.withLock { $0 }.count == 5)
     }
+
+    @Test func aGroupVersionTheServerStopsServingIsReadAgainOnceForgotten() async throws {
+        let version = Mutex("v1alpha1")
+        let mapper = RESTMapper(missingGroupRecheck: .seconds(3600)) { path in
+            let served = version.withLock { $0 }
+            switch path {
+            case "/apis" where served == "gone":
+                return ["kind": "APIGroupList", "groups": []]
+            case "/apis":
+                return ["kind": "APIGroupList", "groups": [["name": "keda.sh", "preferredVersion": ["groupVersion": .string("keda.sh/\(served)"), "version": .string(served)]]]]
+            case "/apis/keda.sh/\(served)": return ["resources": [["name": "scaledobjects", "kind": "ScaledObject", "namespaced": true]]]
+            default: throw KubeError(reason: .notFound, message: "404 \(path)")
+            }
+        }
+        #expect(try await mapper.resource(group: "keda.sh", kind: "ScaledObject").kind.version == "v1alpha1")
+        // The CRD now serves v1beta1 only; a list of v1alpha1 answered 404 and the client forgot it.
+        version.withLock { $0 = "v1beta1" }
+        #expect(try await mapper.resource(group: "keda.sh", kind: "ScaledObject").kind.version == "v1alpha1", "cached until told")
+        await mapper.forget("keda.sh/v1alpha1")
+        #expect(try await mapper.resource(group: "keda.sh", kind: "ScaledObject").kind.version == "v1beta1")
+        // Removed altogether: not served, and asked about again only after a while.
+        version.withLock { $0 = "gone" }
+        await mapper.forget("keda.sh/v1beta1")
+        await #expect(throws: KubeError.self) { _ = try await mapper.resource(group: "keda.sh", kind: "ScaledObject") }
+    }
 }
