@@ -237,7 +237,7 @@ let package = Package(
             dependencies: ["GitOps", "GitLabSim", "ArgoSim", "KubeSim", "Kube", "JSON", "Transport", "TestSupport"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "KubeTests", dependencies: ["Kube", "KubeSim", "JSON", "LocalPKI", "Transport", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "KubeTests", dependencies: ["Kube", "KubeSim", "JSON", "LocalPKI", "Scheduling", "Transport", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ScriptingTests", dependencies: ["Scripting", "JSON", "Scheduling", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SleepTests", dependencies: ["Sleep", "Kube", "KubeSim", "JSON", "Scheduling", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(

@@ -69,8 +69,9 @@ public struct ClusterConfiguration: Sendable {
         /// A hard cap on requests per second (and its burst) on top of the adaptive pace; nil: none.
         public var qps: Double?
         public var burst: Int = 100
-        /// Objects patched in parallel during one sleep or wake.
-        public var concurrency: Int = 16
+        /// The most objects patched at once during a sleep or wake: the count starts at 16 (or
+        /// this, if lower) and follows the server's answers below it (Kube's `ConcurrencyLimit`).
+        public var concurrency: Int = 64
         public var timeout: Duration = .seconds(30)
 
         public init() {}

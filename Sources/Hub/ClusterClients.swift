@@ -11,6 +11,7 @@ public enum ClusterClients {
         configuration.qps = cluster.client.qps
         configuration.burst = cluster.client.burst
         configuration.timeout = cluster.client.timeout
+        configuration.writes = (initial: min(16, cluster.client.concurrency), bounds: min(2, cluster.client.concurrency)...cluster.client.concurrency)
         // The watches (namespaces, SleepInfos) and the health probe hold connections of their own.
         configuration.maxConnectionsPerHost = max(4, cluster.client.concurrency) + 4
         return try KubeClient(name: cluster.name, access: access, configuration: configuration)

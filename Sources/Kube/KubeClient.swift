@@ -23,6 +23,9 @@ public final class KubeClient: Sendable {
         public var connectTimeout: Duration = .seconds(10)
         public var retry = RetryPolicy()
         public var maxConnectionsPerHost = 16
+        /// Patches in flight: where the count starts, and the bounds it adapts within (see
+        /// ``ConcurrencyLimit``; the sleep executor sends its objects' patches at this count).
+        public var writes = (initial: 16, bounds: 2...64)
         public var userAgent = "sandman"
         /// How long a token read from a `tokenFile` is used before the file is read again.
         public var tokenFileLifetime: TimeInterval = 60
@@ -39,6 +42,8 @@ public final class KubeClient: Sendable {
     let server: String
     private let authenticator: Authenticator
     private let pacer: AdaptivePacer
+    /// The count of patches in flight that the cluster's answers allow, and how many are.
+    private let writes: Mutex<(limit: ConcurrencyLimit, inFlight: Int)>
     private let baseTLS: TLSConfiguration
     /// The transport of the current client identity; replaced when an exec plugin hands out a new certificate.
     private let transport: Mutex<(identity: Authenticator.Material?, client: HTTPClient)?> = Mutex(nil)
@@ -67,7 +72,11 @@ public final class KubeClient: Sendable {
             throw error
         }
         self.pacer = AdaptivePacer(ceiling: configuration.qps.map { .init(qps: $0, burst: configuration.burst) })
+        self.writes = Mutex((ConcurrencyLimit(initial: configuration.writes.initial, bounds: configuration.writes.bounds), 0))
     }
+
+    /// How many patches may be in flight to the cluster now.
+    public var writeLimit: Int { writes.withLock { $0.limit.limit } }
 
     /// A client for a context of the default kubeconfig (`KUBECONFIG` or `~/.kube/config`).
     public static func fromDefaultKubeconfig(name: String, context: String? = nil, configuration: Configuration = .init()) throws -> KubeClient {
@@ -173,6 +182,8 @@ public final class KubeClient: Sendable {
             do {
                 let generation = try await pacer.acquire()
                 let response: HTTPResponse
+                let sent = ContinuousClock.now
+                let write = request.verb == "patch" ? writes.withLock { $0.inFlight += 1; return $0.inFlight } : nil
                 do {
                     let material = try await authenticator.material()
                     response = try await httpClient(for: material).send(HTTPRequest(
@@ -180,8 +191,16 @@ public final class KubeClient: Sendable {
                         body: request.body, timeout: request.timeout
                     ))
                 } catch {
+                    if write != nil { writes.withLock { $0.inFlight -= 1 } }
                     await pacer.finished(generation: generation, status: nil)
                     throw error
+                }
+                if let write {
+                    let answered = ContinuousClock.now
+                    writes.withLock { writes in
+                        writes.inFlight -= 1
+                        if (200..<300).contains(response.status) { writes.limit.answered(after: answered - sent, inFlight: write, at: answered) }
+                    }
                 }
                 await pacer.finished(generation: generation, status: response.status)
                 if (200..<300).contains(response.status) { return response }

@@ -95,7 +95,7 @@ public final class SleepExecutor: Sendable {
         self.client = client
         self.store = store
         self.concurrency = max(1, concurrency)
-        permits = Permits(limit: concurrency)
+        permits = Permits { [concurrency] in min(concurrency, client.writeLimit) }
         self.now = now
         self.logger = logger
     }
@@ -438,9 +438,9 @@ public final class SleepExecutor: Sendable {
         }
     }
 
-    /// Runs `work` on each item, at most `concurrency` at a time for this executor as a whole
-    /// (several namespaces may be in progress, the one that started first served first), keeping
-    /// the input order.
+    /// Runs `work` on each item, as many at a time for this executor as a whole as the cluster's
+    /// answers allow (at most `concurrency`; several namespaces may be in progress, the one that
+    /// started first served first), keeping the input order.
     private func forEach<Item: Sendable, Output: Sendable>(_ items: [Item], _ work: @escaping @Sendable (Item) async -> Output) async -> [Output] {
         let permits = self.permits
         let batch = await permits.newBatch()

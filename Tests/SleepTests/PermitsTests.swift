@@ -43,6 +43,42 @@ struct PermitsTests {
         #expect(state.most == limit)
     }
 
+    /// The limit follows the cluster's answers: holders are let in up to the new limit as soon
+    /// as one leaves when it rises, and not replaced until under it when it falls.
+    @Test func aChangedLimitIsFollowedAtTheNextRelease() async {
+        final class Setting: Sendable {
+            let limit = Mutex(2)
+            let stage = Mutex(0)
+        }
+        let setting = Setting()
+        let permits = Permits { setting.limit.withLock { $0 } }
+        let inFlight = InFlight()
+        await withTaskGroup(of: Void.self) { group in
+            let batch = await permits.newBatch()
+            for _ in 0..<30 {
+                group.addTask {
+                    await permits.withPermit(batch: batch) {
+                        inFlight.enter()
+                        let entered = setting.stage.withLock { $0 }
+                        // Each holder stays until the stage it entered in is over (all go at the last).
+                        _ = await eventually(timeout: .seconds(10), every: .milliseconds(1)) { setting.stage.withLock { $0 > entered || $0 == 100 } }
+                        inFlight.leave()
+                    }
+                }
+            }
+            #expect(await eventually(timeout: .seconds(10), every: .milliseconds(1)) { inFlight.state.withLock { $0.now } == 2 })
+            setting.limit.withLock { $0 = 6 }
+            setting.stage.withLock { $0 = 1 }
+            #expect(await eventually(timeout: .seconds(10), every: .milliseconds(1)) { inFlight.state.withLock { $0.now } == 6 })
+            setting.limit.withLock { $0 = 3 }
+            setting.stage.withLock { $0 = 2 }
+            #expect(await eventually(timeout: .seconds(10), every: .milliseconds(1)) { inFlight.state.withLock { $0.now } == 3 })
+            setting.stage.withLock { $0 = 100 }
+        }
+        #expect(inFlight.state.withLock { $0.finished } == 30)
+        #expect(inFlight.most == 6)
+    }
+
     final class ServedLog: Sendable {
         let state = Mutex((holding: false, released: false, served: [String]()))
     }

@@ -28,8 +28,9 @@ public actor ClusterAgent {
         /// How often the replica leading the cluster looks in a shared store for requests other
         /// replicas accepted for it.
         public var sharedStorePollInterval: Duration = .seconds(1)
-        /// Objects patched at once in this cluster, across the namespaces being worked on.
-        public var concurrency = 16
+        /// The most objects patched at once in this cluster, across the namespaces being worked
+        /// on (the count in force follows the cluster's answers, from 16).
+        public var concurrency = 64
         /// Namespaces evaluated in parallel: their reads and writes before and after the patches
         /// overlap, while the patches themselves share `concurrency`.
         public var namespaceConcurrency = 16
