@@ -507,16 +507,20 @@ struct HubEndToEndTests {
         // Patched as the field manager `sandman`, so GitOps tools see who changed what.
         let deployment = await sim.objects(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop").first
         #expect(deployment?[path: ["metadata", "managedFields"]]?.array?.contains { $0["manager"] == "sandman" } == true, "\(String(describing: deployment?[path: ["metadata", "managedFields"]]))")
-        // kube-green's restore Secret, owned by the SleepInfo, and an Event on the SleepInfo.
+        // kube-green's restore Secret, owned by the SleepInfo.
         let secret = try #require(await sim.object(apiVersion: "v1", kind: "Secret", namespace: "shop", name: "sleepinfo-nights"))
         #expect(secret["type"] == "Opaque")
         #expect(secret[path: ["metadata", "labels", "app.kubernetes.io/managed-by"]] == "kube-green")
         #expect(secret[path: ["metadata", "ownerReferences"]]?.array?.first?["kind"] == "SleepInfo")
         #expect(secret[path: ["metadata", "ownerReferences"]]?.array?.first?["uid"] == status?[path: ["metadata", "uid"]])
         #expect(secret[path: ["data", "operation-type"]] == .string(Data("SLEEP".utf8).base64EncodedString()))
-        #expect(await eventually {
-            await sim.objects(apiVersion: "v1", kind: "Event", namespace: "shop").contains { $0[path: ["involvedObject", "kind"]] == "SleepInfo" && $0[path: ["involvedObject", "name"]] == "nights" }
-        })
+        func events(_ reason: String) async -> [JSONValue] {
+            await sim.objects(apiVersion: "v1", kind: "Event", namespace: "shop").filter {
+                $0[path: ["involvedObject", "kind"]] == "SleepInfo" && $0[path: ["involvedObject", "name"]] == "nights" && $0["reason"] == .string(reason)
+            }
+        }
+        // A sleep that went as asked needs nobody's look: no Event.
+        #expect(await sim.objects(apiVersion: "v1", kind: "Event", namespace: "shop").isEmpty)
 
         // kubectl delete sleepinfo nights: held by the finalizer until the namespace is awake.
         // While waking fails, the SleepInfo (and so the restore Secret it owns) is kept.
@@ -530,6 +534,10 @@ struct HubEndToEndTests {
         #expect(await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights") != nil)
         #expect(await sim.object(apiVersion: "v1", kind: "Secret", namespace: "shop", name: "sleepinfo-nights") != nil)
         #expect(await fixture.isAsleep("staging", "shop"))
+        // The failed wake is a Warning on the SleepInfo naming the objects.
+        let failed = await events("WakeUpFailed")
+        #expect(failed.first?["type"] == "Warning", "\(failed)")
+        #expect(failed.first?["message"]?.string?.contains("Deployment.apps/") == true, "\(failed)")
         await sim.setFaults(.init())
         #expect(await eventually(timeout: .seconds(20)) { await fixture.replicas("staging", "shop") == original })
         #expect(await eventually { await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights") == nil })

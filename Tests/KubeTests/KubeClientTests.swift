@@ -231,26 +231,14 @@ struct KubeClientTests {
         let cluster = try await ClusterFixture.start()
         defer { afterTest { await cluster.stop() } }
         let client = try cluster.adminClient()
-        func crd(_ version: String) -> String {
-            """
-            apiVersion: apiextensions.k8s.io/v1
-            kind: CustomResourceDefinition
-            metadata: {name: scaledobjects.keda.sh}
-            spec:
-              group: keda.sh
-              names: {kind: ScaledObject, plural: scaledobjects, singular: scaledobject}
-              scope: Namespaced
-              versions: [{name: \(version), served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}]
-            """
-        }
-        try await cluster.sim.load(manifests: crd("v1alpha1"))
+        try await cluster.sim.load(manifests: Manifests.kedaScaledObjectCRD(version: "v1alpha1"))
         let old = try await client.resource(group: "keda.sh", kind: "ScaledObject")
         #expect(old.kind.version == "v1alpha1")
         #expect(try await client.list(old.kind, namespace: "default").items.isEmpty)
 
         let definition = ResourceKind(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition")
         try await client.delete(definition, namespace: nil, name: "scaledobjects.keda.sh")
-        try await cluster.sim.load(manifests: crd("v1beta1"))
+        try await cluster.sim.load(manifests: Manifests.kedaScaledObjectCRD(version: "v1beta1"))
         let gone = await #expect(throws: KubeError.self) { _ = try await client.list(old.kind, namespace: "default") }
         #expect(gone?.isNotFound == true)
         let new = try await client.resource(group: "keda.sh", kind: "ScaledObject")

@@ -34,16 +34,7 @@ struct SleepFixture {
     let store: Store
     let directory: TemporaryDirectory
 
-    static let kedaCRD = """
-        apiVersion: apiextensions.k8s.io/v1
-        kind: CustomResourceDefinition
-        metadata: {name: scaledobjects.keda.sh}
-        spec:
-          group: keda.sh
-          names: {kind: ScaledObject, plural: scaledobjects, singular: scaledobject}
-          scope: Namespaced
-          versions: [{name: v1alpha1, served: true, storage: true, subresources: {status: {}}}]
-        """
+    static let kedaCRD = Manifests.kedaScaledObjectCRD()
 
     static func shop(deployments: Int = 5) -> String {
         var documents = ["apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}"]
