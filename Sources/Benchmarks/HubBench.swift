@@ -30,7 +30,9 @@ struct HubBench: AsyncParsableCommand {
     func run() async throws {
         let settings = [
             Setting(name: "unthrottled", flags: [], capacity: nil),
-            // 16 requests in flight per cluster (client.concurrency), each 10 ms.
+            // What 16 requests in flight (where a cluster's count starts) allow at 10 ms each; the
+            // count follows the answers up to client.concurrency (64), so the unthrottled times
+            // are the other reference.
             Setting(name: "10 ms per call", flags: ["--latency", "10ms"], capacity: 1600, latencyOnly: true),
             Setting(name: "server limit 100 QPS", flags: ["--rate-limit", "100"], capacity: 100),
         ]
