@@ -180,6 +180,19 @@ public final class SleepExecutor: Sendable {
         return (known, objects, plan)
     }
 
+    /// The objects `operation` put to sleep before it was cut short (a crash): a resumed run
+    /// finds them asleep and plans nothing for them, yet this operation did them.
+    private func sleptEarlier(by operation: OperationRecord, of plan: SleepPlan, in target: Target) async -> [ObjectRef] {
+        let handled = Set(plan.changes.map(\.ref)).union(plan.skipped.map(\.ref))
+        let asleep = Set(plan.restore.refs).subtracting(handled)
+        guard !asleep.isEmpty, let entries = try? await store.journalEntries(operationId: operation.id) else { return [] }
+        return entries.compactMap { entry in
+            let ref = ObjectRef(groupKind: entry.groupKind, name: entry.name)
+            let ours = entry.namespace == target.namespace && entry.sleepInfo == target.name && entry.state != .skipped
+            return ours && asleep.contains(ref) ? ref : nil
+        }
+    }
+
     /// The objects of one of the spec's kinds; nil when the cluster does not serve it, or when it
     /// is one Sandman sleeps of its own accord and the role does not let it list them.
     private func listed(
@@ -239,6 +252,7 @@ public final class SleepExecutor: Sendable {
             }
         }
         await mark(entries, results, done: .slept, in: target)
+        outcome.done = await sleptEarlier(by: operation, of: plan, in: target)
         let listed = Dictionary(objects.flatMap { kind, items in items.map { (ObjectRef(groupKind: kind.groupKind, name: $0[path: ["metadata", "name"]]?.string ?? ""), $0) } }) { first, _ in first }
         for (ref, result) in results {
             switch result {

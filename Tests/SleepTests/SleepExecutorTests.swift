@@ -275,6 +275,24 @@ struct SleepExecutorTests {
         #expect(await fixture.snapshot() == original)
     }
 
+    /// An operation cut short after its patches and run again (the hub resumes it after a
+    /// crash) reports the objects it had put to sleep as done, though it finds them asleep;
+    /// another operation finds them asleep and did nothing.
+    @Test func aResumedSleepCountsWhatItPutToSleepBeforeItWasCutShort() async throws {
+        let fixture = try await SleepFixture.start()
+        defer { afterTest { await fixture.stop() } }
+        let target = SleepExecutor.Target(namespace: "shop", name: "nights", spec: SleepSpec())
+        let executor = fixture.executor()
+        let operation = try await fixture.operation("sleep")
+        let first = try await executor.sleep(target, operation: operation, scheduledAt: Date())
+        #expect(!first.done.isEmpty)
+        let resumed = try await executor.sleep(target, operation: operation, scheduledAt: Date())
+        #expect(Set(resumed.done) == Set(first.done))
+        #expect(resumed.failed.isEmpty)
+        let another = try await executor.sleep(target, operation: try await fixture.operation("sleep"), scheduledAt: Date())
+        #expect(another.done.isEmpty)
+    }
+
     /// A partial sleep (a plugin's decision, which the unit's own spec does not say) woken from
     /// the journal once its Secret is gone: the workloads it kept at one replica are asleep by
     /// its terms, not changed by someone, and wake.
