@@ -114,6 +114,15 @@ extension Store {
         }
     }
 
+    /// The entries one operation wrote for one unit (a namespace under one SleepInfo or schedule).
+    public func journalEntries(operationId: String, namespace: String, sleepInfo: String) async throws -> [JournalEntry] {
+        try await backend.read { db in
+            try db.fetchAll(JournalEntry.self, "SELECT * FROM journalEntry WHERE operationId = ? AND namespace = ? AND sleepInfo = ? ORDER BY id", [
+                operationId, namespace, sleepInfo,
+            ])
+        }
+    }
+
     public func journalEntries(operationId: String) async throws -> [JournalEntry] {
         try await backend.read { db in
             try db.fetchAll(JournalEntry.self, "SELECT * FROM journalEntry WHERE operationId = ? ORDER BY id", [operationId])
