@@ -51,8 +51,9 @@ public actor LeaderElector {
                 group.cancelAll()
             }
         }
-        // Release in a task of its own: this one is cancelled and would cancel the request.
-        await Task { await self.release() }.value
+        // Release in a task of its own: this one is cancelled and would cancel the request. A failing server
+        // is given the renew deadline, not the client's minute of retries: shutdown must not hang on it.
+        await Task { await self.within(configuration.renewDeadline) { await self.release() } }.value
     }
 
     /// Renews until no renewal has succeeded for the renew deadline, or the task is cancelled.
@@ -65,21 +66,25 @@ public actor LeaderElector {
             let started = ContinuousClock.now
             let remaining = configuration.renewDeadline - (started - lastRenewal)
             if Task.isCancelled || remaining <= .zero { return }
-            if await renew(within: remaining) { lastRenewal = started }
+            if await within(remaining, { await self.tryAcquireOrRenew() }) == true {
+                lastRenewal = started
+            } else if ContinuousClock.now - lastRenewal >= configuration.renewDeadline {
+                return  // the attempt was cut at the deadline: step down now, not a retry period later
+            }
         }
     }
 
-    /// `tryAcquireOrRenew`, given up (false) after `limit`.
-    private func renew(within limit: Duration) async -> Bool {
-        await withTaskGroup(of: Bool?.self) { group in
-            group.addTask { await self.tryAcquireOrRenew() }
+    /// The result of `attempt`, or nil when it has not finished within `limit` (it is then cancelled).
+    private func within<T: Sendable>(_ limit: Duration, _ attempt: @escaping @Sendable () async -> T) async -> T? {
+        await withTaskGroup(of: T?.self) { group in
+            group.addTask { await attempt() }
             group.addTask {
                 try? await Task.sleep(for: limit)
                 return nil
             }
             let first = await group.next() ?? nil
             group.cancelAll()
-            return first ?? false
+            return first
         }
     }
 
