@@ -45,9 +45,9 @@ public final class HubMetrics: Sendable, HubEventSink {
     public func operationStarted(_ operation: OperationRecord, cluster: ClusterConfiguration, unit namespace: String) async {}
 
     /// One namespace's part of an operation: durations, objects scaled, the last transition.
-    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, outcome: SleepExecutor.Outcome?, duration: Duration) async {
+    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, result: UnitResult, duration: Duration) async {
         histogram(.operationDuration, [("cluster", cluster.name), ("operation", operation.action)]).record(duration)
-        guard let outcome else { return }
+        guard let outcome = result.outcome else { return }
         for ref in outcome.done {
             counter(.resourcesScaled, [("environment", cluster.tier.rawValue), ("resource_type", ref.groupKind), ("namespace", namespace)]).increment()
         }
@@ -212,8 +212,8 @@ public struct HubEventFanOut: HubEventSink {
         for sink in sinks { await sink.operationStarted(operation, cluster: cluster, unit: namespace) }
     }
 
-    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, outcome: SleepExecutor.Outcome?, duration: Duration) async {
-        for sink in sinks { await sink.operationFinished(operation, cluster: cluster, namespace: namespace, timeZone: timeZone, outcome: outcome, duration: duration) }
+    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, result: UnitResult, duration: Duration) async {
+        for sink in sinks { await sink.operationFinished(operation, cluster: cluster, namespace: namespace, timeZone: timeZone, result: result, duration: duration) }
     }
 
     public func notice(_ event: JSONValue, cluster: ClusterConfiguration, namespace: String?, key: String) async {

@@ -111,6 +111,9 @@ let testNotifyPlugin = """
       if event.type == "sleep_done" or event.type == "wake_done" then
         return {text = event.type .. " " .. event.cluster .. "/" .. (event.namespace or "") .. " by " .. event.actor .. " (" .. event.timezone .. ")"}
       end
+      if event.type == "operation_failed" then
+        return {text = "failed " .. event.cluster .. "/" .. (event.namespace or "") .. ": " .. tostring(event.operation.error)}
+      end
       return nil
     end
     """
@@ -384,6 +387,26 @@ struct SlackBotTests {
         event.headers["X-Slack-Request-Timestamp"] = timestamp
         event.headers["X-Slack-Signature"] = try await pythonSignature(secret: Self.secret, timestamp: timestamp, body: challenge)
         #expect(try await event.send().body["challenge"] == "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+    }
+
+    /// A sleep that could not run at all (its state Secret refused) is announced with the reason.
+    @Test func aSleepThatCouldNotRunIsAnnouncedWithItsError() async throws {
+        let received = Recorder<String>()
+        let slack = try await TestHTTPServer.start { request in
+            received.append(String(decoding: request.body, as: UTF8.self))
+            return .text(200, #"{"ok":true,"channel":"C1","ts":"1.2"}"#, contentType: "application/json")
+        }
+        defer { afterTest { await slack.shutdown() } }
+        var fixture = try await fixture(slack: "  botToken: xoxb-test\n  apiURL: \(slack.baseURL)/api")
+        defer { afterTest { [fixture] in await fixture.stop() } }
+        fixture.simulators["staging"]!.setFaults(.init(errorRate: 1, errorVerbs: ["create"], errorStatus: 403, errorResources: ["secrets"]))
+        try await fixture.startHub()
+        #expect(await eventually { !received.values.isEmpty })
+        let message = try JSONValue(parsing: received.values[0])
+        let text = try #require(message["text"]?.string)
+        #expect(text.hasPrefix("failed staging/shop: "), "\(text)")
+        #expect(text.contains("secrets is forbidden"), "the error as the cluster gave it: \(text)")
+        #expect(message["channel"] == "#web")
     }
 
     @Test func notificationsSurviveARestartAndRespectRetryAfter() async throws {

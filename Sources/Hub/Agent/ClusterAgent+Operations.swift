@@ -51,7 +51,7 @@ extension ClusterAgent {
         } catch {
             operation = try await record(["error": .string("\(error)")], of: unit, in: operation)
             operation.state = .failed
-            await events.operationFinished(operation, cluster: configuration, namespace: unit.namespace, timeZone: timeZone, outcome: nil, duration: ContinuousClock.now - started)
+            await events.operationFinished(operation, cluster: configuration, namespace: unit.namespace, timeZone: timeZone, result: .failed("\(error)"), duration: ContinuousClock.now - started)
             throw error
         }
         var summary = outcome.summary
@@ -66,7 +66,7 @@ extension ClusterAgent {
             at: clock.now, actor: operation.actor, source: operation.source, action: action.rawValue, cluster: name,
             namespace: unit.namespace, target: unit.name, result: outcome.state.rawValue, detail: operation.reason ?? ""
         ))
-        await events.operationFinished(operation, cluster: configuration, namespace: unit.namespace, timeZone: timeZone, outcome: outcome, duration: ContinuousClock.now - started)
+        await events.operationFinished(operation, cluster: configuration, namespace: unit.namespace, timeZone: timeZone, result: .ran(outcome), duration: ContinuousClock.now - started)
         logger.info(action == .sleep ? "namespace asleep" : "namespace awake", metadata: [
             "namespace": "\(unit.namespace)", "unit": "\(unit.name)", "operation": "\(operation.id)", "done": "\(outcome.done.count)",
             "skipped": "\(outcome.skipped.count)", "failed": "\(outcome.failed.count)", "reason": "\(operation.reason ?? "")",

@@ -347,7 +347,7 @@ extension GitOpsCoordinator {
             target: operation.id, result: state.rawValue, detail: message
         ))
         if let cluster = clusters[change.cluster], ["sleep", "wake"].contains(operation.action) {
-            await events.operationFinished(operation, cluster: cluster, namespace: change.namespace, timeZone: nil, outcome: nil, duration: .zero)
+            await events.operationFinished(operation, cluster: cluster, namespace: change.namespace, timeZone: nil, result: .failed(message), duration: .zero)
         }
     }
 

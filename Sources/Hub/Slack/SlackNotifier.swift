@@ -83,21 +83,22 @@ public final class SlackNotifier: HubEventSink {
 
     public func operationStarted(_ operation: OperationRecord, cluster: ClusterConfiguration, unit namespace: String) async {}
 
-    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, outcome: SleepExecutor.Outcome?, duration: Duration) async {
+    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, result: UnitResult, duration: Duration) async {
         let type = operation.state == .succeeded ? (operation.action == "sleep" ? "sleep_done" : "wake_done") : "operation_failed"
         var details: JSONValue = [
             "id": .string(operation.id), "action": .string(operation.action), "state": .string(operation.state.rawValue),
             "source": .string(operation.source), "actor": .string(operation.actor), "reason": operation.reason.map(JSONValue.string) ?? .null,
             "seconds": .double(duration.inSeconds),
         ]
-        if let outcome {
+        switch result {
+        case .ran(let outcome):
             details["done"] = .int(Int64(outcome.done.count))
             details["skipped"] = .int(Int64(outcome.skipped.count))
             details["failed"] = .int(Int64(outcome.failed.count))
             details["failures"] = .array(outcome.failed.map { ["object": .string($0.ref.description), "error": .string($0.error)] })
             details["modified"] = .array(outcome.skipped.filter { $0.reason == .modifiedDuringSleep }.map { .string($0.ref.description) })
-        } else if let summary = operation.summary.flatMap({ try? JSONValue(parsing: $0) }) {
-            details["error"] = summary["error"] ?? .null
+        case .failed(let error):
+            details["error"] = .string(error)
         }
         await notify(["type": .string(type), "operation": details, "actor": .string(operation.actor), "reason": operation.reason.map(JSONValue.string) ?? .null], cluster: cluster, namespaces: [namespace], timeZone: timeZone, key: "operation:\(operation.id):\(namespace)")
     }
