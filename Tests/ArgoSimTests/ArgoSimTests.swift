@@ -190,7 +190,7 @@ struct ArgoSimTests {
     }
 
     @Test func manualSyncRules() async throws {
-        let harness = try await GitOpsHarness.start { $0.syncDelay = .milliseconds(400) }
+        let harness = try await GitOpsHarness.start { $0.syncDelay = .seconds(3) }  // the second request must come while the first runs
         defer { afterTest { await harness.stop() } }
         try await harness.argocd.createApplication(GitOpsHarness.application(syncPolicy: .emptyObject))
         let started = try await harness.request(.post, "/api/v1/applications/staging-payments/sync", body: ["prune": true])

@@ -100,7 +100,7 @@ struct GitOpsHarness {
     }
 
     /// Waits until the application is Synced (and Healthy, unless told otherwise) at the branch head.
-    func waitSynced(_ name: String = "staging-payments", healthy: Bool = true, timeout: Duration = .seconds(10)) async throws -> Bool {
+    func waitSynced(_ name: String = "staging-payments", healthy: Bool = true, timeout: Duration = .seconds(60)) async throws -> Bool {
         let head = await gitlab.head(project: "platform/deploy", branch: "main")
         return try await eventually(timeout: timeout) {
             let application = await argocd.refresh(name) ?? .null

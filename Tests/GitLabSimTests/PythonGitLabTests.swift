@@ -169,7 +169,7 @@ struct PythonGitLabTests {
 
     @Test func pythonGitLabRoundTrips() async throws {
         // Long enough for python-gitlab's first merge to come before the check, even on a busy machine.
-        let harness = try await GitLabHarness.start { $0.mergeabilityCheckDelay = .seconds(3) }
+        let harness = try await GitLabHarness.start { $0.mergeabilityCheckDelay = .seconds(8) }
         defer { afterTest { await harness.stop() } }
         let result = try await PythonGitLab.run(script: Self.script, environment: [
             "GITLAB_URL": harness.gitlab.url, "BOT_TOKEN": "bot-token", "ALICE_TOKEN": "alice-token", "READER_TOKEN": "reader-token",

@@ -204,7 +204,7 @@ struct CrashRecoveryTests {
         #expect(await eventually(timeout: .seconds(30)) { await served.isAsleep() }, "\(served.logText)")
 
         // Killed halfway through the wake: the restart finishes it, each object back as it was.
-        served.sim.setFaults(.init(latency: .milliseconds(100)))
+        served.sim.setFaults(.init(latency: .milliseconds(300)))
         _ = try await served.api("POST", "/api/v1/clusters/staging/wake", body: #"{"namespaces":["shop"]}"#)
         #expect(await eventually(timeout: .seconds(30)) { await served.replicas().values.filter { $0 > 0 }.count >= 3 })
         served.serve.kill()
@@ -224,8 +224,8 @@ struct CrashRecoveryTests {
         let sim = served.sim
         let original = await served.replicas()
 
-        // Each API request now takes 100 ms: the sleep of 12 objects, one at a time, takes seconds.
-        sim.setFaults(.init(latency: .milliseconds(100)))
+        // Each API request now takes 300 ms: the sleep of 12 objects, one at a time, takes seconds.
+        sim.setFaults(.init(latency: .milliseconds(300)))
         let answer = try await served.api("POST", "/api/v1/clusters/staging/sleep", body: #"{"namespaces":["shop"],"reason":"crash test"}"#)
         #expect(answer[path: ["operation", "state"]] == "pending")
         #expect(await eventually(timeout: .seconds(30)) { await served.replicas().values.filter { $0 == 0 }.count >= 4 })
@@ -323,7 +323,7 @@ struct CrashRecoveryTests {
             _ = try await served.request("sleep", #"{"namespaces":["shop"]}"#)
             #expect(await served.settled())
         }
-        served.sim.setFaults(.init(latency: .milliseconds(100)))
+        served.sim.setFaults(.init(latency: .milliseconds(300)))
         let older = try await served.request(killed, #"{"namespaces":["shop"]}"#)
         #expect(await eventually(timeout: .seconds(30)) {
             let values = await served.replicas().values

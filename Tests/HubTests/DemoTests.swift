@@ -107,9 +107,10 @@ struct DemoDaysTests {
         }
         let search = operations.filter { $0["cluster"] == "staging" && $0["namespaces"] == ["search"] }
         #expect(search.prefix(3).map { $0["source"] } == ["api", "slack", "schedule"], "\(search)")
-        // The wake hour ends awake; asleep at 20:00 Rome (a second of the machine is 20 minutes here).
+        // The wake hour ends awake; asleep from 20:00 Rome that evening. A second of the machine is 20 minutes
+        // here, so a loaded machine's late timer shows as hours: the bound is the evening, not the minute.
         let asleepAgain = try Date(search.dropFirst(2).first?["createdAt"]?.string ?? "", strategy: .iso8601)
-        #expect(asleepAgain >= instant("2027-01-11T19:00:00Z") && asleepAgain < instant("2027-01-11T19:40:00Z"), "\(search)")
+        #expect(asleepAgain >= instant("2027-01-11T19:00:00Z") && asleepAgain < instant("2027-01-11T23:00:00Z"), "\(search)")
     }
 }
 

@@ -44,7 +44,8 @@ struct GitOpsFailureTests {
         defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(try await fixture.ready())
-        fixture.stack.gitlab.setFaults(.init(rateLimit: .init(qps: 4, burst: 2, retryAfterSeconds: 1)))
+        // Slow enough that even a loaded machine asks faster.
+        fixture.stack.gitlab.setFaults(.init(rateLimit: .init(qps: 1, burst: 1, retryAfterSeconds: 1)))
         let reply = try await fixture.api("POST", "/api/v1/clusters/staging/sleep", body: Self.sleep)
         let id = try #require(reply.body[path: ["operation", "id"]]?.string, "\(reply.body)")
         let finished = try await fixture.operation(id, timeout: .seconds(120)) { GitOpsFixture.hasEnded($0) }

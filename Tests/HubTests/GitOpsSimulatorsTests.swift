@@ -20,7 +20,7 @@ struct GitOpsSimulatorsTests {
         defer { afterTest { await stack.shutdown() } }
         #expect(stack.summary.contains(stack.gitlab.url) && stack.summary.contains(stack.argocd.url))
 
-        #expect(try await eventually(timeout: .seconds(20)) {
+        #expect(try await eventually(timeout: .seconds(60)) {
             let status = await stack.argocd.refresh("staging-payments")?["status"]
             return status?[path: ["sync", "status"]] == "Synced" && status?[path: ["health", "status"]] == "Healthy"
         })
@@ -34,7 +34,7 @@ struct GitOpsSimulatorsTests {
 
         // The conflict the GitOps mode must handle: a sleep is undone by self-heal.
         _ = try await kube.setScale(.deployment, namespace: "payments", name: "api", replicas: 0)
-        #expect(try await eventually(timeout: .seconds(20)) {
+        #expect(try await eventually(timeout: .seconds(60)) {
             try await kube.get(.deployment, namespace: "payments", name: "api")[path: ["spec", "replicas"]] == 3
         })
     }
@@ -68,7 +68,7 @@ struct GitOpsSimulatorsTests {
         defer { client.shutdown() }
         let project = try await client.send(HTTPRequest(url: gitlab + "/api/v4/projects/platform%2Fdeploy", headers: ["PRIVATE-TOKEN": "glpat-sandman-sim"]))
         #expect(project.status == 200)
-        #expect(try await eventually(timeout: .seconds(20)) {
+        #expect(try await eventually(timeout: .seconds(60)) {
             let reply = try await client.send(HTTPRequest(
                 url: argocd + "/api/v1/applications/staging-payments?refresh=normal", headers: ["Authorization": "Bearer argocd-sandman-sim"]
             ))

@@ -92,7 +92,7 @@ struct HostilePluginHubTests {
             #expect(SlackCommandSimulator.text(reply.body).hasPrefix("Sorry"), "\(attack): \(reply.body)")
             // The hub answers at its deadline (200 ms) without waiting for the attack, most of which
             // never end; the bound leaves room for the HTTP round trip on a busy machine.
-            #expect(replyTime < .seconds(5), "\(attack): answered after \(replyTime)")
+            #expect(replyTime < .seconds(15), "\(attack): answered after \(replyTime)")
             // Back to idle: measured in the CPU the hub used after answering, which a busy machine
             // does not inflate (a thread left running would use a core until it ends).
             let idle = try await hub.waitForIdle()

@@ -84,9 +84,9 @@ struct LeaderElectionHubTests {
         // hub-b reaches the cluster as another user, so that faults can single out hub-a.
         try fixture.directory.write("kube/staging-b.yaml", sim.kubeconfig(user: "sandman-b", contextName: "staging"))
         try fixture.directory.write("clusters-b/staging.yaml", "tier: staging\nkubeconfig: ../kube/staging-b.yaml\ncontext: staging\n\(HubEndToEndTests.officeHours)")
-        let (leaseDuration, renewDeadline): (TimeInterval, TimeInterval) = (6, 4)
+        let leaseDuration: TimeInterval = 10
         let (servers, tokens) = try await Self.startReplicas(
-            fixture, logLevel: .critical, timings: "leaseDuration: 6s, renewDeadline: 4s, retryPeriod: 200ms",
+            fixture, logLevel: .critical, timings: "leaseDuration: 10s, renewDeadline: 4s, retryPeriod: 200ms",
             clusterDirectory: { $0 == "hub-a" ? "clusters" : "clusters-b" }
         )
         defer { afterTest { [servers] in for server in servers.values { await server.stop() } } }
@@ -118,7 +118,8 @@ struct LeaderElectionHubTests {
         let took = try #require(bTookOver, "hub-b never took over")
         let renewed = try #require(lastRenewal)
         let stepped = try #require(aSteppedDown, "hub-a still acting when hub-b took over, \(took.timeIntervalSince(failing)) s after the faults began")
-        #expect(stepped.timeIntervalSince(failing) <= renewDeadline + 3, "hub-a acted \(stepped.timeIntervalSince(failing)) s without renewing")
+        // By the renew deadline, give or take a loaded machine; before the lease can expire in any case.
+        #expect(stepped.timeIntervalSince(failing) < leaseDuration, "hub-a acted \(stepped.timeIntervalSince(failing)) s without renewing")
         #expect(took.timeIntervalSince(renewed) >= leaseDuration - 0.1, "hub-b took over \(took.timeIntervalSince(renewed)) s after the last renewal")
         #expect(stepped <= took, "never two replicas acting at once")
         #expect(try await sleep(on: "hub-a") == 409)

@@ -128,7 +128,8 @@ struct ProcessLifecycleTests {
         #expect(await process.waitForLog(containing: "cluster ready"), "\(process.logText)")
         let elapsed = try await process.stop(with: SIGTERM)
         #expect(process.status == 0, "\(process.logText)")
-        #expect(elapsed < .seconds(4), "\(elapsed)")
+        // The old wait was 15 s for the demo's three clusters; the bound leaves room for a loaded machine.
+        #expect(elapsed < .seconds(10), "\(elapsed)")
     }
 }
 

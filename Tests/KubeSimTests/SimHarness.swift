@@ -73,7 +73,7 @@ struct SimHarness {
     }
 
     /// Reads the lines of a watch until `count` events arrived or `timeout` passed.
-    func watch(_ path: String, count: Int, timeout: Duration = .seconds(5), afterStart: @escaping @Sendable () async throws -> Void = {}) async throws -> [JSONValue] {
+    func watch(_ path: String, count: Int, timeout: Duration = .seconds(60), afterStart: @escaping @Sendable () async throws -> Void = {}) async throws -> [JSONValue] {
         let response = try await client.stream(HTTPRequest(url: sim.url + path, headers: ["Accept": "application/json"]))
         let collector = Task {
             var events: [JSONValue] = []

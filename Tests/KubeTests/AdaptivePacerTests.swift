@@ -52,16 +52,17 @@ struct AdaptivePacerTests {
         #expect(await pacer.pace == 1)
         // After the first refusal the pace may rise from half a second on.
         try await Task.sleep(for: .milliseconds(600))
-        // One a second: all five wait (no whole turn saved up yet), the last for four seconds or more.
-        let start = ContinuousClock.now
+        // One a second: the ten wait (no whole turn saved up yet), eight of them for seven seconds or more.
+        var start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<5 { group.addTask { try await pacer.acquire() } }
-            _ = await eventually(timeout: .seconds(5), every: .milliseconds(1)) { await pacer.waiting >= 4 }
+            for _ in 0..<10 { group.addTask { try await pacer.acquire() } }
+            #expect(await eventually(timeout: .seconds(60), every: .milliseconds(1)) { await pacer.waiting >= 8 })
+            start = ContinuousClock.now
             // Meanwhile the server accepts plenty: the pace rises, and the queue follows it.
             for _ in 0..<200 { await pacer.succeeded() }
             try await group.waitForAll()
         }
         #expect(try #require(await pacer.pace) > 100)
-        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(ContinuousClock.now - start < .seconds(4), "the old pace would have taken 7 s")
     }
 }
