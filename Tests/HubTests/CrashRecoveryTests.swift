@@ -331,6 +331,8 @@ struct CrashRecoveryTests {
         })
         let newer = try await served.request(killed == "wake" ? "sleep" : "wake", #"{"namespaces":["shop"]}"#)
         served.serve.kill()
+        // The requests in flight when it died still land, 300 ms later: before the restart, not after its work.
+        try await Task.sleep(for: .seconds(1))
         served.sim.setFaults(.init())
         try served.restart()
         #expect(await served.settled(), "\(served.logText)")
