@@ -157,8 +157,8 @@ struct SlackConversationTests {
     }
 
     /// Posts a signed event; a retry is a new request, signed at a later second, as Slack sends it.
-    func post(_ body: String, to fixture: HubFixture, retry: Int? = nil) async throws -> Int {
-        let timestamp = String(Int(Date().timeIntervalSince1970) + (retry ?? 0))
+    func post(_ body: String, to fixture: HubFixture, retry: Int? = nil, timestamp: String? = nil) async throws -> Int {
+        let timestamp = timestamp ?? String(Int(Date().timeIntervalSince1970) + (retry ?? 0))
         var request = URLRequestLike(method: "POST", url: fixture.url + "/slack/events", body: body)
         request.headers["X-Slack-Request-Timestamp"] = timestamp
         request.headers["X-Slack-Signature"] = SlackVerifier.signature(secret: Self.secret, timestamp: timestamp, body: Data(body.utf8))
@@ -185,6 +185,10 @@ struct SlackConversationTests {
         #expect(ContinuousClock.now - acknowledged < .seconds(10), "acknowledged before the work is done")
         // Slack retries an event it thinks was not received: handled once.
         #expect(try await post(mention, to: fixture, retry: 1) == 200)
+        // A copy of the very same bytes (a retry signed in the same second): acknowledged, not handled again.
+        let second = String(Int(Date().timeIntervalSince1970) + 2)
+        #expect(try await post(mention, to: fixture, retry: 2, timestamp: second) == 200)
+        #expect(try await post(mention, to: fixture, retry: 2, timestamp: second) == 200)
         #expect(await eventually { slackAPI.messages("chat.postMessage").contains { $0["text"]?.string?.contains("wake of *staging/shop* succeeded") == true } })
         let thread = slackAPI.messages("chat.postMessage").filter { $0["thread_ts"] == "1800000000.000100" }
         #expect(thread.count == 2, "the reply and the result, in the thread: \(thread)")
@@ -226,6 +230,9 @@ struct SlackConversationTests {
              .init(eventID: "E", user: "U1", channel: "C1", thread: "1.3", command: "/k8s-help", text: "what can you do?")),
             (["type": "message", "channel_type": "im", "user": "U1", "text": "override dev web asleep until 08:00 because a &amp; b", "ts": "1.4", "channel": "D1"],
              .init(eventID: "E", user: "U1", channel: "D1", thread: nil, command: "/k8s-override", text: "dev web asleep until 08:00 because a & b")),
+            // Typed, not a mention: it stays escaped, so that echoing the reason pings nobody.
+            (["type": "message", "channel_type": "im", "user": "U1", "text": "wake dev 1h &lt;!channel&gt; look", "ts": "1.4", "channel": "D1"],
+             .init(eventID: "E", user: "U1", channel: "D1", thread: nil, command: "/k8s-wake", text: "dev 1h &lt;!channel&gt; look")),
             (["type": "message", "channel_type": "channel", "user": "U1", "text": "wake dev", "ts": "1.5", "channel": "C1"], nil),
             (["type": "message", "channel_type": "im", "subtype": "message_changed", "user": "U1", "text": "wake dev", "ts": "1.6", "channel": "D1"], nil),
             (["type": "message", "channel_type": "im", "user": "U0BOT", "text": "wake dev", "ts": "1.7", "channel": "D1"], nil),

@@ -134,7 +134,8 @@ struct SlackDeliveryTests {
         let attempts = Recorder<Date>()
         let outbox = try await Outbox { _ in
             attempts.append(Date())
-            return .text(200, #"{"ok":false,"error":"channel_not_found"}"#, contentType: "application/json")
+            // An operator can mend this one (invite the bot): it is tried until the maximum age.
+            return .text(200, #"{"ok":false,"error":"not_in_channel"}"#, contentType: "application/json")
         }
         defer { afterTest { await outbox.stop() } }
         let (delivery, clock, store) = (outbox.delivery, outbox.clock, outbox.store)
@@ -155,7 +156,7 @@ struct SlackDeliveryTests {
         let audit = try await store.auditEntries(AuditQuery(since: nil, until: nil, actor: nil, cluster: nil, limit: 10))
         let abandoned = try #require(audit.first { $0.result == "abandoned" })
         #expect(abandoned.target == "#nowhere")
-        #expect(abandoned.detail?.contains("Slack error: channel_not_found") == true)
+        #expect(abandoned.detail?.contains("Slack error: not_in_channel") == true)
         #expect(abandoned.detail?.contains("given up after \(tried) attempts") == true, "\(abandoned.detail ?? "")")
     }
 
@@ -179,5 +180,104 @@ struct SlackDeliveryTests {
         }
         #expect(delays == [2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300])
         #expect(attempts.values.count == 11)
+    }
+
+    /// Slack's errors about the message itself (python-slack-sdk does not retry them either):
+    /// given up at the first answer, audited, and never sent again.
+    @Test(arguments: [
+        (#"{"ok":false,"error":"channel_not_found"}"#, 200, "Slack error: channel_not_found"),
+        (#"{"ok":false,"error":"invalid_blocks"}"#, 200, "Slack error: invalid_blocks"),
+    ])
+    func aMessageSlackRefusesIsGivenUpAtOnce(answer: String, status: Int, error: String) async throws {
+        let attempts = Recorder<Date>()
+        let outbox = try await Outbox { _ in
+            attempts.append(Date())
+            return .text(status, answer, contentType: "application/json")
+        }
+        defer { afterTest { await outbox.stop() } }
+        #expect(await outbox.delivery.enqueue(["text": "never"], to: .chat, channel: "#nowhere", key: "k"))
+        for _ in 0..<3 {
+            await outbox.delivery.deliverDue()
+            outbox.clock.advance(by: 600)
+        }
+        #expect(attempts.values.count == 1)
+        let audit = try await outbox.store.auditEntries(AuditQuery(since: nil, until: nil, actor: nil, cluster: nil, limit: 10))
+        let refused = try #require(audit.first { $0.result == "refused" })
+        #expect(refused.target == "#nowhere")
+        #expect(refused.detail == error)
+        #expect(try await outbox.store.dueMessages(at: .distantFuture).isEmpty)
+    }
+
+    /// A response URL that expired (404 `expired_url`) is not posted to again; a server error is.
+    @Test func anExpiredResponseURLIsGivenUpAtOnceAndAServerErrorIsRetried() async throws {
+        let attempts = Recorder<String>()
+        let outbox = try await Outbox { request in
+            attempts.append(request.path)
+            return request.path.hasSuffix("/expired") ? .text(404, "expired_url") : .text(500, "down")
+        }
+        defer { afterTest { await outbox.stop() } }
+        let base = outbox.slack.baseURL
+        #expect(await outbox.delivery.enqueue(["text": "a"], to: .responseURL(base + "/hooks/expired"), channel: nil, key: "a"))
+        #expect(await outbox.delivery.enqueue(["text": "b"], to: .responseURL(base + "/hooks/down"), channel: nil, key: "b"))
+        for _ in 0..<3 {
+            await outbox.delivery.deliverDue()
+            outbox.clock.advance(by: 600)
+        }
+        #expect(attempts.values.filter { $0.hasSuffix("/expired") }.count == 1)
+        #expect(attempts.values.filter { $0.hasSuffix("/down") }.count == 3)
+    }
+
+    /// A 429's Retry-After holds back every message to that channel, not only the one refused;
+    /// other channels go on.
+    @Test func retryAfterHoldsBackTheChannelAndOnlyIt() async throws {
+        let received = Recorder<String>()
+        let refusedOnce = Mutex(false)
+        let outbox = try await Outbox { request in
+            let body = try? JSONValue(parsing: Data(request.body))
+            let channel = body?["channel"]?.string ?? ""
+            let first = channel == "#web" && refusedOnce.withLock { refused in
+                defer { refused = true }
+                return !refused
+            }
+            if first {
+                return .full(status: 429, headers: [("Retry-After", "120")])
+            }
+            received.append("\(channel) \(body?["text"]?.string ?? "")")
+            return .text(200, #"{"ok":true}"#, contentType: "application/json")
+        }
+        defer { afterTest { await outbox.stop() } }
+        for index in 0..<3 {
+            #expect(await outbox.delivery.enqueue(["text": .string("w\(index)")], to: .chat, channel: "#web", key: "w\(index)"))
+        }
+        #expect(await outbox.delivery.enqueue(["text": "o"], to: .chat, channel: "#ops", key: "o"))
+        await outbox.delivery.deliverDue()
+        #expect(received.values == ["#ops o"])
+        outbox.clock.advance(by: 119)
+        await outbox.delivery.deliverDue()
+        #expect(received.values == ["#ops o"])
+        outbox.clock.advance(by: 2)
+        await outbox.delivery.deliverDue()
+        #expect(received.values.sorted() == ["#ops o", "#web w0", "#web w1", "#web w2"])
+    }
+
+    /// Sends slow enough to use up most of the claim: the pass stops and gives the rest back
+    /// before another replica could take them, and the next pass sends each once.
+    @Test func aPassStopsTryingBeforeItsClaimLapses() async throws {
+        let received = Recorder<String>()
+        let clock = Mutex<ManualClock?>(nil)
+        let outbox = try await Outbox { request in
+            received.append((try? JSONValue(parsing: Data(request.body)))?["text"]?.string ?? "")
+            clock.withLock { $0 }?.advance(by: 20)  // each send takes 20 s
+            return .text(200, #"{"ok":true}"#, contentType: "application/json")
+        }
+        defer { afterTest { await outbox.stop() } }
+        clock.withLock { $0 = outbox.clock }
+        for index in 0..<6 {
+            #expect(await outbox.delivery.enqueue(["text": .string("m\(index)")], to: .chat, channel: "#web", key: "m\(index)"))
+        }
+        await outbox.delivery.deliverDue()
+        #expect(received.values == ["m0", "m1", "m2"], "40 s into the 60 s claim, the fourth is not tried")
+        await outbox.delivery.deliverDue()
+        #expect(received.values == ["m0", "m1", "m2", "m3", "m4", "m5"])
     }
 }

@@ -341,6 +341,12 @@ struct SlackBotTests {
         let signature = try await pythonSignature(secret: Self.secret, timestamp: timestamp, body: body)
         #expect(try await post(body, timestamp: timestamp, signature: signature) == 200)
         #expect(try await post(body, timestamp: timestamp, signature: signature) == 401)
+        // Slack's certificate check is unsigned, wants a plain 200, and runs no command (nor is it audited).
+        var check = URLRequestLike(method: "POST", url: fixture.url + "/slack/commands", body: "ssl_check=1&token=abc")
+        check.headers["Content-Type"] = "application/x-www-form-urlencoded"
+        let checked = try await check.send()
+        #expect(checked.status == 200)
+        #expect(checked.body == .string(""), "\(checked.body)")
         let audit = try await fixture.api("GET", "/api/v1/audit?since=2000-01-01T00:00:00Z")
         #expect((audit.body["entries"]?.array ?? []).filter { $0["source"] == "slack" && $0["result"] == "rejected" }.count == 5)
     }

@@ -4,12 +4,14 @@ import JSON
 import Logging
 import Scheduling
 import Store
+import Synchronization
 import Transport
 
 /// Delivers the notification outbox: `chat.postMessage` (or `chat.postEphemeral`) with the bot
 /// token, the incoming webhook, a command's `response_url`, or, for a hub without Slack (the
 /// demo), a console. A message is delivered once: retried with backoff (or after Slack's
-/// `Retry-After`), given up (and audited) after `maxDeliveryAge`.
+/// `Retry-After`, which holds back the other messages to the same channel too), given up (and
+/// audited) after `maxDeliveryAge`, or at once when Slack refuses the message itself.
 public final class SlackDelivery: Sendable {
     /// Where an outbox message goes.
     public enum Destination: Sendable, Equatable {
@@ -50,12 +52,14 @@ public final class SlackDelivery: Sendable {
     let logger: Logger
     /// Where messages go when Slack is not configured (the demo prints them); nil: nowhere.
     let console: (@Sendable (String) -> Void)?
+    /// Until when Slack asked (429, `Retry-After`) for no more messages, by lane (`lane(of:)`).
+    private let throttled = Mutex<[String: Date]>([:])
 
     public init(settings: HubConfiguration.Slack, store: Store, clock: any HubClock, logger: Logger, console: (@Sendable (String) -> Void)? = nil) {
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.http = HTTPClient(configuration: .init(timeout: .seconds(10), userAgent: "sandman-slack"))
+        self.http = HTTPClient(configuration: .init(timeout: Self.sendTimeout, userAgent: "sandman-slack"))
         self.logger = logger
         self.console = console
     }
@@ -71,7 +75,7 @@ public final class SlackDelivery: Sendable {
     /// Adds a message to the outbox unless `key` was enqueued before; true when added.
     @discardableResult
     public func enqueue(_ message: JSONValue, to destination: Destination, channel: String?, key: String) async -> Bool {
-        var payload = message
+        var payload = BlockKitLimits.clamped(message)
         if destination == .chat || destination == .ephemeral, payload["channel"] == nil, let channel { payload["channel"] = .string(channel) }
         do {
             return try await store.enqueue(OutboxMessage(dedupKey: key, destination: destination.stored, channel: channel, payload: payload.serialized(), createdAt: clock.now))
@@ -91,21 +95,32 @@ public final class SlackDelivery: Sendable {
         }
     }
 
-    /// How long a message taken for delivery is this replica's: well past the 10 s an attempt
-    /// may take, so that it is not delivered twice, and short enough that the messages of a
-    /// replica that died are soon taken by another.
+    /// How long the messages taken for delivery are this replica's: well past the 10 s an attempt
+    /// may take, so that none is delivered twice (a pass stops trying them 15 s before it ends),
+    /// and short enough that the messages of a replica that died are soon taken by another.
     static let claimLease: Duration = .seconds(60)
+    /// The longest one attempt may take.
+    static let sendTimeout: Duration = .seconds(10)
 
     /// One pass over the due messages, taken for this replica (``Store/claimDueMessages(at:lease:limit:)``).
     public func deliverDue() async {
-        guard let due = try? await store.claimDueMessages(at: clock.now, lease: Self.claimLease) else { return }
+        let claimed = clock.now
+        guard let due = try? await store.claimDueMessages(at: claimed, lease: Self.claimLease) else { return }
         for (index, message) in due.enumerated() {
-            guard !Task.isCancelled else {
-                // Stopping: what was not tried is released, for the next start or another replica
-                // (outside this cancelled task, whose writes the store would refuse).
+            // Stopping, or slow sends that used up most of the claim (another replica may take the
+            // messages once it lapses): what was not tried is released, for the next pass, start
+            // or replica (outside this task, whose writes the store would refuse if cancelled).
+            let late = clock.now.timeIntervalSince(claimed) > (Self.claimLease - Self.sendTimeout * 1.5).inSeconds
+            guard !Task.isCancelled, !late else {
                 let unsent = Array(due[index...])
                 await Task { [store] in try? await store.releaseClaims(unsent) }.value
                 return
+            }
+            if let until = throttled.withLock({ $0[Self.lane(of: message)] }), until > clock.now {
+                var held = message
+                held.nextAttemptAt = until
+                try? await store.update(held)
+                continue
             }
             // Seen through even when stopping: a send cut off after Slack took it would be
             // recorded as failed, and sent again by the next start.
@@ -132,9 +147,35 @@ public final class SlackDelivery: Sendable {
         case .retry(let error, let after):
             message.lastError = error
             message.nextAttemptAt = now.addingTimeInterval(after ?? Self.backoff(afterAttempt: message.attempts))
+        case .throttled(let after):
+            message.lastError = "rate limited (429), retry after \(Int(after)) s"
+            message.nextAttemptAt = now.addingTimeInterval(after)
+            throttled.withLock { $0[Self.lane(of: message)] = message.nextAttemptAt }
+        case .refused(let error):
+            message.lastError = error
+            message.abandonedAt = now
+            _ = try? await store.record(AuditEntry(
+                at: now, actor: "sandman", source: "slack", action: "notify", target: message.channel, result: "refused", detail: error
+            ))
+            logger.error("Slack refused a message; it is not sent again", metadata: ["key": "\(message.dedupKey)", "error": "\(error)"])
         }
         try? await store.update(message)
     }
+
+    /// What Slack's rate limits count separately: a channel of the Web API, a webhook, a response URL.
+    static func lane(of message: OutboxMessage) -> String {
+        message.destination.hasPrefix("chat.") ? "chat:\(message.channel ?? "")" : message.destination
+    }
+
+    /// Errors of `chat.postMessage` about the message or its channel: sending it again cannot help.
+    /// Others (a revoked token, a bot not in the channel, Slack's own trouble) may be mended by
+    /// an operator or pass, and are retried until `maxDeliveryAge`.
+    static let permanentErrors: Set<String> = [
+        "channel_not_found", "is_archived", "invalid_blocks", "invalid_blocks_format", "invalid_attachments",
+        "msg_too_long", "msg_blocks_too_long", "no_text", "too_many_attachments", "invalid_arguments", "invalid_json",
+        "json_not_object", "invalid_charset", "invalid_form_data", "user_not_in_channel", "messages_tab_disabled",
+        "cannot_reply_to_message", "metadata_too_large", "invalid_metadata_format",
+    ]
 
     /// 2 s after the first failed attempt, doubling with each, at most 5 minutes.
     static func backoff(afterAttempt attempt: Int) -> TimeInterval {
@@ -144,6 +185,10 @@ public final class SlackDelivery: Sendable {
     private enum Result {
         case delivered
         case retry(String, after: TimeInterval?)
+        /// Slack answered 429: this message and the others of its lane wait `after` seconds.
+        case throttled(after: TimeInterval)
+        /// Slack refused the message itself: given up at once.
+        case refused(String)
     }
 
     private func send(_ message: OutboxMessage) async -> Result {
@@ -168,15 +213,20 @@ public final class SlackDelivery: Sendable {
         do {
             let response = try await http.send(HTTPRequest(method: .post, url: url, headers: headers, body: Data(message.payload.utf8)))
             if response.status == 429 {
-                let after = response.headers["Retry-After"].flatMap(TimeInterval.init) ?? 30
-                return .retry("rate limited (429), retry after \(Int(after)) s", after: after)
+                return .throttled(after: response.headers["Retry-After"].flatMap(TimeInterval.init) ?? 30)
             }
             guard (200..<300).contains(response.status) else {
-                return .retry("HTTP \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))", after: nil)
+                let error = "HTTP \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))"
+                // A webhook or response URL answers 4xx for a bad, expired or revoked one: trying again cannot help.
+                let final = destination != .chat && destination != .ephemeral && (400..<500).contains(response.status)
+                    && response.status != 408
+                return final ? .refused(error) : .retry(error, after: nil)
             }
             // chat.postMessage answers 200 with {"ok": false, "error": ...} on failure.
             if destination == .chat || destination == .ephemeral, let body = try? JSONValue(parsing: response.body), body["ok"] == false {
-                return .retry("Slack error: \(body["error"]?.string ?? "unknown")", after: nil)
+                let code = body["error"]?.string ?? "unknown"
+                let error = "Slack error: \(code)"
+                return Self.permanentErrors.contains(code) ? .refused(error) : .retry(error, after: nil)
             }
             return .delivered
         } catch {

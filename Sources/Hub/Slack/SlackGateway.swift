@@ -69,6 +69,9 @@ public final class SlackGateway: Sendable {
             return nil
         } catch {
             hub.metrics.recordSlackRejection(reason: error.code)
+            // An event is handled once by its event_id; a copy of one (a retry Slack signed in the same
+            // second) wants a 200, or Slack counts a failure and sends it yet again.
+            if error == .replayed, path == "event" { return Reply(status: 200, body: nil) }
             let admitted = rejections.withLock { $0.admit(at: Date()) }
             if admitted.record {
                 let earlier = admitted.unrecordedBefore > 0 ? " (and \(admitted.unrecordedBefore) rejected requests before it, not recorded one by one)" : ""
@@ -93,6 +96,8 @@ public final class SlackGateway: Sendable {
 
     /// Answers within Slack's 3 seconds; an operation's result follows on the `response_url`.
     public func command(_ request: Request) async -> Reply {
+        // Slack's check of the certificate (`ssl_check=1`, unsigned) wants a plain 200, and runs nothing.
+        if request.body.count < 512, FormBody.decode(request.body)["ssl_check"] == "1" { return Reply(status: 200, body: nil) }
         if let rejection = await verify(request, path: "command") { return rejection }
         let form = FormBody.decode(request.body)
         let user = form["user_id"] ?? ""
@@ -106,7 +111,7 @@ public final class SlackGateway: Sendable {
                 await followUps.watch(operation, replyTo: .responseURL(url), user: user, timeZone: zone.identifier)
             }
         }
-        return Reply(status: 200, body: result.reply)
+        return Reply(status: 200, body: BlockKitLimits.clamped(result.reply))
     }
 
     // MARK: Interactivity

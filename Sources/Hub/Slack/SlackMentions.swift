@@ -119,11 +119,11 @@ final class SlackMentions: Sendable {
     }
 
     /// The words of a message after its first mention of the bot (`<@U0BOT>`; any user mention
-    /// when the bot's id is unknown), or all of them without one (a direct message), with Slack's
-    /// escapes undone.
+    /// when the bot's id is unknown), or all of them without one (a direct message). Of Slack's
+    /// escapes only `&amp;` is undone: a `<` or `>` someone typed stays `&lt;` / `&gt;`, or their
+    /// words echoed back (an override's reason) could ping `<!channel>` or hide a link.
     static func commandWords(_ text: String, bot: String?) -> [String] {
-        let unescaped = text.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
-            .replacingOccurrences(of: "&amp;", with: "&")
+        let unescaped = text.replacingOccurrences(of: "&amp;", with: "&")
         let words = unescaped.split(whereSeparator: \.isWhitespace).map(String.init)
         let isBot = { (word: String) -> Bool in
             guard word.hasPrefix("<@"), word.hasSuffix(">") else { return false }

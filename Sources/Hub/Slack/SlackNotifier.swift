@@ -142,8 +142,12 @@ public final class SlackNotifier: HubEventSink {
                 guard warned.withLock({ $0[name] != next.at }) else { continue }
                 groups[WarningGroup(at: next.at, channel: channel(cluster: cluster, namespace: namespace.namespace)), default: []].append(namespace)
             }
-            for (group, members) in groups.sorted(by: { $0.key.at < $1.key.at }) {
-                let names = members.map(\.namespace).sorted()
+            let chunks = groups.sorted { $0.key.at < $1.key.at }.flatMap { group, members in
+                Self.buttonSized(members.sorted { $0.namespace < $1.namespace }, cluster: status.name, name: \.namespace)
+                    .map { (group, $0) }
+            }
+            for (group, members) in chunks {
+                let names = members.map(\.namespace)
                 let event: JSONValue = [
                     "type": "pre_sleep_warning", "sleep_at": .int(Int64(group.at.timeIntervalSince1970)),
                     "minutes": .int(Int64((group.at.timeIntervalSince(now) / 60).rounded(.up))),
@@ -155,6 +159,24 @@ public final class SlackNotifier: HubEventSink {
                 warned.withLock { warned in for name in names { warned["\(status.name)/\(name)"] = group.at } }
             }
         }
+    }
+
+    /// `members` in runs whose keep-awake button value (`cluster/a,b,…`) fits Slack's 2,000 characters:
+    /// more namespaces than that sleeping at once are warned of in several messages.
+    static func buttonSized<Member>(_ members: [Member], cluster: String, name: (Member) -> String) -> [[Member]] {
+        let limit = 2000 - cluster.utf16.count - 1
+        var runs: [[Member]] = []
+        var length = 0
+        for member in members {
+            let size = name(member).utf16.count + 1
+            if runs.isEmpty || length + size > limit + 1 {
+                runs.append([])
+                length = 0
+            }
+            runs[runs.count - 1].append(member)
+            length += size
+        }
+        return runs
     }
 
     /// Namespaces warned of together: those sleeping at the same instant, told in the same channel.
