@@ -199,7 +199,10 @@ public enum SchedulePlanner {
         let desired = inForce?.desiredState ?? memory.wants
         let cause: NamespacePlan.Cause = inForce.map { .override($0) }
             ?? (memory.wants == nil ? .nothing : .schedule(decisive))
-        let action = desired.flatMap { ($0 == .sleep) == input.isAsleep ? nil : $0 }
+        var action = desired.flatMap { ($0 == .sleep) == input.isAsleep ? nil : $0 }
+        // A schedule that only puts to sleep does so at every sleepAt, asleep or not, as kube-green
+        // does: what people scaled up since goes back to sleep (and gets its restore entry).
+        if action == nil, inForce == nil, decisive?.kind == .sleep, input.schedule?.isSleepOnly == true { action = .sleep }
 
         var plan = NamespacePlan(desired: desired, action: action, cause: cause, memory: memory)
         if let zone = input.schedule?.timeZone { plan.timeZone = zone }

@@ -164,6 +164,12 @@ struct DeployManifestTests {
                 for verb in verbs { #expect(allows(group, resource, verb), "\(verb) \(resource).\(group) is missing") }
             }
         }
+        // And what the cluster granted kube-green through its aggregated roles, bound to the same account.
+        let aggregated = Self.object(applied["deploy/managed-cluster"] ?? [], kind: "ClusterRole", name: "sandman-kube-green-kinds")
+        #expect(aggregated?[path: ["aggregationRule", "clusterRoleSelectors"]] == [["matchLabels": ["kube-green.dev/aggregate-to-manager": "true"]]])
+        let binding = Self.object(applied["deploy/managed-cluster"] ?? [], kind: "ClusterRoleBinding", name: "sandman-kube-green-kinds")
+        #expect(binding?[path: ["roleRef", "name"]] == "sandman-kube-green-kinds")
+        #expect(binding?["subjects"] == [["kind": "ServiceAccount", "name": "sandman", "namespace": "sandman-system"]])
         #expect(Self.object(applied["deploy/examples/external-secrets"] ?? [], kind: "ExternalSecret") != nil)
     }
 

@@ -491,6 +491,57 @@ struct HubEndToEndTests {
         #expect(after.body["operations"]?.array?.filter { $0["action"] == "sleep" }.count == 1)
     }
 
+    /// kube-green's SleepInfo without `wakeUpAt`: put to sleep at every `sleepAt`. What a person scaled up
+    /// the day after goes back to sleep that evening, and a wake brings it back as the person left it.
+    @Test func aSleepOnlySleepInfoPutsToSleepAgainAtEverySleepAt() async throws {
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", "")], start: Self.monday)
+        defer { afterTest { [fixture] in await fixture.stop() } }
+        let sim = fixture.simulators["staging"]!
+        let sleepOnly = Self.sleepInfo.replacingOccurrences(of: #", wakeUpAt: "08:00""#, with: "")
+        try await sim.load(manifests: HubFixture.shop("shop", deployments: 3) + "\n---\n" + sleepOnly)
+        let original = await fixture.replicas("staging", "shop")
+        try await fixture.startHub()
+        #expect(await fixture.settle(at: instant("2027-01-04T20:00:30Z")))
+        #expect(await fixture.isAsleep("staging", "shop"))
+
+        let client = try KubeClient(name: "staging", access: Kubeconfig(path: fixture.directory.path + "/kube/staging.yaml").access())
+        _ = try await client.patch(.deployment, namespace: "shop", name: "app-0", .merge(["spec": ["replicas": 7]]))
+        #expect(await fixture.settle(at: instant("2027-01-05T12:00:00Z")))
+        #expect(await fixture.replicas("staging", "shop")["app-0"] == 7, "left alone until the next sleepAt")
+        #expect(await fixture.settle(at: instant("2027-01-05T20:00:30Z")))
+        #expect(await fixture.isAsleep("staging", "shop"), "asleep again at the next sleepAt")
+
+        let wake = try await fixture.api("POST", "/api/v1/clusters/staging/wake", body: #"{"namespaces":["shop"]}"#)
+        #expect(wake.status == 202, "\(wake.body)")
+        #expect(await eventually { await fixture.isAwake("staging", "shop") })
+        var expected = original
+        expected["app-0"] = 7
+        #expect(await fixture.replicas("staging", "shop") == expected)
+    }
+
+    /// A SleepInfo edited into one the hub cannot read while its namespace sleeps, then deleted: the
+    /// namespace is still woken from its restore Secret, and the SleepInfo is not left Terminating.
+    @Test func deletingAnInvalidSleepInfoWhileAsleepStillWakesAndReleasesIt() async throws {
+        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", "")], start: Self.monday)
+        defer { afterTest { [fixture] in await fixture.stop() } }
+        let sim = fixture.simulators["staging"]!
+        try await sim.load(manifests: HubFixture.shop("shop", deployments: 3) + "\n---\n" + Self.sleepInfo)
+        let original = await fixture.replicas("staging", "shop")
+        try await fixture.startHub()
+        #expect(await fixture.settle(at: instant("2027-01-04T20:00:30Z")))
+        #expect(await fixture.isAsleep("staging", "shop"))
+
+        let client = try KubeClient(name: "staging", access: Kubeconfig(path: fixture.directory.path + "/kube/staging.yaml").access())
+        var edited = try await client.get(.sleepInfo, namespace: "shop", name: "nights")
+        edited[path: ["spec", "sleepAt"]] = "25:99"
+        _ = try await client.update(edited)
+        #expect(await fixture.settle())
+        #expect(await fixture.isAsleep("staging", "shop"), "an invalid SleepInfo is reported and left alone")
+        try await client.delete(.sleepInfo, namespace: "shop", name: "nights")
+        #expect(await eventually(timeout: .seconds(30)) { await fixture.replicas("staging", "shop") == original })
+        #expect(await eventually { await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights") == nil })
+    }
+
     @Test func deletingASleepInfoWhileAsleepWakesTheNamespace() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", "")], start: Self.monday)
         defer { afterTest { [fixture] in await fixture.stop() } }

@@ -205,7 +205,16 @@ struct SchedulePlannerTests {
         ScheduleOverride(id: id, kind: .skip, scope: scope, until: nil, createdAt: instant(from))
     }
 
+    static let nightly = try! SleepSchedule(weekdays: "*", sleepAt: "20:00", wakeUpAt: nil)
+
     static let cases: [Case] = [
+        Case(name: "sleep-only: asleep at sleepAt is put to sleep again", schedule: nightly, lastTransition: "2026-12-06T20:00:00Z",
+             asleep: true, now: "2026-12-07T20:00:05Z", action: .sleep, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T20:00:00Z"),
+        Case(name: "sleep-only: between two sleepAt nothing happens", schedule: nightly, lastTransition: "2026-12-07T20:00:00Z",
+             asleep: true, now: "2026-12-07T23:00:00Z", action: nil, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T20:00:00Z"),
+        Case(name: "sleep-only: a person's wake in force is not cut short", schedule: nightly, lastTransition: "2026-12-06T20:00:00Z",
+             overrides: [wake("w", from: "2026-12-07T19:00:00Z", until: "2026-12-07T22:00:00Z")], asleep: false, now: "2026-12-07T20:00:05Z",
+             action: nil, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-07T22:00:00Z", byOverride: true),
         Case(name: "transition due now is acted on", lastTransition: "2026-12-07T08:00:00Z", asleep: false, now: "2026-12-07T20:00:05Z",
              action: .sleep, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T08:00:00Z", nextChange: "wake 2026-12-08T08:00:00Z (schedule)"),
         Case(name: "asleep after the transition: nothing to do", lastTransition: "2026-12-07T20:00:00Z", asleep: true, now: "2026-12-07T23:00:00Z",

@@ -64,7 +64,8 @@ extension ClusterAgent {
             UnitInputs(
                 overrides: overrides(for: unit, among: work.overrides),
                 operations: order.runnable.filter { $0.namespaces.isEmpty || $0.namespaces.contains(unit.namespace) },
-                known: secrets.map { .listed($0["\(unit.namespace)/\(unit.target?.secretName ?? "")"]) } ?? .unread,
+                known: secrets.map { .listed($0["\(unit.namespace)/\(unit.target?.secretName ?? "")"]) }
+                    .flatMap { Self.legacySecretMayExist(unit, $0) ? .unread : $0 } ?? .unread,
                 state: states[unit.key]
             )
         }
@@ -130,6 +131,7 @@ extension ClusterAgent {
             result.status.problem = unit.problem
             if let sleepInfo = unit.sleepInfo {
                 await reportInvalid(sleepInfo, problem: unit.problem ?? "invalid")
+                if unit.isBeingDeleted { return await releaseInvalid(unit, sleepInfo, known: known, objects: objects, result: result, now: now) }
             }
             return result
         }
@@ -310,8 +312,8 @@ extension ClusterAgent {
                 reason += "; plugin \(plugin): \(given.reason ?? given.action!.rawValue)"
                 actor = "plugin:\(plugin)"
             }
-            if (action == .sleep) == asleep {
-                // Held back, not skipped: the plugins are asked again every `heldRecheckInterval`,
+            if action != planned || given.action == .keep {
+                // Held back, not skipped (a plugin can hold a transition back, not turn it around): the plugins are asked again every `heldRecheckInterval`,
                 // so a sleep kept at 19:00 by a 20:00 policy window happens just after 20:00.
                 status.heldBy = given
                 if heldBack[unit.key] != given.plugin {
@@ -397,6 +399,27 @@ extension ClusterAgent {
         return (min(ends ?? sweep, sweep), !plan.changes.isEmpty)
     }
 
+    /// A SleepInfo that cannot be acted on, being deleted: woken and released all the same, or it would
+    /// stay Terminating for ever. Its own patches when they can be read (only its schedule is bad),
+    /// else kube-green's kinds, CronJobs included: what the restore Secret keeps of them wakes.
+    func releaseInvalid(
+        _ unit: ManagedUnit, _ sleepInfo: SleepInfo, known: UnitReads.Known, objects: ClusterObjects, result: UnitResult, now: Date
+    ) async -> UnitResult {
+        let spec = (try? SleepSpec(sleepInfo: sleepInfo)) ?? SleepSpec(suspendCronJobs: true)
+        let target = SleepExecutor.Target(namespace: unit.namespace, name: unit.name, spec: spec, sleepInfo: sleepInfo.object)
+        do {
+            let reads = UnitReads(state: try await known.state(of: target, executor: executor), objects: objects)
+            let asleep = reads.state?.contents?.operation == .sleep
+            return try await release(unit, target: target, asleep: asleep, reads: reads, result: result, now: now)
+        } catch {
+            logger.error("cannot release a SleepInfo being deleted", metadata: ["namespace": "\(unit.namespace)", "unit": "\(unit.name)", "error": "\(error)"])
+            var result = result
+            result.status.problem = "\(unit.problem ?? "invalid"); being deleted: \(error)"
+            result.nextCheck = now.addingTimeInterval(settings.probeInterval)
+            return result
+        }
+    }
+
     /// A SleepInfo being deleted: its namespace is woken, then its finalizer released.
     func release(
         _ unit: ManagedUnit, target: SleepExecutor.Target, asleep: Bool, reads: UnitReads, result: UnitResult, now: Date
@@ -424,6 +447,15 @@ extension ClusterAgent {
             "schedule": unit.scheduleDescription,
             "overrides": .array(overrides.map { ["kind": .string($0.kind.rawValue), "until": $0.until.map { .int(Int64($0.timeIntervalSince1970)) } ?? .null, "actor": .string($0.actor)] }),
         ]
+    }
+}
+
+extension ClusterAgent {
+    /// kube-green before 0.6 wrote its Secret without the label the cluster-wide list selects by:
+    /// not listed, it may still be there when the SleepInfo's status says kube-green put it to sleep.
+    static func legacySecretMayExist(_ unit: ManagedUnit, _ known: UnitReads.Known) -> Bool {
+        guard case .listed(nil) = known else { return false }
+        return unit.sleepInfo?.object[path: ["status", "operation"]] == "SLEEP"
     }
 }
 
