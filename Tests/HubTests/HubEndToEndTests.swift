@@ -33,6 +33,14 @@ struct HubEndToEndTests {
         spec: {weekdays: "*", sleepAt: "20:00", wakeUpAt: "08:00"}
         """
 
+    /// A hub (not started) over staging, whose namespace shop has 3 Deployments and `sleepInfo`;
+    /// the Deployments' replicas as they were.
+    static func shopUnderSleepInfo(_ sleepInfo: String = sleepInfo) async throws -> (HubFixture, [String: Int64]) {
+        let fixture = try await HubFixture.make(clusters: ["staging": ("staging", "")], start: monday)
+        try await fixture.simulators["staging"]!.load(manifests: HubFixture.shop("shop", deployments: 3) + "\n---\n" + sleepInfo)
+        return (fixture, await fixture.replicas("staging", "shop"))
+    }
+
     @Test func statusOfThreeClustersWithOneUnreachable() async throws {
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.officeHours), "production": ("production", "")], unreachable: ["edge"], start: Self.monday)
         defer { afterTest { [fixture] in await fixture.stop() } }
@@ -494,12 +502,9 @@ struct HubEndToEndTests {
     /// kube-green's SleepInfo without `wakeUpAt`: put to sleep at every `sleepAt`. What a person scaled up
     /// the day after goes back to sleep that evening, and a wake brings it back as the person left it.
     @Test func aSleepOnlySleepInfoPutsToSleepAgainAtEverySleepAt() async throws {
-        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", "")], start: Self.monday)
-        defer { afterTest { [fixture] in await fixture.stop() } }
-        let sim = fixture.simulators["staging"]!
         let sleepOnly = Self.sleepInfo.replacingOccurrences(of: #", wakeUpAt: "08:00""#, with: "")
-        try await sim.load(manifests: HubFixture.shop("shop", deployments: 3) + "\n---\n" + sleepOnly)
-        let original = await fixture.replicas("staging", "shop")
+        var (fixture, original) = try await Self.shopUnderSleepInfo(sleepOnly)
+        defer { afterTest { [fixture] in await fixture.stop() } }
         try await fixture.startHub()
         #expect(await fixture.settle(at: instant("2027-01-04T20:00:30Z")))
         #expect(await fixture.isAsleep("staging", "shop"))
@@ -522,11 +527,9 @@ struct HubEndToEndTests {
     /// A SleepInfo edited into one the hub cannot read while its namespace sleeps, then deleted: the
     /// namespace is still woken from its restore Secret, and the SleepInfo is not left Terminating.
     @Test func deletingAnInvalidSleepInfoWhileAsleepStillWakesAndReleasesIt() async throws {
-        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", "")], start: Self.monday)
+        var (fixture, original) = try await Self.shopUnderSleepInfo()
         defer { afterTest { [fixture] in await fixture.stop() } }
         let sim = fixture.simulators["staging"]!
-        try await sim.load(manifests: HubFixture.shop("shop", deployments: 3) + "\n---\n" + Self.sleepInfo)
-        let original = await fixture.replicas("staging", "shop")
         try await fixture.startHub()
         #expect(await fixture.settle(at: instant("2027-01-04T20:00:30Z")))
         #expect(await fixture.isAsleep("staging", "shop"))
@@ -543,11 +546,9 @@ struct HubEndToEndTests {
     }
 
     @Test func deletingASleepInfoWhileAsleepWakesTheNamespace() async throws {
-        var fixture = try await HubFixture.make(clusters: ["staging": ("staging", "")], start: Self.monday)
+        var (fixture, original) = try await Self.shopUnderSleepInfo()
         defer { afterTest { [fixture] in await fixture.stop() } }
         let sim = fixture.simulators["staging"]!
-        try await sim.load(manifests: HubFixture.shop("shop", deployments: 3) + "\n---\n" + Self.sleepInfo)
-        let original = await fixture.replicas("staging", "shop")
         try await fixture.startHub()
         #expect(await eventually {
             await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights")?[path: ["metadata", "finalizers"]] == ["sandman.dev/wake-on-delete"]

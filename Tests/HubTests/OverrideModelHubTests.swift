@@ -208,10 +208,7 @@ struct OverrideModelHubTests {
     /// Observation 6, Slack side: pre-sleep warnings only for sleeps that will happen.
     @Test func preSleepWarningsOnlyForSleepsThatWillHappen() async throws {
         let received = Recorder<String>()
-        let slack = try await TestHTTPServer.start { request in
-            received.append(String(decoding: request.body, as: UTF8.self))
-            return .text(200, #"{"ok":true,"channel":"C1","ts":"1.2"}"#, contentType: "application/json")
-        }
+        let slack = try await acceptingSlackAPI(recording: received)
         defer { afterTest { await slack.shutdown() } }
         var fixture = try await HubFixture.make(clusters: ["staging": ("staging", Self.cluster)], start: instant("2027-01-04T19:00:00Z"))
         defer { afterTest { [fixture] in await fixture.stop() } }

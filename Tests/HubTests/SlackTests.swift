@@ -106,6 +106,14 @@ let testCommandPlugin = """
     end
     """
 
+/// A Slack Web API that takes every message, recording each request's body.
+func acceptingSlackAPI(recording received: Recorder<String>) async throws -> TestHTTPServer {
+    try await TestHTTPServer.start { request in
+        received.append(String(decoding: request.body, as: UTF8.self))
+        return .text(200, #"{"ok":true,"channel":"C1","ts":"1.2"}"#, contentType: "application/json")
+    }
+}
+
 let testNotifyPlugin = """
     function format(event)
       if event.type == "sleep_done" or event.type == "wake_done" then
@@ -398,10 +406,7 @@ struct SlackBotTests {
     /// A sleep that could not run at all (its state Secret refused) is announced with the reason.
     @Test func aSleepThatCouldNotRunIsAnnouncedWithItsError() async throws {
         let received = Recorder<String>()
-        let slack = try await TestHTTPServer.start { request in
-            received.append(String(decoding: request.body, as: UTF8.self))
-            return .text(200, #"{"ok":true,"channel":"C1","ts":"1.2"}"#, contentType: "application/json")
-        }
+        let slack = try await acceptingSlackAPI(recording: received)
         defer { afterTest { await slack.shutdown() } }
         var fixture = try await fixture(slack: "  botToken: xoxb-test\n  apiURL: \(slack.baseURL)/api")
         defer { afterTest { [fixture] in await fixture.stop() } }
