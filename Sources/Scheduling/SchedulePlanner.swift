@@ -101,6 +101,9 @@ public struct NamespacePlan: Sendable, Equatable {
     public var desired: Transition.Kind?
     /// Sleep or wake now: `desired`, when the namespace is not in that state.
     public var action: Transition.Kind?
+    /// Asleep, at a sleepAt of a schedule without wakeUpAt: what was started or changed since the
+    /// last sleep goes back to sleep.
+    public var resleep = false
     public var cause: Cause
     /// Store it: the schedule's transitions taken into account by this plan.
     public var memory: ScheduleMemory
@@ -172,6 +175,8 @@ public enum SchedulePlanner {
     /// Missed transitions are replayed over at most this long: only the latest that no skip
     /// swallowed decides, and a skip swallows one transition.
     static let replayWindow: TimeInterval = 14 * 86_400
+    /// How late a sleepAt of a sleep-only schedule may be taken into account and still sleep an asleep namespace again.
+    static let resleepWindow: TimeInterval = 3600
 
     public static func plan(_ input: PlanInput) -> NamespacePlan {
         let now = input.now
@@ -199,12 +204,16 @@ public enum SchedulePlanner {
         let desired = inForce?.desiredState ?? memory.wants
         let cause: NamespacePlan.Cause = inForce.map { .override($0) }
             ?? (memory.wants == nil ? .nothing : .schedule(decisive))
-        var action = desired.flatMap { ($0 == .sleep) == input.isAsleep ? nil : $0 }
-        // A schedule that only puts to sleep does so at every sleepAt, asleep or not, as kube-green
-        // does: what people scaled up since goes back to sleep (and gets its restore entry).
-        if action == nil, inForce == nil, decisive?.kind == .sleep, input.schedule?.isSleepOnly == true { action = .sleep }
+        let action = desired.flatMap { ($0 == .sleep) == input.isAsleep ? nil : $0 }
 
         var plan = NamespacePlan(desired: desired, action: action, cause: cause, memory: memory)
+        // A schedule that only puts to sleep does so at every sleepAt, asleep or not, as kube-green
+        // does: what people scaled up since goes back to sleep. Not for a sleepAt caught up late
+        // (a hub down overnight): the morning's scale-ups are what people meant.
+        if let decisive, decisive.kind == .sleep, input.isAsleep, inForce == nil, input.schedule?.isSleepOnly == true,
+           now.timeIntervalSince(decisive.at) < Self.resleepWindow {
+            plan.resleep = true
+        }
         if let zone = input.schedule?.timeZone { plan.timeZone = zone }
         plan.ended = ended.map(\.id)
         plan.usedSkips = skips.used(by: now)

@@ -46,6 +46,8 @@ struct BlockKitLimitsTests {
         let clamped = BlockKitLimits.clamped(message)
         let blocks = clamped["blocks"]?.array ?? []
         #expect(blocks.count == 50)
+        #expect(blocks[49][path: ["type"]] == "context")
+        #expect(blocks[49]["elements"]?.array?.first?["text"] == "… and 15 more blocks, not shown", "64 blocks, 49 shown")
         #expect(blocks[0][path: ["text", "text"]]?.string?.utf16.count == 3000 - 4)
         #expect(blocks[1][path: ["text", "text"]]?.string?.utf16.count == 150 - 4)
         #expect(blocks[2]["fields"]?.array?.count == 10)

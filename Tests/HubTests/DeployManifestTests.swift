@@ -164,9 +164,9 @@ struct DeployManifestTests {
                 for verb in verbs { #expect(allows(group, resource, verb), "\(verb) \(resource).\(group) is missing") }
             }
         }
-        // And what the cluster granted kube-green through its aggregated roles, bound to the same account.
+        // And the roles labelled for Sandman (the kinds of SleepInfo patches), bound to the same account.
         let aggregated = Self.object(applied["deploy/managed-cluster"] ?? [], kind: "ClusterRole", name: "sandman-kube-green-kinds")
-        #expect(aggregated?[path: ["aggregationRule", "clusterRoleSelectors"]] == [["matchLabels": ["kube-green.dev/aggregate-to-manager": "true"]]])
+        #expect(aggregated?[path: ["aggregationRule", "clusterRoleSelectors"]] == [["matchLabels": ["sandman.dev/aggregate-to-sandman": "true"]]])
         let binding = Self.object(applied["deploy/managed-cluster"] ?? [], kind: "ClusterRoleBinding", name: "sandman-kube-green-kinds")
         #expect(binding?[path: ["roleRef", "name"]] == "sandman-kube-green-kinds")
         #expect(binding?["subjects"] == [["kind": "ServiceAccount", "name": "sandman", "namespace": "sandman-system"]])

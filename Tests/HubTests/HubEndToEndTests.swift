@@ -515,6 +515,10 @@ struct HubEndToEndTests {
         #expect(await fixture.replicas("staging", "shop")["app-0"] == 7, "left alone until the next sleepAt")
         #expect(await fixture.settle(at: instant("2027-01-05T20:00:30Z")))
         #expect(await fixture.isAsleep("staging", "shop"), "asleep again at the next sleepAt")
+        // A sleepAt that finds nothing awake runs no operation (and tells nobody).
+        let operations = try await fixture.api("GET", "/api/v1/operations?limit=100").body["operations"]?.array?.count
+        #expect(await fixture.settle(at: instant("2027-01-06T20:00:30Z")))
+        #expect(try await fixture.api("GET", "/api/v1/operations?limit=100").body["operations"]?.array?.count == operations)
 
         let wake = try await fixture.api("POST", "/api/v1/clusters/staging/wake", body: #"{"namespaces":["shop"]}"#)
         #expect(wake.status == 202, "\(wake.body)")
@@ -543,6 +547,29 @@ struct HubEndToEndTests {
         try await client.delete(.sleepInfo, namespace: "shop", name: "nights")
         #expect(await eventually(timeout: .seconds(30)) { await fixture.replicas("staging", "shop") == original })
         #expect(await eventually { await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights") == nil })
+    }
+
+    /// With patches that cannot be read, which objects are asleep cannot be told: deleted while asleep,
+    /// the SleepInfo (and its restore Secret) is kept, and its status says how to go on.
+    @Test func deletingASleepInfoWithUnreadablePatchesKeepsItAndSaysWhy() async throws {
+        var (fixture, _) = try await Self.shopUnderSleepInfo()
+        defer { afterTest { [fixture] in await fixture.stop() } }
+        let sim = fixture.simulators["staging"]!
+        try await fixture.startHub()
+        #expect(await fixture.settle(at: instant("2027-01-04T20:00:30Z")))
+        #expect(await fixture.isAsleep("staging", "shop"))
+        let client = try KubeClient(name: "staging", access: Kubeconfig(path: fixture.directory.path + "/kube/staging.yaml").access())
+        var edited = try await client.get(.sleepInfo, namespace: "shop", name: "nights")
+        edited[path: ["spec", "patches"]] = [["target": ["group": "apps", "kind": "Deployment"], "patch": "[{op: nonsense}]"]]
+        _ = try await client.update(edited)
+        try await client.delete(.sleepInfo, namespace: "shop", name: "nights")
+        #expect(await eventually(timeout: .seconds(30)) {
+            let namespaces = try? await fixture.api("GET", "/api/v1/clusters/staging/namespaces")
+            return (namespaces?.body["namespaces"]?.array?.first?["problem"]?.string ?? "").contains("sandman.dev/wake-on-delete")
+        })
+        #expect(await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights") != nil)
+        #expect(await sim.object(apiVersion: "v1", kind: "Secret", namespace: "shop", name: "sleepinfo-nights") != nil)
+        #expect(await fixture.isAsleep("staging", "shop"))
     }
 
     @Test func deletingASleepInfoWhileAsleepWakesTheNamespace() async throws {

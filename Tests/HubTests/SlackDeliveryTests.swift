@@ -185,8 +185,8 @@ struct SlackDeliveryTests {
     /// Slack's errors about the message itself (python-slack-sdk does not retry them either):
     /// given up at the first answer, audited, and never sent again.
     @Test(arguments: [
-        (#"{"ok":false,"error":"channel_not_found"}"#, 200, "Slack error: channel_not_found"),
         (#"{"ok":false,"error":"invalid_blocks"}"#, 200, "Slack error: invalid_blocks"),
+        (#"{"ok":false,"error":"msg_too_long"}"#, 200, "Slack error: msg_too_long"),
     ])
     func aMessageSlackRefusesIsGivenUpAtOnce(answer: String, status: Int, error: String) async throws {
         let attempts = Recorder<Date>()

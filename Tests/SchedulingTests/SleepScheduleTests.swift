@@ -188,6 +188,8 @@ struct SchedulePlannerTests {
         var usedSkips: [String] = []
         var nextCheck: String?
         var byOverride = false
+        /// Asleep under a sleep-only schedule at its sleepAt: swept again.
+        var resleep = false
         /// `sleep 2026-12-08T20:00:00Z (schedule)`
         var nextChange: String?
         var testDescription: String { name }
@@ -208,10 +210,16 @@ struct SchedulePlannerTests {
     static let nightly = try! SleepSchedule(weekdays: "*", sleepAt: "20:00", wakeUpAt: nil)
 
     static let cases: [Case] = [
-        Case(name: "sleep-only: asleep at sleepAt is put to sleep again", schedule: nightly, lastTransition: "2026-12-06T20:00:00Z",
-             asleep: true, now: "2026-12-07T20:00:05Z", action: .sleep, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T20:00:00Z"),
+        Case(name: "sleep-only: asleep at sleepAt is swept again", schedule: nightly, lastTransition: "2026-12-06T20:00:00Z",
+             asleep: true, now: "2026-12-07T20:00:05Z", action: nil, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T20:00:00Z",
+             resleep: true),
+        Case(name: "sleep-only: awake at sleepAt is put to sleep", schedule: nightly, lastTransition: "2026-12-06T20:00:00Z",
+             asleep: false, now: "2026-12-07T20:00:05Z", action: .sleep, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T20:00:00Z"),
         Case(name: "sleep-only: between two sleepAt nothing happens", schedule: nightly, lastTransition: "2026-12-07T20:00:00Z",
              asleep: true, now: "2026-12-07T23:00:00Z", action: nil, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T20:00:00Z"),
+        Case(name: "sleep-only: a sleepAt caught up the next morning leaves the morning's scale-ups", schedule: nightly,
+             lastTransition: "2026-12-06T20:00:00Z", asleep: true, now: "2026-12-08T09:00:00Z", action: nil,
+             last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-08T20:00:00Z"),
         Case(name: "sleep-only: a person's wake in force is not cut short", schedule: nightly, lastTransition: "2026-12-06T20:00:00Z",
              overrides: [wake("w", from: "2026-12-07T19:00:00Z", until: "2026-12-07T22:00:00Z")], asleep: false, now: "2026-12-07T20:00:05Z",
              action: nil, last: "2026-12-07T20:00:00Z", nextCheck: "2026-12-07T22:00:00Z", byOverride: true),
@@ -316,6 +324,7 @@ struct SchedulePlannerTests {
         #expect(plan.usedSkips == testCase.usedSkips)
         #expect(plan.nextCheck == testCase.nextCheck.map(instant))
         #expect(plan.byOverride == testCase.byOverride)
+        #expect(plan.resleep == testCase.resleep)
         if let expected = testCase.nextChange {
             let change = plan.nextChange.map { "\($0.kind.rawValue) \($0.at.formatted(.iso8601)) (\($0.cause.rawValue))" }
             #expect(change == expected)

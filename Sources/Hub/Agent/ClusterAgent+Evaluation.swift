@@ -188,6 +188,7 @@ extension ClusterAgent {
                 failures[unit.key] = nil
                 heldBack[unit.key] = nil
                 if asleep {
+                    if plan.resleep { resleeps.insert(unit.key) }
                     let sweep = try await sweepForGrace(unit, target: target, reads: reads, now: now)
                     recheck = sweep.recheck
                     result.acted = sweep.acted
@@ -196,6 +197,7 @@ extension ClusterAgent {
             if !asleep {
                 graceEnds[unit.key] = nil
                 graceSweeps[unit.key] = nil
+                resleeps.remove(unit.key)
             }
             status.graceUntil = graceEnds[unit.key]
 
@@ -312,8 +314,8 @@ extension ClusterAgent {
                 reason += "; plugin \(plugin): \(given.reason ?? given.action!.rawValue)"
                 actor = "plugin:\(plugin)"
             }
-            if action != planned || given.action == .keep {
-                // Held back, not skipped (a plugin can hold a transition back, not turn it around): the plugins are asked again every `heldRecheckInterval`,
+            if (action == .sleep) == asleep {
+                // Held back, not skipped: the plugins are asked again every `heldRecheckInterval`,
                 // so a sleep kept at 19:00 by a 20:00 policy window happens just after 20:00.
                 status.heldBy = given
                 if heldBack[unit.key] != given.plugin {
@@ -362,13 +364,15 @@ extension ClusterAgent {
     func sweepForGrace(
         _ unit: ManagedUnit, target: SleepExecutor.Target, reads: UnitReads, now: Date
     ) async throws -> (recheck: Date?, acted: Bool) {
-        guard target.spec.gracePeriod > 0 else {
+        // The sleepAt of a schedule without wakeUpAt asks for a sweep too, until one went through.
+        let resleep = resleeps.contains(unit.key)
+        guard target.spec.gracePeriod > 0 || resleep else {
             graceEnds[unit.key] = nil
             graceSweeps[unit.key] = nil
             return (nil, false)
         }
         if let failure = failures[unit.key], failure.retryAt > now { return (failure.retryAt, false) }
-        let due = [graceEnds[unit.key], graceSweeps[unit.key]].compactMap { $0 }.min() ?? now
+        let due = resleep ? now : [graceEnds[unit.key], graceSweeps[unit.key]].compactMap { $0 }.min() ?? now
         guard due <= now else { return (due, false) }
         var target = target
         let contents = reads.state?.contents
@@ -376,36 +380,45 @@ extension ClusterAgent {
             // The same sleep as the one that started it (a plugin may have made it partial).
             target.spec.downtimeReplicas = contents.downtimeReplicas
         }
-        // What the sleep covered counts only if someone changed it since (not an autoscaler).
+        // What the sleep covered counts only if someone changed it since (not an autoscaler); at a
+        // sleepAt, everything awake counts, as in any sleep.
         let plan = try await executor.planSleep(
-            target, state: reads.state, clusterObjects: reads.objects, graceFrom: now, changedSince: contents?.scheduledAt
+            target, state: reads.state, clusterObjects: reads.objects, graceFrom: now, changedSince: resleep ? nil : contents?.scheduledAt
         )
         var ends = plan.graceEnds
+        var failed = false
         if !plan.changes.isEmpty {
-            let outcome = try await run(
-                .sleep, unit: unit, target: target, source: "schedule", actor: "schedule",
-                reason: "grace period over: workloads started or changed while asleep", now: now, reads: reads
-            )
+            let reason = resleep ? "sleepAt of a schedule without wakeUpAt: workloads started or changed while asleep"
+                : "grace period over: workloads started or changed while asleep"
+            let outcome = try await run(.sleep, unit: unit, target: target, source: "schedule", actor: "schedule", reason: reason, now: now, reads: reads)
             ends = outcome.graceEnds
             if outcome.failed.isEmpty {
                 failures[unit.key] = nil
             } else {
                 recordFailure(of: unit.key, now: now)  // not again every minute
+                failed = true
             }
         }
+        if !failed { resleeps.remove(unit.key) }
+        guard target.spec.gracePeriod > 0 else { return (failed ? failures[unit.key]?.retryAt : nil, !plan.changes.isEmpty) }
         graceEnds[unit.key] = ends
         let sweep = now.addingTimeInterval(settings.graceSweepInterval)
         graceSweeps[unit.key] = sweep
         return (min(ends ?? sweep, sweep), !plan.changes.isEmpty)
     }
 
-    /// A SleepInfo that cannot be acted on, being deleted: woken and released all the same, or it would
-    /// stay Terminating for ever. Its own patches when they can be read (only its schedule is bad),
-    /// else kube-green's kinds, CronJobs included: what the restore Secret keeps of them wakes.
+    /// A SleepInfo that cannot be acted on, being deleted: woken and released all the same when only
+    /// its schedule is bad, or it would stay Terminating for ever. With patches that cannot be read,
+    /// which objects are asleep cannot be told: it is kept (its restore Secret with it), saying so.
     func releaseInvalid(
         _ unit: ManagedUnit, _ sleepInfo: SleepInfo, known: UnitReads.Known, objects: ClusterObjects, result: UnitResult, now: Date
     ) async -> UnitResult {
-        let spec = (try? SleepSpec(sleepInfo: sleepInfo)) ?? SleepSpec(suspendCronJobs: true)
+        guard let spec = try? SleepSpec(sleepInfo: sleepInfo) else {
+            var result = result
+            result.status.problem = "\(unit.problem ?? "invalid"); being deleted, it is kept until its patches are mended "
+                + "(then the namespace is woken), or until its finalizer \(Self.finalizer) is removed by hand (left asleep)"
+            return result
+        }
         let target = SleepExecutor.Target(namespace: unit.namespace, name: unit.name, spec: spec, sleepInfo: sleepInfo.object)
         do {
             let reads = UnitReads(state: try await known.state(of: target, executor: executor), objects: objects)

@@ -83,6 +83,8 @@ public actor ClusterAgent {
     var graceEnds: [String: Date] = [:]
     /// When each asleep unit with a grace period is next looked at for workloads started since.
     var graceSweeps: [String: Date] = [:]
+    /// Asleep units of a schedule without wakeUpAt whose sleepAt came: swept until a sweep goes through.
+    var resleeps: Set<String> = []
 
     public init(configuration: ClusterConfiguration, client: KubeClient, store: Store, clock: any HubClock, policy: any PolicyAdvisor, events: any HubEventSink, prices: HubConfiguration.Prices, settings: Settings = .init(), elector: LeaderElector? = nil, gitops: AgentGitOps? = nil, logger: Logger) {
         self.elector = elector

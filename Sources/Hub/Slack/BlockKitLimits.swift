@@ -3,7 +3,8 @@ import JSON
 /// Slack refuses a whole message (`invalid_blocks`) when one of its blocks is over a limit: a
 /// status of many namespaces, or a plugin's list of failures, would never be seen. The hub
 /// shortens what is too long instead, marking the cut with "…". The limits are Block Kit's (as
-/// python-slack-sdk checks them): at most 50 blocks; a section's text 3,000 characters and at
+/// python-slack-sdk checks them): at most 50 blocks (the last then says how many more were left
+/// out); a message's text 40,000 characters; a section's text 3,000 characters and at
 /// most 10 fields of 2,000; a header's text 150; at most 10 elements in a context block, each
 /// text 3,000. Lengths are counted in UTF-16 units, never fewer than the characters Slack counts.
 enum BlockKitLimits {
@@ -13,12 +14,20 @@ enum BlockKitLimits {
     static let fieldText = 2000
     static let headerText = 150
     static let contextElements = 10
+    static let messageText = 40_000
 
     /// `message` with its blocks within the limits; unchanged when they already are.
     static func clamped(_ message: JSONValue) -> JSONValue {
-        guard var blocks = message["blocks"]?.array else { return message }
-        if blocks.count > Self.blocks { blocks = Array(blocks.prefix(Self.blocks)) }
         var clamped = message
+        if let text = message["text"]?.string, text.utf16.count > Self.messageText {
+            clamped["text"] = .string(shortened(text, to: Self.messageText))
+        }
+        guard var blocks = message["blocks"]?.array else { return clamped }
+        if blocks.count > Self.blocks {
+            let left = blocks.count - (Self.blocks - 1)
+            blocks = Array(blocks.prefix(Self.blocks - 1))
+            blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": .string("… and \(left) more blocks, not shown")]]])
+        }
         clamped["blocks"] = .array(blocks.map(clampedBlock))
         return clamped == message ? message : clamped
     }

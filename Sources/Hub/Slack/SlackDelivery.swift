@@ -52,7 +52,7 @@ public final class SlackDelivery: Sendable {
     let logger: Logger
     /// Where messages go when Slack is not configured (the demo prints them); nil: nowhere.
     let console: (@Sendable (String) -> Void)?
-    /// Until when Slack asked (429, `Retry-After`) for no more messages, by lane (`lane(of:)`).
+    /// Until when Slack asked (429, `Retry-After`) this replica for no more messages, by lane (`lane(of:)`).
     private let throttled = Mutex<[String: Date]>([:])
 
     public init(settings: HubConfiguration.Slack, store: Store, clock: any HubClock, logger: Logger, console: (@Sendable (String) -> Void)? = nil) {
@@ -110,7 +110,8 @@ public final class SlackDelivery: Sendable {
             // Stopping, or slow sends that used up most of the claim (another replica may take the
             // messages once it lapses): what was not tried is released, for the next pass, start
             // or replica (outside this task, whose writes the store would refuse if cancelled).
-            let late = clock.now.timeIntervalSince(claimed) > (Self.claimLease - Self.sendTimeout * 1.5).inSeconds
+            // The first is always tried: a demo's fast clock must not stop every pass before it starts.
+            let late = index > 0 && clock.now.timeIntervalSince(claimed) > (Self.claimLease - Self.sendTimeout * 1.5).inSeconds
             guard !Task.isCancelled, !late else {
                 let unsent = Array(due[index...])
                 await Task { [store] in try? await store.releaseClaims(unsent) }.value
@@ -150,7 +151,10 @@ public final class SlackDelivery: Sendable {
         case .throttled(let after):
             message.lastError = "rate limited (429), retry after \(Int(after)) s"
             message.nextAttemptAt = now.addingTimeInterval(after)
-            throttled.withLock { $0[Self.lane(of: message)] = message.nextAttemptAt }
+            throttled.withLock { lanes in
+                lanes = lanes.filter { $0.value > now }
+                lanes[Self.lane(of: message)] = message.nextAttemptAt
+            }
         case .refused(let error):
             message.lastError = error
             message.abandonedAt = now
@@ -167,15 +171,26 @@ public final class SlackDelivery: Sendable {
         message.destination.hasPrefix("chat.") ? "chat:\(message.channel ?? "")" : message.destination
     }
 
-    /// Errors of `chat.postMessage` about the message or its channel: sending it again cannot help.
-    /// Others (a revoked token, a bot not in the channel, Slack's own trouble) may be mended by
-    /// an operator or pass, and are retried until `maxDeliveryAge`.
+    /// Errors of `chat.postMessage` about the message itself: sending it again cannot help. Others
+    /// (a revoked token, a bot not invited to a private channel, which Slack answers
+    /// `channel_not_found`, Slack's own trouble) may be mended by an operator or pass, and are
+    /// retried until `maxDeliveryAge`.
     static let permanentErrors: Set<String> = [
-        "channel_not_found", "is_archived", "invalid_blocks", "invalid_blocks_format", "invalid_attachments",
-        "msg_too_long", "msg_blocks_too_long", "no_text", "too_many_attachments", "invalid_arguments", "invalid_json",
-        "json_not_object", "invalid_charset", "invalid_form_data", "user_not_in_channel", "messages_tab_disabled",
-        "cannot_reply_to_message", "metadata_too_large", "invalid_metadata_format",
+        "is_archived", "invalid_blocks", "invalid_blocks_format", "invalid_attachments", "msg_too_long", "msg_blocks_too_long",
+        "no_text", "too_many_attachments", "invalid_arguments", "invalid_json", "json_not_object", "invalid_charset",
+        "invalid_form_data", "cannot_reply_to_message", "metadata_too_large", "invalid_metadata_format",
     ]
+
+    /// An HTTP refusal no later attempt can change: a response URL's 4xx (expired, used up), or a
+    /// webhook's 400 or 413 (the message itself). A webhook's 403 or 404 may be a URL an operator
+    /// is about to mend, and the message waits for it.
+    static func isFinal(_ status: Int, for destination: Destination) -> Bool {
+        switch destination {
+        case .responseURL: (400..<500).contains(status) && status != 408
+        case .webhook: status == 400 || status == 413
+        default: false
+        }
+    }
 
     /// 2 s after the first failed attempt, doubling with each, at most 5 minutes.
     static func backoff(afterAttempt attempt: Int) -> TimeInterval {
@@ -217,10 +232,7 @@ public final class SlackDelivery: Sendable {
             }
             guard (200..<300).contains(response.status) else {
                 let error = "HTTP \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))"
-                // A webhook or response URL answers 4xx for a bad, expired or revoked one: trying again cannot help.
-                let final = destination != .chat && destination != .ephemeral && (400..<500).contains(response.status)
-                    && response.status != 408
-                return final ? .refused(error) : .retry(error, after: nil)
+                return Self.isFinal(response.status, for: destination) ? .refused(error) : .retry(error, after: nil)
             }
             // chat.postMessage answers 200 with {"ok": false, "error": ...} on failure.
             if destination == .chat || destination == .ephemeral, let body = try? JSONValue(parsing: response.body), body["ok"] == false {
