@@ -528,9 +528,15 @@ struct HubEndToEndTests {
         #expect(await fixture.replicas("staging", "shop") == expected)
     }
 
-    /// A SleepInfo edited into one the hub cannot read while its namespace sleeps, then deleted: the
-    /// namespace is still woken from its restore Secret, and the SleepInfo is not left Terminating.
-    @Test func deletingAnInvalidSleepInfoWhileAsleepStillWakesAndReleasesIt() async throws {
+    /// A SleepInfo edited into one the hub cannot read while its namespace sleeps, then deleted. With
+    /// only its schedule bad, the namespace is woken from its restore Secret and the SleepInfo goes;
+    /// with patches that cannot be read, which objects are asleep cannot be told: it is kept (with its
+    /// restore Secret), and its status says how to go on.
+    @Test(arguments: [
+        (["spec", "sleepAt"], "25:99", true),
+        (["spec", "patches"], [["target": ["group": "apps", "kind": "Deployment"], "patch": "[{op: nonsense}]"]], false),
+    ] as [([String], JSONValue, Bool)])
+    func deletingAnInvalidSleepInfoWhileAsleep(field: [String], value: JSONValue, woken: Bool) async throws {
         var (fixture, original) = try await Self.shopUnderSleepInfo()
         defer { afterTest { [fixture] in await fixture.stop() } }
         let sim = fixture.simulators["staging"]!
@@ -540,36 +546,26 @@ struct HubEndToEndTests {
 
         let client = try KubeClient(name: "staging", access: Kubeconfig(path: fixture.directory.path + "/kube/staging.yaml").access())
         var edited = try await client.get(.sleepInfo, namespace: "shop", name: "nights")
-        edited[path: ["spec", "sleepAt"]] = "25:99"
+        edited[path: field] = value
         _ = try await client.update(edited)
         #expect(await fixture.settle())
         #expect(await fixture.isAsleep("staging", "shop"), "an invalid SleepInfo is reported and left alone")
         try await client.delete(.sleepInfo, namespace: "shop", name: "nights")
-        #expect(await eventually(timeout: .seconds(30)) { await fixture.replicas("staging", "shop") == original })
-        #expect(await eventually { await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights") == nil })
-    }
-
-    /// With patches that cannot be read, which objects are asleep cannot be told: deleted while asleep,
-    /// the SleepInfo (and its restore Secret) is kept, and its status says how to go on.
-    @Test func deletingASleepInfoWithUnreadablePatchesKeepsItAndSaysWhy() async throws {
-        var (fixture, _) = try await Self.shopUnderSleepInfo()
-        defer { afterTest { [fixture] in await fixture.stop() } }
-        let sim = fixture.simulators["staging"]!
-        try await fixture.startHub()
-        #expect(await fixture.settle(at: instant("2027-01-04T20:00:30Z")))
-        #expect(await fixture.isAsleep("staging", "shop"))
-        let client = try KubeClient(name: "staging", access: Kubeconfig(path: fixture.directory.path + "/kube/staging.yaml").access())
-        var edited = try await client.get(.sleepInfo, namespace: "shop", name: "nights")
-        edited[path: ["spec", "patches"]] = [["target": ["group": "apps", "kind": "Deployment"], "patch": "[{op: nonsense}]"]]
-        _ = try await client.update(edited)
-        try await client.delete(.sleepInfo, namespace: "shop", name: "nights")
-        #expect(await eventually(timeout: .seconds(30)) {
-            let namespaces = try? await fixture.api("GET", "/api/v1/clusters/staging/namespaces")
-            return (namespaces?.body["namespaces"]?.array?.first?["problem"]?.string ?? "").contains("sandman.dev/wake-on-delete")
-        })
-        #expect(await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights") != nil)
-        #expect(await sim.object(apiVersion: "v1", kind: "Secret", namespace: "shop", name: "sleepinfo-nights") != nil)
-        #expect(await fixture.isAsleep("staging", "shop"))
+        func sleepInfo() async -> JSONValue? {
+            await sim.object(apiVersion: "kube-green.com/v1alpha1", kind: "SleepInfo", namespace: "shop", name: "nights")
+        }
+        if woken {
+            #expect(await eventually(timeout: .seconds(30)) { await fixture.replicas("staging", "shop") == original })
+            #expect(await eventually { await sleepInfo() == nil })
+        } else {
+            #expect(await eventually(timeout: .seconds(30)) {
+                let namespaces = try? await fixture.api("GET", "/api/v1/clusters/staging/namespaces")
+                return (namespaces?.body["namespaces"]?.array?.first?["problem"]?.string ?? "").contains("sandman.dev/wake-on-delete")
+            })
+            #expect(await sleepInfo() != nil)
+            #expect(await sim.object(apiVersion: "v1", kind: "Secret", namespace: "shop", name: "sleepinfo-nights") != nil)
+            #expect(await fixture.isAsleep("staging", "shop"))
+        }
     }
 
     @Test func deletingASleepInfoWhileAsleepWakesTheNamespace() async throws {
