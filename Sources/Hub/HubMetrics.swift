@@ -45,7 +45,7 @@ public final class HubMetrics: Sendable, HubEventSink {
     public func operationStarted(_ operation: OperationRecord, cluster: ClusterConfiguration, unit namespace: String) async {}
 
     /// One namespace's part of an operation: durations, objects scaled, the last transition.
-    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, result: UnitResult, duration: Duration) async {
+    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, result: OperationPartResult, duration: Duration) async {
         histogram(.operationDuration, [("cluster", cluster.name), ("operation", operation.action)]).record(duration)
         guard let outcome = result.outcome else { return }
         for ref in outcome.done {
@@ -212,7 +212,7 @@ public struct HubEventFanOut: HubEventSink {
         for sink in sinks { await sink.operationStarted(operation, cluster: cluster, unit: namespace) }
     }
 
-    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, result: UnitResult, duration: Duration) async {
+    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, result: OperationPartResult, duration: Duration) async {
         for sink in sinks { await sink.operationFinished(operation, cluster: cluster, namespace: namespace, timeZone: timeZone, result: result, duration: duration) }
     }
 

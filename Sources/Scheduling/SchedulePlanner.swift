@@ -101,8 +101,7 @@ public struct NamespacePlan: Sendable, Equatable {
     public var desired: Transition.Kind?
     /// Sleep or wake now: `desired`, when the namespace is not in that state.
     public var action: Transition.Kind?
-    /// Asleep, at a sleepAt of a schedule without wakeUpAt: what was started or changed since the
-    /// last sleep goes back to sleep.
+    /// Asleep, at a sleepAt of a schedule without wakeUpAt: whatever is awake goes back to sleep.
     public var resleep = false
     public var cause: Cause
     /// Store it: the schedule's transitions taken into account by this plan.

@@ -1,6 +1,6 @@
 import Config
 import Foundation
-import Hub
+@testable import Hub
 import JSON
 import Logging
 import Store
@@ -279,5 +279,25 @@ struct SlackDeliveryTests {
         #expect(received.values == ["m0", "m1", "m2"], "40 s into the 60 s claim, the fourth is not tried")
         await outbox.delivery.deliverDue()
         #expect(received.values == ["m0", "m1", "m2", "m3", "m4", "m5"])
+    }
+
+    /// Which HTTP refusals end a message at once: a response URL's 4xx (expired, used up) and a
+    /// webhook's 400 or 413 (the message itself); a webhook's 403 or 404 may be mended, and the
+    /// Web API answers 200 with its own errors.
+    @Test(arguments: [
+        (SlackDelivery.Destination.responseURL("https://hooks.slack.com/x"), 404, true),
+        (.responseURL("https://hooks.slack.com/x"), 410, true),
+        (.responseURL("https://hooks.slack.com/x"), 408, false),
+        (.responseURL("https://hooks.slack.com/x"), 500, false),
+        (.webhook, 400, true),
+        (.webhook, 413, true),
+        (.webhook, 403, false),
+        (.webhook, 404, false),
+        (.webhook, 502, false),
+        (.chat, 400, false),
+        (.ephemeral, 404, false),
+    ])
+    func finalRefusals(destination: SlackDelivery.Destination, status: Int, final: Bool) {
+        #expect(SlackDelivery.isFinal(status, for: destination) == final)
     }
 }

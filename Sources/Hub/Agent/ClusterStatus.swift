@@ -58,7 +58,7 @@ public struct ClusterStatus: Sendable {
 
 /// Who hears about what the agents do: metrics, notifications, the log.
 /// How one namespace's part of an operation ended.
-public enum UnitResult: Sendable {
+public enum OperationPartResult: Sendable {
     /// It ran; some of its objects may have failed.
     case ran(SleepExecutor.Outcome)
     /// It could not run, or its GitOps request failed: why.
@@ -73,7 +73,7 @@ public protocol HubEventSink: Sendable {
     func clusterHealthChanged(cluster: String, tier: ClusterConfiguration.Tier, health: ClusterHealth) async
     func operationStarted(_ operation: OperationRecord, cluster: ClusterConfiguration, unit namespace: String) async
     /// `timeZone`: the IANA zone of the namespace's schedule, for showing times to people.
-    func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, result: UnitResult, duration: Duration) async
+    func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, result: OperationPartResult, duration: Duration) async
     /// Something people should hear of that is not an operation (an Argo CD Application that will
     /// undo sleeps, a sleep it undid); `key` names it, so that it is announced once.
     func notice(_ event: JSONValue, cluster: ClusterConfiguration, namespace: String?, key: String) async

@@ -83,7 +83,7 @@ public final class SlackNotifier: HubEventSink {
 
     public func operationStarted(_ operation: OperationRecord, cluster: ClusterConfiguration, unit namespace: String) async {}
 
-    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, result: UnitResult, duration: Duration) async {
+    public func operationFinished(_ operation: OperationRecord, cluster: ClusterConfiguration, namespace: String, timeZone: String?, result: OperationPartResult, duration: Duration) async {
         let type = operation.state == .succeeded ? (operation.action == "sleep" ? "sleep_done" : "wake_done") : "operation_failed"
         var details: JSONValue = [
             "id": .string(operation.id), "action": .string(operation.action), "state": .string(operation.state.rawValue),
